@@ -1,0 +1,3 @@
+from bpdrill.cli import main
+
+main()

@@ -1,0 +1,259 @@
+"""Checks: small declarative units (name, kind, target, points, scenario, judge).
+
+An exercise's module in this package declares its scenarios (the hidden inputs, drawn
+from a seeded generator) and its CHECKS. A judge reads the worker's raw results through
+an Evidence object and raises Failed with a message in the learner's terms; the shared
+judges below are the only comparison logic, so every exercise judges alike.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from bpdrill import compare
+
+KINDS = ("numgrad", "torch", "shape", "edge", "purity", "train")
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """Hidden inputs for one worker run: arrays and plain (JSON) parameters."""
+    name: str
+    mode: str
+    arrays: dict
+    params: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    kind: str
+    target: str | tuple | None  # the gradient or output it is about; a tuple: whichever fails
+    points: int
+    scenario: str
+    judge: Callable
+
+    def __post_init__(self):
+        assert self.kind in KINDS, self.kind
+
+    @property
+    def targets(self) -> tuple:
+        if self.target is None:
+            return ()
+        return self.target if isinstance(self.target, tuple) else (self.target,)
+
+
+class Failed(Exception):
+    """A check's failure: a message for the learner, the target at fault, detail lines for -v."""
+
+    def __init__(self, message: str, target: str | None = None, details: list[str] | None = None):
+        super().__init__(message)
+        self.message, self.target, self.details = message, target, details or []
+
+
+class ScenarioError(Failed):
+    """The learner's code raised (or the worker died) while running the scenario."""
+
+    def __init__(self, message: str, error: dict | None = None):
+        super().__init__(message)
+        self.error = error
+
+
+@dataclass
+class Value:
+    """One raw result from the worker: an array, a number, None, a flag, or a description."""
+    kind: str  # array | scalar | none | bool | text | other
+    array: np.ndarray | None = None
+    value: object = None
+    desc: str = ""
+
+    def describe(self) -> str:
+        if self.kind == "array":
+            return f"a {self.array.dtype} array of shape {self.array.shape}"
+        if self.kind == "scalar":
+            return f"the number {float(self.array)}"
+        if self.kind == "none":
+            return "None"
+        if self.kind in ("bool", "text"):
+            return repr(self.value)
+        return self.desc
+
+
+class Evidence:
+    """What one exercise's run produced, plus the trusted side's references, computed lazily."""
+
+    def __init__(self, exercise: str, scenarios: dict, results: dict, reference: Callable, learner_file: str):
+        self.exercise = exercise
+        self.scenarios = scenarios  # name -> Scenario
+        self.results = results  # name -> {"error": dict | None, "values": {key: Value}}
+        self._reference = reference
+        self._references: dict = {}
+        self.learner_file = learner_file
+
+    # -- raw values -------------------------------------------------------------------
+    def inputs(self, scenario: str) -> dict:
+        return self.scenarios[scenario].arrays
+
+    def params(self, scenario: str) -> dict:
+        return self.scenarios[scenario].params
+
+    def values(self, scenario: str) -> dict:
+        result = self.results.get(scenario)
+        if result is None:
+            raise ScenarioError("the worker returned nothing for this check")
+        if result["error"] is not None:
+            raise ScenarioError(describe_error(result["error"], self.learner_file), result["error"])
+        return result["values"]
+
+    def value(self, scenario: str, key: str) -> Value:
+        values = self.values(scenario)
+        if key not in values:
+            raise Failed(f"{key}: nothing came back", target=key)
+        return values[key]
+
+    def array(self, scenario: str, key: str, name: str | None = None) -> np.ndarray:
+        """The learner's array, only if it is an exact float64 ndarray with finite values."""
+        name = name or key
+        v = self.value(scenario, key)
+        if v.kind == "scalar":
+            return v.array
+        if v.kind != "array":
+            raise Failed(f"{name}: expected a float64 array, got {v.describe()}", target=name)
+        a = v.array
+        if a.dtype != np.float64:
+            raise Failed(f"{name}: expected a float64 array, got {v.describe()}", target=name)
+        bad = ~np.isfinite(a)
+        if bad.any():
+            index = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise Failed(f"{name}: {a[index]} at {compare.format_index(index)} "
+                         f"({int(bad.sum())} non-finite of {a.size})", target=name)
+        return a
+
+    def number(self, scenario: str, key: str, name: str | None = None) -> float:
+        name = name or key
+        v = self.value(scenario, key)
+        if v.kind == "scalar" or (v.kind == "array" and v.array.size == 1):
+            x = float(v.array.reshape(()))
+            if not np.isfinite(x):
+                raise Failed(f"{name}: got {x}, expected a finite number", target=name)
+            return x
+        raise Failed(f"{name}: expected a number, got {v.describe()}", target=name)
+
+    # -- trusted references -----------------------------------------------------------
+    def reference(self, scenario: str) -> dict:
+        if scenario not in self._references:
+            self._references[scenario] = self._reference(self.scenarios[scenario])
+        return self._references[scenario]
+
+
+def display_path(path: str) -> str:
+    """A file's path as the learner would type it: relative to here when inside, else absolute."""
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        return path
+    return path if rel.startswith("..") else rel
+
+
+def describe_error(error: dict, learner_file: str) -> str:
+    """An exception from the learner's code as one line: what, and where in their file."""
+    where = error.get("where")
+    place = display_path(learner_file)
+    if where:
+        place += f":{where['line']}"
+        if where.get("function") and where["function"] != "<module>":
+            place += f" in {where['function']}"
+    if error.get("not_implemented"):
+        return f"not started: the TODO at {place} still raises NotImplementedError"
+    if error["type"] == "SyntaxError":
+        return f"syntax error at {place}: {error['message']}"
+    message = error["message"].strip().splitlines()[0] if error["message"].strip() else ""
+    text = f"{error['type']}: {message}" if message else error["type"]
+    return f"{text} (at {place})" if where else text
+
+
+# ---- shared judges ---------------------------------------------------------------------
+# Each returns judge(evidence, check) -> None, raising Failed.
+
+def compare_arrays(name: str, got: np.ndarray, expected: np.ndarray, tolerance: str) -> None:
+    if got.shape != expected.shape:
+        hint = " (the transpose's shape)" if got.shape == expected.shape[::-1] and got.ndim == 2 else ""
+        raise Failed(f"{name}: expected shape {expected.shape}, got {got.shape}{hint}", target=name)
+    if tolerance == "numgrad":
+        error = compare.relative_error(got, expected)
+        failed = error > compare.NUMGRAD_TOL
+        limit = f"tolerance {compare.NUMGRAD_TOL:g}"
+    else:
+        mask = compare.elementwise_mismatch(got, expected)
+        failed = bool(mask.any())
+        error = compare.relative_error(got, expected)
+        limit = f"{int(mask.sum())} of {mask.size} elements off"
+    if failed:
+        details = [f"{name}{compare.format_index(i)}: expected {e:.6g}, got {g:.6g}"
+                   for i, e, g in compare.worst_elements(got, expected)]
+        raise Failed(f"{name}: relative error {error:.2g} ({limit})", target=name, details=details)
+
+
+def matches_reference(*keys):
+    """Each key (or (got_key, expected_key, name)) equals the PyTorch reference element-wise."""
+    def judge(ev: Evidence, check: Check) -> None:
+        ref = ev.reference(check.scenario)
+        for key in keys:
+            got_key, ref_key, name = (key, key, key) if isinstance(key, str) else key
+            compare_arrays(name, ev.array(check.scenario, got_key, name), ref[ref_key], "torch")
+    return judge
+
+
+def matches_numgrad(key: str, wrt: str, project: Callable, name: str | None = None):
+    """key equals central differences of the learner's own forward with respect to `wrt`.
+
+    project(evidence, scenario) gives the map from a stack of forward outputs to scalars.
+    The perturbed outputs come from the scenario called '<check.scenario>.perturb'.
+    """
+    def judge(ev: Evidence, check: Check) -> None:
+        target = name or key
+        got = ev.array(check.scenario, key, target)
+        perturb = check.scenario + ".perturb"
+        values = ev.values(perturb)
+        plus, minus = values[f"plus.{wrt}"], values[f"minus.{wrt}"]
+        if plus.kind != "array" or minus.kind != "array":
+            raise Failed(f"{target}: the forward pass did not return numbers ({plus.describe()})",
+                         target=target)
+        shape = ev.inputs(perturb)[wrt].shape
+        expected = compare.numerical_gradient(plus.array, minus.array, shape, project(ev, perturb))
+        compare_arrays(target, got, expected, "numgrad")
+    return judge
+
+
+def same_shape(key: str, like: str):
+    """key has the shape of the input `like`."""
+    def judge(ev: Evidence, check: Check) -> None:
+        v = ev.value(check.scenario, key)
+        expected = ev.inputs(check.scenario)[like].shape
+        if v.kind != "array":
+            raise Failed(f"{key}: expected an array of shape {expected}, got {v.describe()}", target=key)
+        if v.array.shape != expected:
+            hint = " (the transpose's shape)" if v.array.shape == expected[::-1] and len(expected) == 2 else ""
+            raise Failed(f"{key}: expected shape {expected}, got {v.array.shape}{hint}", target=key)
+    return judge
+
+
+def unchanged(*names: str, what: str = "backward"):
+    """The arrays handed to the learner (returned as after.<name>) still hold the inputs."""
+    def judge(ev: Evidence, check: Check) -> None:
+        inputs = ev.inputs(check.scenario)
+        for name in names:
+            v = ev.value(check.scenario, f"after.{name}")
+            if v.kind != "array" or v.array.shape != inputs[name].shape or \
+                    not np.array_equal(v.array, inputs[name]):
+                raise Failed(f"{name} was modified in place by {what}: work on a copy", target=name)
+    return judge
+
+
+def load(exercise: str):
+    """The checks module of an exercise: scenarios(rng), CHECKS."""
+    return importlib.import_module(f"bpdrill.checks.{exercise}")

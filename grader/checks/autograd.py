@@ -1,0 +1,238 @@
+"""Hidden checks for autograd: graph programs run with the learner's Tensor and with torch.
+
+A program is data: leaves (tensors, constants), steps (target, op, args, kwargs) and an
+output, plus the grad handed to backward. The worker runs it with the learner's Tensor
+(bpdrill.drivers.run_program), the reference runs the same steps in PyTorch, and a
+numerical-gradient check re-runs the learner's forward with each leaf element moved.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from bpdrill import compare
+from bpdrill.checks import Check, Failed, Scenario
+
+N, C = 4, 3  # a rectangular batch; square inputs are asked for by name
+
+
+def leaf(shape, dist="normal", kind="tensor", requires_grad=True):
+    return {"shape": list(shape), "dist": dist, "kind": kind,
+            "requires_grad": requires_grad and kind in ("tensor", "int_tensor")}
+
+
+def const(shape=None, value=None):
+    """A constant: an ndarray of shape, or the Python number value."""
+    if value is not None:
+        return {"shape": [], "dist": "value", "value": value, "kind": "number", "requires_grad": False}
+    return {"shape": list(shape), "dist": "normal", "kind": "array", "requires_grad": False}
+
+
+def step(target, op, *args, **kwargs):
+    return [target, op, list(args), kwargs]
+
+
+def program(name, title, kind, leaves, steps, grad="random", backward_calls=1, points=1):
+    return {"name": name, "title": title, "kind": kind, "points": points, "leaves": leaves,
+            "steps": steps, "output": steps[-1][0], "grad": grad, "backward_calls": backward_calls}
+
+
+def _chain(length):
+    """h = x; then `length` alternating h * 1.0001 and h + 0.001: a graph `length` nodes deep."""
+    steps, h = [], "x"
+    for i in range(length):
+        op, k = ("mul", "k_mul") if i % 2 == 0 else ("add", "k_add")
+        steps.append(step(f"h{i}", op, h, k))
+        h = f"h{i}"
+    return steps
+
+
+PROGRAMS = [
+    program("add", "a + b", "numgrad", {"a": leaf((N, C)), "b": leaf((N, C))},
+            [step("out", "add", "a", "b")]),
+    program("mul", "a * b", "numgrad", {"a": leaf((N, C)), "b": leaf((N, C))},
+            [step("out", "mul", "a", "b")]),
+    program("sub_neg", "-(a - b)", "torch", {"a": leaf((N, C)), "b": leaf((N, C))},
+            [step("d", "sub", "a", "b"), step("out", "neg", "d")]),
+    program("div", "a / b", "numgrad", {"a": leaf((N, C)), "b": leaf((N, C), "away")},
+            [step("out", "div", "a", "b")]),
+    program("pow", "a ** 3 + b ** -0.5", "numgrad", {"a": leaf((N, C)), "b": leaf((N, C), "positive")},
+            [step("p", "pow", "a", 3), step("q", "pow", "b", -0.5), step("out", "add", "p", "q")]),
+    program("matmul", "a @ b (4x5 @ 5x3)", "numgrad", {"a": leaf((N, 5)), "b": leaf((5, C))},
+            [step("out", "matmul", "a", "b")]),
+    program("sum", "x.sum(axis=0, keepdims=True) * x.sum()", "torch", {"x": leaf((N, C))},
+            [step("s", "sum", "x", axis=0, keepdims=True), step("t", "sum", "x"),
+             step("out", "mul", "s", "t")]),
+    program("mean", "x.mean(axis=0) * x.mean()", "torch", {"x": leaf((N, C))},
+            [step("m", "mean", "x", axis=0), step("n", "mean", "x"), step("out", "mul", "m", "n")]),
+    program("exp_log", "a.exp() + b.log()", "numgrad", {"a": leaf((N, C)), "b": leaf((N, C), "positive")},
+            [step("e", "exp", "a"), step("l", "log", "b"), step("out", "add", "e", "l")]),
+    program("relu", "x.relu()", "torch", {"x": leaf((N, C), "away")}, [step("out", "relu", "x")]),
+    program("sigmoid_tanh", "a.sigmoid() * b.tanh()", "numgrad", {"a": leaf((N, C)), "b": leaf((N, C))},
+            [step("s", "sigmoid", "a"), step("t", "tanh", "b"), step("out", "mul", "s", "t")]),
+    program("log_softmax", "x.log_softmax() + x.log_softmax(axis=0)", "numgrad", {"x": leaf((N, C))},
+            [step("r", "log_softmax", "x"), step("c", "log_softmax", "x", axis=0),
+             step("out", "add", "r", "c")]),
+    program("reshape_transpose", "x.reshape(3, 4).T * x.reshape((4, 3)).transpose().T", "torch",
+            {"x": leaf((2, 6))},
+            [step("r", "reshape", "x", shape=[3, 4]), step("t", "T", "r"),
+             step("v", "reshape", "x", shape=[4, 3]), step("u", "transpose", "v"),
+             step("w", "T", "u"), step("out", "mul", "t", "w")]),
+    program("reuse", "x * x + x, times x (a node used several times)", "edge", {"x": leaf((N, C))},
+            [step("y", "mul", "x", "x"), step("z", "add", "y", "x"), step("out", "mul", "z", "x")]),
+    program("diamond", "a = x.exp(); (a * a.tanh().sigmoid().exp()) (a diamond with unequal paths)",
+            "edge", {"x": leaf((N, C))},
+            [step("a", "exp", "x"), step("b", "tanh", "a"), step("c", "sigmoid", "b"),
+             step("d", "exp", "c"), step("out", "mul", "a", "d")]),
+    program("broadcast", "(x + b) * c - d with b (C,), c (N, 1), d (1, C)", "edge",
+            {"x": leaf((N, C)), "b": leaf((C,)), "c": leaf((N, 1)), "d": leaf((1, C))},
+            [step("s", "add", "x", "b"), step("t", "mul", "s", "c"), step("out", "sub", "t", "d")]),
+    program("left_constants", "(arr + (1 - x)) * (vec * (2 / x)): constants on the left", "edge",
+            {"x": leaf((N, C), "away"), "one": const(value=1.0), "two": const(value=2.0),
+             "arr": const((N, C)), "vec": const((C,))},
+            [step("s", "sub", "one", "x"), step("t", "div", "two", "x"), step("u", "add", "arr", "s"),
+             step("v", "mul", "vec", "t"), step("out", "mul", "u", "v")]),
+    program("sum_square", "x.sum(axis=1) of a square x", "edge", {"x": leaf((C, C))},
+            [step("out", "sum", "x", axis=1)]),
+    program("nonscalar", "backward(grad) of a (N, M) output: (x @ w).tanh()", "edge",
+            {"x": leaf((N, 5)), "w": leaf((5, 2))},
+            [step("m", "matmul", "x", "w"), step("out", "tanh", "m")]),
+    program("accumulate", "two backward() calls add up", "edge", {"x": leaf((N, C))},
+            [step("y", "mul", "x", "x"), step("out", "sum", "y")], grad=None, backward_calls=2),
+    program("integer_data", "Tensor of integers: data becomes float64", "edge",
+            {"x": leaf((N, C), "integer", kind="int_tensor")},
+            [step("y", "mul", "x", "x"), step("out", "sum", "y")], grad=None),
+    program("constants", "constants get no grad; results of constants need none", "edge",
+            {"x": leaf((N, C)), "c": leaf((N, C), requires_grad=False), "k": leaf((N, C), requires_grad=False)},
+            [step("s", "mul", "c", "k"), step("t", "mul", "x", "c"), step("u", "add", "t", "s"),
+             step("out", "sum", "u")], grad=None),
+    program("deep", "a chain 5000 nodes deep", "edge",
+            {"x": leaf((3,)), "k_mul": const(value=1.0001), "k_add": const(value=0.001)}, _chain(5000)),
+    program("mlp", "a two-layer network's loss: (X @ W1 + b1).tanh() @ W2, log_softmax, mean", "numgrad",
+            {"X": const((N, 5)), "W1": leaf((5, 6)), "b1": leaf((6,)), "W2": leaf((6, C)),
+             "onehot": {"shape": [N, C], "dist": "onehot", "kind": "array", "requires_grad": False}},
+            [step("t1", "matmul", "X", "W1"), step("t2", "add", "t1", "b1"), step("t3", "tanh", "t2"),
+             step("t4", "matmul", "t3", "W2"), step("t5", "log_softmax", "t4", axis=1),
+             step("t6", "mul", "t5", "onehot"), step("t7", "mean", "t6"), step("out", "neg", "t7")],
+            grad=None),
+]
+
+
+def _draw(rng, spec):
+    shape, dist = tuple(spec["shape"]), spec["dist"]
+    if dist == "value":
+        return np.array(spec["value"])
+    if dist == "positive":
+        return rng.uniform(0.5, 2.0, size=shape)
+    if dist == "away":  # away from 0, where relu and 1/x have their kinks and poles
+        return rng.choice([-1.0, 1.0], size=shape) * rng.uniform(0.5, 2.0, size=shape)
+    if dist == "integer":
+        return rng.integers(-3, 4, size=shape).astype(np.float64)
+    if dist == "onehot":
+        return np.eye(shape[1])[rng.integers(0, shape[1], size=shape[0])]
+    return rng.normal(size=shape)
+
+
+def _output_shape(prog, arrays) -> tuple:
+    """The output's shape, from a NumPy dry run of the program (no learner code involved)."""
+    from bpdrill.reference import run_program_numpy
+    return run_program_numpy(prog, arrays).shape
+
+
+def scenarios(rng) -> list[Scenario]:
+    result = []
+    for prog in PROGRAMS:
+        arrays = {f"leaf.{name}": _draw(rng, spec) for name, spec in prog["leaves"].items()}
+        if prog["grad"] == "random":
+            arrays["grad"] = rng.normal(size=_output_shape(prog, arrays))
+        result.append(Scenario(prog["name"], "program", arrays, {"program": prog}))
+        if prog["kind"] == "numgrad":
+            result.append(Scenario(prog["name"] + ".perturb", "perturb", arrays,
+                                   {"program": prog, "h": compare.H}))
+    return result
+
+
+def _show(prog, target: str) -> str:
+    """A step of the program as code, for messages: 'y = x * x'."""
+    symbols = {"add": "+", "sub": "-", "mul": "*", "div": "/", "matmul": "@"}
+    for name, op, args, kwargs in prog["steps"]:
+        if name == target:
+            if op in symbols:
+                return f"{args[0]} {symbols[op]} {args[1]}"
+            if op == "neg":
+                return f"-{args[0]}"
+            if op == "pow":
+                return f"{args[0]} ** {args[1]}"
+            if op == "T":
+                return f"{args[0]}.T"
+            call = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
+            return f"{args[0]}.{op}({call})"
+    return target
+
+
+def _structure(ev, check: Check, prog: dict, ref: dict) -> None:
+    """Every step gives a Tensor, requires_grad as in PyTorch, data in float64."""
+    for name, *_ in prog["steps"][:50]:
+        v = ev.value(check.scenario, f"is_tensor.{name}")
+        if not v.value:
+            raise Failed(f"`{_show(prog, name)}` did not give a Tensor", target="output")
+        v = ev.value(check.scenario, f"requires_grad.{name}")
+        if v.value != ref["requires_grad"][name]:
+            raise Failed(f"`{_show(prog, name)}`.requires_grad is {v.value}, expected "
+                         f"{ref['requires_grad'][name]} (a result requires grad when any input does)",
+                         target="grad")
+    for name, spec in prog["leaves"].items():
+        if spec["kind"] in ("tensor", "int_tensor"):
+            dtype = ev.value(check.scenario, f"data_dtype.{name}").value
+            if dtype != "float64":
+                raise Failed(f"Tensor({name}).data is {dtype}, expected float64", target="grad")
+
+
+def _leaf_grads(ev, check, prog, expected_of) -> None:
+    for name, spec in prog["leaves"].items():
+        if spec["kind"] not in ("tensor", "int_tensor"):
+            continue
+        v = ev.value(check.scenario, f"grad.{name}")
+        if not spec["requires_grad"]:
+            if v.kind != "none":
+                raise Failed(f"{name}.grad: a constant (requires_grad=False) must keep grad None, "
+                             f"got {v.describe()}", target="grad")
+            continue
+        if v.kind == "none":
+            raise Failed(f"{name}.grad is None after backward: the gradient never reached it", target="grad")
+        got = ev.array(check.scenario, f"grad.{name}", f"{name}.grad")
+        _compare(f"{name}.grad", got, expected_of(name), check.kind)
+
+
+def _compare(name, got, expected, kind):
+    from bpdrill.checks import compare_arrays
+    try:
+        compare_arrays(name, got, expected, "numgrad" if kind == "numgrad" else "torch")
+    except Failed as failure:
+        failure.target = "grad"
+        raise
+
+
+def run_program_check(ev, check: Check) -> None:
+    prog = ev.params(check.scenario)["program"]
+    ref = ev.reference(check.scenario)
+    _structure(ev, check, prog, ref)
+    if check.kind == "numgrad":
+        perturb = check.scenario + ".perturb"
+        values = ev.values(perturb)
+        grad = ev.inputs(check.scenario).get("grad")
+        out_shape = ref["output"].shape
+        project = compare.weighted_sum(np.ones(out_shape) if grad is None else grad)
+
+        def expected_of(name):
+            plus, minus = values[f"plus.{name}"], values[f"minus.{name}"]
+            if plus.kind != "array" or minus.kind != "array":
+                raise Failed(f"the forward pass did not return numbers for {name}", target="output")
+            return compare.numerical_gradient(plus.array, minus.array,
+                                              ev.inputs(perturb)[f"leaf.{name}"].shape, project)
+    else:
+        def expected_of(name):
+            return ref["grads"][name]
+    _leaf_grads(ev, check, prog, expected_of)
+
+
+CHECKS = [Check(p["title"], p["kind"], "grad", p["points"], p["name"], run_program_check) for p in PROGRAMS]

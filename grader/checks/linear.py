@@ -1,0 +1,50 @@
+"""Hidden checks for linear: out = x @ W + b; dx, dW, db."""
+from __future__ import annotations
+
+from bpdrill import compare
+from bpdrill.checks import Check, Scenario, matches_numgrad, matches_reference, same_shape, unchanged
+
+
+def _inputs(rng, n, d_in, d_out):
+    return {"x": rng.normal(size=(n, d_in)), "W": rng.normal(size=(d_in, d_out)),
+            "b": rng.normal(size=d_out), "dout": rng.normal(size=(n, d_out))}
+
+
+def scenarios(rng) -> list[Scenario]:
+    n, d_in, d_out = rng.permutation(range(2, 8))[:3]  # three different sizes: nothing square
+    basic = _inputs(rng, n, d_in, d_out)
+    k = int(rng.integers(3, 6))
+    twice = _inputs(rng, n, d_in, d_out)
+    twice["dout2"] = rng.normal(size=(n, d_out))
+    return [
+        Scenario("basic", "backward", basic),
+        Scenario("basic.perturb", "perturb", basic, {"h": compare.H}),
+        Scenario("square", "backward", _inputs(rng, k, k, k)),
+        Scenario("single", "backward", _inputs(rng, 1, d_in, d_out)),
+        Scenario("twice", "backward", twice),
+    ]
+
+
+def _project(ev, scenario):
+    return compare.weighted_sum(ev.inputs(scenario)["dout"])
+
+
+CHECKS = [
+    Check("dx has the shape of x", "shape", "dx", 1, "basic", same_shape("dx", like="x")),
+    Check("dW has the shape of W", "shape", "dW", 1, "basic", same_shape("dW", like="W")),
+    Check("db has the shape of b", "shape", "db", 1, "basic", same_shape("db", like="b")),
+    Check("dx matches the numerical gradient", "numgrad", "dx", 1, "basic",
+          matches_numgrad("dx", "x", _project)),
+    Check("dW matches the numerical gradient", "numgrad", "dW", 1, "basic",
+          matches_numgrad("dW", "W", _project)),
+    Check("db matches the numerical gradient", "numgrad", "db", 1, "basic",
+          matches_numgrad("db", "b", _project)),
+    Check("dx matches PyTorch (N = in = out)", "torch", "dx", 1, "square", matches_reference("dx")),
+    Check("dW matches PyTorch (N = in = out)", "torch", "dW", 1, "square", matches_reference("dW")),
+    Check("db matches PyTorch (N = in = out)", "torch", "db", 1, "square", matches_reference("db")),
+    Check("batch of one", "edge", ("dx", "dW", "db"), 1, "single", matches_reference("dx", "dW", "db")),
+    Check("a second backward overwrites dW and db", "edge", ("dx", "dW", "db"), 1, "twice",
+          matches_reference(("dx2", "dx2", "dx"), ("dW2", "dW2", "dW"), ("db2", "db2", "db"))),
+    Check("backward leaves x, W, b and dout unchanged", "purity", ("x", "W", "b", "dout"), 1, "basic",
+          unchanged("x", "W", "b", "dout")),
+]

@@ -1,0 +1,107 @@
+"""Hidden checks for mlp: Linear -> sigmoid -> Linear -> softmax, mean cross-entropy."""
+from __future__ import annotations
+
+import numpy as np
+
+from bpdrill import compare
+from bpdrill.checks import Check, Failed, Scenario, matches_numgrad, matches_reference, same_shape, unchanged
+
+PARAMS = ("W1", "b1", "W2", "b2")
+
+# The learning check: three Gaussian blobs in the plane, 30 points each, centres on a circle
+# of radius 3 and spread 0.5, so a correct backward separates them easily. Starting from the
+# grader's parameters, TRAIN_STEPS of plain gradient descent with TRAIN_LR must halve the
+# loss and classify TRAIN_ACCURACY of the points (a correct solution reaches 100% on every seed).
+TRAIN_STEPS, TRAIN_LR, TRAIN_ACCURACY = 150, 1.0, 0.9
+
+
+def _inputs(rng, n, d, h, c):
+    return {"X": rng.normal(size=(n, d)), "y": rng.integers(0, c, size=n),
+            "W1": rng.normal(size=(d, h)) / np.sqrt(d), "b1": 0.1 * rng.normal(size=h),
+            "W2": rng.normal(size=(h, c)) / np.sqrt(h), "b2": 0.1 * rng.normal(size=c)}
+
+
+def _blobs(rng):
+    angles = 2 * np.pi * np.arange(3) / 3 + rng.uniform(0, 2 * np.pi)
+    centres = 3 * np.stack([np.cos(angles), np.sin(angles)], axis=1)  # (3, 2)
+    y = np.repeat(np.arange(3), 30)
+    X = centres[y] + 0.5 * rng.normal(size=(90, 2))
+    init = _inputs(rng, 90, 2, 16, 3)
+    return {**init, "X": X, "y": y}
+
+
+def scenarios(rng) -> list[Scenario]:
+    n, d, h, c = rng.permutation(range(2, 9))[:4]  # all different: no accidental square shapes
+    k = int(rng.integers(3, 6))
+    basic = _inputs(rng, n, d, h, c)
+    return [
+        Scenario("basic", "backward", basic, {"twice": True}),
+        Scenario("basic.perturb", "perturb", basic, {"h": compare.H}),
+        Scenario("square", "backward", _inputs(rng, k, d, h, k)),
+        Scenario("single", "backward", _inputs(rng, 1, d, h, c)),
+        Scenario("loss", "loss", _inputs(rng, n, d, h, c)),
+        Scenario("step", "train_step", _inputs(rng, n, d, h, c), {"lr": 0.5}),
+        Scenario("train", "train", _blobs(rng), {"lr": TRAIN_LR, "steps": TRAIN_STEPS}),
+    ]
+
+
+def _project(ev, scenario):
+    y = ev.inputs(scenario)["y"]
+
+    def mean_cross_entropy(probs):  # (size, N, C) -> (size,)
+        return -np.log(probs[:, np.arange(len(y)), y]).mean(axis=1)
+    return mean_cross_entropy
+
+
+def _loss_and_grads(ev: object, check: Check) -> None:
+    ref = ev.reference(check.scenario)
+    loss = ev.number(check.scenario, "loss")
+    if not np.isclose(loss, float(ref["loss"]), rtol=compare.RTOL, atol=0):
+        raise Failed(f"loss: expected {float(ref['loss']):.6g}, got {loss:.6g}", target="loss")
+    matches_reference(*PARAMS)(ev, check)
+
+
+def _train_step(ev, check: Check) -> None:
+    ref = ev.reference(check.scenario)
+    loss = ev.number(check.scenario, "loss", "the loss train_step returned")
+    if not np.isclose(loss, float(ref["loss"]), rtol=compare.RTOL, atol=0):
+        raise Failed(f"train_step should return the loss before the step: expected "
+                     f"{float(ref['loss']):.6g}, got {loss:.6g}", target="params")
+    for name in PARAMS:
+        got = ev.array(check.scenario, f"model.{name}", f"params[{name!r}] after train_step")
+        if got.shape != ref[name].shape or compare.elementwise_mismatch(got, ref[name]).any():
+            raise Failed(f"params[{name!r}] after one step: expected params - lr * grads "
+                         f"(relative error {compare.relative_error(got, ref[name]) if got.shape == ref[name].shape else 1:.2g})",
+                         target="params")
+
+
+def _learns(ev, check: Check) -> None:
+    losses = ev.array(check.scenario, "losses", "the losses train_step returned")
+    probs = ev.array(check.scenario, "probs", "probs after training")
+    y = ev.inputs(check.scenario)["y"]
+    if probs.shape != (len(y), 3):
+        raise Failed(f"probs after training: expected shape {(len(y), 3)}, got {probs.shape}")
+    accuracy = float((probs.argmax(axis=1) == y).mean())
+    first, last = float(losses[0]), float(losses[-1])
+    if not last < first / 2 or accuracy < TRAIN_ACCURACY:
+        raise Failed(f"after {TRAIN_STEPS} steps of train_step (lr={TRAIN_LR}) on 3 separable blobs: "
+                     f"loss {first:.3g} -> {last:.3g} (must halve), accuracy {accuracy:.0%} "
+                     f"(must reach {TRAIN_ACCURACY:.0%})")
+
+
+CHECKS = [
+    *[Check(f"{p} gradient has the shape of {p}", "shape", p, 1, "basic", same_shape(p, like=p))
+      for p in PARAMS],
+    *[Check(f"{p} matches the numerical gradient", "numgrad", p, 1, "basic",
+            matches_numgrad(p, p, _project)) for p in PARAMS],
+    *[Check(f"{p} matches PyTorch (N = C)", "torch", p, 1, "square", matches_reference(p))
+      for p in PARAMS],
+    Check("batch of one", "edge", PARAMS, 1, "single", matches_reference(*PARAMS)),
+    Check("a second backward gives the same gradients", "purity", PARAMS, 1, "basic",
+          matches_reference(*[(f"{p}.again", p, p) for p in PARAMS])),
+    Check("backward leaves X and y unchanged", "purity", ("X", "y"), 1, "basic", unchanged("X", "y")),
+    Check("loss(X, y) returns the loss and the gradients", "torch", ("loss", *PARAMS), 1, "loss",
+          _loss_and_grads),
+    Check("train_step takes one gradient-descent step", "train", "params", 1, "step", _train_step),
+    Check("the network learns three separable blobs", "train", None, 2, "train", _learns),
+]

@@ -1,0 +1,61 @@
+"""Comparing a learner's arrays with expected ones: relative error, tolerances, numerical gradients.
+
+Every comparison the grader makes goes through here, so every check judges alike.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+# Central differences with step H in float64: truncation error ~ H**2 * |f'''| ~ 1e-12 and
+# rounding error ~ 1e-16 * |f| / H ~ 1e-10, relative to gradients of order 1. A correct
+# backward lands near 1e-9 relative error; the mildest real mistake (an eps, a 1/N with
+# N = 2) is above 1e-3. NUMGRAD_TOL = 1e-6 sits 1000x away from both.
+H = 1e-6
+NUMGRAD_TOL = 1e-6
+
+# Against PyTorch float64 both sides are exact up to summation order (~1e-15 relative):
+# element-wise |got - expected| <= RTOL * |expected| + ATOL * max|expected|.
+RTOL = 1e-7
+ATOL = 1e-9
+
+
+def relative_error(got: np.ndarray, expected: np.ndarray) -> float:
+    """||got - expected|| / (||got|| + ||expected||): 0 when equal, 1 when unrelated or opposite-ish."""
+    denom = np.linalg.norm(got) + np.linalg.norm(expected)
+    if denom == 0:
+        return 0.0
+    return float(np.linalg.norm(got - expected) / denom)
+
+
+def numerical_gradient(plus: np.ndarray, minus: np.ndarray, shape: tuple, project) -> np.ndarray:
+    """d(project(f))/d(input) by central differences.
+
+    plus, minus: (size, *output shape) outputs of f with one input element moved by +H, -H.
+    project: maps a stack of outputs (size, *output shape) to scalars (size,), e.g. the
+    sum of output * dout. Returns an array of the input's shape.
+    """
+    return ((project(plus) - project(minus)) / (2 * H)).reshape(shape)
+
+
+def weighted_sum(dout: np.ndarray):
+    """The projection sum(output * dout) over every output axis, for a stack of outputs."""
+    return lambda stack: (stack * dout).reshape(stack.shape[0], -1).sum(axis=1)
+
+
+def elementwise_mismatch(got: np.ndarray, expected: np.ndarray) -> np.ndarray:
+    """Boolean mask of the elements outside RTOL/ATOL (scaled by the array's largest value)."""
+    scale = float(np.max(np.abs(expected))) if expected.size else 0.0
+    return np.abs(got - expected) > RTOL * np.abs(expected) + ATOL * max(scale, 1e-300)
+
+
+def worst_elements(got: np.ndarray, expected: np.ndarray, count: int = 3) -> list[tuple]:
+    """The count elements that differ most: [(index tuple, expected, got), ...]."""
+    diff = np.abs(got - expected).reshape(-1)
+    order = np.argsort(-diff, kind="stable")[:count]
+    return [(tuple(int(i) for i in np.unravel_index(k, got.shape)),
+             float(expected.reshape(-1)[k]), float(got.reshape(-1)[k]))
+            for k in order if diff[k] > 0]
+
+
+def format_index(index: tuple) -> str:
+    return "[" + ", ".join(map(str, index)) + "]"

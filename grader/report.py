@@ -1,0 +1,99 @@
+"""Results of a check run: data classes, the JSON document, and the terminal table."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+STATUSES = ("passed", "partial", "failed", "not_started", "error")
+
+
+@dataclass
+class CheckResult:
+    name: str
+    kind: str
+    target: str | None
+    passed: bool
+    score: int
+    max_score: int
+    message: str = ""
+    details: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "kind": self.kind, "target": self.target, "passed": self.passed,
+                "score": self.score, "max_score": self.max_score, "message": self.message}
+
+
+@dataclass
+class ExerciseReport:
+    name: str
+    file: str
+    score: int
+    max_score: int
+    status: str
+    checks: list[CheckResult]
+    message: str = ""  # the exercise as a whole: not started, cannot import, crashed ...
+    output: str = ""  # what the learner's code printed
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "file": self.file, "score": self.score, "max_score": self.max_score,
+                "status": self.status, "message": self.message, "output": self.output,
+                "checks": [c.to_json() for c in self.checks]}
+
+
+@dataclass
+class RunReport:
+    seed: int
+    workspace: str
+    exercises: list[ExerciseReport]
+
+    @property
+    def all_passed(self) -> bool:
+        return all(e.status == "passed" for e in self.exercises)
+
+    def to_json(self) -> dict:
+        return {"seed": self.seed, "workspace": self.workspace,
+                "exercises": [e.to_json() for e in self.exercises]}
+
+
+_STATUS_TEXT = {"passed": "passed", "partial": "partial", "failed": "failed",
+                "not_started": "not started", "error": "error"}
+_STATUS_COLOUR = {"passed": "green", "partial": "yellow", "failed": "red",
+                  "not_started": "bright_black", "error": "red"}
+
+
+def render(report: RunReport, verbose: bool = False, style=lambda text, **kw: text) -> str:
+    """The report as text for a terminal; style is click.style or the identity."""
+    lines = [f"seed {report.seed}  (repeat with --seed {report.seed})", ""]
+    width = max((len(e.name) for e in report.exercises), default=0)
+    for e in report.exercises:
+        status = style(_STATUS_TEXT[e.status], fg=_STATUS_COLOUR[e.status], bold=True)
+        lines.append(f"{e.name:<{width}}  {e.score:>3}/{e.max_score:<3} {status}")
+        if e.message:
+            lines.append(f"    {e.message}")
+        shown_messages = {e.message}
+        for c in e.checks:
+            if c.passed:
+                if verbose:
+                    lines.append(f"    {style('ok', fg='green')}   {c.name}")
+                continue
+            if c.message in shown_messages and not verbose:
+                continue  # the exercise's message already says it (not started, crashed ...)
+            where = f" [{c.kind}{', ' + c.target if c.target else ''}]"
+            lines.append(f"    {style('FAIL', fg='red')} {c.name}{where}")
+            lines.append(f"         {c.message}")
+            if verbose:
+                lines.extend(f"         {d}" for d in c.details)
+        if e.output.strip():
+            printed = e.output.strip().splitlines()
+            keep = printed[: (40 if verbose else 5)]
+            lines.append("    your code printed:")
+            lines.extend(f"    | {line[:200]}" for line in keep)
+            if len(printed) > len(keep):
+                lines.append(f"    | ... ({len(printed) - len(keep)} more lines; -v shows more)")
+    total, possible = sum(e.score for e in report.exercises), sum(e.max_score for e in report.exercises)
+    lines += ["", f"total {total}/{possible}"]
+    nxt = next((e for e in report.exercises if e.status != "passed"), None)
+    if nxt is None:
+        lines.append("every exercise checked has full marks.")
+    else:
+        lines.append(f"next: open {nxt.file}, fix what is listed above, then run `bpdrill check {nxt.name}`")
+    return "\n".join(lines)

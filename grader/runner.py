@@ -1,0 +1,104 @@
+"""Running checks: hidden inputs from the seed -> worker process -> judges -> ExerciseReport."""
+from __future__ import annotations
+
+import zlib
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable
+
+import numpy as np
+
+from bpdrill import catalog, checks, reference
+from bpdrill.checks import Evidence, Failed, ScenarioError, Value, describe_error
+from bpdrill.isolation import WorkerOutcome, run_worker
+from bpdrill.report import CheckResult, ExerciseReport
+
+DEFAULT_TIMEOUT = 10.0  # seconds per exercise: a correct file needs well under one
+
+
+def exercise_rng(seed: int, name: str) -> np.random.Generator:
+    """Each exercise's hidden inputs depend on the seed and its name, not on what else runs."""
+    return np.random.default_rng([seed, zlib.crc32(name.encode())])
+
+
+def build_job(name: str, path: str, seed: int):
+    """The scenarios for one exercise and the job the worker runs: (scenarios, job, arrays)."""
+    scenarios = {s.name: s for s in checks.load(name).scenarios(exercise_rng(seed, name))}
+    job = {"exercise": name, "file": str(path), "class": catalog.get(name).class_name,
+           "scenarios": [{"name": s.name, "mode": s.mode, "params": s.params} for s in scenarios.values()]}
+    arrays = {f"{s.name}/{k}": v for s in scenarios.values() for k, v in s.arrays.items()}
+    return scenarios, job, arrays
+
+
+def _decode(result: dict, arrays: dict) -> dict:
+    decoded = {}
+    for name, scenario in result["scenarios"].items():
+        values = {}
+        for key, v in scenario["values"].items():
+            if v["kind"] in ("array", "scalar"):
+                values[key] = Value(v["kind"], array=arrays[v["ref"]])
+            else:
+                values[key] = Value(v["kind"], value=v.get("value"), desc=v.get("desc", ""))
+        decoded[name] = {"error": scenario["error"], "values": values}
+    return decoded
+
+
+def judge(name: str, path: str, scenarios: dict, outcome: WorkerOutcome) -> ExerciseReport:
+    """Score one exercise from what its worker returned. Only trusted code runs here."""
+    module = checks.load(name)
+    message = ""
+    if outcome.failure is not None:
+        message = outcome.failure
+        results = {}
+    elif outcome.result["import_error"] is not None:
+        message = describe_error(outcome.result["import_error"], path)
+        results = {}
+    else:
+        results = _decode(outcome.result, outcome.arrays)
+    evidence = Evidence(name, scenarios, results, reference.for_exercise(name), path)
+
+    check_results = []
+    for check in module.CHECKS:
+        try:
+            if message:
+                raise ScenarioError(message)
+            evidence.values(check.scenario)  # a scenario that raised fails before any reference is built
+            check.judge(evidence, check)
+        except Failed as failure:
+            target = failure.target if failure.target in check.targets else (check.targets or (None,))[0]
+            check_results.append(CheckResult(check.name, check.kind, target, False, 0, check.points,
+                                             failure.message, failure.details))
+        else:
+            check_results.append(CheckResult(check.name, check.kind, (check.targets or (None,))[0],
+                                             True, check.points, check.points))
+    score = sum(c.score for c in check_results)
+    possible = sum(c.max_score for c in check_results)
+
+    errors = [r["error"] for r in results.values() if r["error"] is not None]
+    if score == possible:
+        status = "passed"
+    elif score > 0:
+        status = "partial"
+    elif outcome.failure is not None or (outcome.result and outcome.result["import_error"]):
+        status = "error"
+    elif errors and all(e.get("not_implemented") for e in errors) and \
+            all(c.message.startswith("not started") for c in check_results):
+        status = "not_started"
+        message = describe_error(errors[0], path)
+    else:
+        status = "failed"
+    return ExerciseReport(name, str(path), score, possible, status, check_results, message, outcome.output)
+
+
+Execute = Callable[[dict, dict, float], WorkerOutcome]
+
+
+def run_checks(files: dict, seed: int, timeout: float = DEFAULT_TIMEOUT,
+               execute: Execute = run_worker, jobs: int = 2) -> list[ExerciseReport]:
+    """Check each exercise (name -> learner file); workers run `jobs` at a time."""
+    prepared = {name: build_job(name, path, seed) for name, path in files.items()}
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        futures = {name: pool.submit(execute, job, arrays, timeout)
+                   for name, (_, job, arrays) in prepared.items()}
+        # Judge in order as workers finish; the first reference imports torch meanwhile.
+        return [judge(name, str(files[name]), prepared[name][0], futures[name].result())
+                for name in files]

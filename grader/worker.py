@@ -1,0 +1,157 @@
+"""The worker: the only code that imports a learner's file. Runs in its own process.
+
+    python -m bpdrill.worker JOB_DIR
+
+JOB_DIR/job.json names the exercise, the learner's file and the scenarios; the input
+arrays are in JOB_DIR/inputs.npz. The worker runs each scenario through the exercise's
+driver and writes plain data back: JOB_DIR/result.json (what came back, errors) and
+JOB_DIR/outputs.npz (the arrays). Nothing is pickled; the trusted side judges.
+"""
+from __future__ import annotations
+
+import importlib.abc
+import importlib.util
+import json
+import os
+import sys
+import traceback
+
+import numpy as np
+
+from bpdrill import drivers
+
+# Learner files must compute their own gradients: these imports are refused.
+FORBIDDEN_MODULES = ("torch", "bpdrill.solutions", "solutions", "jax", "tensorflow", "autograd_lib")
+
+
+class ForbiddenImport(ImportError):
+    pass
+
+
+class _RefuseForbidden(importlib.abc.MetaPathFinder):
+    def find_spec(self, fullname, path=None, target=None):
+        root = fullname.split(".")[0]
+        if fullname in FORBIDDEN_MODULES or root in ("torch", "jax", "tensorflow") or \
+                fullname.startswith("bpdrill.solutions"):
+            raise ForbiddenImport(
+                f"importing {fullname} is not allowed in an exercise: compute the gradients yourself")
+        return None
+
+
+def describe(value) -> str:
+    """What a value is, in a learner's words: 'a list of 3 items', 'a float32 array of shape (3, 5)'."""
+    if isinstance(value, np.ndarray):
+        kind = f"a {value.dtype} array of shape {value.shape}"
+        if type(value) is not np.ndarray:
+            kind += f" (a {type(value).__module__}.{type(value).__name__}, an ndarray subclass)"
+        return kind
+    if isinstance(value, (list, tuple)):
+        return f"a {type(value).__name__} of {len(value)} items"
+    if value is None:
+        return "None"
+    return f"a {type(value).__module__}.{type(value).__qualname__}".replace("a builtins.", "a ")
+
+
+class Encoder:
+    """Turns a driver's results into JSON-able descriptions plus arrays for an .npz file."""
+
+    def __init__(self):
+        self.arrays: dict[str, np.ndarray] = {}
+
+    def _ref(self, array: np.ndarray) -> str:
+        ref = f"a{len(self.arrays)}"
+        self.arrays[ref] = array
+        return ref
+
+    def encode(self, value) -> dict:
+        if isinstance(value, (bool, np.bool_)):
+            return {"kind": "bool", "value": bool(value)}
+        if isinstance(value, str):
+            return {"kind": "text", "value": value}
+        if value is None:
+            return {"kind": "none"}
+        if type(value) is np.ndarray and value.dtype.kind in "fiuc":
+            return {"kind": "array", "ref": self._ref(np.array(value))}
+        if isinstance(value, (int, float, np.integer, np.floating)):
+            return {"kind": "scalar", "ref": self._ref(np.array(float(value)))}
+        return {"kind": "other", "desc": describe(value)}
+
+
+def error_record(exc: BaseException, learner_file: str) -> dict:
+    """An exception in the learner's terms: type, message, where in their file, their frames."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__)
+              if os.path.abspath(f.filename) == learner_file]
+    where = None
+    if isinstance(exc, SyntaxError) and exc.filename and os.path.abspath(exc.filename) == learner_file:
+        where = {"line": exc.lineno, "function": None, "code": (exc.text or "").strip()}
+    elif frames:
+        f = frames[-1]
+        where = {"line": f.lineno, "function": f.name, "code": (f.line or "").strip()}
+    message = exc.msg if isinstance(exc, SyntaxError) else str(exc)
+    return {
+        "type": type(exc).__name__,
+        "message": message[:2000],
+        "where": where,
+        "traceback": "".join(traceback.format_list(frames))[-4000:],
+        "not_implemented": isinstance(exc, NotImplementedError) and bool(frames),
+    }
+
+
+def load_learner_module(path: str, class_name: str):
+    spec = importlib.util.spec_from_file_location(f"bpdrill_learner_{class_name.lower()}", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    if not hasattr(module, class_name):
+        raise AttributeError(f"{os.path.basename(path)} defines no class {class_name}")
+    return module
+
+
+def run_job(job: dict, arrays: dict) -> tuple[dict, dict]:
+    """Run every scenario of a job; returns (result, arrays) ready to be written."""
+    learner_file = os.path.abspath(job["file"])
+    encoder = Encoder()
+    result = {"import_error": None, "scenarios": {}}
+    try:
+        module = load_learner_module(learner_file, job["class"])
+    except BaseException as exc:  # noqa: BLE001 - anything the learner's import does is reported
+        result["import_error"] = error_record(exc, learner_file)
+        return result, encoder.arrays
+    driver = drivers.DRIVERS[job["exercise"]]
+    for spec in job["scenarios"]:
+        prefix = spec["name"] + "/"
+        inputs = {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
+        scenario = drivers.Scenario(spec["name"], spec["mode"], inputs, spec["params"])
+        try:
+            values = driver(module, scenario)
+        except BaseException as exc:  # noqa: BLE001 - one scenario's failure is that scenario's
+            result["scenarios"][spec["name"]] = {"error": error_record(exc, learner_file), "values": {}}
+            continue
+        result["scenarios"][spec["name"]] = {
+            "error": None, "values": {k: encoder.encode(v) for k, v in values.items()}}
+    return result, encoder.arrays
+
+
+def main(job_dir: str) -> int:
+    with open(os.path.join(job_dir, "job.json"), encoding="utf-8") as f:
+        job = json.load(f)
+    with np.load(os.path.join(job_dir, "inputs.npz"), allow_pickle=False) as data:
+        arrays = {k: data[k] for k in data.files}
+    # Bound what this process keeps of the real functions before learner code can patch them.
+    savez, dump, replace = np.savez, json.dump, os.replace
+    sys.meta_path.insert(0, _RefuseForbidden())
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 3000))
+    result, out_arrays = run_job(job, arrays)
+    tmp = os.path.join(job_dir, "outputs.tmp.npz")
+    savez(tmp, **out_arrays)
+    replace(tmp, os.path.join(job_dir, "outputs.npz"))
+    tmp = os.path.join(job_dir, "result.tmp.json")
+    with open(tmp, "w", encoding="utf-8") as f:
+        dump(result, f)
+    replace(tmp, os.path.join(job_dir, "result.json"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.stdout.flush()
+    os._exit(main(sys.argv[1]))

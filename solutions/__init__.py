@@ -1,0 +1,1 @@
+"""Reference solutions: the one source the skeletons in exercises/ are generated from."""
