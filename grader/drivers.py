@@ -78,6 +78,10 @@ def linear(module, s: Scenario) -> dict:
     if "dout2" in s:
         out["dx2"] = snapshot(layer.backward(s["dout2"]))
         out["dW2"], out["db2"] = snapshot(layer.dW), snapshot(layer.db)
+    if "x3" in s:  # a new forward: backward must use this input, not a stale one
+        layer.forward(s["x3"])
+        out["dx3"] = snapshot(layer.backward(s["dout3"]))
+        out["dW3"], out["db3"] = snapshot(layer.dW), snapshot(layer.db)
     out.update({"after.x": x, "after.W": W, "after.b": b, "after.dout": dout})
     return out
 
@@ -95,6 +99,9 @@ def sigmoid(module, s: Scenario) -> dict:
     out["dx"] = snapshot(act.backward(dout))
     if "dout2" in s:
         out["dx2"] = snapshot(act.backward(s["dout2"]))
+    if "x3" in s:
+        act.forward(s["x3"])
+        out["dx3"] = snapshot(act.backward(s["dout3"]))
     out.update({"after.x": x, "after.dout": dout})
     return out
 
@@ -112,6 +119,9 @@ def softmax_ce(module, s: Scenario) -> dict:
     out["dlogits"] = snapshot(loss_fn.backward() if dout is None else loss_fn.backward(dout))
     if "dout2" in s.params:
         out["dlogits2"] = snapshot(loss_fn.backward(s.params["dout2"]))
+    if "logits3" in s:
+        loss_fn.forward(s["logits3"], s["y3"].astype(np.int64))
+        out["dlogits3"] = snapshot(loss_fn.backward(s.params["dout3"]))
     out.update({"after.logits": logits, "after.y": y})
     return out
 
@@ -149,6 +159,10 @@ def mlp(module, s: Scenario) -> dict:
         if s.params.get("twice"):
             grads = model.backward(y)
             out.update({f"{name}.again": snapshot(grads.get(name)) for name in PARAM_NAMES})
+        if "X3" in s:
+            model.forward(s["X3"])
+            grads = model.backward(s["y3"].astype(np.int64))
+            out.update({f"{name}.new": snapshot(grads.get(name)) for name in PARAM_NAMES})
         out.update({"after.X": X, "after.y": y})
         return out
     if s.mode == "loss":

@@ -27,10 +27,11 @@ def linear(s) -> dict:
     torch = _torch()
     a = s.arrays
     out = {}
-    for suffix in ("", "2"):
+    for suffix in ("", "2", "3"):
         if f"dout{suffix}" not in a:
             continue
-        x, W, b = _leaf(torch, a["x"]), _leaf(torch, a["W"]), _leaf(torch, a["b"])
+        x = _leaf(torch, a["x3" if suffix == "3" else "x"])
+        W, b = _leaf(torch, a["W"]), _leaf(torch, a["b"])
         y = x @ W + b
         y.backward(_leaf(torch, a[f"dout{suffix}"], False))
         out.update({f"out{suffix}": _np(y), f"dx{suffix}": _np(x.grad),
@@ -41,10 +42,10 @@ def linear(s) -> dict:
 def sigmoid(s) -> dict:
     torch = _torch()
     out = {}
-    for suffix in ("", "2"):
+    for suffix in ("", "2", "3"):
         if f"dout{suffix}" not in s.arrays:
             continue
-        x = _leaf(torch, s.arrays["x"])
+        x = _leaf(torch, s.arrays["x3" if suffix == "3" else "x"])
         y = torch.sigmoid(x)
         y.backward(_leaf(torch, s.arrays[f"dout{suffix}"], False))
         out.update({f"out{suffix}": _np(y), f"dx{suffix}": _np(x.grad)})
@@ -54,12 +55,14 @@ def sigmoid(s) -> dict:
 def softmax_ce(s) -> dict:
     torch = _torch()
     out = {}
-    for suffix in ("", "2"):
+    for suffix in ("", "2", "3"):
         key = f"dout{suffix}"
         if suffix and key not in s.params:
             continue
-        logits = _leaf(torch, s.arrays["logits"])
-        loss = torch.nn.functional.cross_entropy(logits, torch.tensor(s.arrays["y"], dtype=torch.long))
+        new = "3" if suffix == "3" else ""
+        logits = _leaf(torch, s.arrays[f"logits{new}"])
+        labels = torch.tensor(s.arrays[f"y{new}"], dtype=torch.long)
+        loss = torch.nn.functional.cross_entropy(logits, labels)
         (loss * s.params.get(key, 1.0)).backward()
         out.update({f"loss{suffix}": _np(loss), f"dlogits{suffix}": _np(logits.grad)})
     return out
@@ -79,6 +82,9 @@ def mlp_loss_and_grads(torch, a: dict):
 def mlp(s) -> dict:
     torch = _torch()
     loss, probs, grads = mlp_loss_and_grads(torch, s.arrays)
+    if "X3" in s.arrays:  # the gradients after a new forward on (X3, y3)
+        _, _, new = mlp_loss_and_grads(torch, {**s.arrays, "X": s.arrays["X3"], "y": s.arrays["y3"]})
+        grads.update({f"{name}.new": g for name, g in new.items()})
     if s.mode == "train_step":  # the parameters after one step of gradient descent
         lr = s.params["lr"]
         return {"loss": loss, **{name: s.arrays[name] - lr * g for name, g in grads.items()}}

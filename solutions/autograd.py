@@ -51,6 +51,7 @@ class Tensor:
 
     @property
     def shape(self):
+        """The shape of data."""
         return self.data.shape
 
     def __repr__(self):
@@ -70,6 +71,7 @@ class Tensor:
     # gradient may keep the broadcast output shape: Tensor.backward unbroadcasts it.
 
     def __add__(self, other):
+        """self + other, broadcast: the broadcast shape."""
         other = as_tensor(other)
 
         def backward(grad):
@@ -80,6 +82,7 @@ class Tensor:
         return self._result(self.data + other.data, (self, other), backward)
 
     def __mul__(self, other):
+        """self * other, element-wise and broadcast: the broadcast shape."""
         other = as_tensor(other)
 
         def backward(grad):
@@ -90,6 +93,7 @@ class Tensor:
         return self._result(self.data * other.data, (self, other), backward)
 
     def __matmul__(self, other):
+        """self (N, K) @ other (K, M) -> (N, M)."""
         other = as_tensor(other)  # self (N, K) @ other (K, M) -> (N, M)
 
         def backward(grad):
@@ -100,6 +104,7 @@ class Tensor:
         return self._result(self.data @ other.data, (self, other), backward)
 
     def __pow__(self, power):
+        """self ** power for a Python number power: self.shape."""
         assert isinstance(power, (int, float)), "only a Python number as the exponent"
 
         def backward(grad):
@@ -110,6 +115,7 @@ class Tensor:
         return self._result(self.data**power, (self,), backward)
 
     def sum(self, axis=None, keepdims=False):
+        """Sum over axis (None: every axis); keepdims keeps summed axes as size 1."""
         def backward(grad):
             # BEGIN TODO: gradient for self (self.shape) of self.sum(axis, keepdims)
             if axis is not None and not keepdims:
@@ -120,6 +126,7 @@ class Tensor:
         return self._result(self.data.sum(axis=axis, keepdims=keepdims), (self,), backward)
 
     def exp(self):
+        """exp(self), element-wise: self.shape."""
         out = np.exp(self.data)
 
         def backward(grad):
@@ -130,6 +137,7 @@ class Tensor:
         return self._result(out, (self,), backward)
 
     def log(self):
+        """Natural log of self (positive), element-wise: self.shape."""
         def backward(grad):
             # BEGIN TODO: gradient for self of log(self)
             return (grad / self.data,)
@@ -138,6 +146,7 @@ class Tensor:
         return self._result(np.log(self.data), (self,), backward)
 
     def relu(self):
+        """max(self, 0), element-wise: self.shape."""
         def backward(grad):
             # BEGIN TODO: gradient for self of max(self, 0)
             return (grad * (self.data > 0),)
@@ -146,6 +155,7 @@ class Tensor:
         return self._result(np.maximum(self.data, 0.0), (self,), backward)
 
     def sigmoid(self):
+        """1 / (1 + exp(-self)), element-wise and stable: self.shape."""
         z = np.exp(-np.abs(self.data))  # stable for any input
         out = np.where(self.data >= 0, 1.0 / (1.0 + z), z / (1.0 + z))
 
@@ -157,6 +167,7 @@ class Tensor:
         return self._result(out, (self,), backward)
 
     def tanh(self):
+        """tanh(self), element-wise: self.shape."""
         out = np.tanh(self.data)
 
         def backward(grad):
@@ -167,6 +178,7 @@ class Tensor:
         return self._result(out, (self,), backward)
 
     def log_softmax(self, axis=-1):
+        """log(softmax(self)) along axis, computed stably: self.shape."""
         shifted = self.data - self.data.max(axis=axis, keepdims=True)
         out = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
 
@@ -178,6 +190,7 @@ class Tensor:
         return self._result(out, (self,), backward)
 
     def reshape(self, *shape):
+        """The same data in a new shape: reshape(2, 3) or reshape((2, 3))."""
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
             shape = tuple(shape[0])  # accept reshape((2, 3)) as well as reshape(2, 3)
 
@@ -189,6 +202,7 @@ class Tensor:
         return self._result(self.data.reshape(shape), (self,), backward)
 
     def transpose(self):
+        """The transpose of a 2-D tensor: (N, M) -> (M, N)."""
         def backward(grad):
             # BEGIN TODO: gradient for self (2-D) of its transpose
             return (grad.T,)
@@ -223,11 +237,13 @@ class Tensor:
         return as_tensor(other) @ self
 
     def mean(self, axis=None, keepdims=False):
+        """Mean over axis (None: every axis), as sum times the share of elements kept."""
         total = self.sum(axis=axis, keepdims=keepdims)
         return total * (total.data.size / self.data.size)
 
     @property
     def T(self):
+        """The transpose of a 2-D tensor."""
         return self.transpose()
 
     # ---- reverse mode -------------------------------------------------------------------

@@ -16,6 +16,7 @@ def scenarios(rng) -> list[Scenario]:
     k = int(rng.integers(3, 6))
     twice = _inputs(rng, n, d_in, d_out)
     twice["dout2"] = rng.normal(size=(n, d_out))
+    twice["x3"], twice["dout3"] = rng.normal(size=(n, d_in)), rng.normal(size=(n, d_out))
     return [
         Scenario("basic", "backward", basic),
         Scenario("basic.perturb", "perturb", basic, {"h": compare.H}),
@@ -45,6 +46,8 @@ CHECKS = [
     Check("batch of one", "edge", ("dx", "dW", "db"), 1, "single", matches_reference("dx", "dW", "db")),
     Check("a second backward overwrites dW and db", "edge", ("dx", "dW", "db"), 1, "twice",
           matches_reference(("dx2", "dx2", "dx"), ("dW2", "dW2", "dW"), ("db2", "db2", "db"))),
+    Check("after a new forward, backward uses the new x", "edge", ("dx", "dW", "db"), 1, "twice",
+          matches_reference(("dx3", "dx3", "dx"), ("dW3", "dW3", "dW"), ("db3", "db3", "db"))),
     Check("backward leaves x, W, b and dout unchanged", "purity", ("x", "W", "b", "dout"), 1, "basic",
           unchanged("x", "W", "b", "dout")),
 ]

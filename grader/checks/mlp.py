@@ -34,6 +34,7 @@ def scenarios(rng) -> list[Scenario]:
     n, d, h, c = rng.permutation(range(2, 9))[:4]  # all different: no accidental square shapes
     k = int(rng.integers(3, 6))
     basic = _inputs(rng, n, d, h, c)
+    basic["X3"], basic["y3"] = rng.normal(size=(n, d)), rng.integers(0, c, size=n)
     return [
         Scenario("basic", "backward", basic, {"twice": True}),
         Scenario("basic.perturb", "perturb", basic, {"h": compare.H}),
@@ -99,6 +100,8 @@ CHECKS = [
     Check("batch of one", "edge", PARAMS, 1, "single", matches_reference(*PARAMS)),
     Check("a second backward gives the same gradients", "purity", PARAMS, 1, "basic",
           matches_reference(*[(f"{p}.again", p, p) for p in PARAMS])),
+    Check("after a new forward, backward uses the new X", "edge", PARAMS, 1, "basic",
+          matches_reference(*[(f"{p}.new", f"{p}.new", p) for p in PARAMS])),
     Check("backward leaves X and y unchanged", "purity", ("X", "y"), 1, "basic", unchanged("X", "y")),
     Check("loss(X, y) returns the loss and the gradients", "torch", ("loss", *PARAMS), 1, "loss",
           _loss_and_grads),

@@ -13,7 +13,8 @@ def scenarios(rng) -> list[Scenario]:
     shape3 = tuple(int(s) for s in rng.integers(2, 5, size=3))
     extreme = np.concatenate([[1e3, -1e3, 0.0, 40.0, -40.0, 750.0, -750.0], 300 * rng.normal(size=9)])
     twice = {"x": 2 * rng.normal(size=(n, m)), "dout": rng.normal(size=(n, m)),
-             "dout2": rng.normal(size=(n, m))}
+             "dout2": rng.normal(size=(n, m)), "x3": 2 * rng.normal(size=(n, m)),
+             "dout3": rng.normal(size=(n, m))}
     return [
         Scenario("basic", "backward", basic),
         Scenario("basic.perturb", "perturb", basic, {"h": compare.H}),
@@ -36,6 +37,8 @@ CHECKS = [
           matches_reference("out", "dx")),
     Check("a second backward with a new dout", "edge", "dx", 1, "twice",
           matches_reference(("dx2", "dx2", "dx"))),
+    Check("after a new forward, backward uses the new x", "edge", "dx", 1, "twice",
+          matches_reference(("dx3", "dx3", "dx"))),
     Check("backward leaves x and dout unchanged", "purity", ("x", "dout"), 1, "basic",
           unchanged("x", "dout")),
 ]

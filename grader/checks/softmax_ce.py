@@ -21,6 +21,9 @@ def scenarios(rng) -> list[Scenario]:
     basic = _inputs(rng, n, c)
     extreme = _inputs(rng, n, c)
     extreme["logits"] = rng.choice([-1000.0, 1000.0], size=(n, c)) + rng.normal(size=(n, c))
+    twice = _inputs(rng, n, c)
+    later = _inputs(rng, n, c)
+    twice.update({"logits3": later["logits"], "y3": later["y"]})
     return [
         Scenario("basic", "backward", basic, {"dout": _dout(rng)}),
         Scenario("basic.perturb", "perturb", basic, {"h": compare.H}),
@@ -28,7 +31,7 @@ def scenarios(rng) -> list[Scenario]:
         Scenario("single", "backward", _inputs(rng, 1, c), {"dout": _dout(rng)}),
         Scenario("default", "backward", _inputs(rng, n, c), {}),
         Scenario("extreme", "backward", extreme, {"dout": _dout(rng)}),
-        Scenario("twice", "backward", _inputs(rng, n, c), {"dout": _dout(rng), "dout2": _dout(rng)}),
+        Scenario("twice", "backward", twice, {"dout": _dout(rng), "dout2": _dout(rng), "dout3": _dout(rng)}),
     ]
 
 
@@ -50,6 +53,8 @@ CHECKS = [
           matches_reference("loss", "dlogits")),
     Check("a second backward leaves the cached softmax intact", "purity", "dlogits", 1, "twice",
           matches_reference(("dlogits2", "dlogits2", "dlogits"))),
+    Check("after a new forward, backward uses the new logits", "edge", "dlogits", 1, "twice",
+          matches_reference(("dlogits3", "dlogits3", "dlogits"))),
     Check("backward leaves logits and y unchanged", "purity", ("logits", "y"), 1, "basic",
           unchanged("logits", "y")),
 ]
