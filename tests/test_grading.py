@@ -1,0 +1,83 @@
+"""The grader's claims: correct code in any style gets full marks; real mistakes lose points
+at the check about the gradient at fault; skeletons score 0 and say "not started"."""
+from __future__ import annotations
+
+import pytest
+
+from conftest import (EXERCISES, expectations, failure_summary, fixture_files, grade_inline,
+                      skeleton_path, solution_path)
+
+SOLUTION_SEEDS = range(200)
+VARIANT_SEEDS = range(1000, 1025)
+WRONG_SEEDS = range(2000, 2005)
+
+
+@pytest.mark.parametrize("name", EXERCISES)
+def test_solution_scores_full_marks_under_200_seeds(name):
+    failures = []
+    for seed in SOLUTION_SEEDS:
+        report = grade_inline(name, solution_path(name), seed)
+        if report.score != report.max_score:
+            failures.append(f"seed {seed}: {report.score}/{report.max_score}\n{failure_summary(report)}")
+    assert not failures, "\n".join(failures[:3])
+
+
+CORRECT = fixture_files("correct")
+
+
+def test_every_exercise_has_at_least_two_correct_variants():
+    for name in EXERCISES:
+        assert sum(1 for n, _ in CORRECT if n == name) >= 2, name
+
+
+@pytest.mark.parametrize("name,path", CORRECT, ids=[f"{n}/{p.stem}" for n, p in CORRECT])
+def test_correct_variant_scores_full_marks(name, path):
+    for seed in VARIANT_SEEDS:
+        report = grade_inline(name, path, seed)
+        assert report.score == report.max_score, f"seed {seed}\n{failure_summary(report)}"
+        assert report.status == "passed"
+
+
+WRONG = fixture_files("wrong")
+
+
+def test_at_least_30_realistic_mistakes_across_all_exercises():
+    assert len(WRONG) >= 30
+    assert {name for name, _ in WRONG} == set(EXERCISES)
+
+
+@pytest.mark.parametrize("name,path", WRONG, ids=[f"{n}/{p.stem}" for n, p in WRONG])
+def test_wrong_variant_loses_points_at_the_gradient_at_fault(name, path):
+    expected_targets = set(expectations(path)["target"])
+    for seed in WRONG_SEEDS:
+        report = grade_inline(name, path, seed)
+        assert report.score < report.max_score, f"seed {seed}: a wrong {name} got full marks"
+        failed_targets = {c.target for c in report.checks if not c.passed}
+        assert failed_targets & expected_targets, (
+            f"seed {seed}: expected a failed check about {sorted(expected_targets)}, "
+            f"got failures about {sorted(map(str, failed_targets))}\n{failure_summary(report)}")
+        assert report.status in ("partial", "failed"), report.status
+
+
+@pytest.mark.parametrize("name", EXERCISES)
+def test_skeleton_scores_zero_and_says_not_started(name):
+    report = grade_inline(name, skeleton_path(name), seed=7)
+    assert report.score == 0
+    assert report.status == "not_started"
+    assert "not started" in report.message
+    assert f"{name}.py:" in report.message  # names the file and line of the TODO
+    line = int(report.message.split(f"{name}.py:")[1].split()[0])
+    assert "TODO" in skeleton_path(name).read_text().splitlines()[line - 1]
+
+
+def test_failed_checks_name_the_gradient_shapes_and_relative_error():
+    transposed = next(p for n, p in WRONG if n == "linear" and p.stem == "dW_transposed")
+    report = grade_inline("linear", transposed, seed=5)
+    by_name = {c.name: c for c in report.checks}
+    shape = by_name["dW has the shape of W"]
+    assert not shape.passed and shape.target == "dW"
+    assert "expected shape" in shape.message and "got" in shape.message
+    torch_check = by_name["dW matches PyTorch (N = in = out)"]
+    assert not torch_check.passed and "relative error" in torch_check.message
+    assert torch_check.details  # -v material: the worst elements
+    assert all(c.passed for c in report.checks if c.target in ("dx", "db"))
