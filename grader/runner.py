@@ -74,6 +74,9 @@ def judge(name: str, path: str, scenarios: dict, outcome: WorkerOutcome) -> Exer
     possible = sum(c.max_score for c in check_results)
 
     errors = [r["error"] for r in results.values() if r["error"] is not None]
+    failed_messages = {c.message for c in check_results if not c.passed}
+    if not message and score == 0 and len(failed_messages) == 1 and errors:
+        message = failed_messages.pop()  # one error behind every check: say it once
     if score == possible:
         status = "passed"
     elif score > 0:

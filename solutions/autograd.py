@@ -288,7 +288,10 @@ class Tensor:
             g = grads.pop(node, None)
             if g is None:
                 continue
-            node.grad = np.array(g) if node.grad is None else node.grad + g  # accumulate
+            if node.grad is None:
+                node.grad = np.array(g)  # a copy of its own: g may be a read-only view
+            else:
+                node.grad += g  # accumulate across calls (in place: 0-d stays an array)
             if node._backward is None:
                 continue  # a leaf
             for parent, parent_grad in zip(node._parents, node._backward(g)):
