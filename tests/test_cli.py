@@ -136,3 +136,24 @@ def test_practising_in_the_kit_leaves_git_clean():
         pytest.skip("not a clone")
     ignored = subprocess.run(["git", "check-ignore", "-q", "workspace/linear.py"], cwd=root)
     assert ignored.returncode == 0, "the kit's workspace/ must be ignored by git"
+
+
+def test_workspace_is_found_the_same_way_from_any_folder_of_the_kit(monkeypatch):
+    monkeypatch.delenv("BPDRILL_WORKSPACE", raising=False)
+    root = workspace.kit_root()
+    if root is None:
+        pytest.skip("installed from a wheel")
+    for folder in (root, root / "grader", root / "tests" / "fixtures"):
+        assert workspace.resolve(cwd=folder) == root / "workspace"
+
+
+def test_verbose_shows_passed_checks_and_the_worst_elements(run, fresh_workspace):
+    run("list")
+    wrong = (solution_path("linear").read_text()
+             .replace("self.dW = self.x.T @ dout", "self.dW = (self.x.T @ dout) * 2"))
+    (fresh_workspace / "linear.py").write_text(wrong)
+    result = run("check", "linear", "-v", "--seed", "4")
+    assert result.exit_code == 1
+    assert "ok   dx matches the numerical gradient" in result.output
+    assert "FAIL dW matches the numerical gradient [numgrad, dW]" in result.output
+    assert "dW[" in result.output and "expected" in result.output  # worst elements
