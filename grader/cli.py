@@ -125,4 +125,13 @@ def init(directory: Path):
 
 
 def main():
-    cli(prog_name="bpdrill")
+    try:
+        code = cli.main(prog_name="bpdrill", standalone_mode=False)
+    except click.ClickException as exc:
+        exc.show()
+        code = exc.exit_code
+    except (click.Abort, KeyboardInterrupt):
+        # Workers are already killed and their folders removed (runner.run_checks).
+        click.echo("\nbpdrill: interrupted", err=True)
+        code = 130
+    sys.exit(code or 0)

@@ -1,22 +1,31 @@
-"""Running the worker in its own process: time limit, process group, captured output.
+"""Running the worker in its own process: limits, process group, captured output.
 
 Learner code never runs in the grader's process. A job goes to `python -m bpdrill.worker`
-in a fresh temporary folder; whatever happens there (an exception, a crash, a hang, a
-flood of output) comes back as a WorkerOutcome: plain data, never a pickled object.
+in a fresh temporary folder, with no stdin, in a process group of its own, under a
+wall-clock, CPU and memory limit. Whatever happens there (an exception, a crash, a hang,
+a flood of output, a child process left behind) comes back as a WorkerOutcome: plain
+data, never a pickled object.
 """
 from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 from dataclasses import dataclass, field
 
 import numpy as np
 
-OUTPUT_CAP = 64 * 1024  # bytes of the learner's stdout/stderr kept per exercise
+OUTPUT_CAP = 16 * 1024  # bytes kept of each of the learner's stdout and stderr
+MEMORY_LIMIT = 2 * 1024**3  # bytes of address space for a worker (NumPy alone maps ~0.5 GiB)
+KILL_GRACE = 1.5  # seconds between the worker's own timeout report and a hard kill
+
+_live: set = set()  # the worker processes running now, so an interrupt can end them all
+_live_lock = threading.Lock()
 
 
 @dataclass
@@ -25,13 +34,28 @@ class WorkerOutcome:
     arrays: dict = field(default_factory=dict)  # ref -> array, from outputs.npz
     output: str = ""  # what the learner's code printed (stdout then stderr), trimmed
     failure: str | None = None  # why there is no result: timed out, crashed ...
+    hang: dict | None = None  # for a timeout: where the learner's code was (line, function)
 
 
-def _read_capped(path: str) -> str:
-    with open(path, "rb") as f:
-        data = f.read(OUTPUT_CAP + 1)
-    text = data[:OUTPUT_CAP].decode("utf-8", errors="replace")
-    return text + ("\n... (output trimmed)" if len(data) > OUTPUT_CAP else "")
+class _CappedReader(threading.Thread):
+    """Drains a pipe to its end, keeping only the first OUTPUT_CAP bytes."""
+
+    def __init__(self, pipe):
+        super().__init__(daemon=True)
+        self.pipe, self.kept, self.total = pipe, bytearray(), 0
+
+    def run(self):
+        while chunk := self.pipe.read(65536):
+            self.total += len(chunk)
+            if len(self.kept) < OUTPUT_CAP:
+                self.kept += chunk[: OUTPUT_CAP - len(self.kept)]
+        self.pipe.close()
+
+    def text(self) -> str:
+        text = self.kept.decode("utf-8", errors="replace")  # bytes that are not UTF-8 become U+FFFD
+        if self.total > len(self.kept):
+            text += f"\n... ({self.total - len(self.kept)} more bytes not shown)\n"
+        return text
 
 
 def _describe_exit(code: int) -> str:
@@ -40,42 +64,90 @@ def _describe_exit(code: int) -> str:
             name = signal.Signals(-code).name
         except ValueError:
             name = f"signal {-code}"
-        extra = {"SIGSEGV": " (segmentation fault)", "SIGKILL": " (killed: out of memory?)",
-                 "SIGABRT": " (aborted)"}.get(name, "")
-        return f"the worker crashed with {name}{extra}"
+        extra = {"SIGSEGV": " (a segmentation fault)", "SIGKILL": " (killed)", "SIGABRT": " (aborted)",
+                 "SIGXCPU": " (over its CPU time limit)", "SIGBUS": " (a bus error)"}.get(name, "")
+        return f"the exercise crashed the worker with {name}{extra}"
     return f"the exercise file ended the worker (exit status {code}) before it could report"
+
+
+def _hang_location(dump: str, learner_file: str) -> dict | None:
+    """The innermost frame in the learner's file of faulthandler's dump of the main thread."""
+    frames = re.findall(r'File "(.+?)", line (\d+) in (\S+)', dump)
+    for filename, line, function in frames:  # faulthandler lists the innermost frame first
+        if os.path.abspath(filename) == learner_file:
+            return {"line": int(line), "function": function}
+    return None
+
+
+def _worker_env() -> dict:
+    env = dict(os.environ)
+    env.update({
+        "PYTHONDONTWRITEBYTECODE": "1",  # no __pycache__ beside the learner's file
+        "PYTHONUNBUFFERED": "1",  # what was printed before a crash is still seen
+        # One BLAS thread: exercises are tiny, two workers share two cores, and each thread
+        # would reserve address space against the memory limit.
+        "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+    })
+    return env
+
+
+def kill_all() -> None:
+    """End every running worker and whatever it started (used on Ctrl-C)."""
+    with _live_lock:
+        procs = list(_live)
+    for proc in procs:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
 
 
 def run_worker(job: dict, arrays: dict, timeout: float) -> WorkerOutcome:
     """Run one exercise's scenarios in a separate process and collect what came back."""
+    learner_file = os.path.abspath(job["file"])
     with tempfile.TemporaryDirectory(prefix="bpdrill-") as job_dir:
+        job = {**job, "limits": {"seconds": timeout, "memory": MEMORY_LIMIT}}
         with open(os.path.join(job_dir, "job.json"), "w", encoding="utf-8") as f:
             json.dump(job, f)
         np.savez(os.path.join(job_dir, "inputs.npz"), **arrays)
-        out_path, err_path = os.path.join(job_dir, "stdout"), os.path.join(job_dir, "stderr")
-        with open(out_path, "wb") as out, open(err_path, "wb") as err:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "bpdrill.worker", job_dir],
-                stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=job_dir,
-                start_new_session=True,  # its own process group: killed as one, children included
-            )
-            failure = None
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bpdrill.worker", job_dir],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            cwd=job_dir, env=_worker_env(),
+            start_new_session=True,  # its own process group: killed as one, children included
+        )
+        with _live_lock:
+            _live.add(proc)
+        readers = [_CappedReader(proc.stdout), _CappedReader(proc.stderr)]
+        for reader in readers:
+            reader.start()
+        failure = hang = None
+        try:
+            code = proc.wait(timeout=timeout + KILL_GRACE)
+        except subprocess.TimeoutExpired:
+            code = None
+        finally:
             try:
-                code = proc.wait(timeout=timeout)
-                if code != 0:
-                    failure = _describe_exit(code)
-            except subprocess.TimeoutExpired:
-                failure = f"timed out after {timeout:g} s"
-            finally:
-                try:
-                    os.killpg(proc.pid, signal.SIGKILL)  # and anything it started
-                except ProcessLookupError:
-                    pass
-                proc.wait()
-        output = _read_capped(out_path) + _read_capped(err_path)
+                os.killpg(proc.pid, signal.SIGKILL)  # the worker's group: anything it started too
+            except (ProcessLookupError, PermissionError):
+                pass
+            proc.wait()
+            with _live_lock:
+                _live.discard(proc)
+        for reader in readers:
+            reader.join(timeout=2)  # a grandchild outside the group may hold a pipe open
+        output = readers[0].text() + readers[1].text()
+        dump_path = os.path.join(job_dir, "timeout.txt")
         result_path = os.path.join(job_dir, "result.json")
-        if failure is not None or not os.path.exists(result_path):
-            return WorkerOutcome(None, output=output, failure=failure or _describe_exit(proc.returncode))
+        if code is None or (os.path.exists(dump_path) and os.path.getsize(dump_path) > 0):
+            failure = f"timed out after {timeout:g} s"
+            if os.path.exists(dump_path):
+                with open(dump_path, encoding="utf-8", errors="replace") as f:
+                    hang = _hang_location(f.read(), learner_file)
+        elif code != 0 or not os.path.exists(result_path):
+            failure = _describe_exit(code)
+        if failure is not None:
+            return WorkerOutcome(None, output=output, failure=failure, hang=hang)
         with open(result_path, encoding="utf-8") as f:
             result = json.load(f)
         with np.load(os.path.join(job_dir, "outputs.npz"), allow_pickle=False) as data:

@@ -8,11 +8,11 @@ from typing import Callable
 import numpy as np
 
 from bpdrill import catalog, checks, reference
-from bpdrill.checks import Evidence, Failed, ScenarioError, Value, describe_error
-from bpdrill.isolation import WorkerOutcome, run_worker
+from bpdrill.checks import Evidence, Failed, ScenarioError, Value, describe_error, place
+from bpdrill.isolation import WorkerOutcome, kill_all, run_worker
 from bpdrill.report import CheckResult, ExerciseReport
 
-DEFAULT_TIMEOUT = 10.0  # seconds per exercise: a correct file needs well under one
+DEFAULT_TIMEOUT = 5.0  # seconds per exercise: a correct file needs under 0.5
 
 
 def exercise_rng(seed: int, name: str) -> np.random.Generator:
@@ -47,7 +47,7 @@ def judge(name: str, path: str, scenarios: dict, outcome: WorkerOutcome) -> Exer
     module = checks.load(name)
     message = ""
     if outcome.failure is not None:
-        message = outcome.failure
+        message = outcome.failure + (place(path, outcome.hang) if outcome.hang else "")
         results = {}
     elif outcome.result["import_error"] is not None:
         message = describe_error(outcome.result["import_error"], path)
@@ -56,20 +56,26 @@ def judge(name: str, path: str, scenarios: dict, outcome: WorkerOutcome) -> Exer
         results = _decode(outcome.result, outcome.arrays)
     evidence = Evidence(name, scenarios, results, reference.for_exercise(name), path)
 
+    exercise_error = outcome.result["import_error"] if outcome.result else None
     check_results = []
     for check in module.CHECKS:
+        failure = None
         try:
             if message:
-                raise ScenarioError(message)
+                raise ScenarioError(message, exercise_error)
             evidence.values(check.scenario)  # a scenario that raised fails before any reference is built
             check.judge(evidence, check)
-        except Failed as failure:
-            target = failure.target if failure.target in check.targets else (check.targets or (None,))[0]
+        except Failed as exc:
+            failure = exc
+        except Exception as exc:  # noqa: BLE001 - an output so odd that judging it raised
+            failure = Failed(f"could not judge what came back ({type(exc).__name__}: {exc})")
+        primary = (check.targets or (None,))[0]
+        if failure is None:
+            check_results.append(CheckResult(check.name, check.kind, primary, True, check.points, check.points))
+        else:
+            target = failure.target if failure.target in check.targets else primary
             check_results.append(CheckResult(check.name, check.kind, target, False, 0, check.points,
                                              failure.message, failure.details))
-        else:
-            check_results.append(CheckResult(check.name, check.kind, (check.targets or (None,))[0],
-                                             True, check.points, check.points))
     score = sum(c.score for c in check_results)
     possible = sum(c.max_score for c in check_results)
 
@@ -81,7 +87,7 @@ def judge(name: str, path: str, scenarios: dict, outcome: WorkerOutcome) -> Exer
         status = "passed"
     elif score > 0:
         status = "partial"
-    elif outcome.failure is not None or (outcome.result and outcome.result["import_error"]):
+    elif outcome.failure is not None or exercise_error:
         status = "error"
     elif errors and all(e.get("not_implemented") for e in errors) and \
             all(c.message.startswith("not started") for c in check_results):
@@ -99,9 +105,17 @@ def run_checks(files: dict, seed: int, timeout: float = DEFAULT_TIMEOUT,
                execute: Execute = run_worker, jobs: int = 2) -> list[ExerciseReport]:
     """Check each exercise (name -> learner file); workers run `jobs` at a time."""
     prepared = {name: build_job(name, path, seed) for name, path in files.items()}
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+    pool = ThreadPoolExecutor(max_workers=max(1, jobs))
+    try:
         futures = {name: pool.submit(execute, job, arrays, timeout)
                    for name, (_, job, arrays) in prepared.items()}
         # Judge in order as workers finish; the first reference imports torch meanwhile.
         return [judge(name, str(files[name]), prepared[name][0], futures[name].result())
                 for name in files]
+    except KeyboardInterrupt:
+        for future in futures.values():
+            future.cancel()
+        kill_all()  # workers run in their own process groups: Ctrl-C does not reach them
+        raise
+    finally:
+        pool.shutdown(wait=True)  # each worker's temporary folder is removed as it ends

@@ -9,6 +9,7 @@ JOB_DIR/outputs.npz (the arrays). Nothing is pickled; the trusted side judges.
 """
 from __future__ import annotations
 
+import faulthandler
 import importlib.abc
 import importlib.util
 import json
@@ -97,6 +98,27 @@ def error_record(exc: BaseException, learner_file: str) -> dict:
     }
 
 
+def _numpy_namespaces() -> dict:
+    return {"numpy": np, "numpy.linalg": np.linalg, "numpy.random": np.random}
+
+
+def numpy_snapshot() -> dict:
+    """What numpy's public names refer to, to notice a learner file that replaces them."""
+    return {(space, name): value for space, module in _numpy_namespaces().items()
+            for name, value in vars(module).items() if not name.startswith("_")}
+
+
+def numpy_changes(before: dict) -> list[str]:
+    now = numpy_snapshot()
+    changed = [f"{space}.{name}" for (space, name), value in before.items()
+               if now.get((space, name), None) is not value]
+    return sorted(changed)[:3]
+
+
+class NumpyTampered(Exception):
+    """The learner's file replaced part of numpy (np.allclose = ...)."""
+
+
 def load_learner_module(path: str, class_name: str):
     spec = importlib.util.spec_from_file_location(f"bpdrill_learner_{class_name.lower()}", path)
     module = importlib.util.module_from_spec(spec)
@@ -107,8 +129,12 @@ def load_learner_module(path: str, class_name: str):
     return module
 
 
-def run_job(job: dict, arrays: dict) -> tuple[dict, dict]:
-    """Run every scenario of a job; returns (result, arrays) ready to be written."""
+def run_job(job: dict, arrays: dict, numpy_before: dict | None = None) -> tuple[dict, dict]:
+    """Run every scenario of a job; returns (result, arrays) ready to be written.
+
+    numpy_before: numpy_snapshot() from before the learner's import, to refuse results
+    computed after the file replaced part of numpy.
+    """
     learner_file = os.path.abspath(job["file"])
     encoder = Encoder()
     result = {"import_error": None, "scenarios": {}}
@@ -129,7 +155,26 @@ def run_job(job: dict, arrays: dict) -> tuple[dict, dict]:
             continue
         result["scenarios"][spec["name"]] = {
             "error": None, "values": {k: encoder.encode(v) for k, v in values.items()}}
+    if numpy_before is not None:
+        changed = numpy_changes(numpy_before)
+        if changed:  # results computed with a patched numpy cannot be trusted: none count
+            exc = NumpyTampered(f"the exercise file replaced {', '.join(changed)}: "
+                                "changing numpy is not allowed in an exercise")
+            result = {"import_error": error_record(exc, learner_file), "scenarios": {}}
     return result, encoder.arrays
+
+
+def apply_limits(limits: dict, job_dir: str) -> None:
+    """Memory and CPU limits for this process, and a report of where it is when time runs out."""
+    import resource
+    memory = int(limits["memory"])
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))  # a huge allocation: MemoryError
+    cpu = int(limits["seconds"]) + 2
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))  # SIGXCPU, should the clock fail
+    # When the wall-clock limit passes, write every thread's stack (where the learner's code
+    # is stuck, even inside C) and exit; the parent kills the process group soon after anyway.
+    dump = open(os.path.join(job_dir, "timeout.txt"), "w")  # noqa: SIM115 - open until exit
+    faulthandler.dump_traceback_later(limits["seconds"], exit=True, file=dump)
 
 
 def main(job_dir: str) -> int:
@@ -137,11 +182,15 @@ def main(job_dir: str) -> int:
         job = json.load(f)
     with np.load(os.path.join(job_dir, "inputs.npz"), allow_pickle=False) as data:
         arrays = {k: data[k] for k in data.files}
-    # Bound what this process keeps of the real functions before learner code can patch them.
+    # Keep the real functions before learner code can patch them.
     savez, dump, replace = np.savez, json.dump, os.replace
+    limits = job.get("limits")
+    if limits:
+        apply_limits(limits, job_dir)
     sys.meta_path.insert(0, _RefuseForbidden())
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 3000))
-    result, out_arrays = run_job(job, arrays)
+    result, out_arrays = run_job(job, arrays, numpy_snapshot())
+    faulthandler.cancel_dump_traceback_later()
     tmp = os.path.join(job_dir, "outputs.tmp.npz")
     savez(tmp, **out_arrays)
     replace(tmp, os.path.join(job_dir, "outputs.npz"))

@@ -15,6 +15,7 @@ from typing import Callable
 import numpy as np
 
 from bpdrill import compare
+from bpdrill.isolation import MEMORY_LIMIT
 
 KINDS = ("numgrad", "torch", "shape", "edge", "purity", "train")
 
@@ -59,7 +60,8 @@ class ScenarioError(Failed):
     """The learner's code raised (or the worker died) while running the scenario."""
 
     def __init__(self, message: str, error: dict | None = None):
-        super().__init__(message)
+        lines = (error or {}).get("traceback", "").rstrip().splitlines()
+        super().__init__(message, details=["your code's traceback:", *lines] if lines else [])
         self.error = error
 
 
@@ -159,21 +161,55 @@ def display_path(path: str) -> str:
     return path if rel.startswith("..") else rel
 
 
+def qualified_name(path: str, line: int, function: str | None) -> str | None:
+    """'Linear.backward' for a line inside that method of the learner's file (parsed, not run)."""
+    import ast
+    try:
+        with open(path, encoding="utf-8") as f:
+            tree = ast.parse(f.read())
+    except (OSError, SyntaxError, ValueError):
+        return function
+    best = None
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ClassDef):
+            for item in node.body:
+                if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) and \
+                        item.lineno <= line <= (item.end_lineno or item.lineno):
+                    best = f"{node.name}.{item.name}"
+    if function in (None, "<module>"):
+        return None
+    return best if best and best.endswith("." + function) else (best or function)
+
+
+def place(path: str, where: dict | None) -> str:
+    """' in Linear.backward (workspace/linear.py:23)', or as much of it as is known."""
+    shown = display_path(path)
+    if not where:
+        return f" ({shown})"
+    name = qualified_name(path, where["line"], where.get("function"))
+    return f"{' in ' + name if name else ''} ({shown}:{where['line']})"
+
+
+MEMORY_TEXT = f"ran out of memory (the limit is {MEMORY_LIMIT / 1024**3:g} GiB)"
+
+
 def describe_error(error: dict, learner_file: str) -> str:
-    """An exception from the learner's code as one line: what, and where in their file."""
-    where = error.get("where")
-    place = display_path(learner_file)
-    if where:
-        place += f":{where['line']}"
-        if where.get("function") and where["function"] != "<module>":
-            place += f" in {where['function']}"
-    if error.get("not_implemented"):
-        return f"not started: the TODO at {place} still raises NotImplementedError"
-    if error["type"] == "SyntaxError":
-        return f"syntax error at {place}: {error['message']}"
+    """An exception from the learner's code as one line: what happened, and where in their file."""
+    where, kind = error.get("where"), error["type"]
     message = error["message"].strip().splitlines()[0] if error["message"].strip() else ""
-    text = f"{error['type']}: {message}" if message else error["type"]
-    return f"{text} (at {place})" if where else text
+    if error.get("not_implemented"):
+        return f"not started: the TODO{place(learner_file, where)} still raises NotImplementedError"
+    if kind == "SyntaxError" or kind == "IndentationError" or kind == "TabError":
+        return f"syntax error at {display_path(learner_file)}:{where['line'] if where else '?'}: {message}"
+    if kind in ("ForbiddenImport", "NumpyTampered"):
+        return f"{message}{place(learner_file, where) if where else ''}"
+    text, advice = {
+        "SystemExit": (f"called sys.exit({message})", ": an exercise must return, not exit"),
+        "KeyboardInterrupt": ("raised KeyboardInterrupt", ""),
+        "RecursionError": ("recursed without end (RecursionError)", ""),
+        "MemoryError": (MEMORY_TEXT, ""),
+    }.get(kind, (f"{kind}: {message}" if message else kind, ""))
+    return text + (place(learner_file, where) if where else "") + advice
 
 
 # ---- shared judges ---------------------------------------------------------------------
