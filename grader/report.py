@@ -16,10 +16,14 @@ class CheckResult:
     max_score: int
     message: str = ""
     details: list[str] = field(default_factory=list)
+    diagnosis: object = None  # a diagnose.Diagnosis: the known mistake this failure looks like
 
     def to_json(self) -> dict:
+        diagnosis = None if self.diagnosis is None else {"name": self.diagnosis.name,
+                                                         "message": self.diagnosis.message}
         return {"name": self.name, "kind": self.kind, "target": self.target, "passed": self.passed,
-                "score": self.score, "max_score": self.max_score, "message": self.message}
+                "score": self.score, "max_score": self.max_score, "message": self.message,
+                "diagnosis": diagnosis}
 
 
 @dataclass
@@ -69,7 +73,7 @@ def render(report: RunReport, verbose: bool = False, style=lambda text, **kw: te
         lines.append(f"{e.name:<{width}}  {e.score:>3}/{e.max_score:<3} {status}")
         if e.message:
             lines.append(f"    {e.message}")
-        shown_messages = {e.message}
+        shown_messages, shown_diagnoses = {e.message}, set()
         for c in e.checks:
             if c.passed:
                 if verbose:
@@ -80,6 +84,9 @@ def render(report: RunReport, verbose: bool = False, style=lambda text, **kw: te
             where = f" [{c.kind}{', ' + c.target if c.target else ''}]"
             lines.append(f"    {style('FAIL', fg='red')} {c.name}{where}")
             lines.append(f"         {c.message}")
+            if c.diagnosis is not None and (verbose or c.diagnosis.message not in shown_diagnoses):
+                shown_diagnoses.add(c.diagnosis.message)
+                lines.append(f"         {style('looks like:', fg='yellow')} {c.diagnosis.message}")
             if verbose:
                 lines.extend(f"         {d}" for d in c.details)
         if e.output.strip():

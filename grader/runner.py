@@ -7,7 +7,7 @@ from typing import Callable
 
 import numpy as np
 
-from bpdrill import catalog, checks, reference
+from bpdrill import catalog, checks, diagnose, reference
 from bpdrill.checks import Evidence, Failed, ScenarioError, Value, describe_error, place
 from bpdrill.isolation import WorkerOutcome, kill_all, run_worker
 from bpdrill.report import CheckResult, ExerciseReport
@@ -57,7 +57,7 @@ def judge(name: str, path: str, scenarios: dict, outcome: WorkerOutcome) -> Exer
     evidence = Evidence(name, scenarios, results, reference.for_exercise(name), path)
 
     exercise_error = outcome.result["import_error"] if outcome.result else None
-    check_results = []
+    check_results, failures = [], {}
     for check in module.CHECKS:
         failure = None
         try:
@@ -76,6 +76,11 @@ def judge(name: str, path: str, scenarios: dict, outcome: WorkerOutcome) -> Exer
             target = failure.target if failure.target in check.targets else primary
             check_results.append(CheckResult(check.name, check.kind, target, False, 0, check.points,
                                              failure.message, failure.details))
+            failures[check.name] = (check, failure)
+    if not message:  # name the mistakes, now that every check's outcome is known
+        outcomes = {c.name: c for c in check_results}
+        for check, failure in failures.values():
+            outcomes[check.name].diagnosis = _diagnose(module, evidence, check, failure, outcomes, failures)
     score = sum(c.score for c in check_results)
     possible = sum(c.max_score for c in check_results)
 
@@ -96,6 +101,13 @@ def judge(name: str, path: str, scenarios: dict, outcome: WorkerOutcome) -> Exer
     else:
         status = "failed"
     return ExerciseReport(name, str(path), score, possible, status, check_results, message, outcome.output)
+
+
+def _diagnose(module, evidence, check, failure, outcomes, failures):
+    try:
+        return diagnose.diagnose(module, evidence, check, failure, outcomes, failures)
+    except Exception:  # noqa: BLE001 - a diagnosis is a bonus: never let it cost the report
+        return None
 
 
 Execute = Callable[[dict, dict, float], WorkerOutcome]

@@ -81,3 +81,13 @@ def test_failed_checks_name_the_gradient_shapes_and_relative_error():
     assert not torch_check.passed and "relative error" in torch_check.message
     assert torch_check.details  # -v material: the worst elements
     assert all(c.passed for c in report.checks if c.target in ("dx", "db"))
+
+
+def test_correct_variants_pass_through_real_worker_processes():
+    """The CLI's path: limits, import guards and the numpy-tampering check never fail correct code."""
+    from bpdrill import runner
+    for name in EXERCISES:
+        files = [p for n, p in CORRECT if n == name] + [solution_path(name)]
+        for path in files:
+            report = runner.run_checks({name: path}, seed=99)[0]
+            assert report.status == "passed", f"{path.name}\n{failure_summary(report)}"

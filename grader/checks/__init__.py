@@ -49,11 +49,18 @@ class Check:
 
 
 class Failed(Exception):
-    """A check's failure: a message for the learner, the target at fault, detail lines for -v."""
+    """A check's failure: a message for the learner, the target at fault, detail lines for -v.
 
-    def __init__(self, message: str, target: str | None = None, details: list[str] | None = None):
+    got/expected: the arrays compared, when there were any (diagnosis starts from them);
+    label: what was compared ('dW', 'b.grad'); mistake: (name, text) when the check itself
+    already names the mistake (an input modified in place, requires_grad not propagated).
+    """
+
+    def __init__(self, message: str, target: str | None = None, details: list[str] | None = None,
+                 got=None, expected=None, label: str | None = None, mistake: tuple | None = None):
         super().__init__(message)
         self.message, self.target, self.details = message, target, details or []
+        self.got, self.expected, self.label, self.mistake = got, expected, label or target, mistake
 
 
 class ScenarioError(Failed):
@@ -132,7 +139,7 @@ class Evidence:
         if bad.any():
             index = tuple(int(i) for i in np.argwhere(bad)[0])
             raise Failed(f"{name}: {a[index]} at {compare.format_index(index)} "
-                         f"({int(bad.sum())} non-finite of {a.size})", target=name)
+                         f"({int(bad.sum())} non-finite of {a.size})", target=name, got=a)
         return a
 
     def number(self, scenario: str, key: str, name: str | None = None) -> float:
@@ -217,8 +224,8 @@ def describe_error(error: dict, learner_file: str) -> str:
 
 def compare_arrays(name: str, got: np.ndarray, expected: np.ndarray, tolerance: str) -> None:
     if got.shape != expected.shape:
-        hint = " (the transpose's shape)" if got.shape == expected.shape[::-1] and got.ndim == 2 else ""
-        raise Failed(f"{name}: expected shape {expected.shape}, got {got.shape}{hint}", target=name)
+        raise Failed(f"{name}: expected shape {expected.shape}, got {got.shape}", target=name,
+                     got=got, expected=expected)
     if tolerance == "numgrad":
         error = compare.relative_error(got, expected)
         failed = error > compare.NUMGRAD_TOL
@@ -231,7 +238,8 @@ def compare_arrays(name: str, got: np.ndarray, expected: np.ndarray, tolerance: 
     if failed:
         details = [f"{name}{compare.format_index(i)}: expected {e:.6g}, got {g:.6g}"
                    for i, e, g in compare.worst_elements(got, expected)]
-        raise Failed(f"{name}: relative error {error:.2g} ({limit})", target=name, details=details)
+        raise Failed(f"{name}: relative error {error:.2g} ({limit})", target=name, details=details,
+                     got=got, expected=expected)
 
 
 def matches_reference(*keys):
@@ -273,8 +281,7 @@ def same_shape(key: str, like: str):
         if v.kind != "array":
             raise Failed(f"{key}: expected an array of shape {expected}, got {v.describe()}", target=key)
         if v.array.shape != expected:
-            hint = " (the transpose's shape)" if v.array.shape == expected[::-1] and len(expected) == 2 else ""
-            raise Failed(f"{key}: expected shape {expected}, got {v.array.shape}{hint}", target=key)
+            raise Failed(f"{key}: expected shape {expected}, got {v.array.shape}", target=key, got=v.array)
     return judge
 
 
@@ -286,7 +293,10 @@ def unchanged(*names: str, what: str = "backward"):
             v = ev.value(check.scenario, f"after.{name}")
             if v.kind != "array" or v.array.shape != inputs[name].shape or \
                     not np.array_equal(v.array, inputs[name]):
-                raise Failed(f"{name} was modified in place by {what}: work on a copy", target=name)
+                raise Failed(f"{name} was modified in place by {what}: work on a copy", target=name,
+                             mistake=("input_modified_in_place",
+                                      f"{what} wrote into its input {name}: compute into a new array "
+                                      f"(dout * s, not dout *= s) or copy first"))
     return judge
 
 

@@ -5,6 +5,7 @@ import numpy as np
 
 from bpdrill import compare
 from bpdrill.checks import Check, Failed, Scenario
+from bpdrill.diagnose import Mistake, close
 
 SHAPES = [(3, 4), (4,), (2, 3, 2)]
 
@@ -48,6 +49,9 @@ def matches_torch_adam(ev, check: Check) -> None:
             raise Failed(f"{label}: shape changed from {before.shape} to {got.shape}", target="params")
         moved, expected = got - before, ref[name] - before
         mask = compare.elementwise_mismatch(moved, expected)
+        if not np.all(np.isfinite(moved)):
+            raise Failed(f"{label}: non-finite values after step", target="params", got=got,
+                         label=label)
         if mask.any():
             steps = ev.params(check.scenario)["steps"]
             details = [f"{label}{compare.format_index(i)} moved by {g:.6g}, expected {e:.6g}"
@@ -88,4 +92,136 @@ CHECKS = [
     Check("custom betas, eps and lr", "torch", "params", 1, "betas", matches_torch_adam),
     Check("the caller's arrays are updated in place", "edge", "params", 1, "multi", in_place),
     Check("step leaves the gradients unchanged", "purity", "params", 1, "weight_decay", grads_untouched),
+]
+
+
+# ---- diagnosis: Adam re-run in NumPy with one known mistake switched on -------------------
+
+def where(probe) -> str:
+    return "Adam.step"
+
+
+def sizes(ev, scenario) -> dict:
+    return {}
+
+
+def simulate(scenario, mistake: str | None = None) -> dict:
+    """The parameters after the scenario's steps of Adam written with `mistake`."""
+    a, steps = scenario.arrays, scenario.params["steps"]
+    hyper = {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0, **scenario.params["hyper"]}
+    lr, (b1, b2), eps, wd = hyper["lr"], hyper["betas"], hyper["eps"], hyper["weight_decay"]
+    names = sorted(k[len("param."):] for k in a if k.startswith("param."))
+    p = {n: a[f"param.{n}"].copy() for n in names}
+    m = {n: np.zeros_like(p[n]) for n in names}
+    v = {n: np.zeros_like(p[n]) for n in names}
+    if mistake == "betas_swapped":  # everywhere: unpacked in the wrong order
+        b1, b2 = b2, b1
+    mb1, mb2 = (b2, b1) if mistake == "betas_swapped_in_moments" else (b1, b2)
+    t = 1 if mistake == "step_counter_off_by_one" else 0
+    with np.errstate(all="ignore"):
+        for step in range(steps):
+            if mistake not in ("step_counter_never_incremented", "step_counter_per_parameter"):
+                t += 1
+            for n in names:
+                if mistake == "step_counter_per_parameter":
+                    t += 1
+                g = a[f"grad.{step}.{n}"]
+                if wd and mistake not in ("decoupled_weight_decay", "weight_decay_ignored"):
+                    g = g + wd * p[n]
+                if mistake == "moments_reset_each_step":
+                    m[n], v[n] = np.zeros_like(g), np.zeros_like(g)
+                m[n] = mb1 * m[n] + (1 - mb1) * g
+                v[n] = mb2 * v[n] + (1 - mb2) * g * g
+                if mistake == "no_bias_correction":
+                    m_hat, v_hat = m[n], v[n]
+                elif mistake == "bias_correction_stored_in_moments":
+                    m[n], v[n] = m[n] / (1 - b1**t), v[n] / (1 - b2**t)
+                    m_hat, v_hat = m[n], v[n]
+                elif mistake == "bias_correction_without_power":
+                    m_hat, v_hat = m[n] / (1 - b1), v[n] / (1 - b2)
+                else:
+                    m_hat, v_hat = m[n] / (1 - b1**t), v[n] / (1 - b2**t)
+                if mistake == "eps_inside_sqrt":
+                    update = m_hat / np.sqrt(v_hat + eps)
+                elif mistake == "missing_sqrt":
+                    update = m_hat / (v_hat + eps)
+                else:
+                    update = m_hat / (np.sqrt(v_hat) + eps)
+                if mistake == "decoupled_weight_decay" and wd:
+                    p[n] -= lr * wd * p[n]
+                p[n] -= lr * update
+    return p
+
+
+def _simulated(mistake: str, evidence: str):
+    variants = [mistake, "betas_swapped_in_moments"] if mistake == "betas_swapped" else [mistake]
+
+    def test(p):
+        return next(filter(None, (_matches_variant(p, v, mistake, evidence) for v in variants)), None)
+    return test
+
+
+def _matches_variant(p, variant: str, mistake: str, evidence: str):
+    """Evidence when the learner's parameters equal Adam written with `variant`, else None."""
+    if p.check.judge is not matches_torch_adam:
+        return None
+    wrong = simulate(p.ev.scenarios[p.scenario], variant)
+    got = {n: p.learner(p.scenario, f"param.{n}") for n in wrong}
+    if any(g is None for g in got.values()):  # not finite, or not an array
+        if mistake == "step_counter_never_incremented" and any(
+                not np.all(np.isfinite(w)) for w in wrong.values()):
+            return {"evidence": "t stays 0, so 1 - beta**t is 0 and the update divides by zero"}
+        return None
+    right = p.reference()
+    if all(close(got[n], wrong[n]) for n in wrong) and not all(close(right[n], wrong[n]) for n in wrong):
+        return {"evidence": evidence}
+    return None
+
+
+def _not_in_place(p):
+    if p.check.name != "the caller's arrays are updated in place":
+        return None
+    names = sorted(k[len("param."):] for k in p.inputs if k.startswith("param."))
+    ref = p.reference()
+    if all(p.learner(p.scenario, f"view.{n}") is not None and close(p.learner(p.scenario, f"view.{n}"), ref[n])
+           for n in names):
+        return {"evidence": "optimizer.params holds the right values, but they are new arrays"}
+    return {"evidence": "the arrays the caller passed in never changed"}
+
+
+MISTAKES = [
+    Mistake("grads_modified_in_place", "step wrote into the caller's gradients: {evidence}. "
+            "Add weight decay into a new array (g = g + wd * p)",
+            lambda p: p.check.judge is grads_untouched and {"evidence": "grads changed after step"}),
+    Mistake("not_in_place", "the parameters were rebound, not updated in place: {evidence}. "
+            "Write p -= ... (or p[...] = ...), not p = p - ...", _not_in_place),
+    *[Mistake(name, says, _simulated(name, evidence)) for name, says, evidence in [
+        ("no_bias_correction", "the moments are used without bias correction: {evidence}. Divide "
+         "m by (1 - beta1**t) and v by (1 - beta2**t)", "the update matches Adam with m_hat = m, v_hat = v"),
+        ("bias_correction_without_power", "the bias correction lacks the power of t: {evidence}",
+         "the update matches 1 - beta instead of 1 - beta**t"),
+        ("step_counter_per_parameter", "t counts parameters, not steps: {evidence}. Increment t "
+         "once per step, outside the loop over parameters",
+         "the update matches t incremented inside the loop over parameters"),
+        ("step_counter_never_incremented", "the step counter t never advances: {evidence}",
+         "the update matches t stuck at 0"),
+        ("step_counter_off_by_one", "t is off by one: {evidence}. The first step uses t = 1",
+         "the update matches t = 2 on the first step"),
+        ("eps_inside_sqrt", "eps went inside the square root: {evidence}. torch adds it after: "
+         "sqrt(v_hat) + eps", "with gradients near 1e-6 the update matches sqrt(v_hat + eps)"),
+        ("decoupled_weight_decay", "the weight decay is decoupled (AdamW): {evidence}. Adam adds "
+         "weight_decay * p to the gradient before the moments",
+         "the update matches p -= lr * wd * p applied separately"),
+        ("weight_decay_ignored", "weight_decay is ignored: {evidence}",
+         "the update matches Adam with weight_decay = 0"),
+        ("betas_swapped", "beta1 and beta2 are swapped: {evidence}",
+         "the update matches beta1 = 0.999 and beta2 = 0.9"),
+        ("missing_sqrt", "the square root of v_hat is missing: {evidence}. Divide by "
+         "sqrt(v_hat) + eps", "the update matches m_hat / (v_hat + eps)"),
+        ("bias_correction_stored_in_moments", "the bias-corrected moments were stored back into m "
+         "and v: {evidence}. Keep m and v raw; correct copies (m_hat, v_hat) each step",
+         "the update matches m = m / (1 - beta1**t) kept between steps"),
+        ("moments_reset_each_step", "the moments restart every step: {evidence}. Keep m and v "
+         "between calls (in self)", "the update matches m and v reset to zero at each step"),
+    ]],
 ]

@@ -11,6 +11,7 @@ import numpy as np
 
 from bpdrill import compare
 from bpdrill.checks import Check, Failed, Scenario
+from bpdrill.diagnose import Mistake, close
 
 N, C = 4, 3  # a rectangular batch; square inputs are asked for by name
 
@@ -107,6 +108,25 @@ PROGRAMS = [
              step("out", "sum", "u")], grad=None),
     program("deep", "a chain 5000 nodes deep", "edge",
             {"x": leaf((3,)), "k_mul": const(value=1.0001), "k_add": const(value=0.001)}, _chain(5000)),
+    # Probes, worth no points, for naming mistakes: x * x tells "overwrites instead of summing"
+    # from "wrong order"; each core method alone tells a wrong rule from a wrong traversal.
+    program("square", "x * x", "probe", {"x": leaf((N, C))}, [step("out", "mul", "x", "x")]),
+    *[program(f"op.{method}", f"{method} alone", "probe", leaves, [step("out", op, *args, **kw)])
+      for method, op, args, kw, leaves in [
+          ("__add__", "add", ("a", "b"), {}, {"a": leaf((N, C)), "b": leaf((N, C))}),
+          ("__mul__", "mul", ("a", "b"), {}, {"a": leaf((N, C)), "b": leaf((N, C))}),
+          ("__matmul__", "matmul", ("a", "b"), {}, {"a": leaf((N, 5)), "b": leaf((5, C))}),
+          ("__pow__", "pow", ("a", 3), {}, {"a": leaf((N, C))}),
+          ("sum", "sum", ("a",), {"axis": 1}, {"a": leaf((N, C))}),
+          ("exp", "exp", ("a",), {}, {"a": leaf((N, C))}),
+          ("log", "log", ("a",), {}, {"a": leaf((N, C), "positive")}),
+          ("relu", "relu", ("a",), {}, {"a": leaf((N, C), "away")}),
+          ("sigmoid", "sigmoid", ("a",), {}, {"a": leaf((N, C))}),
+          ("tanh", "tanh", ("a",), {}, {"a": leaf((N, C))}),
+          ("log_softmax", "log_softmax", ("a",), {}, {"a": leaf((N, C))}),
+          ("reshape", "reshape", ("a",), {"shape": [3, 4]}, {"a": leaf((2, 6))}),
+          ("transpose", "T", ("a",), {}, {"a": leaf((N, C))}),
+      ]],
     program("mlp", "a two-layer network's loss: (X @ W1 + b1).tanh() @ W2, log_softmax, mean", "numgrad",
             {"X": const((N, 5)), "W1": leaf((5, 6)), "b1": leaf((6,)), "W2": leaf((6, C)),
              "onehot": {"shape": [N, C], "dist": "onehot", "kind": "array", "requires_grad": False}},
@@ -179,7 +199,9 @@ def _structure(ev, check: Check, prog: dict, ref: dict) -> None:
         if v.value != ref["requires_grad"][name]:
             raise Failed(f"`{_show(prog, name)}`.requires_grad is {v.value}, expected "
                          f"{ref['requires_grad'][name]} (a result requires grad when any input does)",
-                         target="grad")
+                         target="grad", mistake=("no_requires_grad_propagation",
+                                                 "requires_grad does not follow the inputs: a result "
+                                                 "must require grad exactly when one of its inputs does"))
     for name, spec in prog["leaves"].items():
         if spec["kind"] in ("tensor", "int_tensor"):
             dtype = ev.value(check.scenario, f"data_dtype.{name}").value
@@ -235,4 +257,160 @@ def run_program_check(ev, check: Check) -> None:
     _leaf_grads(ev, check, prog, expected_of)
 
 
-CHECKS = [Check(p["title"], p["kind"], "grad", p["points"], p["name"], run_program_check) for p in PROGRAMS]
+CHECKS = [Check(p["title"], p["kind"], "grad", p["points"], p["name"], run_program_check)
+          for p in PROGRAMS if p["kind"] != "probe"]
+
+
+# ---- diagnosis: patterns across programs -------------------------------------------------
+
+# The core method behind each op: derived ops (-, /, mean ...) run on the core ones.
+CORE = {"add": {"__add__"}, "sub": {"__add__", "__mul__"}, "neg": {"__mul__"}, "mul": {"__mul__"},
+        "div": {"__mul__", "__pow__"}, "pow": {"__pow__"}, "matmul": {"__matmul__"}, "sum": {"sum"},
+        "mean": {"sum", "__mul__"}, "exp": {"exp"}, "log": {"log"}, "relu": {"relu"},
+        "sigmoid": {"sigmoid"}, "tanh": {"tanh"}, "log_softmax": {"log_softmax"},
+        "reshape": {"reshape"}, "T": {"transpose"}, "transpose": {"transpose"}}
+BY_TITLE = {p["title"]: p for p in PROGRAMS}
+
+
+def _core_ops(prog) -> set:
+    return set().union(*(CORE[op] for _, op, _, _ in prog["steps"]))
+
+
+def where(probe) -> str:
+    """A check on one operation is about that operation's rule; others, the traversal."""
+    prog = BY_TITLE.get(probe.check.name)
+    ops = _core_ops(prog) if prog else set()
+    return f"Tensor.{ops.pop()}" if len(ops) == 1 else "Tensor.backward"
+
+
+def _rule_right(p, method: str) -> bool | None:
+    """Is the learner's backward rule of Tensor.<method>, probed alone, right? None: unknown."""
+    scenario = f"op.{method}"
+    if scenario not in p.ev.scenarios or p.error(scenario):
+        return None
+    ref = p.reference(scenario)["grads"]
+    for leaf_name, expected in ref.items():
+        got = p.learner(scenario, f"grad.{leaf_name}")
+        if got is None or not close(got, expected):
+            return False
+    return True
+
+
+def _wrong_rules(p, prog) -> list:
+    return sorted(m for m in _core_ops(prog) if _rule_right(p, m) is False)
+
+
+def sizes(ev, scenario) -> dict:
+    return {}
+
+
+def _learner_grad(p, scenario, leaf="x"):
+    return p.learner(scenario, f"grad.{leaf}")
+
+
+def _square_ratio(p):
+    """The learner's x.grad for x * x over the right one (1 when right, 0.5 when overwritten)."""
+    got, ref = _learner_grad(p, "square"), p.reference("square")["grads"]["x"]
+    if got is None or got.shape != ref.shape:
+        return None
+    return float(np.vdot(got, ref) / np.vdot(ref, ref))
+
+
+def _overwrite(p):
+    if p.check.kind != "edge" or p.check.scenario not in ("reuse", "diamond", "mlp", "broadcast"):
+        return None
+    ratio = _square_ratio(p)
+    if ratio is not None and abs(ratio - 0.5) < 1e-6:
+        return {"evidence": "for y = x * x, x.grad is x * grad instead of 2 * x * grad"}
+    return None
+
+
+def _order(p):
+    if p.check.scenario not in ("diamond", "reuse"):
+        return None
+    ratio = _square_ratio(p)
+    prog = BY_TITLE[p.check.name]
+    if ratio is not None and abs(ratio - 1) < 1e-9 and all(_rule_right(p, m) for m in _core_ops(prog)):
+        return {"evidence": "x * x and every operation on its own are right, a diamond with paths "
+                            "of different lengths is not"}
+    return None
+
+
+def _never_reached(p):
+    if p.check.scenario == "add" and "is None after backward" in p.failure.message:
+        return {"evidence": "even for a + b, a.grad stays None"}
+    return None
+
+
+def _recursive(p):
+    error = p.error(p.scenario)
+    if p.check.scenario == "deep" and error and error["type"] == "RecursionError":
+        return {"evidence": "a 5000-node chain exceeded Python's recursion limit"}
+    return None
+
+
+def _assigned(p):
+    if p.check.scenario != "accumulate" or p.got is None or p.expected is None:
+        return None
+    if _square_ratio(p) is None or abs(_square_ratio(p) - 1) > 1e-9:
+        return None  # x * x is already wrong: a different mistake halves it
+    if close(p.got, p.expected / 2):
+        return {"evidence": "after two backward() calls, x.grad holds one call's gradient"}
+    return None
+
+
+def _dropped(p):
+    grad = p.inputs.get("grad")
+    if grad is None or p.got is None:
+        return None
+    leaf = (p.label or "").split(".")[0]
+    ones = p.reference_with(grad=np.ones_like(grad))["grads"].get(leaf)
+    if ones is not None and close(p.got, ones) and not close(p.expected, ones):
+        return {"evidence": f"{p.label} equals the gradient for backward(grad) with grad of ones"}
+    return None
+
+
+def _suspect_rule(p):
+    prog = BY_TITLE.get(p.check.name)
+    if prog is None:
+        return None
+    if _rule_right(p, "__add__") is False and _rule_right(p, "__mul__") is False:
+        return None  # even the simplest rules fail alone: the traversal, not one rule
+    suspects = _wrong_rules(p, prog)
+    if 1 <= len(suspects) <= 2:
+        methods = " and ".join(f"Tensor.{m}" for m in suspects)
+        return {"method": suspects[0], "methods": methods,
+                "evidence": f"on its own, {methods} already gives a wrong gradient"}
+    return None
+
+
+BY_TITLE_NAME = {p["name"]: p["title"] for p in PROGRAMS}
+
+MISTAKES = [
+    Mistake("recursive_traversal", "the traversal is recursive: {evidence}. Walk the graph with an "
+            "explicit stack", _recursive),
+    Mistake("traversal_order", "the traversal never delivers gradients to the leaves: {evidence}. "
+            "Visit nodes from the output back to the leaves (reverse topological order)",
+            _never_reached),
+    Mistake("keepdims", "{label} lost its size-1 axes: the values are right but the shape is not; "
+            "sum with keepdims=True over axes where the input had size 1",
+            lambda p: p.got is not None and p.expected is not None and p.got.shape != p.expected.shape
+            and p.got.size == p.expected.size and close(p.got.reshape(p.expected.shape), p.expected)
+            and {"evidence": ""}, where="unbroadcast"),
+    Mistake("no_unbroadcast", "broadcasting was not undone: {label} has the broadcast shape; sum "
+            "the gradient down to the input's shape (unbroadcast)",
+            lambda p: p.got is not None and p.expected is not None and p.got.shape != p.expected.shape
+            and p.got.size > p.expected.size and {"evidence": ""}, where="unbroadcast"),
+    Mistake("overwrite_not_accumulate", "a node used more than once keeps only its last "
+            "gradient: {evidence}. Sum the contributions (grads[parent] += g), do not overwrite",
+            _overwrite),
+    Mistake("grad_assigned_not_added", ".grad was overwritten, not accumulated: {evidence}. "
+            "Add into an existing .grad (gradients accumulate as in PyTorch)", _assigned),
+    Mistake("traversal_order", "nodes were visited in the wrong order: {evidence}. A node must "
+            "pass its gradient on only after every use has added to it: process nodes in reverse "
+            "topological order", _order),
+    Mistake("dropped_upstream", "the upstream gradient was dropped: {evidence}. Chain it: multiply "
+            "the local derivative by grad", _dropped),
+    Mistake("wrong_backward_rule", "the backward rule of {methods} looks wrong: {evidence}",
+            _suspect_rule, where=lambda p: f"Tensor.{(_suspect_rule(p) or {}).get('method', 'backward')}"),
+]

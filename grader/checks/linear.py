@@ -1,8 +1,11 @@
 """Hidden checks for linear: out = x @ W + b; dx, dW, db."""
 from __future__ import annotations
 
+import numpy as np
+
 from bpdrill import compare
 from bpdrill.checks import Check, Scenario, matches_numgrad, matches_reference, same_shape, unchanged
+from bpdrill.diagnose import Mistake, first_call_right, formula
 
 
 def _inputs(rng, n, d_in, d_out):
@@ -50,4 +53,45 @@ CHECKS = [
           matches_reference(("dx3", "dx3", "dx"), ("dW3", "dW3", "dW"), ("db3", "db3", "db"))),
     Check("backward leaves x, W, b and dout unchanged", "purity", ("x", "W", "b", "dout"), 1, "basic",
           unchanged("x", "W", "b", "dout")),
+]
+
+
+# ---- diagnosis: what this exercise's known mistakes would produce -----------------------
+
+def where(probe) -> str:
+    return "Linear.backward"
+
+
+def sizes(ev, scenario) -> dict:
+    return {"N": ev.inputs(scenario)["x"].shape[0]}
+
+
+def _grads(x, W, dout) -> dict:
+    return {"dx": dout @ W.T, "dW": x.T @ dout, "db": dout.sum(axis=0)}
+
+
+def _first_call(p):
+    a = p.inputs
+    return _grads(a["x"], a["W"], a["dout"])
+
+
+MISTAKES = [
+    Mistake("accumulated_not_overwritten", "{label} grew across calls: after a second backward it "
+            "holds the sum of both calls' gradients. Assign self.{label} = ..., do not add to it",
+            lambda p: p.check.name.startswith("a second backward") and formula(
+                "got = first call + second call",
+                lambda p: _first_call(p)[p.label] + _grads(p.inputs["x"], p.inputs["W"], p.inputs["dout2"])[p.label]
+            )(p)),
+    Mistake("stale_cache", "backward used the x of an earlier forward: {evidence}. Read the input "
+            "forward cached this time, every time",
+            lambda p: p.check.name.startswith("after a new forward") and formula(
+                "after forward(x2), dW equals x1.T @ dout",
+                lambda p: _grads(p.inputs["x"], p.inputs["W"], p.inputs["dout3"])[p.label])(p)),
+    Mistake("dropped_upstream", "the upstream gradient dout was dropped: {label} equals the local "
+            "derivative alone (what dout of ones would give). Chain it: multiply by dout",
+            formula("dropped", lambda p: "dout" in p.inputs and _grads(
+                p.inputs["x"], p.inputs["W"], np.ones_like(p.inputs["dout"]))[p.label])),
+    Mistake("transposed", "dx uses W where W.T belongs: {evidence}",
+            formula("dx = dout @ W; the shapes agree only when W is square",
+                    lambda p: p.label == "dx" and "dout" in p.inputs and p.inputs["dout"] @ p.inputs["W"])),
 ]

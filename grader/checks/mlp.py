@@ -5,6 +5,7 @@ import numpy as np
 
 from bpdrill import compare
 from bpdrill.checks import Check, Failed, Scenario, matches_numgrad, matches_reference, same_shape, unchanged
+from bpdrill.diagnose import Mistake, close, first_call_right, formula
 
 PARAMS = ("W1", "b1", "W2", "b2")
 
@@ -107,4 +108,83 @@ CHECKS = [
           _loss_and_grads),
     Check("train_step takes one gradient-descent step", "train", "params", 1, "step", _train_step),
     Check("the network learns three separable blobs", "train", None, 2, "train", _learns),
+]
+
+
+# ---- diagnosis ----------------------------------------------------------------------------
+
+def where(probe) -> str:
+    return "TwoLayerMLP.train_step" if probe.check.kind == "train" else "TwoLayerMLP.backward"
+
+
+def sizes(ev, scenario) -> dict:
+    a = ev.inputs(scenario)
+    return {"N": a["X"].shape[0], "C": a["W2"].shape[1]}
+
+
+def _grads(a, X=None, y=None, derivative="output", fancy=False) -> dict:
+    """The four gradients, with one known mistake switched on."""
+    X = a["X"] if X is None else X
+    y = (a["y"] if y is None else y).astype(int)
+    z1 = X @ a["W1"] + a["b1"]
+    h = 0.5 * (1 + np.tanh(0.5 * z1))
+    scores = h @ a["W2"] + a["b2"]
+    e = np.exp(scores - scores.max(axis=1, keepdims=True))
+    d = e / e.sum(axis=1, keepdims=True)
+    n = X.shape[0]
+    if fancy:
+        d[:, y] -= 1
+    else:
+        d[np.arange(n), y] -= 1
+    d /= n
+    dh = d @ a["W2"].T
+    local = {"output": h * (1 - h), "preactivation": z1 * (1 - z1), "tanh": 1 - h**2, "none": 1.0}[derivative]
+    dz1 = dh * local
+    return {"W1": X.T @ dz1, "b1": dz1.sum(axis=0), "W2": h.T @ d, "b2": d.sum(axis=0)}
+
+
+def _variant(evidence, **mistake):
+    return formula(evidence, lambda p: p.check.kind != "train" and _grads(p.inputs, **mistake).get(p.label))
+
+
+def _not_in_place(p):
+    if p.check.scenario != "step":
+        return None
+    a = p.inputs
+    after = [p.learner("step", f"model.{n}") for n in PARAMS]
+    unchanged = all(got is not None and close(got, a[n]) for got, n in zip(after, PARAMS))
+    return {"evidence": "after train_step every parameter still holds its old value"} if unchanged else None
+
+
+def _sign_flipped_step(p):
+    if p.check.scenario != "step":
+        return None
+    a, lr = p.inputs, p.ev.params("step")["lr"]
+    grads = _grads(a)
+    after = [p.learner("step", f"model.{n}") for n in PARAMS]
+    wrong = all(got is not None and close(got, a[n] + lr * grads[n]) for got, n in zip(after, PARAMS))
+    return {"evidence": "params moved by +lr * grad"} if wrong else None
+
+
+MISTAKES = [
+    Mistake("not_in_place", "train_step changed nothing: {evidence}. Update the arrays in "
+            "self.params (p -= lr * g) or assign self.params[name] = ...", _not_in_place),
+    Mistake("sign_flipped", "train_step climbs the loss: {evidence}. Step against the gradient",
+            _sign_flipped_step),
+    Mistake("derivative_on_preactivation", "the sigmoid derivative was taken on the pre-activation "
+            "z1 instead of its output h: {evidence}. Use h * (1 - h)",
+            _variant("dz1 = dh * z1 * (1 - z1)", derivative="preactivation")),
+    Mistake("tanh_derivative", "the hidden layer used tanh's derivative for a sigmoid: {evidence}. "
+            "Use h * (1 - h)", _variant("dz1 = dh * (1 - h**2)", derivative="tanh")),
+    Mistake("missing_activation_derivative", "the sigmoid's derivative is missing: {evidence}",
+            _variant("dz1 = dh", derivative="none")),
+    Mistake("fancy_indexing", "d[:, y] -= 1 subtracts 1 in whole columns: {evidence}. Use "
+            "d[np.arange(N), y] -= 1", _variant("the gradient of d[:, y] -= 1", fancy=True)),
+    Mistake("stale_cache", "backward used what an earlier forward cached: {evidence}",
+            lambda p: p.check.name.startswith("after a new forward") and formula(
+                "after forward(X2), the gradients came from the first X",
+                lambda p: _grads(p.inputs, y=p.inputs["y3"]).get(p.label))(p)),
+    Mistake("cache_modified_in_place", "backward changed what forward cached: {evidence}. Copy "
+            "the probabilities before subtracting (d = probs.copy())",
+            lambda p: p.check.name.startswith("a second backward") and first_call_right("{label}")(p)),
 ]

@@ -1,0 +1,348 @@
+"""Naming the mistake: which known error a failed check's output looks like, with the evidence.
+
+A diagnosis is computed from the learner's own outputs (the failed array, and the same code's
+outputs on the other hidden scenarios: a batch of one, a second backward, a tree-shaped graph
+next to a reused node ...), never guessed from the source text. Each Mistake is a small
+declarative unit: a name, a test over a Probe that returns the evidence (a dict of words for
+the message) when the mistake fits, and the sentence to say. The generic ones live here;
+each exercise's module in bpdrill.checks adds its own MISTAKES and says in WHERE which method
+computes each target.
+"""
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from bpdrill import compare
+from bpdrill.checks import Check, Evidence, Failed, display_path
+
+
+@dataclass(frozen=True)
+class Mistake:
+    name: str
+    says: str  # plain words; {placeholders} are filled from the test's evidence
+    test: Callable  # (Probe) -> dict of evidence when the mistake fits, else None
+    kinds: tuple = ()  # check kinds it applies to (empty: any)
+    where: object = None  # the method at fault, when not the exercise's usual one: str or (Probe) -> str
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    name: str
+    message: str
+
+
+def close(a, b) -> bool:
+    """Same shape and equal up to the torch-check tolerance."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    return a.shape == b.shape and np.all(np.isfinite(a)) and not compare.elementwise_mismatch(a, b).any()
+
+
+class Probe:
+    """What a Mistake's test may look at for one failed check."""
+
+    def __init__(self, ev: Evidence, check: Check, failure: Failed, outcomes: dict, sizes: Callable,
+                 failures: dict | None = None):
+        self.ev, self.check, self.failure, self.outcomes = ev, check, failure, outcomes
+        self.failures = failures or {}  # check name -> (Check, Failed): every failure of the run
+        self.scenario = check.scenario
+        self.label = failure.label or failure.target
+        self.got = failure.got
+        self.expected = failure.expected
+        self._sizes = sizes
+
+    @property
+    def inputs(self) -> dict:
+        return self.ev.inputs(self.scenario)
+
+    def sizes(self, scenario: str | None = None) -> dict:
+        """N (batch size), C (classes) ... of a scenario, for naming constant factors."""
+        return self._sizes(self.ev, scenario or self.scenario)
+
+    def passed(self, check_name: str) -> bool:
+        """Did the check called check_name pass in this run?"""
+        outcome = self.outcomes.get(check_name)
+        return outcome is not None and outcome.passed
+
+    def learner(self, scenario: str, key: str):
+        """The learner's array for key in scenario, or None when there is no valid one."""
+        try:
+            return self.ev.array(scenario, key)
+        except Failed:
+            return None
+
+    def error(self, scenario: str) -> dict | None:
+        result = self.ev.results.get(scenario)
+        return result["error"] if result else None
+
+    def reference(self, scenario: str | None = None) -> dict:
+        return self.ev.reference(scenario or self.scenario)
+
+    def reference_with(self, **arrays) -> dict:
+        """The reference for this scenario with some inputs replaced (dout of ones, say)."""
+        from dataclasses import replace
+        scenario = self.ev.scenarios[self.scenario]
+        return self.ev._reference(replace(scenario, arrays={**scenario.arrays, **arrays}))
+
+
+def formula(says_evidence: str, candidate: Callable):
+    """A Mistake test: the learner's array equals what candidate(probe) computes (and the right
+    answer does not), i.e. the learner wrote that wrong formula."""
+    def test(p: Probe):
+        if p.got is None:
+            return None
+        wrong = candidate(p)
+        if wrong is None or (p.expected is not None and close(p.expected, wrong)):
+            return None
+        return {"evidence": says_evidence} if close(p.got, wrong) else None
+    return test
+
+
+def first_call_right(first_key: str, scenario_key_label: Callable = lambda p: p.label):
+    """A Mistake test for a check on a second call: the first call of the same scenario was right,
+    so something the first backward did (to a cache, or to its own state) changed the second."""
+    def test(p: Probe):
+        if p.got is None:
+            return None
+        label = scenario_key_label(p)
+        first = p.learner(p.scenario, first_key.format(label=label))
+        ref = p.reference().get(first_key.format(label=label))
+        if first is not None and ref is not None and close(first, ref):
+            return {"evidence": "the first backward after forward was right, this later one is not"}
+        return None
+    return test
+
+# ---- generic mistakes: shapes and constant factors ------------------------------------------
+
+def _transposed(p: Probe):
+    g, e = p.got, p.expected
+    if g is None or e is None or g.ndim != 2 or e.ndim != 2 or g.shape != e.shape[::-1]:
+        return None
+    if close(g.T, e):
+        square = " (the shapes agree only when it is square)" if e.shape[0] == e.shape[1] else ""
+        return {"evidence": f"got has shape {g.shape}, the transpose of {e.shape}, and got.T is right{square}"}
+    return None
+
+
+def _transposed_square(p: Probe):
+    g, e = p.got, p.expected
+    if g is None or e is None or g.ndim != 2 or g.shape != e.shape or g.shape[0] != g.shape[1]:
+        return None
+    if close(g.T, e) and not close(g, e):
+        return {"evidence": f"got[i, j] equals the right value at [j, i] for every element"}
+    return None
+
+
+def _bias_not_summed(p: Probe):
+    g, e = p.got, p.expected
+    if g is None or e is None or g.ndim != e.ndim + 1 or g.shape[1:] != e.shape or g.shape[0] < 2:
+        return None
+    if close(g.sum(axis=0), e):
+        return {"evidence": f"got has shape {g.shape}, one row per example, and its sum over the "
+                            f"batch (axis 0) is right"}
+    return None
+
+
+def _summed_wrong_axis(p: Probe):
+    g, e = p.got, p.expected
+    n = p.sizes().get("N")
+    if g is None or e is None or e.ndim != 1 or g.ndim != 1 or n is None:
+        return None
+    if g.shape == (n,) and e.shape != (n,):
+        return {"evidence": f"got has shape {g.shape}: one value per example, so the sum ran over "
+                            f"the features (axis 1); expected {e.shape}"}
+    return None
+
+
+def _keepdims(p: Probe):
+    g, e = p.got, p.expected
+    if g is None or e is None or g.shape == e.shape or g.size != e.size:
+        return None
+    if close(g.reshape(e.shape), e):
+        return {"evidence": f"the values are right but the shape is {g.shape}, expected {e.shape}"}
+    return None
+
+
+def _unbroadcast(p: Probe):
+    g, e = p.got, p.expected
+    if g is None or e is None or g.shape == e.shape or g.ndim < e.ndim:
+        return None
+    try:
+        np.broadcast_shapes(g.shape, e.shape)
+    except ValueError:
+        return None
+    lead = g.ndim - e.ndim
+    summed = g.sum(axis=tuple(range(lead))) if lead else g
+    axes = tuple(i for i, n in enumerate(e.shape) if n == 1 and summed.shape[i] != 1)
+    summed = summed.sum(axis=axes, keepdims=True) if axes else summed
+    if summed.shape == e.shape and close(summed, e):
+        return {"evidence": f"{p.label} has the broadcast shape {g.shape}; summed back down to "
+                            f"{e.shape} it is right"}
+    return None
+
+
+def _factor_of(got, expected) -> float | None:
+    """c when got = c * expected for a constant c != 1, else None."""
+    if got is None or expected is None or got.shape != expected.shape or not np.all(np.isfinite(got)):
+        return None
+    norm = float(np.vdot(expected, expected))
+    if norm == 0:
+        return None
+    c = float(np.vdot(got, expected)) / norm
+    if abs(c - 1) < 1e-6 or not close(got, c * expected):
+        return None
+    return c
+
+
+def _observations(p: Probe) -> list[tuple[dict, float]]:
+    """(sizes, factor) of every failed check of the run whose array is off by a constant.
+
+    All arrays together: a missing 1/N or a hard-coded batch size scales every gradient
+    alike, and a multi-target check reports only its first failing one.
+    """
+    found = []
+    for check, failure in [(p.check, p.failure), *p.failures.values()]:
+        if failure.got is None:
+            continue
+        c = _factor_of(failure.got, failure.expected)
+        if c is not None:
+            found.append((p.sizes(check.scenario), c))
+    return found
+
+
+def _near(a: float, b: float) -> bool:
+    return abs(a - b) <= 1e-6 * max(abs(a), abs(b))
+
+
+def _every_factor(rule: Callable[[float, dict], bool]):
+    """A Mistake test: this check's array is off by a constant, and every such failure about the
+    same array fits rule(c, sizes), across scenarios with different N."""
+    def test(p: Probe):
+        if _factor_of(p.got, p.expected) is None:
+            return None
+        seen = _observations(p)
+        if not all(rule(c, sizes) for sizes, c in seen):
+            return None
+        sizes = p.sizes()
+        words = {**sizes, "c": f"{_factor_of(p.got, p.expected):.4g}", "evidence": ""}
+        single = p.passed("batch of one")
+        if single and sizes.get("N", 1) > 1:
+            words["evidence"] = " (right for a batch of one)"
+        return words
+    return test
+
+
+def _hardcoded(p: Probe):
+    """Divides by a fixed k: c * N is the same integer in scenarios of different batch sizes."""
+    if _factor_of(p.got, p.expected) is None:
+        return None
+    seen = [(sizes["N"], c) for sizes, c in _observations(p) if sizes.get("N")]
+    ks = {round(n / c) for n, c in seen if _near(n / c, round(n / c))}
+    if len(ks) != 1 or len({n for n, _ in seen}) < 2 or len(ks) == 0:
+        return None
+    k = ks.pop()
+    if len(seen) != sum(1 for n, c in seen if _near(n / c, k)) or k < 2:
+        return None
+    shown = sorted({(n, f"{c:.3g}") for n, c in seen})
+    return {"k": k, "N": p.sizes()["N"], "evidence": ", ".join(f"x{c} when N = {n}" for n, c in shown)}
+
+
+def _matmul_shapes(p: Probe):
+    error = getattr(p.failure, "error", None)
+    if not error or error["type"] != "ValueError" or "matmul" not in error["message"]:
+        return None
+    code = (error.get("where") or {}).get("code", "")
+    return {"evidence": f"`{code}` raised: {error['message'].split(' (')[0]}" if code else error["message"]}
+
+
+GENERIC = [
+    Mistake("transposed", "{label} is the transpose of the right answer: {evidence}", _transposed),
+    Mistake("transposed", "{label} is the transpose of the right answer: {evidence}", _transposed_square),
+    Mistake("transposed", "the shapes of a matrix product do not line up: {evidence}. One factor "
+            "probably needs .T; write each array's shape beside the line", _matmul_shapes),
+    Mistake("keepdims", "{label} has extra or missing size-1 axes: {evidence}. Sum without "
+            "keepdims, or reshape to the parameter's shape",
+            lambda p: p.got is not None and p.got.shape[:1] == (1,) and p.sizes().get("N", 1) > 1
+            and _keepdims(p)),
+    Mistake("bias_not_summed", "{label} was not summed over the batch: {evidence}", _bias_not_summed),
+    Mistake("bias_summed_wrong_axis", "{label} was summed over the wrong axis: {evidence}",
+            _summed_wrong_axis),
+    Mistake("keepdims", "{label} has extra or missing size-1 axes: {evidence}. Sum without "
+            "keepdims, or reshape to the parameter's shape", _keepdims),
+    Mistake("sign_flipped", "{label} has the wrong sign: got = -1 x the right answer",
+            _every_factor(lambda c, s: _near(c, -1))),
+    Mistake("num_classes_factor", "{label} is off by N/C = {N}/{C}: you divided by the number of "
+            "classes C where the batch size N belongs",
+            _every_factor(lambda c, s: "C" in s and s["N"] != s["C"] and _near(c, s["N"] / s["C"]))),
+    Mistake("hardcoded_batch_size", "{label} divides by a fixed {k} instead of the batch size N "
+            "({evidence}): use N = x.shape[0]", _hardcoded),
+    Mistake("missing_1_over_n", "{label} is N = {N} times too large{evidence}: the loss is a mean "
+            "over the batch, so divide by N once",
+            _every_factor(lambda c, s: s.get("N", 1) > 1 and _near(c, s["N"]))),
+    Mistake("doubled_1_over_n", "{label} is N = {N} times too small{evidence}: you divide by N "
+            "twice (or average where the batch should be summed)",
+            _every_factor(lambda c, s: s.get("N", 1) > 1 and _near(c, 1 / s["N"]))),
+    Mistake("constant_factor", "{label} is off by a constant factor: got = {c} x the right answer",
+            _every_factor(lambda c, s: True)),
+]
+
+
+# ---- running the mistakes ----------------------------------------------------------------
+
+def method_line(path: str, qualname: str) -> int | None:
+    """The line of `def` for Class.method in the learner's file (parsed, never run)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            tree = ast.parse(f.read())
+    except (OSError, SyntaxError, ValueError):
+        return None
+    parts = qualname.split(".")
+    for node in ast.walk(tree):
+        if len(parts) == 2 and isinstance(node, ast.ClassDef) and node.name == parts[0]:
+            for item in node.body:
+                if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) and item.name == parts[1]:
+                    return item.lineno
+        if len(parts) == 1 and isinstance(node, ast.FunctionDef) and node.name == parts[0]:
+            return node.lineno
+    return None
+
+
+def where(path: str, qualname: str | None) -> str:
+    if not qualname:
+        return ""
+    line = method_line(path, qualname)
+    return f" (in {qualname}, {display_path(path)}{':' + str(line) if line else ''})"
+
+
+def diagnose(module, ev: Evidence, check: Check, failure: Failed, outcomes: dict,
+             failures: dict | None = None) -> Diagnosis | None:
+    """The first known mistake that fits a failed check, or None."""
+    sizes = getattr(module, "sizes", lambda ev, scenario: {})
+    probe = Probe(ev, check, failure, outcomes, sizes, failures)
+    locate = getattr(module, "where", None)
+    qualname = locate(probe) if locate else None
+    if failure.mistake is not None:
+        name, text = failure.mistake
+        return Diagnosis(name, text + where(ev.learner_file, qualname))
+    if probe.got is not None and probe.expected is None and failure.target:
+        try:  # a shape check knows only the shape: the reference knows the values
+            probe.expected = ev.reference(check.scenario).get(failure.target)
+        except Exception:  # noqa: BLE001 - no reference for this target: diagnose without it
+            probe.expected = None
+    if probe.got is not None and probe.expected is not None and close(probe.got, probe.expected):
+        return None  # a diagnosis explains a difference: a right answer has none to explain
+    for mistake in [*getattr(module, "MISTAKES", []), *GENERIC]:
+        if mistake.kinds and check.kind not in mistake.kinds:
+            continue
+        try:
+            evidence = mistake.test(probe)
+        except Exception:  # noqa: BLE001 - a hypothesis that cannot be tested on this output
+            evidence = None
+        if evidence:
+            words = {"label": probe.label, **evidence}
+            at = mistake.where(probe) if callable(mistake.where) else (mistake.where or qualname)
+            return Diagnosis(mistake.name, mistake.says.format(**words) + where(ev.learner_file, at))
+    return None
