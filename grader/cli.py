@@ -2,14 +2,18 @@
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 import secrets
 import sys
+import time
 from pathlib import Path
 
 import click
 
-from bpdrill import __version__, catalog, runner, workspace
+from bpdrill import __version__, catalog, drill, history, i18n, runner, workspace
+from bpdrill.drill import format_seconds
+from bpdrill.i18n import t
 from bpdrill.report import RunReport, render
 
 
@@ -23,8 +27,9 @@ def _names_or_fail(names) -> list[str]:
     for name in names:
         if name not in known:
             close = difflib.get_close_matches(name, known, n=1)
-            suggestion = f" (did you mean {close[0]}?)" if close else ""
-            raise UsageProblem(f"unknown exercise {name!r}{suggestion}; the exercises are: {', '.join(known)}")
+            suggestion = t(" (did you mean {name}?)", name=close[0]) if close else ""
+            raise UsageProblem(t("unknown exercise {name!r}{suggestion}; the exercises are: {names}",
+                                 name=name, suggestion=suggestion, names=", ".join(known)))
     return list(dict.fromkeys(names))  # in the order given, once each
 
 
@@ -37,9 +42,29 @@ def _workspace(option) -> Path:
     return ws
 
 
-workspace_option = click.option(
-    "--workspace", "workspace_dir", metavar="DIR", envvar=workspace.ENV_VAR,
-    help=f"The folder with your exercise files (default: ${workspace.ENV_VAR}, else found from here).")
+def _history() -> history.History | None:
+    """The practice record, or None (with a warning) when its file cannot be opened."""
+    try:
+        return history.History.open()
+    except (OSError, history.sqlite3.Error) as exc:
+        click.echo(t("warning: no practice history this time ({error})", error=exc), err=True)
+        return None
+
+
+def _echo(text: str) -> None:
+    click.echo(text)
+
+
+def common(command):
+    """--workspace and --lang on every command that reads the workspace."""
+    @click.option("--workspace", "workspace_dir", metavar="DIR", envvar=workspace.ENV_VAR,
+                  help="The folder with your exercise files (default: $BPDRILL_WORKSPACE, else found from here).")
+    @click.option("--lang", type=click.Choice(i18n.LANGS), help="Language: en or zh (default: $BPDRILL_LANG or the locale).")
+    @functools.wraps(command)
+    def wrapper(*args, lang=None, **kwargs):
+        i18n.set_language(i18n.choose(lang))
+        return command(*args, **kwargs)
+    return wrapper
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -48,18 +73,48 @@ def cli():
     """Drill backpropagation by hand: fill in the TODOs, then `bpdrill check NAME`."""
 
 
+# ---- list -------------------------------------------------------------------------------
+
 @cli.command("list")
-@workspace_option
-def list_command(workspace_dir):
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of a table.")
+@common
+def list_command(as_json, workspace_dir):
     """The exercises, in order, with your progress."""
     ws = _workspace(workspace_dir)
-    click.echo(f"workspace: {ws}\n")
-    click.echo(f"{'exercise':<12} {'level':<6} {'file':<10} task")
+    hist = _history()
+    rows = []
     for ex in catalog.exercises():
-        state = "untouched" if workspace.is_untouched(ws, ex.name) else "edited"
-        click.echo(f"{ex.name:<12} {'*' * ex.difficulty:<6} {state:<10} {ex.task}")
-    click.echo("\nstart with: bpdrill check linear")
+        stats = history.exercise_stats(hist, ex.name) if hist else None
+        best = stats.best_score if stats else None
+        if best and best[0] == best[1]:
+            status = "passed"
+        elif workspace.is_untouched(ws, ex.name):
+            status = "not_started"
+        else:
+            status = "in_progress"
+        rows.append({"name": ex.name, "title": ex.text("title", i18n.language()), "difficulty": ex.difficulty,
+                     "status": status, "best_score": list(best) if best else None,
+                     "best_seconds": stats.best_seconds if stats else None,
+                     "file": str(ws / ex.filename)})
+    if as_json:
+        _echo(json.dumps({"workspace": str(ws), "exercises": rows}, indent=2, ensure_ascii=False))
+        return
+    _echo(t("workspace: {path}", path=ws) + "\n")
+    header = (t("exercise"), t("level"), t("status"), t("best score"), t("best time"), t("title"))
+    _echo(f"{header[0]:<12} {header[1]:<6} {header[2]:<13} {header[3]:<11} {header[4]:<10} {header[5]}")
+    status_words = {"passed": t("passed"), "not_started": t("not started"), "in_progress": t("in progress")}
+    for r in rows:
+        best = f"{r['best_score'][0]}/{r['best_score'][1]}" if r["best_score"] else "-"
+        when = format_seconds(r["best_seconds"]) if r["best_seconds"] is not None else "-"
+        _echo(f"{r['name']:<12} {'*' * r['difficulty']:<6} {status_words[r['status']]:<13} "
+              f"{best:<11} {when:<10} {r['title']}")
+    nxt = next((r for r in rows if r["status"] != "passed"), None)
+    if nxt:
+        _echo("\n" + t("next: bpdrill drill {name}   (or edit {file}, then bpdrill check {name})",
+                       name=nxt["name"], file=nxt["file"]))
 
+
+# ---- check ------------------------------------------------------------------------------
 
 @cli.command()
 @click.argument("names", nargs=-1, metavar="[NAME]...")
@@ -70,11 +125,11 @@ def list_command(workspace_dir):
 @click.option("--timeout", type=click.FloatRange(0.5, 600), default=runner.DEFAULT_TIMEOUT,
               show_default=True, help="Seconds each exercise's code may run.")
 @click.option("-v", "--verbose", is_flag=True, help="Show passed checks and the worst elements of each failure.")
-@workspace_option
+@common
 def check(names, all_, as_json, seed, solution, timeout, verbose, workspace_dir):
     """Grade exercises with hidden checks. Exit 0 only when every one has full marks."""
     if all_ and names:
-        raise UsageProblem("give exercise names or --all, not both")
+        raise UsageProblem(t("give exercise names or --all, not both"))
     selected = _names_or_fail(names) if names else catalog.names()
     if solution:
         ws = None
@@ -89,39 +144,224 @@ def check(names, all_, as_json, seed, solution, timeout, verbose, workspace_dir)
     reports = runner.run_checks(files, seed, timeout=timeout)
     report = RunReport(seed, str(ws if ws is not None else workspace.solution_path(selected[0]).parent),
                        reports)
+    clock = None
+    hist = _history() if ws is not None else None
+    if hist is not None:
+        active = hist.active_drill(str(ws))
+        for r in reports:
+            hist.record_check(r.name, str(ws), r.score, r.max_score, r.status, seed, active)
+        if active is not None:
+            active = hist.drill(active.id)
+            clock = {"exercise": active.exercise, "elapsed_seconds": active.elapsed(),
+                     "limit_seconds": active.limit_seconds, "solved": active.solved,
+                     "time_to_green_seconds": active.green_seconds, "line": drill.clock_line(active)}
     if as_json:
-        click.echo(json.dumps(report.to_json(), indent=2))
+        doc = report.to_json()
+        if clock is not None:
+            doc["drill"] = clock
+        _echo(json.dumps(doc, indent=2, ensure_ascii=False))
     else:
-        click.echo(render(report, verbose=verbose, style=click.style))
+        if clock is not None:
+            _echo(click.style(clock["line"], bold=True) + "\n")
+        _echo(render(report, verbose=verbose, style=click.style))
     sys.exit(0 if report.all_passed else 1)
 
+
+# ---- drill ------------------------------------------------------------------------------
+
+@cli.command("drill")
+@click.argument("name", required=False)
+@click.option("--random", "pick", is_flag=True, help="Pick the exercise you are weakest at.")
+@click.option("--minutes", type=click.FloatRange(0.5, 600), help="The time limit (default: the exercise's).")
+@common
+def drill_command(name, pick, minutes, workspace_dir):
+    """Timed practice: a fresh skeleton (your old attempt is kept) and a running clock."""
+    if bool(name) == bool(pick):
+        raise UsageProblem(t("name one exercise to drill, or --random"))
+    ws = _workspace(workspace_dir)
+    hist = _history()
+    if hist is None:
+        raise UsageProblem(t("a drill needs the practice history, which cannot be opened"))
+    name = drill.pick_random(hist) if pick else _names_or_fail([name])[0]
+    started = drill.start(hist, ws, name, minutes)
+    ex = catalog.get(name)
+    lang = i18n.language()
+    _echo(click.style(t("Drill: {title} ({name})", title=ex.text("title", lang), name=name), bold=True))
+    _echo(t("Task: {task}", task=ex.text("task", lang)))
+    _echo(t("Edit: {file}", file=started.file))
+    _echo(t("Time limit: {limit}. The clock is running.", limit=format_seconds(started.drill.limit_seconds)))
+    if started.kept:
+        _echo(t("Your previous attempt is kept at {path}", path=started.kept))
+    _echo(t("Check: bpdrill check {name}  (or bpdrill watch {name}); stuck: bpdrill hint {name}", name=name))
+
+
+# ---- hint -------------------------------------------------------------------------------
+
+@cli.command()
+@click.argument("name")
+@common
+def hint(name, workspace_dir):
+    """The next hint for an exercise, one level deeper each time."""
+    name = _names_or_fail([name])[0]
+    ws = _workspace(workspace_dir)
+    ex = catalog.get(name)
+    if not ex.hints:
+        raise UsageProblem(t("no hints are written for {name} yet", name=name))
+    hist = _history()
+    level = hist.next_hint_level(name, str(ws), len(ex.hints)) if hist else 1
+    _echo(click.style(t("Hint {level}/{deepest} for {name}:", level=level, deepest=len(ex.hints), name=name),
+                      bold=True))
+    _echo(ex.hint(level, i18n.language()))
+    if level == len(ex.hints):
+        _echo("\n" + t("That is the deepest hint. `bpdrill solution {name}` shows the reference.", name=name))
+
+
+# ---- reset ------------------------------------------------------------------------------
 
 @cli.command()
 @click.argument("names", nargs=-1, metavar="[NAME]...")
 @click.option("--all", "all_", is_flag=True, help="Reset every exercise.")
-@workspace_option
+@common
 def reset(names, all_, workspace_dir):
     """Lay a fresh skeleton; your old attempt is kept in .attempts/."""
     if not names and not all_:
-        raise UsageProblem("name an exercise to reset, or --all")
+        raise UsageProblem(t("name an exercise to reset, or --all"))
+    if names and all_:
+        raise UsageProblem(t("give exercise names or --all, not both"))
     ws = _workspace(workspace_dir)
+    hist = _history()
     for name in catalog.names() if all_ else _names_or_fail(names):
         kept = workspace.reset(ws, name)
-        note = f" (your attempt is kept at {kept})" if kept else ""
-        click.echo(f"{name}: fresh skeleton at {ws / (name + '.py')}{note}")
+        if hist:
+            hist.reset_hints(name, str(ws))
+        note = t(" (your attempt is kept at {path})", path=kept) if kept else ""
+        _echo(t("{name}: fresh skeleton at {path}{note}", name=name, path=ws / f"{name}.py", note=note))
 
+
+# ---- solution ---------------------------------------------------------------------------
+
+@cli.command()
+@click.argument("name")
+@click.option("--diff", "as_diff", is_flag=True, help="Show how your file differs from the reference.")
+@common
+def solution(name, as_diff, workspace_dir):
+    """The reference solution, or how yours differs from it."""
+    name = _names_or_fail([name])[0]
+    ws = _workspace(workspace_dir)
+    hist = _history()
+    active = hist.active_drill(str(ws)) if hist else None
+    if active is not None and active.exercise == name and not active.solved:
+        question = t("A drill of {name} is running: seeing the solution ends it unsolved. Show it?", name=name)
+        try:
+            shown = click.confirm(question, default=False, err=True)
+        except click.Abort:  # no answer (no terminal): keep the drill going
+            shown = False
+        if not shown:
+            raise click.ClickException(t("not shown; the drill goes on"))
+        hist.end_drill(active.id, solution_seen=True)
+    reference = workspace.solution_path(name).read_text(encoding="utf-8")
+    if not as_diff:
+        _echo(reference)
+        return
+    mine = workspace.exercise_file(ws, name).read_text(encoding="utf-8")
+    lines = list(difflib.unified_diff(mine.splitlines(keepends=True), reference.splitlines(keepends=True),
+                                      fromfile=t("your {name}.py", name=name),
+                                      tofile=t("reference {name}.py", name=name)))
+    _echo("".join(lines) if lines else t("your file is the reference, line for line"))
+
+
+# ---- watch ------------------------------------------------------------------------------
+
+@cli.command()
+@click.argument("name")
+@click.option("--interval", type=click.FloatRange(0.05, 10), default=0.3, show_default=True,
+              help="Seconds between looks at the file.")
+@click.option("--timeout", type=click.FloatRange(0.5, 600), default=runner.DEFAULT_TIMEOUT, show_default=True,
+              help="Seconds each check may run.")
+@common
+def watch(name, interval, timeout, workspace_dir):
+    """Re-check an exercise every time you save it (Ctrl-C stops)."""
+    name = _names_or_fail([name])[0]
+    ws = _workspace(workspace_dir)
+    path = workspace.exercise_file(ws, name)
+    hist = _history()
+    _echo(t("watching {path}; save to re-check, Ctrl-C to stop", path=path))
+    seen = None
+    try:
+        while True:
+            try:
+                stamp = path.stat().st_mtime_ns, path.stat().st_size
+            except FileNotFoundError:
+                stamp = None
+            if stamp != seen and stamp is not None:
+                seen = stamp
+                _echo(_watch_round(name, path, ws, hist, timeout))
+            time.sleep(interval)
+    except KeyboardInterrupt:
+        _echo(t("stopped watching"))
+
+
+def _watch_round(name, path, ws, hist, timeout) -> str:
+    seed = secrets.randbelow(2**31)
+    report = runner.run_checks({name: path}, seed, timeout=timeout)[0]
+    line = [time.strftime("%H:%M:%S"), f"{name} {report.score}/{report.max_score}"]
+    if hist:
+        active = hist.active_drill(str(ws))
+        hist.record_check(name, str(ws), report.score, report.max_score, report.status, seed, active)
+        if active is not None and active.exercise == name:
+            line.append(drill.clock_line(hist.drill(active.id)))
+    text = "  ".join(line)
+    failing = next((c for c in report.checks if not c.passed), None)
+    if report.status == "passed":
+        return click.style(text + "  " + t("full marks"), fg="green")
+    detail = report.message or (f"{failing.name}: {failing.message}" if failing else "")
+    if failing is not None and failing.diagnosis is not None:
+        detail += "\n    " + t("looks like:") + " " + failing.diagnosis.message
+    return text + "\n    " + detail
+
+
+# ---- stats ------------------------------------------------------------------------------
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of a table.")
+@common
+def stats(as_json, workspace_dir):
+    """Your practice history per exercise: attempts, times to green, scores, trend."""
+    hist = _history()
+    rows = [history.exercise_stats(hist, name) for name in catalog.names()] if hist else []
+    if as_json:
+        _echo(json.dumps({"history": str(hist.path) if hist else None,
+                          "exercises": [r.to_json() for r in rows]}, indent=2, ensure_ascii=False))
+        return
+    cols = (t("exercise"), t("drills"), t("solved"), t("best"), t("median"), t("last score"), t("trend"),
+            t("hints"))
+    _echo(f"{cols[0]:<12} {cols[1]:>6} {cols[2]:>6} {cols[3]:>8} {cols[4]:>8} {cols[5]:>10}  {cols[6]:<8} {cols[7]:>5}")
+    for r in rows:
+        best = format_seconds(r.best_seconds) if r.best_seconds is not None else "-"
+        median = format_seconds(r.median_seconds) if r.median_seconds is not None else "-"
+        last = f"{r.last_score[0]}/{r.last_score[1]}" if r.last_score else "-"
+        trend = t(r.trend) if r.trend else "-"
+        _echo(f"{r.exercise:<12} {r.attempts:>6} {r.solved:>6} {best:>8} {median:>8} {last:>10}  {trend:<8} {r.hints:>5}")
+    over = sum(r.over_time for r in rows)
+    if over:
+        _echo("\n" + t("{count} solved drills ran over their time limit", count=over))
+
+
+# ---- init -------------------------------------------------------------------------------
 
 @cli.command()
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
-def init(directory: Path):
+@click.option("--lang", type=click.Choice(i18n.LANGS), help="Language: en or zh.")
+def init(directory: Path, lang):
     """Create a workspace in DIRECTORY (for a kit installed without a clone)."""
+    i18n.set_language(i18n.choose(lang))
     ws = directory.expanduser().resolve()
     try:
         laid = workspace.ensure(ws)
     except (workspace.WorkspaceError, OSError) as exc:
         raise UsageProblem(str(exc)) from None
-    click.echo(f"workspace ready at {ws} ({len(laid)} new exercise files).")
-    click.echo(f"from inside it, run: bpdrill check linear")
+    _echo(t("workspace ready at {path} ({count} new exercise files).", path=ws, count=len(laid)))
+    _echo(t("from inside it, run: bpdrill drill linear   (or bpdrill check linear)"))
 
 
 def main():
@@ -132,6 +372,6 @@ def main():
         code = exc.exit_code
     except (click.Abort, KeyboardInterrupt):
         # Workers are already killed and their folders removed (runner.run_checks).
-        click.echo("\nbpdrill: interrupted", err=True)
+        click.echo("\n" + t("bpdrill: interrupted"), err=True)
         code = 130
     sys.exit(code or 0)

@@ -1,0 +1,53 @@
+"""Learner-facing text in English or Chinese.
+
+English text is the key (as in gettext): t("total {score}/{possible}", score=3, possible=8)
+looks the template up in zh.toml when the language is Chinese, and formats it. The language
+comes from --lang, else $BPDRILL_LANG, else the locale ($LC_ALL, $LC_MESSAGES, $LANG).
+"""
+from __future__ import annotations
+
+import os
+import sys
+from functools import lru_cache
+from importlib import resources
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+LANGS = ("en", "zh")
+_lang = "en"
+
+
+def choose(option: str | None = None) -> str:
+    """The language to use: the option, $BPDRILL_LANG, or the locale; English by default."""
+    for value in (option, os.environ.get("BPDRILL_LANG")):
+        if value:
+            return "zh" if value.lower().startswith("zh") else "en"
+    for var in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = os.environ.get(var)
+        if value:
+            return "zh" if value.lower().startswith("zh") else "en"
+    return "en"
+
+
+def set_language(lang: str) -> None:
+    global _lang
+    _lang = lang if lang in LANGS else "en"
+
+
+def language() -> str:
+    return _lang
+
+
+@lru_cache(maxsize=None)
+def _zh() -> dict:
+    text = resources.files("bpdrill").joinpath("zh.toml").read_text(encoding="utf-8")
+    return tomllib.loads(text)["messages"]
+
+
+def t(text: str, **values) -> str:
+    """text in the current language, formatted with values."""
+    template = _zh().get(text, text) if _lang == "zh" else text
+    return template.format(**values) if values else template
