@@ -18,12 +18,13 @@ import numpy as np
 
 from bpdrill import compare
 from bpdrill.checks import Check, Evidence, Failed, display_path
+from bpdrill.i18n import t
 
 
 @dataclass(frozen=True)
 class Mistake:
     name: str
-    says: str  # plain words; {placeholders} are filled from the test's evidence
+    says: str  # plain English words (the key into zh.toml); {placeholders} are filled from the test's evidence
     test: Callable  # (Probe) -> dict of evidence when the mistake fits, else None
     kinds: tuple = ()  # check kinds it applies to (empty: any)
     where: object = None  # the method at fault, when not the exercise's usual one: str or (Probe) -> str
@@ -90,14 +91,15 @@ class Probe:
 
 def formula(says_evidence: str, candidate: Callable):
     """A Mistake test: the learner's array equals what candidate(probe) computes (and the right
-    answer does not), i.e. the learner wrote that wrong formula."""
+    answer does not), i.e. the learner wrote that wrong formula. says_evidence is English (a key
+    into zh.toml), translated when the mistake fits."""
     def test(p: Probe):
         if p.got is None:
             return None
         wrong = candidate(p)
         if wrong is None or (p.expected is not None and close(p.expected, wrong)):
             return None
-        return {"evidence": says_evidence} if close(p.got, wrong) else None
+        return {"evidence": t(says_evidence)} if close(p.got, wrong) else None
     return test
 
 
@@ -111,7 +113,7 @@ def first_call_right(first_key: str, scenario_key_label: Callable = lambda p: p.
         first = p.learner(p.scenario, first_key.format(label=label))
         ref = p.reference().get(first_key.format(label=label))
         if first is not None and ref is not None and close(first, ref):
-            return {"evidence": "the first backward after forward was right, this later one is not"}
+            return {"evidence": t("the first backward after forward was right, this later one is not")}
         return None
     return test
 
@@ -122,8 +124,9 @@ def _transposed(p: Probe):
     if g is None or e is None or g.ndim != 2 or e.ndim != 2 or g.shape != e.shape[::-1]:
         return None
     if close(g.T, e):
-        square = " (the shapes agree only when it is square)" if e.shape[0] == e.shape[1] else ""
-        return {"evidence": f"got has shape {g.shape}, the transpose of {e.shape}, and got.T is right{square}"}
+        square = t(" (the shapes agree only when it is square)") if e.shape[0] == e.shape[1] else ""
+        return {"evidence": t("got has shape {got}, the transpose of {expected}, and got.T is right{square}",
+                              got=g.shape, expected=e.shape, square=square)}
     return None
 
 
@@ -132,7 +135,7 @@ def _transposed_square(p: Probe):
     if g is None or e is None or g.ndim != 2 or g.shape != e.shape or g.shape[0] != g.shape[1]:
         return None
     if close(g.T, e) and not close(g, e):
-        return {"evidence": f"got[i, j] equals the right value at [j, i] for every element"}
+        return {"evidence": t("got[i, j] equals the right value at [j, i] for every element")}
     return None
 
 
@@ -141,8 +144,8 @@ def _bias_not_summed(p: Probe):
     if g is None or e is None or g.ndim != e.ndim + 1 or g.shape[1:] != e.shape or g.shape[0] < 2:
         return None
     if close(g.sum(axis=0), e):
-        return {"evidence": f"got has shape {g.shape}, one row per example, and its sum over the "
-                            f"batch (axis 0) is right"}
+        return {"evidence": t("got has shape {got}, one row per example, and its sum over the "
+                              "batch (axis 0) is right", got=g.shape)}
     return None
 
 
@@ -152,8 +155,8 @@ def _summed_wrong_axis(p: Probe):
     if g is None or e is None or e.ndim != 1 or g.ndim != 1 or n is None:
         return None
     if g.shape == (n,) and e.shape != (n,):
-        return {"evidence": f"got has shape {g.shape}: one value per example, so the sum ran over "
-                            f"the features (axis 1); expected {e.shape}"}
+        return {"evidence": t("got has shape {got}: one value per example, so the sum ran over "
+                              "the features (axis 1); expected {expected}", got=g.shape, expected=e.shape)}
     return None
 
 
@@ -162,7 +165,8 @@ def _keepdims(p: Probe):
     if g is None or e is None or g.shape == e.shape or g.size != e.size:
         return None
     if close(g.reshape(e.shape), e):
-        return {"evidence": f"the values are right but the shape is {g.shape}, expected {e.shape}"}
+        return {"evidence": t("the values are right but the shape is {got}, expected {expected}",
+                              got=g.shape, expected=e.shape)}
     return None
 
 
@@ -179,8 +183,8 @@ def _unbroadcast(p: Probe):
     axes = tuple(i for i, n in enumerate(e.shape) if n == 1 and summed.shape[i] != 1)
     summed = summed.sum(axis=axes, keepdims=True) if axes else summed
     if summed.shape == e.shape and close(summed, e):
-        return {"evidence": f"{p.label} has the broadcast shape {g.shape}; summed back down to "
-                            f"{e.shape} it is right"}
+        return {"evidence": t("{label} has the broadcast shape {got}; summed back down to "
+                              "{expected} it is right", label=p.label, got=g.shape, expected=e.shape)}
     return None
 
 
@@ -230,7 +234,7 @@ def _every_factor(rule: Callable[[float, dict], bool]):
         words = {**sizes, "c": f"{_factor_of(p.got, p.expected):.4g}", "evidence": ""}
         single = p.passed("batch of one")
         if single and sizes.get("N", 1) > 1:
-            words["evidence"] = " (right for a batch of one)"
+            words["evidence"] = t(" (right for a batch of one)")
         return words
     return test
 
@@ -247,7 +251,8 @@ def _hardcoded(p: Probe):
     if len(seen) != sum(1 for n, c in seen if _near(n / c, k)) or k < 2:
         return None
     shown = sorted({(n, f"{c:.3g}") for n, c in seen})
-    return {"k": k, "N": p.sizes()["N"], "evidence": ", ".join(f"x{c} when N = {n}" for n, c in shown)}
+    return {"k": k, "N": p.sizes()["N"],
+            "evidence": ", ".join(t("x{c} when N = {n}", c=c, n=n) for n, c in shown)}
 
 
 def _matmul_shapes(p: Probe):
@@ -255,7 +260,8 @@ def _matmul_shapes(p: Probe):
     if not error or error["type"] != "ValueError" or "matmul" not in error["message"]:
         return None
     code = (error.get("where") or {}).get("code", "")
-    return {"evidence": f"`{code}` raised: {error['message'].split(' (')[0]}" if code else error["message"]}
+    return {"evidence": t("`{code}` raised: {message}", code=code, message=error["message"].split(" (")[0])
+            if code else error["message"]}
 
 
 GENERIC = [
@@ -314,7 +320,8 @@ def where(path: str, qualname: str | None) -> str:
     if not qualname:
         return ""
     line = method_line(path, qualname)
-    return f" (in {qualname}, {display_path(path)}{':' + str(line) if line else ''})"
+    return t(" (in {name}, {file})", name=qualname,
+             file=display_path(path) + (":" + str(line) if line else ""))
 
 
 def diagnose(module, ev: Evidence, check: Check, failure: Failed, outcomes: dict,
@@ -344,5 +351,5 @@ def diagnose(module, ev: Evidence, check: Check, failure: Failed, outcomes: dict
         if evidence:
             words = {"label": probe.label, **evidence}
             at = mistake.where(probe) if callable(mistake.where) else (mistake.where or qualname)
-            return Diagnosis(mistake.name, mistake.says.format(**words) + where(ev.learner_file, at))
+            return Diagnosis(mistake.name, t(mistake.says).format(**words) + where(ev.learner_file, at))
     return None

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from bpdrill import catalog, workspace
 from bpdrill.history import Drill, History
+from bpdrill.i18n import t
 
 SPACING = 2  # the last N drilled exercises are not picked again by --random (while others remain)
 
@@ -65,12 +66,14 @@ def clock_line(drill: Drill) -> str:
     limit = drill.limit_seconds
     if drill.solved:
         over = drill.green_seconds - limit
-        verdict = f"over the limit by {format_seconds(over)}" if over > 0 else "within the limit"
-        return (f"drill {drill.exercise}: solved in {format_seconds(drill.green_seconds)} "
-                f"(limit {format_seconds(limit)}, {verdict})")
+        verdict = t("over the limit by {time}", time=format_seconds(over)) if over > 0 else t("within the limit")
+        return t("drill {name}: solved in {time} (limit {limit}, {verdict})", name=drill.exercise,
+                 time=format_seconds(drill.green_seconds), limit=format_seconds(limit), verdict=verdict)
     if elapsed <= limit:
-        return (f"drill {drill.exercise}: {format_seconds(elapsed)} elapsed, "
-                f"{format_seconds(limit - elapsed)} left of {format_seconds(limit)}")
-    return (f"drill {drill.exercise}: {format_seconds(elapsed)} elapsed, over the "
-            f"{format_seconds(limit)} limit by {format_seconds(elapsed - limit)} (recorded)")
+        return t("drill {name}: {elapsed} elapsed, {left} left of {limit}", name=drill.exercise,
+                 elapsed=format_seconds(elapsed), left=format_seconds(limit - elapsed),
+                 limit=format_seconds(limit))
+    return t("drill {name}: {elapsed} elapsed, over the {limit} limit by {over} (recorded)",
+             name=drill.exercise, elapsed=format_seconds(elapsed), limit=format_seconds(limit),
+             over=format_seconds(elapsed - limit))
 

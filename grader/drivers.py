@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from bpdrill.i18n import t
+
 
 class Scenario:
     """One run's inputs: arrays (fresh copies for the learner) and plain parameters."""
@@ -52,9 +54,10 @@ def perturbed_outputs(forward, array: np.ndarray, h: float):
 def number(value, what: str) -> float:
     """value as a float, or a TypeError that says what came back instead."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number, np.ndarray)):
-        raise TypeError(f"{what} returned {type(value).__name__}; expected a float")
+        raise TypeError(t("{what} returned {type}; expected a float", what=what, type=type(value).__name__))
     if isinstance(value, np.ndarray) and value.size != 1:
-        raise TypeError(f"{what} returned an array of shape {value.shape}; expected a float")
+        raise TypeError(t("{what} returned an array of shape {shape}; expected a float", what=what,
+                          shape=value.shape))
     return float(value)
 
 
@@ -154,7 +157,7 @@ def mlp(module, s: Scenario) -> dict:
         out = {"probs": snapshot(model.forward(X))}
         grads = model.backward(y)
         if not isinstance(grads, dict):
-            raise TypeError(f"backward returned {type(grads).__name__}; expected a dict of gradients")
+            raise TypeError(t("backward returned {type}; expected a dict of gradients", type=type(grads).__name__))
         out.update({name: snapshot(grads.get(name)) for name in PARAM_NAMES})
         if s.params.get("twice"):
             grads = model.backward(y)
@@ -168,7 +171,7 @@ def mlp(module, s: Scenario) -> dict:
     if s.mode == "loss":
         result = model.loss(X, y)
         if not isinstance(result, tuple) or len(result) != 2 or not isinstance(result[1], dict):
-            raise TypeError(f"loss returned {type(result).__name__}; expected (loss, grads)")
+            raise TypeError(t("loss returned {type}; expected (loss, grads)", type=type(result).__name__))
         out = {"loss": number(result[0], "loss")}
         out.update({name: snapshot(result[1].get(name)) for name in PARAM_NAMES})
         return out

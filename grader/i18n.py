@@ -35,6 +35,8 @@ def choose(option: str | None = None) -> str:
 def set_language(lang: str) -> None:
     global _lang
     _lang = lang if lang in LANGS else "en"
+    if _lang == "zh":
+        _zh()  # read the table now: in the worker, before any learner code runs
 
 
 def language() -> str:

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from bpdrill.i18n import t
+
 OUTPUT_CAP = 16 * 1024  # bytes kept of each of the learner's stdout and stderr
 MEMORY_LIMIT = 2 * 1024**3  # bytes of address space for a worker (NumPy alone maps ~0.5 GiB)
 KILL_GRACE = 1.5  # seconds between the worker's own timeout report and a hard kill
@@ -54,7 +56,7 @@ class _CappedReader(threading.Thread):
     def text(self) -> str:
         text = self.kept.decode("utf-8", errors="replace")  # bytes that are not UTF-8 become U+FFFD
         if self.total > len(self.kept):
-            text += f"\n... ({self.total - len(self.kept)} more bytes not shown)\n"
+            text += "\n" + t("... ({count} more bytes not shown)", count=self.total - len(self.kept)) + "\n"
         return text
 
 
@@ -64,10 +66,10 @@ def _describe_exit(code: int) -> str:
             name = signal.Signals(-code).name
         except ValueError:
             name = f"signal {-code}"
-        extra = {"SIGSEGV": " (a segmentation fault)", "SIGKILL": " (killed)", "SIGABRT": " (aborted)",
-                 "SIGXCPU": " (over its CPU time limit)", "SIGBUS": " (a bus error)"}.get(name, "")
-        return f"the exercise crashed the worker with {name}{extra}"
-    return f"the exercise file ended the worker (exit status {code}) before it could report"
+        extra = {"SIGSEGV": t(" (a segmentation fault)"), "SIGKILL": t(" (killed)"), "SIGABRT": t(" (aborted)"),
+                 "SIGXCPU": t(" (over its CPU time limit)"), "SIGBUS": t(" (a bus error)")}.get(name, "")
+        return t("the exercise crashed the worker with {signal}{extra}", signal=name, extra=extra)
+    return t("the exercise file ended the worker (exit status {code}) before it could report", code=code)
 
 
 def _hang_location(dump: str, learner_file: str) -> dict | None:
@@ -140,7 +142,7 @@ def run_worker(job: dict, arrays: dict, timeout: float) -> WorkerOutcome:
         dump_path = os.path.join(job_dir, "timeout.txt")
         result_path = os.path.join(job_dir, "result.json")
         if code is None or (os.path.exists(dump_path) and os.path.getsize(dump_path) > 0):
-            failure = f"timed out after {timeout:g} s"
+            failure = t("timed out after {seconds:g} s", seconds=timeout)
             if os.path.exists(dump_path):
                 with open(dump_path, encoding="utf-8", errors="replace") as f:
                     hang = _hang_location(f.read(), learner_file)

@@ -1,7 +1,10 @@
 """Results of a check run: data classes, the JSON document, and the terminal table."""
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field
+
+from bpdrill.i18n import t
 
 STATUSES = ("passed", "partial", "failed", "not_started", "error")
 
@@ -58,18 +61,28 @@ class RunReport:
                 "exercises": [e.to_json() for e in self.exercises]}
 
 
-_STATUS_TEXT = {"passed": "passed", "partial": "partial", "failed": "failed",
-                "not_started": "not started", "error": "error"}
+def _status_text(status: str) -> str:
+    return {"passed": t("passed"), "partial": t("partial"), "failed": t("failed"),
+            "not_started": t("not started"), "error": t("error")}[status]
+
+
 _STATUS_COLOUR = {"passed": "green", "partial": "yellow", "failed": "red",
                   "not_started": "bright_black", "error": "red"}
 
 
+def _pad(text: str, width: int) -> str:
+    """text padded with spaces to width terminal columns (a CJK character takes two)."""
+    used = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+    return text + " " * max(0, width - used)
+
+
 def render(report: RunReport, verbose: bool = False, style=lambda text, **kw: text) -> str:
     """The report as text for a terminal; style is click.style or the identity."""
-    lines = [f"seed {report.seed}  (repeat with --seed {report.seed})", ""]
+    lines = [t("seed {seed}  (repeat with --seed {seed})", seed=report.seed), ""]
     width = max((len(e.name) for e in report.exercises), default=0)
+    ok, fail = t("ok"), t("FAIL")
     for e in report.exercises:
-        status = style(_STATUS_TEXT[e.status], fg=_STATUS_COLOUR[e.status], bold=True)
+        status = style(_status_text(e.status), fg=_STATUS_COLOUR[e.status], bold=True)
         lines.append(f"{e.name:<{width}}  {e.score:>3}/{e.max_score:<3} {status}")
         if e.message:
             lines.append(f"    {e.message}")
@@ -77,30 +90,38 @@ def render(report: RunReport, verbose: bool = False, style=lambda text, **kw: te
         for c in e.checks:
             if c.passed:
                 if verbose:
-                    lines.append(f"    {style('ok', fg='green')}   {c.name}")
+                    lines.append(f"    {_mark(ok, 'green', style)}{t(c.name)}")
                 continue
             if c.message in shown_messages and not verbose:
                 continue  # the exercise's message already says it (not started, crashed ...)
             where = f" [{c.kind}{', ' + c.target if c.target else ''}]"
-            lines.append(f"    {style('FAIL', fg='red')} {c.name}{where}")
+            lines.append(f"    {_mark(fail, 'red', style)}{t(c.name)}{where}")
             lines.append(f"         {c.message}")
             if c.diagnosis is not None and (verbose or c.diagnosis.message not in shown_diagnoses):
                 shown_diagnoses.add(c.diagnosis.message)
-                lines.append(f"         {style('looks like:', fg='yellow')} {c.diagnosis.message}")
+                lines.append(f"         {style(t('looks like:'), fg='yellow')} {c.diagnosis.message}")
             if verbose:
                 lines.extend(f"         {d}" for d in c.details)
         if e.output.strip():
             printed = e.output.strip().splitlines()
             keep = printed[: (40 if verbose else 5)]
-            lines.append("    your code printed:")
+            lines.append("    " + t("your code printed:"))
             lines.extend(f"    | {line[:200]}" for line in keep)
             if len(printed) > len(keep):
-                lines.append(f"    | ... ({len(printed) - len(keep)} more lines; -v shows more)")
+                lines.append("    | " + t("... ({count} more lines; -v shows more)",
+                                           count=len(printed) - len(keep)))
     total, possible = sum(e.score for e in report.exercises), sum(e.max_score for e in report.exercises)
-    lines += ["", f"total {total}/{possible}"]
+    lines += ["", t("total {score}/{possible}", score=total, possible=possible)]
     nxt = next((e for e in report.exercises if e.status != "passed"), None)
     if nxt is None:
-        lines.append("every exercise checked has full marks.")
+        lines.append(t("every exercise checked has full marks."))
     else:
-        lines.append(f"next: open {nxt.file}, fix what is listed above, then run `bpdrill check {nxt.name}`")
+        lines.append(t("next: open {file}, fix what is listed above, then run `bpdrill check {name}`",
+                       file=nxt.file, name=nxt.name))
     return "\n".join(lines)
+
+
+def _mark(word: str, colour: str, style) -> str:
+    """'ok   ' or 'FAIL ': the word styled, then spaces up to the check name's column."""
+    padded = _pad(word, 4) + " "
+    return style(word, fg=colour) + padded[len(word):]

@@ -19,7 +19,8 @@ import traceback
 
 import numpy as np
 
-from bpdrill import drivers
+from bpdrill import drivers, i18n
+from bpdrill.i18n import t
 
 # Learner files must compute their own gradients: these imports are refused.
 FORBIDDEN_MODULES = ("torch", "bpdrill.solutions", "solutions", "jax", "tensorflow", "autograd_lib")
@@ -35,22 +36,24 @@ class _RefuseForbidden(importlib.abc.MetaPathFinder):
         if fullname in FORBIDDEN_MODULES or root in ("torch", "jax", "tensorflow") or \
                 fullname.startswith("bpdrill.solutions"):
             raise ForbiddenImport(
-                f"importing {fullname} is not allowed in an exercise: compute the gradients yourself")
+                t("importing {module} is not allowed in an exercise: compute the gradients yourself",
+                  module=fullname))
         return None
 
 
 def describe(value) -> str:
     """What a value is, in a learner's words: 'a list of 3 items', 'a float32 array of shape (3, 5)'."""
     if isinstance(value, np.ndarray):
-        kind = f"a {value.dtype} array of shape {value.shape}"
+        kind = t("a {dtype} array of shape {shape}", dtype=value.dtype, shape=value.shape)
         if type(value) is not np.ndarray:
-            kind += f" (a {type(value).__module__}.{type(value).__name__}, an ndarray subclass)"
+            kind += t(" (a {type}, an ndarray subclass)", type=f"{type(value).__module__}.{type(value).__name__}")
         return kind
     if isinstance(value, (list, tuple)):
-        return f"a {type(value).__name__} of {len(value)} items"
+        return t("a {type} of {count} items", type=type(value).__name__, count=len(value))
     if value is None:
         return "None"
-    return f"a {type(value).__module__}.{type(value).__qualname__}".replace("a builtins.", "a ")
+    name = f"{type(value).__module__}.{type(value).__qualname__}"
+    return t("a {type}", type=name[len("builtins."):] if name.startswith("builtins.") else name)
 
 
 class Encoder:
@@ -125,7 +128,7 @@ def load_learner_module(path: str, class_name: str):
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     if not hasattr(module, class_name):
-        raise AttributeError(f"{os.path.basename(path)} defines no class {class_name}")
+        raise AttributeError(t("{file} defines no class {name}", file=os.path.basename(path), name=class_name))
     return module
 
 
@@ -158,8 +161,8 @@ def run_job(job: dict, arrays: dict, numpy_before: dict | None = None) -> tuple[
     if numpy_before is not None:
         changed = numpy_changes(numpy_before)
         if changed:  # results computed with a patched numpy cannot be trusted: none count
-            exc = NumpyTampered(f"the exercise file replaced {', '.join(changed)}: "
-                                "changing numpy is not allowed in an exercise")
+            exc = NumpyTampered(t("the exercise file replaced {names}: changing numpy is not allowed "
+                                  "in an exercise", names=", ".join(changed)))
             result = {"import_error": error_record(exc, learner_file), "scenarios": {}}
     return result, encoder.arrays
 
@@ -180,6 +183,7 @@ def apply_limits(limits: dict, job_dir: str) -> None:
 def main(job_dir: str) -> int:
     with open(os.path.join(job_dir, "job.json"), encoding="utf-8") as f:
         job = json.load(f)
+    i18n.set_language(job.get("lang", "en"))  # before any learner code runs: the table is read now
     with np.load(os.path.join(job_dir, "inputs.npz"), allow_pickle=False) as data:
         arrays = {k: data[k] for k in data.files}
     # Keep the real functions before learner code can patch them.

@@ -9,6 +9,7 @@ from importlib import resources
 from pathlib import Path
 
 from bpdrill import catalog
+from bpdrill.i18n import t
 
 MARKER = ".bpdrill-workspace"  # a workspace's own file: what was laid there, so it can be found
 ENV_VAR = "BPDRILL_WORKSPACE"
@@ -59,8 +60,8 @@ def resolve(option: str | None = None, cwd: Path | None = None) -> Path:
     root = kit_root()
     if root is not None:
         return root / "workspace"
-    raise WorkspaceError("no workspace here: create one with `bpdrill init DIR`, "
-                         f"or name one with --workspace DIR or {ENV_VAR}")
+    raise WorkspaceError(t("no workspace here: create one with `bpdrill init DIR`, "
+                           "or name one with --workspace DIR or {variable}", variable=ENV_VAR))
 
 
 def _laid(workspace: Path) -> list[str]:
@@ -76,7 +77,7 @@ def ensure(workspace: Path) -> list[str]:
     Never overwrites a file. Returns the names of the exercises laid now.
     """
     if workspace.exists() and not workspace.is_dir():
-        raise WorkspaceError(f"the workspace {workspace} is a file, not a folder")
+        raise WorkspaceError(t("the workspace {path} is a file, not a folder", path=workspace))
     workspace.mkdir(parents=True, exist_ok=True)
     laid = _laid(workspace)
     new = []
@@ -99,7 +100,8 @@ def exercise_file(workspace: Path, name: str) -> Path:
     """The learner's file for an exercise; WorkspaceError when it has gone missing."""
     path = workspace / f"{name}.py"
     if not path.is_file():
-        raise WorkspaceError(f"{path} is missing: run `bpdrill reset {name}` for a fresh skeleton")
+        raise WorkspaceError(t("{path} is missing: run `bpdrill reset {name}` for a fresh skeleton",
+                               path=path, name=name))
     return path
 
 

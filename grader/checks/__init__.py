@@ -15,6 +15,7 @@ from typing import Callable
 import numpy as np
 
 from bpdrill import compare
+from bpdrill.i18n import t
 from bpdrill.isolation import MEMORY_LIMIT
 
 KINDS = ("numgrad", "torch", "shape", "edge", "purity", "train")
@@ -68,7 +69,7 @@ class ScenarioError(Failed):
 
     def __init__(self, message: str, error: dict | None = None):
         lines = (error or {}).get("traceback", "").rstrip().splitlines()
-        super().__init__(message, details=["your code's traceback:", *lines] if lines else [])
+        super().__init__(message, details=[t("your code's traceback:"), *lines] if lines else [])
         self.error = error
 
 
@@ -82,9 +83,9 @@ class Value:
 
     def describe(self) -> str:
         if self.kind == "array":
-            return f"a {self.array.dtype} array of shape {self.array.shape}"
+            return t("a {dtype} array of shape {shape}", dtype=self.array.dtype, shape=self.array.shape)
         if self.kind == "scalar":
-            return f"the number {float(self.array)}"
+            return t("the number {value}", value=float(self.array))
         if self.kind == "none":
             return "None"
         if self.kind in ("bool", "text"):
@@ -113,7 +114,7 @@ class Evidence:
     def values(self, scenario: str) -> dict:
         result = self.results.get(scenario)
         if result is None:
-            raise ScenarioError("the worker returned nothing for this check")
+            raise ScenarioError(t("the worker returned nothing for this check"))
         if result["error"] is not None:
             raise ScenarioError(describe_error(result["error"], self.learner_file), result["error"])
         return result["values"]
@@ -121,7 +122,7 @@ class Evidence:
     def value(self, scenario: str, key: str) -> Value:
         values = self.values(scenario)
         if key not in values:
-            raise Failed(f"{key}: nothing came back", target=key)
+            raise Failed(t("{name}: nothing came back", name=key), target=key)
         return values[key]
 
     def array(self, scenario: str, key: str, name: str | None = None) -> np.ndarray:
@@ -130,16 +131,16 @@ class Evidence:
         v = self.value(scenario, key)
         if v.kind == "scalar":
             return v.array
-        if v.kind != "array":
-            raise Failed(f"{name}: expected a float64 array, got {v.describe()}", target=name)
+        if v.kind != "array" or v.array.dtype != np.float64:
+            raise Failed(t("{name}: expected a float64 array, got {got}", name=name, got=v.describe()),
+                         target=name)
         a = v.array
-        if a.dtype != np.float64:
-            raise Failed(f"{name}: expected a float64 array, got {v.describe()}", target=name)
         bad = ~np.isfinite(a)
         if bad.any():
             index = tuple(int(i) for i in np.argwhere(bad)[0])
-            raise Failed(f"{name}: {a[index]} at {compare.format_index(index)} "
-                         f"({int(bad.sum())} non-finite of {a.size})", target=name, got=a)
+            raise Failed(t("{name}: {value} at {index} ({count} non-finite of {size})", name=name,
+                           value=a[index], index=compare.format_index(index), count=int(bad.sum()),
+                           size=a.size), target=name, got=a)
         return a
 
     def number(self, scenario: str, key: str, name: str | None = None) -> float:
@@ -148,9 +149,10 @@ class Evidence:
         if v.kind == "scalar" or (v.kind == "array" and v.array.size == 1):
             x = float(v.array.reshape(()))
             if not np.isfinite(x):
-                raise Failed(f"{name}: got {x}, expected a finite number", target=name)
+                raise Failed(t("{name}: got {value}, expected a finite number", name=name, value=x),
+                             target=name)
             return x
-        raise Failed(f"{name}: expected a number, got {v.describe()}", target=name)
+        raise Failed(t("{name}: expected a number, got {got}", name=name, got=v.describe()), target=name)
 
     # -- trusted references -----------------------------------------------------------
     def reference(self, scenario: str) -> dict:
@@ -192,12 +194,15 @@ def place(path: str, where: dict | None) -> str:
     """' in Linear.backward (workspace/linear.py:23)', or as much of it as is known."""
     shown = display_path(path)
     if not where:
-        return f" ({shown})"
+        return t(" ({file})", file=shown)
     name = qualified_name(path, where["line"], where.get("function"))
-    return f"{' in ' + name if name else ''} ({shown}:{where['line']})"
+    if name:
+        return t(" in {name} ({file}:{line})", name=name, file=shown, line=where["line"])
+    return t(" ({file}:{line})", file=shown, line=where["line"])
 
 
-MEMORY_TEXT = f"ran out of memory (the limit is {MEMORY_LIMIT / 1024**3:g} GiB)"
+def memory_text() -> str:
+    return t("ran out of memory (the limit is {limit:g} GiB)", limit=MEMORY_LIMIT / 1024**3)
 
 
 def describe_error(error: dict, learner_file: str) -> str:
@@ -205,16 +210,18 @@ def describe_error(error: dict, learner_file: str) -> str:
     where, kind = error.get("where"), error["type"]
     message = error["message"].strip().splitlines()[0] if error["message"].strip() else ""
     if error.get("not_implemented"):
-        return f"not started: the TODO{place(learner_file, where)} still raises NotImplementedError"
+        return t("not started: the TODO{place} still raises NotImplementedError",
+                 place=place(learner_file, where))
     if kind == "SyntaxError" or kind == "IndentationError" or kind == "TabError":
-        return f"syntax error at {display_path(learner_file)}:{where['line'] if where else '?'}: {message}"
+        return t("syntax error at {file}:{line}: {message}", file=display_path(learner_file),
+                 line=where["line"] if where else "?", message=message)
     if kind in ("ForbiddenImport", "NumpyTampered"):
         return f"{message}{place(learner_file, where) if where else ''}"
     text, advice = {
-        "SystemExit": (f"called sys.exit({message})", ": an exercise must return, not exit"),
-        "KeyboardInterrupt": ("raised KeyboardInterrupt", ""),
-        "RecursionError": ("recursed without end (RecursionError)", ""),
-        "MemoryError": (MEMORY_TEXT, ""),
+        "SystemExit": (t("called sys.exit({code})", code=message), t(": an exercise must return, not exit")),
+        "KeyboardInterrupt": (t("raised KeyboardInterrupt"), ""),
+        "RecursionError": (t("recursed without end (RecursionError)"), ""),
+        "MemoryError": (memory_text(), ""),
     }.get(kind, (f"{kind}: {message}" if message else kind, ""))
     return text + (place(learner_file, where) if where else "") + advice
 
@@ -224,22 +231,23 @@ def describe_error(error: dict, learner_file: str) -> str:
 
 def compare_arrays(name: str, got: np.ndarray, expected: np.ndarray, tolerance: str) -> None:
     if got.shape != expected.shape:
-        raise Failed(f"{name}: expected shape {expected.shape}, got {got.shape}", target=name,
-                     got=got, expected=expected)
+        raise Failed(t("{name}: expected shape {expected}, got {got}", name=name, expected=expected.shape,
+                       got=got.shape), target=name, got=got, expected=expected)
     if tolerance == "numgrad":
         error = compare.relative_error(got, expected)
         failed = error > compare.NUMGRAD_TOL
-        limit = f"tolerance {compare.NUMGRAD_TOL:g}"
+        limit = t("tolerance {tolerance:g}", tolerance=compare.NUMGRAD_TOL)
     else:
         mask = compare.elementwise_mismatch(got, expected)
         failed = bool(mask.any())
         error = compare.relative_error(got, expected)
-        limit = f"{int(mask.sum())} of {mask.size} elements off"
+        limit = t("{count} of {size} elements off", count=int(mask.sum()), size=mask.size)
     if failed:
-        details = [f"{name}{compare.format_index(i)}: expected {e:.6g}, got {g:.6g}"
+        details = [t("{name}{index}: expected {expected:.6g}, got {got:.6g}", name=name,
+                     index=compare.format_index(i), expected=e, got=g)
                    for i, e, g in compare.worst_elements(got, expected)]
-        raise Failed(f"{name}: relative error {error:.2g} ({limit})", target=name, details=details,
-                     got=got, expected=expected)
+        raise Failed(t("{name}: relative error {error:.2g} ({limit})", name=name, error=error, limit=limit),
+                     target=name, details=details, got=got, expected=expected)
 
 
 def matches_reference(*keys):
@@ -265,8 +273,8 @@ def matches_numgrad(key: str, wrt: str, project: Callable, name: str | None = No
         values = ev.values(perturb)
         plus, minus = values[f"plus.{wrt}"], values[f"minus.{wrt}"]
         if plus.kind != "array" or minus.kind != "array":
-            raise Failed(f"{target}: the forward pass did not return numbers ({plus.describe()})",
-                         target=target)
+            raise Failed(t("{name}: the forward pass did not return numbers ({got})", name=target,
+                           got=plus.describe()), target=target)
         shape = ev.inputs(perturb)[wrt].shape
         expected = compare.numerical_gradient(plus.array, minus.array, shape, project(ev, perturb))
         compare_arrays(target, got, expected, "numgrad")
@@ -279,9 +287,11 @@ def same_shape(key: str, like: str):
         v = ev.value(check.scenario, key)
         expected = ev.inputs(check.scenario)[like].shape
         if v.kind != "array":
-            raise Failed(f"{key}: expected an array of shape {expected}, got {v.describe()}", target=key)
+            raise Failed(t("{name}: expected an array of shape {expected}, got {got}", name=key,
+                           expected=expected, got=v.describe()), target=key)
         if v.array.shape != expected:
-            raise Failed(f"{key}: expected shape {expected}, got {v.array.shape}", target=key, got=v.array)
+            raise Failed(t("{name}: expected shape {expected}, got {got}", name=key, expected=expected,
+                           got=v.array.shape), target=key, got=v.array)
     return judge
 
 
@@ -293,10 +303,11 @@ def unchanged(*names: str, what: str = "backward"):
             v = ev.value(check.scenario, f"after.{name}")
             if v.kind != "array" or v.array.shape != inputs[name].shape or \
                     not np.array_equal(v.array, inputs[name]):
-                raise Failed(f"{name} was modified in place by {what}: work on a copy", target=name,
+                raise Failed(t("{name} was modified in place by {what}: work on a copy", name=name, what=what),
+                             target=name,
                              mistake=("input_modified_in_place",
-                                      f"{what} wrote into its input {name}: compute into a new array "
-                                      f"(dout * s, not dout *= s) or copy first"))
+                                      t("{what} wrote into its input {name}: compute into a new array "
+                                        "(dout * s, not dout *= s) or copy first", what=what, name=name)))
     return judge
 
 

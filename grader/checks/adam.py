@@ -6,6 +6,7 @@ import numpy as np
 from bpdrill import compare
 from bpdrill.checks import Check, Failed, Scenario
 from bpdrill.diagnose import Mistake, close
+from bpdrill.i18n import t
 
 SHAPES = [(3, 4), (4,), (2, 3, 2)]
 
@@ -46,19 +47,27 @@ def matches_torch_adam(ev, check: Check) -> None:
         got = ev.array(check.scenario, f"param.{name}", label)
         before = inputs[f"param.{name}"]
         if got.shape != before.shape:
-            raise Failed(f"{label}: shape changed from {before.shape} to {got.shape}", target="params")
+            raise Failed(t("{label}: shape changed from {before} to {got}", label=label, before=before.shape,
+                           got=got.shape), target="params")
         moved, expected = got - before, ref[name] - before
         mask = compare.elementwise_mismatch(moved, expected)
         if not np.all(np.isfinite(moved)):
-            raise Failed(f"{label}: non-finite values after step", target="params", got=got,
+            raise Failed(t("{label}: non-finite values after step", label=label), target="params", got=got,
                          label=label)
         if mask.any():
             steps = ev.params(check.scenario)["steps"]
-            details = [f"{label}{compare.format_index(i)} moved by {g:.6g}, expected {e:.6g}"
+            details = [t("{label}{index} moved by {got:.6g}, expected {expected:.6g}", label=label,
+                         index=compare.format_index(i), got=g, expected=e)
                        for i, e, g in compare.worst_elements(moved, expected)]
-            raise Failed(f"{label} after {steps} step{'s' * (steps > 1)}: update off by relative error "
-                         f"{compare.relative_error(moved, expected):.2g} "
-                         f"({int(mask.sum())} of {mask.size} elements)", target="params", details=details)
+            words = {"label": label, "steps": steps, "error": compare.relative_error(moved, expected),
+                     "count": int(mask.sum()), "size": mask.size}
+            if steps > 1:
+                message = t("{label} after {steps} steps: update off by relative error {error:.2g} "
+                            "({count} of {size} elements)", **words)
+            else:
+                message = t("{label} after {steps} step: update off by relative error {error:.2g} "
+                            "({count} of {size} elements)", **words)
+            raise Failed(message, target="params", details=details)
 
 
 def in_place(ev, check: Check) -> None:
@@ -67,8 +76,8 @@ def in_place(ev, check: Check) -> None:
         got = ev.value(check.scenario, f"param.{name}")
         if got.kind == "array" and got.array.shape == inputs[f"param.{name}"].shape and \
                 np.array_equal(got.array, inputs[f"param.{name}"]):
-            raise Failed(f"params[{name!r}]: the caller's array did not change; update it in place "
-                         f"(p -= ..., not p = p - ...)", target="params")
+            raise Failed(t("params[{name!r}]: the caller's array did not change; update it in place "
+                           "(p -= ..., not p = p - ...)", name=name), target="params")
 
 
 def grads_untouched(ev, check: Check) -> None:
@@ -78,8 +87,8 @@ def grads_untouched(ev, check: Check) -> None:
             v = ev.value(check.scenario, f"grad_after.{key[len('grad.'):]}")
             if v.kind != "array" or not np.array_equal(v.array, before):
                 name = key.split(".")[-1]
-                raise Failed(f"grads[{name!r}] was modified in place by step: add weight decay into "
-                             f"a new array", target="params")
+                raise Failed(t("grads[{name!r}] was modified in place by step: add weight decay into "
+                               "a new array", name=name), target="params")
 
 
 CHECKS = [
@@ -170,11 +179,11 @@ def _matches_variant(p, variant: str, mistake: str, evidence: str):
     if any(g is None for g in got.values()):  # not finite, or not an array
         if mistake == "step_counter_never_incremented" and any(
                 not np.all(np.isfinite(w)) for w in wrong.values()):
-            return {"evidence": "t stays 0, so 1 - beta**t is 0 and the update divides by zero"}
+            return {"evidence": t("t stays 0, so 1 - beta**t is 0 and the update divides by zero")}
         return None
     right = p.reference()
     if all(close(got[n], wrong[n]) for n in wrong) and not all(close(right[n], wrong[n]) for n in wrong):
-        return {"evidence": evidence}
+        return {"evidence": t(evidence)}
     return None
 
 
@@ -185,14 +194,14 @@ def _not_in_place(p):
     ref = p.reference()
     if all(p.learner(p.scenario, f"view.{n}") is not None and close(p.learner(p.scenario, f"view.{n}"), ref[n])
            for n in names):
-        return {"evidence": "optimizer.params holds the right values, but they are new arrays"}
-    return {"evidence": "the arrays the caller passed in never changed"}
+        return {"evidence": t("optimizer.params holds the right values, but they are new arrays")}
+    return {"evidence": t("the arrays the caller passed in never changed")}
 
 
 MISTAKES = [
     Mistake("grads_modified_in_place", "step wrote into the caller's gradients: {evidence}. "
             "Add weight decay into a new array (g = g + wd * p)",
-            lambda p: p.check.judge is grads_untouched and {"evidence": "grads changed after step"}),
+            lambda p: p.check.judge is grads_untouched and {"evidence": t("grads changed after step")}),
     Mistake("not_in_place", "the parameters were rebound, not updated in place: {evidence}. "
             "Write p -= ... (or p[...] = ...), not p = p - ...", _not_in_place),
     *[Mistake(name, says, _simulated(name, evidence)) for name, says, evidence in [

@@ -12,6 +12,7 @@ import numpy as np
 from bpdrill import compare
 from bpdrill.checks import Check, Failed, Scenario
 from bpdrill.diagnose import Mistake, close
+from bpdrill.i18n import t
 
 N, C = 4, 3  # a rectangular batch; square inputs are asked for by name
 
@@ -194,19 +195,21 @@ def _structure(ev, check: Check, prog: dict, ref: dict) -> None:
     for name, *_ in prog["steps"][:50]:
         v = ev.value(check.scenario, f"is_tensor.{name}")
         if not v.value:
-            raise Failed(f"`{_show(prog, name)}` did not give a Tensor", target="output")
+            raise Failed(t("`{code}` did not give a Tensor", code=_show(prog, name)), target="output")
         v = ev.value(check.scenario, f"requires_grad.{name}")
         if v.value != ref["requires_grad"][name]:
-            raise Failed(f"`{_show(prog, name)}`.requires_grad is {v.value}, expected "
-                         f"{ref['requires_grad'][name]} (a result requires grad when any input does)",
+            raise Failed(t("`{code}`.requires_grad is {got}, expected {expected} (a result requires grad "
+                           "when any input does)", code=_show(prog, name), got=v.value,
+                           expected=ref["requires_grad"][name]),
                          target="grad", mistake=("no_requires_grad_propagation",
-                                                 "requires_grad does not follow the inputs: a result "
-                                                 "must require grad exactly when one of its inputs does"))
+                                                 t("requires_grad does not follow the inputs: a result "
+                                                   "must require grad exactly when one of its inputs does")))
     for name, spec in prog["leaves"].items():
         if spec["kind"] in ("tensor", "int_tensor"):
             dtype = ev.value(check.scenario, f"data_dtype.{name}").value
             if dtype != "float64":
-                raise Failed(f"Tensor({name}).data is {dtype}, expected float64", target="grad")
+                raise Failed(t("Tensor({name}).data is {dtype}, expected float64", name=name, dtype=dtype),
+                             target="grad")
 
 
 def _leaf_grads(ev, check, prog, expected_of) -> None:
@@ -216,11 +219,14 @@ def _leaf_grads(ev, check, prog, expected_of) -> None:
         v = ev.value(check.scenario, f"grad.{name}")
         if not spec["requires_grad"]:
             if v.kind != "none":
-                raise Failed(f"{name}.grad: a constant (requires_grad=False) must keep grad None, "
-                             f"got {v.describe()}", target="grad")
+                raise Failed(t("{name}.grad: a constant (requires_grad=False) must keep grad None, "
+                               "got {got}", name=name, got=v.describe()), target="grad")
             continue
         if v.kind == "none":
-            raise Failed(f"{name}.grad is None after backward: the gradient never reached it", target="grad")
+            failure = Failed(t("{name}.grad is None after backward: the gradient never reached it", name=name),
+                             target="grad")
+            failure.never_reached = True  # for the diagnosis, whatever the language of the message
+            raise failure
         got = ev.array(check.scenario, f"grad.{name}", f"{name}.grad")
         _compare(f"{name}.grad", got, expected_of(name), check.kind)
 
@@ -248,7 +254,7 @@ def run_program_check(ev, check: Check) -> None:
         def expected_of(name):
             plus, minus = values[f"plus.{name}"], values[f"minus.{name}"]
             if plus.kind != "array" or minus.kind != "array":
-                raise Failed(f"the forward pass did not return numbers for {name}", target="output")
+                raise Failed(t("the forward pass did not return numbers for {name}", name=name), target="output")
             return compare.numerical_gradient(plus.array, minus.array,
                                               ev.inputs(perturb)[f"leaf.{name}"].shape, project)
     else:
@@ -321,7 +327,7 @@ def _overwrite(p):
         return None
     ratio = _square_ratio(p)
     if ratio is not None and abs(ratio - 0.5) < 1e-6:
-        return {"evidence": "for y = x * x, x.grad is x * grad instead of 2 * x * grad"}
+        return {"evidence": t("for y = x * x, x.grad is x * grad instead of 2 * x * grad")}
     return None
 
 
@@ -331,21 +337,21 @@ def _order(p):
     ratio = _square_ratio(p)
     prog = BY_TITLE[p.check.name]
     if ratio is not None and abs(ratio - 1) < 1e-9 and all(_rule_right(p, m) for m in _core_ops(prog)):
-        return {"evidence": "x * x and every operation on its own are right, a diamond with paths "
-                            "of different lengths is not"}
+        return {"evidence": t("x * x and every operation on its own are right, a diamond with paths "
+                              "of different lengths is not")}
     return None
 
 
 def _never_reached(p):
-    if p.check.scenario == "add" and "is None after backward" in p.failure.message:
-        return {"evidence": "even for a + b, a.grad stays None"}
+    if p.check.scenario == "add" and getattr(p.failure, "never_reached", False):
+        return {"evidence": t("even for a + b, a.grad stays None")}
     return None
 
 
 def _recursive(p):
     error = p.error(p.scenario)
     if p.check.scenario == "deep" and error and error["type"] == "RecursionError":
-        return {"evidence": "a 5000-node chain exceeded Python's recursion limit"}
+        return {"evidence": t("a 5000-node chain exceeded Python's recursion limit")}
     return None
 
 
@@ -355,7 +361,7 @@ def _assigned(p):
     if _square_ratio(p) is None or abs(_square_ratio(p) - 1) > 1e-9:
         return None  # x * x is already wrong: a different mistake halves it
     if close(p.got, p.expected / 2):
-        return {"evidence": "after two backward() calls, x.grad holds one call's gradient"}
+        return {"evidence": t("after two backward() calls, x.grad holds one call's gradient")}
     return None
 
 
@@ -366,7 +372,7 @@ def _dropped(p):
     leaf = (p.label or "").split(".")[0]
     ones = p.reference_with(grad=np.ones_like(grad))["grads"].get(leaf)
     if ones is not None and close(p.got, ones) and not close(p.expected, ones):
-        return {"evidence": f"{p.label} equals the gradient for backward(grad) with grad of ones"}
+        return {"evidence": t("{label} equals the gradient for backward(grad) with grad of ones", label=p.label)}
     return None
 
 
@@ -378,9 +384,9 @@ def _suspect_rule(p):
         return None  # even the simplest rules fail alone: the traversal, not one rule
     suspects = _wrong_rules(p, prog)
     if 1 <= len(suspects) <= 2:
-        methods = " and ".join(f"Tensor.{m}" for m in suspects)
+        methods = t(" and ").join(f"Tensor.{m}" for m in suspects)
         return {"method": suspects[0], "methods": methods,
-                "evidence": f"on its own, {methods} already gives a wrong gradient"}
+                "evidence": t("on its own, {methods} already gives a wrong gradient", methods=methods)}
     return None
 
 

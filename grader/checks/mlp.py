@@ -6,6 +6,7 @@ import numpy as np
 from bpdrill import compare
 from bpdrill.checks import Check, Failed, Scenario, matches_numgrad, matches_reference, same_shape, unchanged
 from bpdrill.diagnose import Mistake, close, first_call_right, formula
+from bpdrill.i18n import t
 
 PARAMS = ("W1", "b1", "W2", "b2")
 
@@ -59,36 +60,39 @@ def _loss_and_grads(ev: object, check: Check) -> None:
     ref = ev.reference(check.scenario)
     loss = ev.number(check.scenario, "loss")
     if not np.isclose(loss, float(ref["loss"]), rtol=compare.RTOL, atol=0):
-        raise Failed(f"loss: expected {float(ref['loss']):.6g}, got {loss:.6g}", target="loss")
+        raise Failed(t("loss: expected {expected:.6g}, got {got:.6g}", expected=float(ref["loss"]), got=loss),
+                     target="loss")
     matches_reference(*PARAMS)(ev, check)
 
 
 def _train_step(ev, check: Check) -> None:
     ref = ev.reference(check.scenario)
-    loss = ev.number(check.scenario, "loss", "the loss train_step returned")
+    loss = ev.number(check.scenario, "loss", t("the loss train_step returned"))
     if not np.isclose(loss, float(ref["loss"]), rtol=compare.RTOL, atol=0):
-        raise Failed(f"train_step should return the loss before the step: expected "
-                     f"{float(ref['loss']):.6g}, got {loss:.6g}", target="params")
+        raise Failed(t("train_step should return the loss before the step: expected {expected:.6g}, "
+                       "got {got:.6g}", expected=float(ref["loss"]), got=loss), target="params")
     for name in PARAMS:
-        got = ev.array(check.scenario, f"model.{name}", f"params[{name!r}] after train_step")
+        got = ev.array(check.scenario, f"model.{name}", t("params[{name!r}] after train_step", name=name))
         if got.shape != ref[name].shape or compare.elementwise_mismatch(got, ref[name]).any():
-            raise Failed(f"params[{name!r}] after one step: expected params - lr * grads "
-                         f"(relative error {compare.relative_error(got, ref[name]) if got.shape == ref[name].shape else 1:.2g})",
-                         target="params")
+            error = compare.relative_error(got, ref[name]) if got.shape == ref[name].shape else 1
+            raise Failed(t("params[{name!r}] after one step: expected params - lr * grads "
+                           "(relative error {error:.2g})", name=name, error=error), target="params")
 
 
 def _learns(ev, check: Check) -> None:
-    losses = ev.array(check.scenario, "losses", "the losses train_step returned")
-    probs = ev.array(check.scenario, "probs", "probs after training")
+    losses = ev.array(check.scenario, "losses", t("the losses train_step returned"))
+    probs = ev.array(check.scenario, "probs", t("probs after training"))
     y = ev.inputs(check.scenario)["y"]
     if probs.shape != (len(y), 3):
-        raise Failed(f"probs after training: expected shape {(len(y), 3)}, got {probs.shape}")
+        raise Failed(t("{name}: expected shape {expected}, got {got}", name=t("probs after training"),
+                       expected=(len(y), 3), got=probs.shape))
     accuracy = float((probs.argmax(axis=1) == y).mean())
     first, last = float(losses[0]), float(losses[-1])
     if not last < first / 2 or accuracy < TRAIN_ACCURACY:
-        raise Failed(f"after {TRAIN_STEPS} steps of train_step (lr={TRAIN_LR}) on 3 separable blobs: "
-                     f"loss {first:.3g} -> {last:.3g} (must halve), accuracy {accuracy:.0%} "
-                     f"(must reach {TRAIN_ACCURACY:.0%})")
+        raise Failed(t("after {steps} steps of train_step (lr={lr}) on 3 separable blobs: "
+                       "loss {first:.3g} -> {last:.3g} (must halve), accuracy {accuracy:.0%} "
+                       "(must reach {target:.0%})", steps=TRAIN_STEPS, lr=TRAIN_LR, first=first, last=last,
+                       accuracy=accuracy, target=TRAIN_ACCURACY))
 
 
 CHECKS = [
@@ -153,7 +157,7 @@ def _not_in_place(p):
     a = p.inputs
     after = [p.learner("step", f"model.{n}") for n in PARAMS]
     unchanged = all(got is not None and close(got, a[n]) for got, n in zip(after, PARAMS))
-    return {"evidence": "after train_step every parameter still holds its old value"} if unchanged else None
+    return {"evidence": t("after train_step every parameter still holds its old value")} if unchanged else None
 
 
 def _sign_flipped_step(p):
@@ -163,7 +167,7 @@ def _sign_flipped_step(p):
     grads = _grads(a)
     after = [p.learner("step", f"model.{n}") for n in PARAMS]
     wrong = all(got is not None and close(got, a[n] + lr * grads[n]) for got, n in zip(after, PARAMS))
-    return {"evidence": "params moved by +lr * grad"} if wrong else None
+    return {"evidence": t("params moved by +lr * grad")} if wrong else None
 
 
 MISTAKES = [

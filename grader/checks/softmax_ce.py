@@ -6,6 +6,7 @@ import numpy as np
 from bpdrill import compare
 from bpdrill.checks import Check, Scenario, matches_numgrad, matches_reference, same_shape, unchanged
 from bpdrill.diagnose import Mistake, first_call_right, formula
+from bpdrill.i18n import t
 
 
 def _inputs(rng, n, c, scale=2.0):
@@ -109,8 +110,8 @@ def _wrong_axis(z, y, dout, n):
 def _unstable(p):
     if p.check.scenario == "extreme" and p.passed("dlogits matches the numerical gradient") and \
             ("nan" in p.failure.message or "inf" in p.failure.message):
-        return {"evidence": "right for ordinary logits, but logits of +-1000 give " +
-                ("inf" if "inf" in p.failure.message else "nan")}
+        return {"evidence": t("right for ordinary logits, but logits of +-1000 give {value}",
+                              value="inf" if "inf" in p.failure.message else "nan")}
     return None
 
 
