@@ -6,6 +6,8 @@ a dict of raw results. Nothing here judges: the trusted side compares.
 """
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 
 from bpdrill.i18n import t
@@ -227,19 +229,26 @@ def run_program(Tensor, program: dict, leaves: dict):
     return env, env[program["output"]]
 
 
+# Steps written with Python's own operators: the same code runs on the learner's Tensor here
+# and on torch tensors or NumPy arrays in bpdrill.reference.
+BINARY_OPS = {"add": operator.add, "sub": operator.sub, "mul": operator.mul,
+              "div": operator.truediv, "matmul": operator.matmul}
+OPERATORS = {*BINARY_OPS, "neg", "pow", "T"}
+
+
+def apply_operator(env: dict, op: str, args: list):
+    """A step in OPERATORS: a + b, a - b, a * b, a / b, a @ b, -a, a ** p, a.T."""
+    a = env[args[0]]
+    if op in BINARY_OPS:
+        return BINARY_OPS[op](a, env[args[1]])
+    return {"neg": lambda: -a, "pow": lambda: a ** args[1], "T": lambda: a.T}[op]()
+
+
 def apply_op(env: dict, op: str, args: list, kwargs: dict):
     """One step of a program: Python operators and Tensor methods, as a learner would write."""
+    if op in OPERATORS:
+        return apply_operator(env, op, args)
     a = env[args[0]]
-    if op in ("add", "sub", "mul", "div", "matmul"):
-        b = env[args[1]]
-        return {"add": lambda: a + b, "sub": lambda: a - b, "mul": lambda: a * b,
-                "div": lambda: a / b, "matmul": lambda: a @ b}[op]()
-    if op == "neg":
-        return -a
-    if op == "pow":
-        return a ** args[1]
-    if op == "T":
-        return a.T
     if op == "reshape":
         return a.reshape(*kwargs["shape"])
     return getattr(a, op)(**kwargs)  # sum, mean, exp, log, relu, sigmoid, tanh, log_softmax, transpose

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from bpdrill.drivers import OPERATORS, apply_operator
+
 
 def _torch():
     import torch  # lazy: about a second to import
@@ -109,41 +111,28 @@ def adam(s) -> dict:
 
 # ---- autograd programs ------------------------------------------------------------------
 
-_NUMPY_OPS = {
-    "add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide, "matmul": np.matmul,
-}
-
-
 def run_program_numpy(program: dict, arrays: dict) -> np.ndarray:
     """The program's output computed with plain NumPy (no gradients): used for shapes."""
     env = {name: arrays[f"leaf.{name}"] for name in program["leaves"]}
     for target, op, args, kwargs in program["steps"]:
         a = env[args[0]]
-        if op in _NUMPY_OPS:
-            env[target] = _NUMPY_OPS[op](a, env[args[1]])
-        elif op == "pow":
-            env[target] = a ** args[1]
+        if op in OPERATORS:
+            env[target] = apply_operator(env, op, args)
         elif op in ("sum", "mean"):
             env[target] = getattr(np, op)(a, axis=kwargs.get("axis"), keepdims=kwargs.get("keepdims", False))
-        elif op in ("T", "transpose"):
+        elif op == "transpose":
             env[target] = a.T
         elif op == "reshape":
             env[target] = a.reshape(kwargs["shape"])
-        else:  # element-wise and log_softmax keep the shape; neg too
-            env[target] = np.zeros_like(a) if op != "neg" else -a
+        else:  # element-wise and log_softmax keep the shape
+            env[target] = np.zeros_like(a)
     return np.asarray(env[program["output"]])
 
 
 def _torch_op(torch, env, op, args, kwargs):
+    if op in OPERATORS:
+        return apply_operator(env, op, args)
     a = env[args[0]]
-    if op in ("add", "sub", "mul", "div", "matmul"):
-        b = env[args[1]]
-        return {"add": lambda: a + b, "sub": lambda: a - b, "mul": lambda: a * b,
-                "div": lambda: a / b, "matmul": lambda: a @ b}[op]()
-    if op == "neg":
-        return -a
-    if op == "pow":
-        return a ** args[1]
     if op in ("sum", "mean"):
         axis, keepdims = kwargs.get("axis"), kwargs.get("keepdims", False)
         if axis is None:
@@ -152,7 +141,7 @@ def _torch_op(torch, env, op, args, kwargs):
         return getattr(a, op)(dim=axis, keepdim=keepdims)
     if op == "log_softmax":
         return torch.log_softmax(a, dim=kwargs.get("axis", -1))
-    if op in ("T", "transpose"):
+    if op == "transpose":
         return a.T
     if op == "reshape":
         return a.reshape(kwargs["shape"])
