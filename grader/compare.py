@@ -21,6 +21,8 @@ ATOL = 1e-9
 
 def relative_error(got: np.ndarray, expected: np.ndarray) -> float:
     """||got - expected|| / (||got|| + ||expected||): 0 when equal, 1 when unrelated or opposite-ish."""
+    if not (np.all(np.isfinite(got)) and np.all(np.isfinite(expected))):
+        return float("inf")
     denom = np.linalg.norm(got) + np.linalg.norm(expected)
     if denom == 0:
         return 0.0

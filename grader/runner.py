@@ -46,6 +46,13 @@ def _decode(result: dict, arrays: dict) -> dict:
 
 def judge(name: str, path: str, scenarios: dict, outcome: WorkerOutcome) -> ExerciseReport:
     """Score one exercise from what its worker returned. Only trusted code runs here."""
+    # Learner outputs can be huge or odd, and diagnoses try formulas like -1/p on them: an
+    # overflow there is part of the verdict, never a warning printed at the learner.
+    with np.errstate(all="ignore"):
+        return _judge(name, path, scenarios, outcome)
+
+
+def _judge(name: str, path: str, scenarios: dict, outcome: WorkerOutcome) -> ExerciseReport:
     module = checks.load(name)
     message = ""
     if outcome.failure is not None:

@@ -142,14 +142,18 @@ def test_random_picks_the_never_drilled_then_the_failed_and_spaces_them(env, clo
         hist.start_drill(name, str(env), 600)
         clock.advance(10)
     assert sorted(seen) == sorted(names)
-    # Solve all but one: the unsolved one is the weakest, unless it was just drilled.
+    # Solve all but adam, then drill two others (solved, equally fast): adam, last unsolved,
+    # is now the weakest and was not among the last two drilled.
+    for other in ("linear", "sigmoid"):
+        clock.advance(10)
+        hist.start_drill(other, str(env), 600)
     for d in hist.drills():
         if d.exercise != "adam":
             hist._write("UPDATE drills SET green_seconds = 100, ended = started + 100 WHERE id = ?", (d.id,))
-    hist.start_drill("linear", str(env), 600)
     assert drill.pick_random(hist) == "adam"
+    clock.advance(10)
     hist.start_drill("adam", str(env), 600)
-    assert drill.pick_random(hist) != "adam"  # spaced: not straight back
+    assert drill.pick_random(hist) != "adam"  # spaced: not straight back, though still unsolved
 
 
 def test_random_prefers_the_exercise_slow_against_its_best(env, clock):
