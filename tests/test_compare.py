@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -52,3 +53,14 @@ def test_worst_elements_are_ordered_and_indexed():
     got = expected.copy()
     got[1, 2], got[0, 1] = 5.0, -1.0
     assert compare.worst_elements(got, expected) == [((1, 2), 0.0, 5.0), ((0, 1), 0.0, -1.0)]
+
+
+def test_a_nan_number_from_the_learner_never_passes_a_comparison():
+    """A 0-d result that comes back as a number is checked for NaN like any array."""
+    from bpdrill.checks import Evidence, Failed, Value
+    ev = Evidence("autograd", {}, {"s": {"error": None, "values": {
+        "grad.x": Value("scalar", array=np.array(np.nan)),
+        "ok": Value("scalar", array=np.array(2.0))}}}, lambda s: {}, "x.py")
+    with pytest.raises(Failed, match="nan"):
+        ev.array("s", "grad.x")
+    assert ev.array("s", "ok") == 2.0

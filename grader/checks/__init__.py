@@ -129,9 +129,8 @@ class Evidence:
         """The learner's array, only if it is an exact float64 ndarray with finite values."""
         name = name or key
         v = self.value(scenario, key)
-        if v.kind == "scalar":
-            return v.array
-        if v.kind != "array" or v.array.dtype != np.float64:
+        # A number (a 0-d grad that became np.float64) is judged as a 0-d array: same checks.
+        if v.kind not in ("array", "scalar") or v.array.dtype != np.float64:
             raise Failed(t("{name}: expected a float64 array, got {got}", name=name, got=v.describe()),
                          target=name)
         a = v.array
