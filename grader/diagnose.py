@@ -10,14 +10,13 @@ computes each target.
 """
 from __future__ import annotations
 
-import ast
 from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 
 from bpdrill import compare
-from bpdrill.checks import Check, Evidence, Failed, display_path
+from bpdrill.checks import Check, Evidence, Failed, display_path, learner_functions
 from bpdrill.i18n import t
 
 
@@ -296,28 +295,11 @@ GENERIC = [
 
 # ---- running the mistakes ----------------------------------------------------------------
 
-def method_line(path: str, qualname: str) -> int | None:
-    """The line of `def` for Class.method in the learner's file (parsed, never run)."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            tree = ast.parse(f.read())
-    except (OSError, SyntaxError, ValueError):
-        return None
-    parts = qualname.split(".")
-    for node in ast.walk(tree):
-        if len(parts) == 2 and isinstance(node, ast.ClassDef) and node.name == parts[0]:
-            for item in node.body:
-                if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) and item.name == parts[1]:
-                    return item.lineno
-        if len(parts) == 1 and isinstance(node, ast.FunctionDef) and node.name == parts[0]:
-            return node.lineno
-    return None
-
-
 def where(path: str, qualname: str | None) -> str:
+    """' (in Linear.backward, workspace/linear.py:33)': the method at fault and its def line."""
     if not qualname:
         return ""
-    line = method_line(path, qualname)
+    line = next((first for name, first, _ in learner_functions(path) if name == qualname), None)
     return t(" (in {name}, {file})", name=qualname,
              file=display_path(path) + (":" + str(line) if line else ""))
 

@@ -7,6 +7,8 @@ judges below are the only comparison logic, so every exercise judges alike.
 """
 from __future__ import annotations
 
+import ast
+import functools
 import importlib
 import os
 from dataclasses import dataclass, field
@@ -169,24 +171,38 @@ def display_path(path: str) -> str:
     return path if rel.startswith("..") else rel
 
 
-def qualified_name(path: str, line: int, function: str | None) -> str | None:
-    """'Linear.backward' for a line inside that method of the learner's file (parsed, not run)."""
-    import ast
+def learner_functions(path: str) -> list[tuple[str, int, int]]:
+    """(name, first line, last line) of each function and method of the learner's file:
+    'unbroadcast', 'Linear.backward'. Parsed, never run; [] when it does not parse."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return []
+    return _functions(path, stat.st_mtime_ns, stat.st_size)  # a new key once the file is saved
+
+
+@functools.lru_cache(maxsize=32)
+def _functions(path: str, mtime_ns: int, size: int) -> list[tuple[str, int, int]]:
     try:
         with open(path, encoding="utf-8") as f:
             tree = ast.parse(f.read())
     except (OSError, SyntaxError, ValueError):
-        return function
-    best = None
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ClassDef):
-            for item in node.body:
-                if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) and \
-                        item.lineno <= line <= (item.end_lineno or item.lineno):
-                    best = f"{node.name}.{item.name}"
+        return []
+    found = []
+    for node in tree.body:
+        defs = [(node.name, node)] if isinstance(node, ast.FunctionDef) else \
+            [(f"{node.name}.{item.name}", item) for item in node.body
+             if isinstance(item, ast.FunctionDef)] if isinstance(node, ast.ClassDef) else []
+        found += [(name, d.lineno, d.end_lineno or d.lineno) for name, d in defs]
+    return found
+
+
+def qualified_name(path: str, line: int, function: str | None) -> str | None:
+    """'Linear.backward' for a line inside that method of the learner's file."""
     if function in (None, "<module>"):
         return None
-    return best if best and best.endswith("." + function) else (best or function)
+    inside = [name for name, first, last in learner_functions(path) if first <= line <= last]
+    return inside[-1] if inside else function
 
 
 def place(path: str, where: dict | None) -> str:
