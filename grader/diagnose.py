@@ -159,7 +159,8 @@ def _summed_wrong_axis(p: Probe):
     return None
 
 
-def _keepdims(p: Probe):
+def same_values_other_shape(p: Probe):
+    """The right values in a shape with extra or missing size-1 axes (keepdims)."""
     g, e = p.got, p.expected
     if g is None or e is None or g.shape == e.shape or g.size != e.size:
         return None
@@ -169,7 +170,8 @@ def _keepdims(p: Probe):
     return None
 
 
-def _unbroadcast(p: Probe):
+def broadcast_not_undone(p: Probe):
+    """A gradient left in the broadcast shape that, summed back down, is right."""
     g, e = p.got, p.expected
     if g is None or e is None or g.shape == e.shape or g.ndim < e.ndim:
         return None
@@ -269,12 +271,12 @@ GENERIC = [
     Mistake("keepdims", "{label} has extra or missing size-1 axes: {evidence}. Sum without "
             "keepdims, or reshape to the parameter's shape",
             lambda p: p.got is not None and p.got.shape[:1] == (1,) and p.sizes().get("N", 1) > 1
-            and _keepdims(p)),
+            and same_values_other_shape(p)),
     Mistake("bias_not_summed", "{label} was not summed over the batch: {evidence}", _bias_not_summed),
     Mistake("bias_summed_wrong_axis", "{label} was summed over the wrong axis: {evidence}",
             _summed_wrong_axis),
     Mistake("keepdims", "{label} has extra or missing size-1 axes: {evidence}. Sum without "
-            "keepdims, or reshape to the parameter's shape", _keepdims),
+            "keepdims, or reshape to the parameter's shape", same_values_other_shape),
     Mistake("sign_flipped", "{label} has the wrong sign: got = -1 x the right answer",
             _every_factor(lambda c, s: _near(c, -1))),
     Mistake("num_classes_factor", "{label} is off by N/C = {N}/{C}: you divided by the number of "

@@ -11,7 +11,7 @@ import numpy as np
 
 from bpdrill import compare
 from bpdrill.checks import Check, Failed, Scenario
-from bpdrill.diagnose import Mistake, close
+from bpdrill.diagnose import Mistake, broadcast_not_undone, close, same_values_other_shape
 from bpdrill.i18n import t
 
 N, C = 4, 3  # a rectangular batch; square inputs are asked for by name
@@ -400,13 +400,10 @@ MISTAKES = [
             _never_reached),
     Mistake("keepdims", "{label} lost its size-1 axes: the values are right but the shape is not; "
             "sum with keepdims=True over axes where the input had size 1",
-            lambda p: p.got is not None and p.expected is not None and p.got.shape != p.expected.shape
-            and p.got.size == p.expected.size and close(p.got.reshape(p.expected.shape), p.expected)
-            and {"evidence": ""}, where="unbroadcast"),
+            same_values_other_shape, where="unbroadcast"),
     Mistake("no_unbroadcast", "broadcasting was not undone: {label} has the broadcast shape; sum "
             "the gradient down to the input's shape (unbroadcast)",
-            lambda p: p.got is not None and p.expected is not None and p.got.shape != p.expected.shape
-            and p.got.size > p.expected.size and {"evidence": ""}, where="unbroadcast"),
+            broadcast_not_undone, where="unbroadcast"),
     Mistake("overwrite_not_accumulate", "a node used more than once keeps only its last "
             "gradient: {evidence}. Sum the contributions (grads[parent] += g), do not overwrite",
             _overwrite),
