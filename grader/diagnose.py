@@ -102,15 +102,16 @@ def formula(says_evidence: str, candidate: Callable):
     return test
 
 
-def first_call_right(first_key: str, scenario_key_label: Callable = lambda p: p.label):
+def first_call_right(first_key: str):
     """A Mistake test for a check on a second call: the first call of the same scenario was right,
-    so something the first backward did (to a cache, or to its own state) changed the second."""
+    so something the first backward did (to a cache, or to its own state) changed the second.
+    first_key names the first call's result; '{label}' in it stands for the checked array."""
     def test(p: Probe):
         if p.got is None:
             return None
-        label = scenario_key_label(p)
-        first = p.learner(p.scenario, first_key.format(label=label))
-        ref = p.reference().get(first_key.format(label=label))
+        key = first_key.format(label=p.label)
+        first = p.learner(p.scenario, key)
+        ref = p.reference().get(key)
         if first is not None and ref is not None and close(first, ref):
             return {"evidence": t("the first backward after forward was right, this later one is not")}
         return None

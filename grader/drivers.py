@@ -198,10 +198,10 @@ def adam(module, s: Scenario) -> dict:
     held = dict(params)  # the caller's references: step must update these arrays in place
     optimizer = module.Adam(params, **s.params["hyper"])
     out = {}
-    for t in range(s.params["steps"]):
-        grads = {name: s[f"grad.{t}.{name}"] for name in names}
+    for step in range(s.params["steps"]):  # not `t`: that name is the message function
+        grads = {name: s[f"grad.{step}.{name}"] for name in names}
         optimizer.step(grads)
-        out.update({f"grad_after.{t}.{name}": g for name, g in grads.items()})
+        out.update({f"grad_after.{step}.{name}": g for name, g in grads.items()})
     out.update({f"param.{name}": held[name] for name in names})
     learner_view = getattr(optimizer, "params", None)
     if isinstance(learner_view, dict):
@@ -259,15 +259,14 @@ def autograd(module, s: Scenario) -> dict:
     program = s.params["program"]
     leaves = {name: s[f"leaf.{name}"] for name in program["leaves"]}
     if s.mode == "perturb":
+        def forward():  # reads the leaf arrays, which perturbed_outputs moves in place
+            return run_program(Tensor, program, leaves)[1].data
+
         out = {}
         for name, spec in program["leaves"].items():
             if spec.get("requires_grad"):
-                data = leaves[name]
-
-                def forward():
-                    _, output = run_program(Tensor, program, {**leaves, name: data})
-                    return output.data
-                out[f"plus.{name}"], out[f"minus.{name}"] = perturbed_outputs(forward, data, s.params["h"])
+                out[f"plus.{name}"], out[f"minus.{name}"] = perturbed_outputs(
+                    forward, leaves[name], s.params["h"])
         return out
     env, output = run_program(Tensor, program, leaves)
     grad = s["grad"] if "grad" in s else None

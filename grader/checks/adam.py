@@ -15,8 +15,8 @@ def _scenario(rng, name, n_params, steps, hyper, grad_scale=1.0):
     arrays = {}
     for i in range(n_params):
         arrays[f"param.p{i}"] = rng.normal(size=SHAPES[i])
-        for t in range(steps):
-            arrays[f"grad.{t}.p{i}"] = grad_scale * rng.normal(size=SHAPES[i])
+        for step in range(steps):
+            arrays[f"grad.{step}.p{i}"] = grad_scale * rng.normal(size=SHAPES[i])
     return Scenario(name, "steps", arrays, {"steps": steps, "hyper": hyper})
 
 

@@ -5,7 +5,7 @@ import numpy as np
 
 from bpdrill import compare
 from bpdrill.checks import Check, Scenario, matches_numgrad, matches_reference, same_shape, unchanged
-from bpdrill.diagnose import Mistake, first_call_right, formula
+from bpdrill.diagnose import Mistake, formula
 
 
 def _inputs(rng, n, d_in, d_out):
