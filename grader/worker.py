@@ -22,8 +22,9 @@ import numpy as np
 from bpdrill import drivers, i18n
 from bpdrill.i18n import t
 
-# Learner files must compute their own gradients: these imports are refused.
-FORBIDDEN_MODULES = ("torch", "bpdrill.solutions", "solutions", "jax", "tensorflow", "autograd_lib")
+# Learner files must compute their own gradients: these packages (and everything in them)
+# are refused. Autodiff libraries, and our reference solutions.
+FORBIDDEN_PACKAGES = ("torch", "jax", "tensorflow", "autograd", "solutions", "bpdrill.solutions")
 
 
 class ForbiddenImport(ImportError):
@@ -32,9 +33,7 @@ class ForbiddenImport(ImportError):
 
 class _RefuseForbidden(importlib.abc.MetaPathFinder):
     def find_spec(self, fullname, path=None, target=None):
-        root = fullname.split(".")[0]
-        if fullname in FORBIDDEN_MODULES or root in ("torch", "jax", "tensorflow") or \
-                fullname.startswith("bpdrill.solutions"):
+        if any(fullname == p or fullname.startswith(p + ".") for p in FORBIDDEN_PACKAGES):
             raise ForbiddenImport(
                 t("importing {module} is not allowed in an exercise: compute the gradients yourself",
                   module=fullname))
