@@ -51,10 +51,6 @@ def _history() -> history.History | None:
         return None
 
 
-def _echo(text: str) -> None:
-    click.echo(text)
-
-
 def common(command):
     """--workspace and --lang on every command that reads the workspace."""
     @click.option("--workspace", "workspace_dir", metavar="DIR", envvar=workspace.ENV_VAR,
@@ -97,20 +93,20 @@ def list_command(as_json, workspace_dir):
                      "best_seconds": stats.best_seconds if stats else None,
                      "file": str(ws / ex.filename)})
     if as_json:
-        _echo(json.dumps({"workspace": str(ws), "exercises": rows}, indent=2, ensure_ascii=False))
+        click.echo(json.dumps({"workspace": str(ws), "exercises": rows}, indent=2, ensure_ascii=False))
         return
-    _echo(t("workspace: {path}", path=ws) + "\n")
+    click.echo(t("workspace: {path}", path=ws) + "\n")
     header = (t("exercise"), t("level"), t("status"), t("best score"), t("best time"), t("title"))
-    _echo(f"{header[0]:<12} {header[1]:<6} {header[2]:<13} {header[3]:<11} {header[4]:<10} {header[5]}")
+    click.echo(f"{header[0]:<12} {header[1]:<6} {header[2]:<13} {header[3]:<11} {header[4]:<10} {header[5]}")
     status_words = {"passed": t("passed"), "not_started": t("not started"), "in_progress": t("in progress")}
     for r in rows:
         best = f"{r['best_score'][0]}/{r['best_score'][1]}" if r["best_score"] else "-"
         when = format_seconds(r["best_seconds"]) if r["best_seconds"] is not None else "-"
-        _echo(f"{r['name']:<12} {'*' * r['difficulty']:<6} {status_words[r['status']]:<13} "
+        click.echo(f"{r['name']:<12} {'*' * r['difficulty']:<6} {status_words[r['status']]:<13} "
               f"{best:<11} {when:<10} {r['title']}")
     nxt = next((r for r in rows if r["status"] != "passed"), None)
     if nxt:
-        _echo("\n" + t("next: bpdrill drill {name}   (or edit {file}, then bpdrill check {name})",
+        click.echo("\n" + t("next: bpdrill drill {name}   (or edit {file}, then bpdrill check {name})",
                        name=nxt["name"], file=nxt["file"]))
 
 
@@ -159,11 +155,11 @@ def check(names, all_, as_json, seed, solution, timeout, verbose, workspace_dir)
         doc = report.to_json()
         if clock is not None:
             doc["drill"] = clock
-        _echo(json.dumps(doc, indent=2, ensure_ascii=False))
+        click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
     else:
         if clock is not None:
-            _echo(click.style(clock["line"], bold=True) + "\n")
-        _echo(render(report, verbose=verbose, style=click.style))
+            click.echo(click.style(clock["line"], bold=True) + "\n")
+        click.echo(render(report, verbose=verbose, style=click.style))
     sys.exit(0 if report.all_passed else 1)
 
 
@@ -186,13 +182,13 @@ def drill_command(name, pick, minutes, workspace_dir):
     started = drill.start(hist, ws, name, minutes)
     ex = catalog.get(name)
     lang = i18n.language()
-    _echo(click.style(t("Drill: {title} ({name})", title=ex.text("title", lang), name=name), bold=True))
-    _echo(t("Task: {task}", task=ex.text("task", lang)))
-    _echo(t("Edit: {file}", file=started.file))
-    _echo(t("Time limit: {limit}. The clock is running.", limit=format_seconds(started.drill.limit_seconds)))
+    click.echo(click.style(t("Drill: {title} ({name})", title=ex.text("title", lang), name=name), bold=True))
+    click.echo(t("Task: {task}", task=ex.text("task", lang)))
+    click.echo(t("Edit: {file}", file=started.file))
+    click.echo(t("Time limit: {limit}. The clock is running.", limit=format_seconds(started.drill.limit_seconds)))
     if started.kept:
-        _echo(t("Your previous attempt is kept at {path}", path=started.kept))
-    _echo(t("Check: bpdrill check {name}  (or bpdrill watch {name}); stuck: bpdrill hint {name}", name=name))
+        click.echo(t("Your previous attempt is kept at {path}", path=started.kept))
+    click.echo(t("Check: bpdrill check {name}  (or bpdrill watch {name}); stuck: bpdrill hint {name}", name=name))
 
 
 # ---- hint -------------------------------------------------------------------------------
@@ -209,11 +205,11 @@ def hint(name, workspace_dir):
         raise UsageProblem(t("no hints are written for {name} yet", name=name))
     hist = _history()
     level = hist.next_hint_level(name, str(ws), len(ex.hints)) if hist else 1
-    _echo(click.style(t("Hint {level}/{deepest} for {name}:", level=level, deepest=len(ex.hints), name=name),
+    click.echo(click.style(t("Hint {level}/{deepest} for {name}:", level=level, deepest=len(ex.hints), name=name),
                       bold=True))
-    _echo(ex.hint(level, i18n.language()))
+    click.echo(ex.hint(level, i18n.language()))
     if level == len(ex.hints):
-        _echo("\n" + t("That is the deepest hint. `bpdrill solution {name}` shows the reference.", name=name))
+        click.echo("\n" + t("That is the deepest hint. `bpdrill solution {name}` shows the reference.", name=name))
 
 
 # ---- reset ------------------------------------------------------------------------------
@@ -235,7 +231,7 @@ def reset(names, all_, workspace_dir):
         if hist:
             hist.reset_hints(name, str(ws))
         note = t(" (your attempt is kept at {path})", path=kept) if kept else ""
-        _echo(t("{name}: fresh skeleton at {path}{note}", name=name, path=ws / f"{name}.py", note=note))
+        click.echo(t("{name}: fresh skeleton at {path}{note}", name=name, path=ws / f"{name}.py", note=note))
 
 
 # ---- solution ---------------------------------------------------------------------------
@@ -261,13 +257,13 @@ def solution(name, as_diff, workspace_dir):
         hist.end_drill(active.id, solution_seen=True)
     reference = workspace.solution_path(name).read_text(encoding="utf-8")
     if not as_diff:
-        _echo(reference)
+        click.echo(reference)
         return
     mine = workspace.exercise_file(ws, name).read_text(encoding="utf-8")
     lines = list(difflib.unified_diff(mine.splitlines(keepends=True), reference.splitlines(keepends=True),
                                       fromfile=t("your {name}.py", name=name),
                                       tofile=t("reference {name}.py", name=name)))
-    _echo("".join(lines) if lines else t("your file is the reference, line for line"))
+    click.echo("".join(lines) if lines else t("your file is the reference, line for line"))
 
 
 # ---- watch ------------------------------------------------------------------------------
@@ -285,7 +281,7 @@ def watch(name, interval, timeout, workspace_dir):
     ws = _workspace(workspace_dir)
     path = workspace.exercise_file(ws, name)
     hist = _history()
-    _echo(t("watching {path}; save to re-check, Ctrl-C to stop", path=path))
+    click.echo(t("watching {path}; save to re-check, Ctrl-C to stop", path=path))
     seen = None
     try:
         while True:
@@ -295,10 +291,10 @@ def watch(name, interval, timeout, workspace_dir):
                 stamp = None
             if stamp != seen and stamp is not None:
                 seen = stamp
-                _echo(_watch_round(name, path, ws, hist, timeout))
+                click.echo(_watch_round(name, path, ws, hist, timeout))
             time.sleep(interval)
     except KeyboardInterrupt:
-        _echo(t("stopped watching"))
+        click.echo(t("stopped watching"))
 
 
 def _watch_round(name, path, ws, hist, timeout) -> str:
@@ -330,21 +326,21 @@ def stats(as_json, workspace_dir):
     hist = _history()
     rows = [history.exercise_stats(hist, name) for name in catalog.names()] if hist else []
     if as_json:
-        _echo(json.dumps({"history": str(hist.path) if hist else None,
+        click.echo(json.dumps({"history": str(hist.path) if hist else None,
                           "exercises": [r.to_json() for r in rows]}, indent=2, ensure_ascii=False))
         return
     cols = (t("exercise"), t("drills"), t("solved"), t("best"), t("median"), t("last score"), t("trend"),
             t("hints"))
-    _echo(f"{cols[0]:<12} {cols[1]:>6} {cols[2]:>6} {cols[3]:>8} {cols[4]:>8} {cols[5]:>10}  {cols[6]:<8} {cols[7]:>5}")
+    click.echo(f"{cols[0]:<12} {cols[1]:>6} {cols[2]:>6} {cols[3]:>8} {cols[4]:>8} {cols[5]:>10}  {cols[6]:<8} {cols[7]:>5}")
     for r in rows:
         best = format_seconds(r.best_seconds) if r.best_seconds is not None else "-"
         median = format_seconds(r.median_seconds) if r.median_seconds is not None else "-"
         last = f"{r.last_score[0]}/{r.last_score[1]}" if r.last_score else "-"
         trend = t(r.trend) if r.trend else "-"
-        _echo(f"{r.exercise:<12} {r.attempts:>6} {r.solved:>6} {best:>8} {median:>8} {last:>10}  {trend:<8} {r.hints:>5}")
+        click.echo(f"{r.exercise:<12} {r.attempts:>6} {r.solved:>6} {best:>8} {median:>8} {last:>10}  {trend:<8} {r.hints:>5}")
     over = sum(r.over_time for r in rows)
     if over:
-        _echo("\n" + t("{count} solved drills ran over their time limit", count=over))
+        click.echo("\n" + t("{count} solved drills ran over their time limit", count=over))
 
 
 # ---- init -------------------------------------------------------------------------------
@@ -360,8 +356,8 @@ def init(directory: Path, lang):
         laid = workspace.ensure(ws)
     except (workspace.WorkspaceError, OSError) as exc:
         raise UsageProblem(str(exc)) from None
-    _echo(t("workspace ready at {path} ({count} new exercise files).", path=ws, count=len(laid)))
-    _echo(t("from inside it, run: bpdrill drill linear   (or bpdrill check linear)"))
+    click.echo(t("workspace ready at {path} ({count} new exercise files).", path=ws, count=len(laid)))
+    click.echo(t("from inside it, run: bpdrill drill linear   (or bpdrill check linear)"))
 
 
 def main():

@@ -54,18 +54,16 @@ def judge(name: str, path: str, scenarios: dict, outcome: WorkerOutcome) -> Exer
 
 def _judge(name: str, path: str, scenarios: dict, outcome: WorkerOutcome) -> ExerciseReport:
     module = checks.load(name)
-    message = ""
+    message, results = "", {}
+    exercise_error = outcome.result["import_error"] if outcome.result else None
     if outcome.failure is not None:
         message = outcome.failure + (place(path, outcome.hang) if outcome.hang else "")
-        results = {}
-    elif outcome.result["import_error"] is not None:
-        message = describe_error(outcome.result["import_error"], path)
-        results = {}
+    elif exercise_error is not None:
+        message = describe_error(exercise_error, path)
     else:
         results = _decode(outcome.result, outcome.arrays)
     evidence = Evidence(name, scenarios, results, reference.for_exercise(name), path)
 
-    exercise_error = outcome.result["import_error"] if outcome.result else None
     check_results, failures = [], {}
     for check in module.CHECKS:
         failure = None
