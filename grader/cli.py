@@ -141,16 +141,11 @@ def check(names, all_, as_json, seed, solution, timeout, verbose, workspace_dir)
     report = RunReport(seed, str(ws if ws is not None else workspace.solution_path(selected[0]).parent),
                        reports)
     clock = None
-    hist = _history() if ws is not None else None
-    if hist is not None:
-        active = hist.active_drill(str(ws))
-        for r in reports:
-            hist.record_check(r.name, str(ws), r.score, r.max_score, r.status, seed, active)
-        if active is not None:
-            active = hist.drill(active.id)
-            clock = {"exercise": active.exercise, "elapsed_seconds": active.elapsed(),
-                     "limit_seconds": active.limit_seconds, "solved": active.solved,
-                     "time_to_green_seconds": active.green_seconds, "line": drill.clock_line(active)}
+    active = _record(_history(), ws, reports, seed) if ws is not None else None
+    if active is not None:
+        clock = {"exercise": active.exercise, "elapsed_seconds": active.elapsed(),
+                 "limit_seconds": active.limit_seconds, "solved": active.solved,
+                 "time_to_green_seconds": active.green_seconds, "line": drill.clock_line(active)}
     if as_json:
         doc = report.to_json()
         if clock is not None:
@@ -161,6 +156,16 @@ def check(names, all_, as_json, seed, solution, timeout, verbose, workspace_dir)
             click.echo(click.style(clock["line"], bold=True) + "\n")
         click.echo(render(report, verbose=verbose, style=click.style))
     sys.exit(0 if report.all_passed else 1)
+
+
+def _record(hist, ws: Path, reports, seed: int):
+    """Record each exercise's result; the running drill as it stands after them, or None."""
+    if hist is None:
+        return None
+    active = hist.active_drill(str(ws))
+    for r in reports:
+        hist.record_check(r.name, str(ws), r.score, r.max_score, r.status, seed, active)
+    return hist.drill(active.id) if active is not None else None
 
 
 # ---- drill ------------------------------------------------------------------------------
@@ -301,11 +306,9 @@ def _watch_round(name, path, ws, hist, timeout) -> str:
     seed = secrets.randbelow(2**31)
     report = runner.run_checks({name: path}, seed, timeout=timeout)[0]
     line = [time.strftime("%H:%M:%S"), f"{name} {report.score}/{report.max_score}"]
-    if hist:
-        active = hist.active_drill(str(ws))
-        hist.record_check(name, str(ws), report.score, report.max_score, report.status, seed, active)
-        if active is not None and active.exercise == name:
-            line.append(drill.clock_line(hist.drill(active.id)))
+    active = _record(hist, ws, [report], seed)
+    if active is not None and active.exercise == name:
+        line.append(drill.clock_line(active))
     text = "  ".join(line)
     failing = next((c for c in report.checks if not c.passed), None)
     if report.status == "passed":

@@ -76,8 +76,8 @@ class Drill:
     hints: int
     solution_seen: int
 
-    def elapsed(self, now: float | None = None) -> float:
-        return (self.ended if self.ended is not None else (clock() if now is None else now)) - self.started
+    def elapsed(self) -> float:
+        return (self.ended if self.ended is not None else clock()) - self.started
 
     @property
     def solved(self) -> bool:
@@ -161,16 +161,10 @@ class History:
                 solved = cursor.rowcount == 1
         return solved
 
-    def checks(self, exercise: str | None = None, workspace: str | None = None) -> list[sqlite3.Row]:
-        sql, args, where = "SELECT * FROM checks", [], []
+    def checks(self, exercise: str | None = None) -> list[sqlite3.Row]:
+        sql, args = "SELECT * FROM checks", ()
         if exercise:
-            where.append("exercise = ?")
-            args.append(exercise)
-        if workspace:
-            where.append("workspace = ?")
-            args.append(workspace)
-        if where:
-            sql += " WHERE " + " AND ".join(where)
+            sql, args = sql + " WHERE exercise = ?", (exercise,)
         return list(self.db.execute(sql + " ORDER BY at, id", args))
 
     # ---- hints ----------------------------------------------------------------------------
