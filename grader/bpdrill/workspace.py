@@ -30,7 +30,7 @@ def solution_path(name: str) -> Path:
 
 def kit_root() -> Path | None:
     """The clone this bpdrill runs from, or None for an install from a wheel."""
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]  # grader/bpdrill/workspace.py in a clone
     return root if _is_kit(root) else None
 
 
