@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bpdrill import catalog, runner, worker
+from bpdrill import catalog, protocol, runner, worker
 from bpdrill.isolation import WorkerOutcome
 from bpdrill.workspace import skeleton_path, solution_path
 
@@ -21,10 +21,11 @@ FIXTURES = Path(__file__).parent / "fixtures"
 EXERCISES = catalog.names()
 
 
-def execute_inline(job: dict, arrays: dict, timeout: float) -> WorkerOutcome:
+def execute_inline(job: dict, scenarios: list, timeout: float) -> WorkerOutcome:
     with np.errstate(all="ignore"):  # wrong fixtures overflow on purpose; a worker would capture it
-        result, out_arrays = worker.run_job(job, arrays)
-    return WorkerOutcome(result, out_arrays)
+        result, out_arrays = worker.run_job(job, scenarios)
+    import_error, results = protocol.decode_result(result, out_arrays, [s.name for s in scenarios])
+    return WorkerOutcome(import_error, results)
 
 
 def grade_inline(name: str, path, seed: int):

@@ -57,7 +57,7 @@ def test_worst_elements_are_ordered_and_indexed():
 
 def test_a_nan_number_from_the_learner_never_passes_a_comparison():
     """A 0-d result that comes back as a number is checked for NaN like any array."""
-    from bpdrill.checks import Evidence, Failed, Value
+    from bpdrill.judge import Evidence, Failed, Value
     ev = Evidence("autograd", {}, {"s": {"error": None, "values": {
         "grad.x": Value("scalar", array=np.array(np.nan)),
         "ok": Value("scalar", array=np.array(2.0))}}}, lambda s: {}, "x.py")

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from bpdrill import checks, diagnose, runner
-from bpdrill.checks import Evidence, Failed
+from bpdrill import diagnose, reference, registry, runner
+from bpdrill.judge import Evidence, Failed
 from bpdrill.cli import cli
 from bpdrill.report import CheckResult
 from conftest import (EXERCISES, execute_inline, expectations, failure_summary, fixture_files,
@@ -34,7 +34,7 @@ REQUIRED = {
 def known_names() -> set[str]:
     names = {m.name for m in diagnose.GENERIC}
     for name in EXERCISES:
-        names |= {m.name for m in getattr(checks.load(name), "MISTAKES", [])}
+        names |= {m.name for m in registry.get(name).mistakes}
     # named by the checks themselves
     return names | {"input_modified_in_place", "no_requires_grad_propagation"}
 
@@ -59,21 +59,20 @@ def test_the_mistake_is_named_with_evidence_and_place(name, path):
 
 
 def _solution_evidence(name: str, seed: int):
-    module = checks.load(name)
-    scenarios, job, arrays = runner.build_job(name, solution_path(name), seed)
-    outcome = execute_inline(job, arrays, 10)
-    results = runner._decode(outcome.result, outcome.arrays)
-    from bpdrill import reference
-    return module, Evidence(name, scenarios, results, reference.for_exercise(name), str(solution_path(name)))
+    unit = registry.get(name)
+    job, scenarios = runner.build_job(name, solution_path(name), seed)
+    outcome = execute_inline(job, scenarios, 10)
+    return unit, Evidence(name, {s.name: s for s in scenarios}, outcome.results, reference.for_unit(unit),
+                          str(solution_path(name)))
 
 
 @pytest.mark.parametrize("name", EXERCISES)
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_no_mistake_is_ever_claimed_for_a_right_answer(name, seed):
     """Hand every check a 'failure' whose array is the right answer: nothing may be diagnosed."""
-    module, ev = _solution_evidence(name, seed)
-    outcomes = {c.name: CheckResult(c.name, c.kind, None, True, c.points, c.points) for c in module.CHECKS}
-    for check in module.CHECKS:
+    unit, ev = _solution_evidence(name, seed)
+    outcomes = {c.id: CheckResult(c.id, c.english, c.kind, None, True, c.points, c.points) for c in unit.checks}
+    for check in unit.checks:
         ref = ev.reference(check.scenario)
         for target in check.targets or (None,):
             expected = ref.get(target) if target and isinstance(ref, dict) else None
@@ -84,8 +83,8 @@ def test_no_mistake_is_ever_claimed_for_a_right_answer(name, seed):
                 continue
             for got in (expected.copy(), expected * (1 + 1e-13)):
                 failure = Failed("forced", target=target, got=got, expected=expected)
-                found = diagnose.diagnose(module, ev, check, failure, outcomes, {check.name: (check, failure)})
-                assert found is None, f"{check.name} [{target}]: {found}"
+                found = diagnose.diagnose(unit, ev, check, failure, outcomes, {check.id: (check, failure)})
+                assert found is None, f"{check.id} [{target}]: {found}"
 
 
 @pytest.mark.parametrize("name,path", fixture_files("correct")[::3])

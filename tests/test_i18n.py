@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from bpdrill import catalog, checks, i18n
+from bpdrill import catalog, i18n, registry
 from bpdrill.cli import cli
 
 GRADER = Path(i18n.__file__).parent
@@ -26,8 +26,31 @@ def templates() -> set[str]:
                     and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
                 found.add(node.args[0].value)
     for name in catalog.names():
-        found |= {c.name for c in checks.load(name).CHECKS}
+        found |= {c.title for c in registry.get(name).checks if not c.title_zh}
     return found
+
+
+def inline_pairs() -> list[tuple[str, str]]:
+    """(English, Chinese) written side by side: check titles and mistake sentences."""
+    from bpdrill import diagnose
+    pairs = []
+    for name in catalog.names():
+        unit = registry.get(name)
+        pairs += [(c.title, c.title_zh) for c in unit.checks]
+        pairs += [(m.says, m.says_zh) for m in unit.mistakes]
+    pairs += [(m.says, m.says_zh) for m in diagnose.GENERIC]
+    return pairs
+
+
+def test_every_check_title_and_mistake_sentence_has_chinese_with_the_same_placeholders():
+    found = templates()  # registers every exercise module's table
+    zh = i18n._zh()
+    for english, chinese in inline_pairs():
+        chinese = chinese or zh.get(english)
+        assert chinese, f"no Chinese for {english!r}"
+        assert placeholders(chinese) == placeholders(english), english
+        assert CJK.search(chinese) or not prose(english), english
+    assert found
 
 
 def placeholders(template: str) -> set[str]:
@@ -35,10 +58,11 @@ def placeholders(template: str) -> set[str]:
 
 
 def test_every_template_has_a_chinese_translation_with_the_same_placeholders():
+    found = templates()  # imports every exercise module: their own tables are registered
     zh = i18n._zh()
-    missing = sorted(t for t in templates() if t not in zh)
+    missing = sorted(t for t in found if t not in zh)
     assert not missing, f"{len(missing)} without Chinese, e.g. {missing[:5]}"
-    for english in templates():
+    for english in found:
         assert placeholders(zh[english]) == placeholders(english), english
         assert CJK.search(zh[english]) or not prose(english), english
 

@@ -16,8 +16,9 @@ from typing import Callable
 import numpy as np
 
 from bpdrill import compare
-from bpdrill.checks import Check, Evidence, Failed, display_path, learner_functions
-from bpdrill.i18n import t
+from bpdrill.judge import Check, Evidence, Failed
+from bpdrill.places import display_path, statement_line
+from bpdrill.i18n import language, t
 
 
 @dataclass(frozen=True)
@@ -27,12 +28,18 @@ class Mistake:
     test: Callable  # (Probe) -> dict of evidence when the mistake fits, else None
     kinds: tuple = ()  # check kinds it applies to (empty: any)
     where: object = None  # the method at fault, when not the exercise's usual one: str or (Probe) -> str
+    says_zh: str = ""  # the same in Chinese (else says is looked up in the Chinese tables)
+
+    def text(self, **words) -> str:
+        template = (self.says_zh if language() == "zh" else "") or t(self.says)
+        return template.format(**words)
 
 
 @dataclass(frozen=True)
 class Diagnosis:
-    name: str
+    name: str  # the mistake's stable id
     message: str
+    line: int | None = None  # the line of the learner's file at fault
 
 
 def close(a, b) -> bool:
@@ -45,9 +52,9 @@ class Probe:
     """What a Mistake's test may look at for one failed check."""
 
     def __init__(self, ev: Evidence, check: Check, failure: Failed, outcomes: dict, sizes: Callable,
-                 failures: dict | None = None):
+                 failures: dict | None = None):  # sizes(ev, scenario) -> {"N": ..., "C": ...}
         self.ev, self.check, self.failure, self.outcomes = ev, check, failure, outcomes
-        self.failures = failures or {}  # check name -> (Check, Failed): every failure of the run
+        self.failures = failures or {}  # check id -> (Check, Failed): every failure of the run
         self.scenario = check.scenario
         self.label = failure.label or failure.target
         self.got = failure.got
@@ -62,9 +69,9 @@ class Probe:
         """N (batch size), C (classes) ... of a scenario, for naming constant factors."""
         return self._sizes(self.ev, scenario or self.scenario)
 
-    def passed(self, check_name: str) -> bool:
-        """Did the check called check_name pass in this run?"""
-        outcome = self.outcomes.get(check_name)
+    def passed(self, check_id: str) -> bool:
+        """Did the check with this id pass in this run?"""
+        outcome = self.outcomes.get(check_id)
         return outcome is not None and outcome.passed
 
     def learner(self, scenario: str, key: str):
@@ -88,17 +95,18 @@ class Probe:
         return self.ev._reference(replace(scenario, arrays={**scenario.arrays, **arrays}))
 
 
-def formula(says_evidence: str, candidate: Callable):
+def formula(says_evidence: str, candidate: Callable, zh: str = ""):
     """A Mistake test: the learner's array equals what candidate(probe) computes (and the right
-    answer does not), i.e. the learner wrote that wrong formula. says_evidence is English (a key
-    into zh.toml), translated when the mistake fits."""
+    answer does not), i.e. the learner wrote that wrong formula. says_evidence is English; zh its
+    Chinese (else it is looked up in the Chinese tables)."""
     def test(p: Probe):
         if p.got is None:
             return None
         wrong = candidate(p)
         if wrong is None or (p.expected is not None and close(p.expected, wrong)):
             return None
-        return {"evidence": t(says_evidence)} if close(p.got, wrong) else None
+        evidence = (zh if language() == "zh" else "") or t(says_evidence)
+        return {"evidence": evidence} if close(p.got, wrong) else None
     return test
 
 
@@ -234,7 +242,7 @@ def _every_factor(rule: Callable[[float, dict], bool]):
             return None
         sizes = p.sizes()
         words = {**sizes, "c": f"{_factor_of(p.got, p.expected):.4g}", "evidence": ""}
-        single = p.passed("batch of one")
+        single = p.passed("edge.single")
         if single and sizes.get("N", 1) > 1:
             words["evidence"] = t(" (right for a batch of one)")
         return words
@@ -298,25 +306,25 @@ GENERIC = [
 
 # ---- running the mistakes ----------------------------------------------------------------
 
-def where(path: str, qualname: str | None) -> str:
-    """' (in Linear.backward, workspace/linear.py:33)': the method at fault and its def line."""
+def where(path: str, qualname: str | None, label: str | None) -> tuple[str, int | None]:
+    """(' (in Linear.backward, workspace/linear.py:33)', 33): the method at fault and the line
+    that computes the gradient (its assignment or return), else the method's first line."""
     if not qualname:
-        return ""
-    line = next((first for name, first, _ in learner_functions(path) if name == qualname), None)
+        return "", None
+    line = statement_line(path, qualname, label)
     return t(" (in {name}, {file})", name=qualname,
-             file=display_path(path) + (":" + str(line) if line else ""))
+             file=display_path(path) + (":" + str(line) if line else "")), line
 
 
-def diagnose(module, ev: Evidence, check: Check, failure: Failed, outcomes: dict,
+def diagnose(unit, ev: Evidence, check: Check, failure: Failed, outcomes: dict,
              failures: dict | None = None) -> Diagnosis | None:
-    """The first known mistake that fits a failed check, or None."""
-    sizes = getattr(module, "sizes", lambda ev, scenario: {})
-    probe = Probe(ev, check, failure, outcomes, sizes, failures)
-    locate = getattr(module, "where", None)
-    qualname = locate(probe) if locate else None
+    """The first known mistake that fits a failed check, or None. unit: a registry.Unit."""
+    probe = Probe(ev, check, failure, outcomes, unit.sizes, failures)
+    qualname = unit.where(probe)
     if failure.mistake is not None:
         name, text = failure.mistake
-        return Diagnosis(name, text + where(ev.learner_file, qualname))
+        place, line = where(ev.learner_file, qualname, probe.label)
+        return Diagnosis(name, text + place, line)
     if probe.got is not None and probe.expected is None and failure.target:
         try:  # a shape check knows only the shape: the reference knows the values
             probe.expected = ev.reference(check.scenario).get(failure.target)
@@ -324,7 +332,7 @@ def diagnose(module, ev: Evidence, check: Check, failure: Failed, outcomes: dict
             probe.expected = None
     if probe.got is not None and probe.expected is not None and close(probe.got, probe.expected):
         return None  # a diagnosis explains a difference: a right answer has none to explain
-    for mistake in [*getattr(module, "MISTAKES", []), *GENERIC]:
+    for mistake in [*unit.mistakes, *GENERIC]:
         if mistake.kinds and check.kind not in mistake.kinds:
             continue
         try:
@@ -334,5 +342,6 @@ def diagnose(module, ev: Evidence, check: Check, failure: Failed, outcomes: dict
         if evidence:
             words = {"label": probe.label, **evidence}
             at = mistake.where(probe) if callable(mistake.where) else (mistake.where or qualname)
-            return Diagnosis(mistake.name, t(mistake.says).format(**words) + where(ev.learner_file, at))
+            place, line = where(ev.learner_file, at, probe.label)
+            return Diagnosis(mistake.name, mistake.text(**words) + place, line)
     return None

@@ -36,20 +36,34 @@ def set_language(lang: str) -> None:
     global _lang
     _lang = lang if lang in LANGS else "en"
     if _lang == "zh":
-        _zh()  # read the table now: in the worker, before any learner code runs
+        _shared()  # read the table now: in the worker, before any learner code runs
 
 
 def language() -> str:
     return _lang
 
 
+_registered: dict = {}  # Chinese an exercise module brings along (its ZH table), by English key
+
+
 @lru_cache(maxsize=None)
-def _zh() -> dict:
+def _shared() -> dict:
     text = resources.files("bpdrill").joinpath("zh.toml").read_text(encoding="utf-8")
     return tomllib.loads(text)["messages"]
 
 
+def _zh() -> dict:
+    """Every Chinese template: zh.toml (shared messages) and the tables exercise modules registered."""
+    return {**_shared(), **_registered}
+
+
+def register(table: dict) -> None:
+    """An exercise module's own Chinese, keyed by its English text: an exercise brings its words
+    with it, so adding one never touches zh.toml."""
+    _registered.update(table)
+
+
 def t(text: str, **values) -> str:
     """text in the current language, formatted with values."""
-    template = _zh().get(text, text) if _lang == "zh" else text
+    template = (_registered.get(text) or _shared().get(text, text)) if _lang == "zh" else text
     return template.format(**values) if values else template

@@ -8,7 +8,6 @@ data, never a pickled object.
 """
 from __future__ import annotations
 
-import json
 import os
 import re
 import signal
@@ -16,14 +15,13 @@ import subprocess
 import sys
 import tempfile
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-import numpy as np
-
+from bpdrill import protocol
 from bpdrill.i18n import t
+from bpdrill.protocol import MEMORY_LIMIT
 
 OUTPUT_CAP = 16 * 1024  # bytes kept of each of the learner's stdout and stderr
-MEMORY_LIMIT = 2 * 1024**3  # bytes of address space for a worker (NumPy alone maps ~0.5 GiB)
 KILL_GRACE = 1.5  # seconds between the worker's own timeout report and a hard kill
 
 _live: set = set()  # the worker processes running now, so an interrupt can end them all
@@ -32,10 +30,10 @@ _live_lock = threading.Lock()
 
 @dataclass
 class WorkerOutcome:
-    result: dict | None  # result.json, or None when the worker never reported
-    arrays: dict = field(default_factory=dict)  # ref -> array, from outputs.npz
+    import_error: dict | None = None  # the learner's file could not be imported
+    results: dict | None = None  # scenario -> {"error", "values"}, decoded by bpdrill.protocol
     output: str = ""  # what the learner's code printed (stdout then stderr), trimmed
-    failure: str | None = None  # why there is no result: timed out, crashed ...
+    failure: str | None = None  # why there is no result: timed out, crashed, malformed ...
     hang: dict | None = None  # for a timeout: where the learner's code was (line, function)
 
 
@@ -104,14 +102,14 @@ def kill_all() -> None:
             pass
 
 
-def run_worker(job: dict, arrays: dict, timeout: float) -> WorkerOutcome:
-    """Run one exercise's scenarios in a separate process and collect what came back."""
+def run_worker(job: dict, scenarios: list, timeout: float) -> WorkerOutcome:
+    """Run one exercise's scenarios in a separate process and collect what came back.
+
+    job: exercise, file, class and lang (see bpdrill.protocol.write_job)."""
     learner_file = os.path.abspath(job["file"])
     with tempfile.TemporaryDirectory(prefix="bpdrill-") as job_dir:
-        job = {**job, "limits": {"seconds": timeout, "memory": MEMORY_LIMIT}}
-        with open(os.path.join(job_dir, "job.json"), "w", encoding="utf-8") as f:
-            json.dump(job, f)
-        np.savez(os.path.join(job_dir, "inputs.npz"), **arrays)
+        protocol.write_job(job_dir, job["exercise"], learner_file, job["class"], scenarios, job["lang"],
+                           limits={"seconds": timeout, "memory": MEMORY_LIMIT})
         proc = subprocess.Popen(
             [sys.executable, "-m", "bpdrill.worker", job_dir],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -140,18 +138,18 @@ def run_worker(job: dict, arrays: dict, timeout: float) -> WorkerOutcome:
             reader.join(timeout=2)  # a grandchild outside the group may hold a pipe open
         output = readers[0].text() + readers[1].text()
         dump_path = os.path.join(job_dir, "timeout.txt")
-        result_path = os.path.join(job_dir, "result.json")
         if code is None or (os.path.exists(dump_path) and os.path.getsize(dump_path) > 0):
             failure = t("timed out after {seconds:g} s", seconds=timeout)
             if os.path.exists(dump_path):
                 with open(dump_path, encoding="utf-8", errors="replace") as f:
                     hang = _hang_location(f.read(), learner_file)
-        elif code != 0 or not os.path.exists(result_path):
+        elif code != 0 or not protocol.has_result(job_dir):
             failure = _describe_exit(code)
         if failure is not None:
-            return WorkerOutcome(None, output=output, failure=failure, hang=hang)
-        with open(result_path, encoding="utf-8") as f:
-            result = json.load(f)
-        with np.load(os.path.join(job_dir, "outputs.npz"), allow_pickle=False) as data:
-            out_arrays = {k: data[k] for k in data.files}
-        return WorkerOutcome(result, out_arrays, output=output)
+            return WorkerOutcome(output=output, failure=failure, hang=hang)
+        try:
+            import_error, results = protocol.read_result(job_dir, [s.name for s in scenarios])
+        except protocol.ProtocolError as exc:
+            return WorkerOutcome(output=output, failure=t("the worker's answer was refused: {reason}",
+                                                          reason=exc))
+        return WorkerOutcome(import_error, results, output=output)

@@ -11,7 +11,8 @@ STATUSES = ("passed", "partial", "failed", "not_started", "error")
 
 @dataclass
 class CheckResult:
-    name: str
+    id: str  # stable: never reworded or translated
+    name: str  # display text, English
     kind: str
     target: str | None
     passed: bool
@@ -20,11 +21,13 @@ class CheckResult:
     message: str = ""
     details: list[str] = field(default_factory=list)
     diagnosis: object = None  # a diagnose.Diagnosis: the known mistake this failure looks like
+    shown: str = ""  # display text in the learner's language
 
     def to_json(self) -> dict:
         diagnosis = None if self.diagnosis is None else {"name": self.diagnosis.name,
-                                                         "message": self.diagnosis.message}
-        return {"name": self.name, "kind": self.kind, "target": self.target, "passed": self.passed,
+                                                         "message": self.diagnosis.message,
+                                                         "line": self.diagnosis.line}
+        return {"id": self.id, "name": self.name, "kind": self.kind, "target": self.target, "passed": self.passed,
                 "score": self.score, "max_score": self.max_score, "message": self.message,
                 "diagnosis": diagnosis}
 
@@ -90,12 +93,12 @@ def render(report: RunReport, verbose: bool = False, style=lambda text, **kw: te
         for c in e.checks:
             if c.passed:
                 if verbose:
-                    lines.append(f"    {_mark(ok, 'green', style)}{t(c.name)}")
+                    lines.append(f"    {_mark(ok, 'green', style)}{c.shown or c.name}")
                 continue
             if c.message in shown_messages and not verbose:
                 continue  # the exercise's message already says it (not started, crashed ...)
             where = f" [{c.kind}{', ' + c.target if c.target else ''}]"
-            lines.append(f"    {_mark(fail, 'red', style)}{t(c.name)}{where}")
+            lines.append(f"    {_mark(fail, 'red', style)}{c.shown or c.name}{where}")
             lines.append(f"         {c.message}")
             if c.diagnosis is not None and (verbose or c.diagnosis.message not in shown_diagnoses):
                 shown_diagnoses.add(c.diagnosis.message)

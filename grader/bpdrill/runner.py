@@ -7,10 +7,11 @@ from typing import Callable
 
 import numpy as np
 
-from bpdrill import catalog, checks, diagnose, i18n, reference
-from bpdrill.checks import Evidence, Failed, ScenarioError, Value, describe_error, place
+from bpdrill import diagnose, i18n, reference, registry
 from bpdrill.i18n import t
 from bpdrill.isolation import WorkerOutcome, kill_all, run_worker
+from bpdrill.judge import Evidence, Failed, ScenarioError
+from bpdrill.places import describe_error, place
 from bpdrill.report import CheckResult, ExerciseReport
 
 DEFAULT_TIMEOUT = 5.0  # seconds per exercise: a correct file needs under 0.5
@@ -21,51 +22,36 @@ def exercise_rng(seed: int, name: str) -> np.random.Generator:
     return np.random.default_rng([seed, zlib.crc32(name.encode())])
 
 
-def build_job(name: str, path: str, seed: int):
-    """The scenarios for one exercise and the job the worker runs: (scenarios, job, arrays)."""
-    scenarios = {s.name: s for s in checks.load(name).scenarios(exercise_rng(seed, name))}
-    job = {"exercise": name, "file": str(path), "class": catalog.get(name).class_name,
-           "lang": i18n.language(),  # the worker's own messages ('a list of 3 items') in this language
-           "scenarios": [{"name": s.name, "mode": s.mode, "params": s.params} for s in scenarios.values()]}
-    arrays = {f"{s.name}/{k}": v for s in scenarios.values() for k, v in s.arrays.items()}
-    return scenarios, job, arrays
+def build_job(name: str, path: str, seed: int) -> tuple[dict, list]:
+    """The job for one exercise's worker and its scenarios (the hidden inputs of this seed)."""
+    unit = registry.get(name)
+    scenarios = unit.scenarios(exercise_rng(seed, name))
+    job = {"exercise": name, "file": str(path), "class": unit.meta.class_name,
+           "lang": i18n.language()}  # the worker's own messages ('a list of 3 items') in this language
+    return job, scenarios
 
 
-def _decode(result: dict, arrays: dict) -> dict:
-    decoded = {}
-    for name, scenario in result["scenarios"].items():
-        values = {}
-        for key, v in scenario["values"].items():
-            if v["kind"] in ("array", "scalar"):
-                values[key] = Value(v["kind"], array=arrays[v["ref"]])
-            else:
-                values[key] = Value(v["kind"], value=v.get("value"), desc=v.get("desc", ""))
-        decoded[name] = {"error": scenario["error"], "values": values}
-    return decoded
-
-
-def judge(name: str, path: str, scenarios: dict, outcome: WorkerOutcome) -> ExerciseReport:
+def judge(name: str, path: str, scenarios: list, outcome: WorkerOutcome) -> ExerciseReport:
     """Score one exercise from what its worker returned. Only trusted code runs here."""
     # Learner outputs can be huge or odd, and diagnoses try formulas like -1/p on them: an
     # overflow there is part of the verdict, never a warning printed at the learner.
     with np.errstate(all="ignore"):
-        return _judge(name, path, scenarios, outcome)
+        return _judge(registry.get(name), path, {s.name: s for s in scenarios}, outcome)
 
 
-def _judge(name: str, path: str, scenarios: dict, outcome: WorkerOutcome) -> ExerciseReport:
-    module = checks.load(name)
+def _judge(unit, path: str, scenarios: dict, outcome: WorkerOutcome) -> ExerciseReport:
     message, results = "", {}
-    exercise_error = outcome.result["import_error"] if outcome.result else None
+    exercise_error = outcome.import_error
     if outcome.failure is not None:
         message = outcome.failure + (place(path, outcome.hang) if outcome.hang else "")
     elif exercise_error is not None:
         message = describe_error(exercise_error, path)
     else:
-        results = _decode(outcome.result, outcome.arrays)
-    evidence = Evidence(name, scenarios, results, reference.for_exercise(name), path)
+        results = outcome.results or {}
+    evidence = Evidence(unit.name, scenarios, results, reference.for_unit(unit), path)
 
     check_results, failures = [], {}
-    for check in module.CHECKS:
+    for check in unit.checks:
         failure = None
         try:
             if message:
@@ -79,16 +65,17 @@ def _judge(name: str, path: str, scenarios: dict, outcome: WorkerOutcome) -> Exe
                                error_type=type(exc).__name__, error=exc))
         primary = (check.targets or (None,))[0]
         if failure is None:
-            check_results.append(CheckResult(check.name, check.kind, primary, True, check.points, check.points))
+            check_results.append(CheckResult(check.id, check.english, check.kind, primary, True, check.points,
+                                             check.points, shown=check.name))
         else:
             target = failure.target if failure.target in check.targets else primary
-            check_results.append(CheckResult(check.name, check.kind, target, False, 0, check.points,
-                                             failure.message, failure.details))
-            failures[check.name] = (check, failure)
+            check_results.append(CheckResult(check.id, check.english, check.kind, target, False, 0, check.points,
+                                             failure.message, failure.details, shown=check.name))
+            failures[check.id] = (check, failure)
     if not message:  # name the mistakes, now that every check's outcome is known
-        outcomes = {c.name: c for c in check_results}
+        outcomes = {c.id: c for c in check_results}
         for check, failure in failures.values():
-            outcomes[check.name].diagnosis = _diagnose(module, evidence, check, failure, outcomes, failures)
+            outcomes[check.id].diagnosis = _diagnose(unit, evidence, check, failure, outcomes, failures)
     score = sum(c.score for c in check_results)
     possible = sum(c.max_score for c in check_results)
 
@@ -110,17 +97,17 @@ def _judge(name: str, path: str, scenarios: dict, outcome: WorkerOutcome) -> Exe
         message = describe_error(errors[0], path)
     else:
         status = "failed"
-    return ExerciseReport(name, str(path), score, possible, status, check_results, message, outcome.output)
+    return ExerciseReport(unit.name, str(path), score, possible, status, check_results, message, outcome.output)
 
 
-def _diagnose(module, evidence, check, failure, outcomes, failures):
+def _diagnose(unit, evidence, check, failure, outcomes, failures):
     try:
-        return diagnose.diagnose(module, evidence, check, failure, outcomes, failures)
+        return diagnose.diagnose(unit, evidence, check, failure, outcomes, failures)
     except Exception:  # noqa: BLE001 - a diagnosis is a bonus: never let it cost the report
         return None
 
 
-Execute = Callable[[dict, dict, float], WorkerOutcome]
+Execute = Callable[[dict, list, float], WorkerOutcome]
 
 
 def run_checks(files: dict, seed: int, timeout: float = DEFAULT_TIMEOUT,
@@ -128,11 +115,12 @@ def run_checks(files: dict, seed: int, timeout: float = DEFAULT_TIMEOUT,
     """Check each exercise (name -> learner file); workers run `jobs` at a time."""
     prepared = {name: build_job(name, path, seed) for name, path in files.items()}
     pool = ThreadPoolExecutor(max_workers=max(1, jobs))
+    futures = {}
     try:
-        futures = {name: pool.submit(execute, job, arrays, timeout)
-                   for name, (_, job, arrays) in prepared.items()}
+        futures = {name: pool.submit(execute, job, scenarios, timeout)
+                   for name, (job, scenarios) in prepared.items()}
         # Judge in order as workers finish; the first reference imports torch meanwhile.
-        return [judge(name, str(files[name]), prepared[name][0], futures[name].result())
+        return [judge(name, str(files[name]), prepared[name][1], futures[name].result())
                 for name in files]
     except KeyboardInterrupt:
         for future in futures.values():

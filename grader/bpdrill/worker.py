@@ -2,10 +2,10 @@
 
     python -m bpdrill.worker JOB_DIR
 
-JOB_DIR/job.json names the exercise, the learner's file and the scenarios; the input
-arrays are in JOB_DIR/inputs.npz. The worker runs each scenario through the exercise's
-driver and writes plain data back: JOB_DIR/result.json (what came back, errors) and
-JOB_DIR/outputs.npz (the arrays). Nothing is pickled; the trusted side judges.
+The job folder holds what bpdrill.protocol writes: the exercise, the learner's file, the
+scenarios. The worker runs each scenario through the exercise's `drive` and answers with
+plain data through the same protocol (what came back, errors, arrays). Nothing is pickled;
+the trusted side judges.
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ import traceback
 
 import numpy as np
 
-from bpdrill import drivers, i18n
+from bpdrill import i18n, protocol, registry
 from bpdrill.i18n import t
 
 # Learner files must compute their own gradients: these packages (and everything in them)
@@ -38,46 +38,6 @@ class _RefuseForbidden(importlib.abc.MetaPathFinder):
                 t("importing {module} is not allowed in an exercise: compute the gradients yourself",
                   module=fullname))
         return None
-
-
-def describe(value) -> str:
-    """What a value is, in a learner's words: 'a list of 3 items', 'a float32 array of shape (3, 5)'."""
-    if isinstance(value, np.ndarray):
-        kind = t("a {dtype} array of shape {shape}", dtype=value.dtype, shape=value.shape)
-        if type(value) is not np.ndarray:
-            kind += t(" (a {type}, an ndarray subclass)", type=f"{type(value).__module__}.{type(value).__name__}")
-        return kind
-    if isinstance(value, (list, tuple)):
-        return t("a {type} of {count} items", type=type(value).__name__, count=len(value))
-    if value is None:
-        return "None"
-    name = f"{type(value).__module__}.{type(value).__qualname__}"
-    return t("a {type}", type=name[len("builtins."):] if name.startswith("builtins.") else name)
-
-
-class Encoder:
-    """Turns a driver's results into JSON-able descriptions plus arrays for an .npz file."""
-
-    def __init__(self):
-        self.arrays: dict[str, np.ndarray] = {}
-
-    def _ref(self, array: np.ndarray) -> str:
-        ref = f"a{len(self.arrays)}"
-        self.arrays[ref] = array
-        return ref
-
-    def encode(self, value) -> dict:
-        if isinstance(value, (bool, np.bool_)):
-            return {"kind": "bool", "value": bool(value)}
-        if isinstance(value, str):
-            return {"kind": "text", "value": value}
-        if value is None:
-            return {"kind": "none"}
-        if type(value) is np.ndarray and value.dtype.kind in "fiuc":
-            return {"kind": "array", "ref": self._ref(np.array(value))}
-        if isinstance(value, (int, float, np.integer, np.floating)):
-            return {"kind": "scalar", "ref": self._ref(np.array(float(value)))}
-        return {"kind": "other", "desc": describe(value)}
 
 
 def error_record(exc: BaseException, learner_file: str) -> dict:
@@ -131,31 +91,28 @@ def load_learner_module(path: str, class_name: str):
     return module
 
 
-def run_job(job: dict, arrays: dict, numpy_before: dict | None = None) -> tuple[dict, dict]:
+def run_job(job: dict, scenarios: list, numpy_before: dict | None = None) -> tuple[dict, dict]:
     """Run every scenario of a job; returns (result, arrays) ready to be written.
 
     numpy_before: numpy_snapshot() from before the learner's import, to refuse results
     computed after the file replaced part of numpy.
     """
     learner_file = os.path.abspath(job["file"])
-    encoder = Encoder()
+    encoder = protocol.Encoder()
     result = {"import_error": None, "scenarios": {}}
+    unit = registry.get(job["exercise"])  # imported before the learner's file: it cannot replace it
     try:
         module = load_learner_module(learner_file, job["class"])
     except BaseException as exc:  # noqa: BLE001 - anything the learner's import does is reported
         result["import_error"] = error_record(exc, learner_file)
         return result, encoder.arrays
-    driver = drivers.DRIVERS[job["exercise"]]
-    for spec in job["scenarios"]:
-        prefix = spec["name"] + "/"
-        inputs = {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
-        scenario = drivers.Scenario(spec["name"], spec["mode"], inputs, spec["params"])
+    for scenario in scenarios:
         try:
-            values = driver(module, scenario)
+            values = unit.drive(module, scenario)
         except BaseException as exc:  # noqa: BLE001 - one scenario's failure is that scenario's
-            result["scenarios"][spec["name"]] = {"error": error_record(exc, learner_file), "values": {}}
+            result["scenarios"][scenario.name] = {"error": error_record(exc, learner_file), "values": {}}
             continue
-        result["scenarios"][spec["name"]] = {
+        result["scenarios"][scenario.name] = {
             "error": None, "values": {k: encoder.encode(v) for k, v in values.items()}}
     if numpy_before is not None:
         changed = numpy_changes(numpy_before)
@@ -180,11 +137,8 @@ def apply_limits(limits: dict, job_dir: str) -> None:
 
 
 def main(job_dir: str) -> int:
-    with open(os.path.join(job_dir, "job.json"), encoding="utf-8") as f:
-        job = json.load(f)
+    job, scenarios = protocol.read_job(job_dir)
     i18n.set_language(job.get("lang", "en"))  # before any learner code runs: the table is read now
-    with np.load(os.path.join(job_dir, "inputs.npz"), allow_pickle=False) as data:
-        arrays = {k: data[k] for k in data.files}
     # Keep the real functions before learner code can patch them.
     savez, dump, replace = np.savez, json.dump, os.replace
     limits = job.get("limits")
@@ -192,15 +146,9 @@ def main(job_dir: str) -> int:
         apply_limits(limits, job_dir)
     sys.meta_path.insert(0, _RefuseForbidden())
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 3000))
-    result, out_arrays = run_job(job, arrays, numpy_snapshot())
+    result, out_arrays = run_job(job, scenarios, numpy_snapshot())
     faulthandler.cancel_dump_traceback_later()
-    tmp = os.path.join(job_dir, "outputs.tmp.npz")
-    savez(tmp, **out_arrays)
-    replace(tmp, os.path.join(job_dir, "outputs.npz"))
-    tmp = os.path.join(job_dir, "result.tmp.json")
-    with open(tmp, "w", encoding="utf-8") as f:
-        dump(result, f)
-    replace(tmp, os.path.join(job_dir, "result.json"))
+    protocol.write_result(job_dir, result, out_arrays, savez=savez, dump=dump, replace=replace)
     return 0
 
 

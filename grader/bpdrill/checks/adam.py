@@ -4,8 +4,10 @@ from __future__ import annotations
 import numpy as np
 
 from bpdrill import compare
-from bpdrill.checks import Check, Failed, Scenario
 from bpdrill.diagnose import Mistake, close
+from bpdrill.driving import snapshot
+from bpdrill.judge import Check, Failed
+from bpdrill.protocol import Scenario
 from bpdrill.i18n import t
 
 SHAPES = [(3, 4), (4,), (2, 3, 2)]
@@ -92,16 +94,58 @@ def grads_untouched(ev, check: Check) -> None:
 
 
 CHECKS = [
-    Check("one step matches torch.optim.Adam", "torch", "params", 1, "one_step", matches_torch_adam),
-    Check("10 steps, 3 parameters match torch.optim.Adam", "torch", "params", 2, "multi",
-          matches_torch_adam),
-    Check("weight_decay=0.1 (L2 added to the gradient)", "edge", "params", 1, "weight_decay",
-          matches_torch_adam),
-    Check("tiny gradients (~1e-6, where eps matters)", "edge", "params", 1, "tiny", matches_torch_adam),
-    Check("custom betas, eps and lr", "torch", "params", 1, "betas", matches_torch_adam),
-    Check("the caller's arrays are updated in place", "edge", "params", 1, "multi", in_place),
-    Check("step leaves the gradients unchanged", "purity", "params", 1, "weight_decay", grads_untouched),
+    Check("torch.one_step", "torch", "params", 1, "one_step", matches_torch_adam,
+          "one step matches torch.optim.Adam", "一步更新与 torch.optim.Adam 一致"),
+    Check("torch.multi", "torch", "params", 2, "multi", matches_torch_adam,
+          "10 steps, 3 parameters match torch.optim.Adam", "3 个参数、10 步更新与 torch.optim.Adam 一致"),
+    Check("edge.weight_decay", "edge", "params", 1, "weight_decay", matches_torch_adam,
+          "weight_decay=0.1 (L2 added to the gradient)", "weight_decay=0.1（L2 项加到梯度上）"),
+    Check("edge.tiny", "edge", "params", 1, "tiny", matches_torch_adam,
+          "tiny gradients (~1e-6, where eps matters)", "极小的梯度（约 1e-6，此时 eps 起作用）"),
+    Check("torch.betas", "torch", "params", 1, "betas", matches_torch_adam,
+          "custom betas, eps and lr", "自定义 betas、eps 和 lr"),
+    Check("edge.in_place", "edge", "params", 1, "multi", in_place,
+          "the caller's arrays are updated in place", "调用方传入的数组被原地更新"),
+    Check("purity.grads", "purity", "params", 1, "weight_decay", grads_untouched,
+          "step leaves the gradients unchanged", "step 不修改传入的梯度"),
 ]
+
+
+# ---- the worker's side ----------------------------------------------------------------------
+
+def drive(module, s: Scenario) -> dict:
+    names = s.keys_with_prefix("param.")
+    params = {name: s[f"param.{name}"] for name in names}
+    held = dict(params)  # the caller's references: step must update these arrays in place
+    optimizer = module.Adam(params, **s.params["hyper"])
+    out = {}
+    for step in range(s.params["steps"]):  # not `t`: that name is the message function
+        grads = {name: s[f"grad.{step}.{name}"] for name in names}
+        optimizer.step(grads)
+        out.update({f"grad_after.{step}.{name}": g for name, g in grads.items()})
+    out.update({f"param.{name}": held[name] for name in names})
+    learner_view = getattr(optimizer, "params", None)
+    if isinstance(learner_view, dict):
+        out.update({f"view.{name}": snapshot(learner_view.get(name)) for name in names})
+    return out
+
+
+# ---- the trusted side: torch.optim.Adam -----------------------------------------------------
+
+def reference(ref, s: Scenario) -> dict:
+    """The parameters after s.params['steps'] steps of torch.optim.Adam."""
+    torch = ref.torch
+    names = s.keys_with_prefix("param.")
+    params = {name: ref.leaf(s.arrays[f"param.{name}"]) for name in names}
+    hyper = dict(s.params["hyper"])
+    if "betas" in hyper:
+        hyper["betas"] = tuple(hyper["betas"])
+    optimizer = torch.optim.Adam(list(params.values()), foreach=False, **hyper)
+    for step in range(s.params["steps"]):
+        for name, p in params.items():
+            p.grad = torch.tensor(s.arrays[f"grad.{step}.{name}"])
+        optimizer.step()
+    return {name: ref.numpy(p) for name, p in params.items()}
 
 
 # ---- diagnosis: Adam re-run in NumPy with one known mistake switched on -------------------
@@ -188,7 +232,7 @@ def _matches_variant(p, variant: str, mistake: str, evidence: str):
 
 
 def _not_in_place(p):
-    if p.check.name != "the caller's arrays are updated in place":
+    if p.check.id != "edge.in_place":
         return None
     names = sorted(k[len("param."):] for k in p.inputs if k.startswith("param."))
     ref = p.reference()

@@ -1,18 +1,23 @@
 """Hidden checks for autograd: graph programs run with the learner's Tensor and with torch.
 
 A program is data: leaves (tensors, constants), steps (target, op, args, kwargs) and an
-output, plus the grad handed to backward. The worker runs it with the learner's Tensor
-(bpdrill.drivers.run_program), the reference runs the same steps in PyTorch, and a
-numerical-gradient check re-runs the learner's forward with each leaf element moved.
+output, plus the grad handed to backward. One interpreter (`run_steps`) runs it: in the
+worker with the learner's Tensor, on the trusted side in PyTorch (the reference) and in
+NumPy (a dry run for shapes); `show` prints a step as code. A numerical-gradient check
+re-runs the learner's forward with each leaf element moved.
 """
 from __future__ import annotations
+
+import operator
 
 import numpy as np
 
 from bpdrill import compare
-from bpdrill.checks import Check, Failed, Scenario
 from bpdrill.diagnose import Mistake, broadcast_not_undone, close, same_values_other_shape
+from bpdrill.driving import perturbed_outputs, snapshot
 from bpdrill.i18n import t
+from bpdrill.judge import Check, Failed, compare_arrays
+from bpdrill.protocol import Scenario
 
 N, C = 4, 3  # a rectangular batch; square inputs are asked for by name
 
@@ -36,6 +41,75 @@ def step(target, op, *args, **kwargs):
 def program(name, title, kind, leaves, steps, grad="random", backward_calls=1, points=1):
     return {"name": name, "title": title, "kind": kind, "points": points, "leaves": leaves,
             "steps": steps, "output": steps[-1][0], "grad": grad, "backward_calls": backward_calls}
+
+
+# ---- one interpreter for programs -------------------------------------------------------
+
+# Steps written with Python's own operators run alike on the learner's Tensor, torch tensors
+# and NumPy arrays; each entry: (how the step reads as code, what it does).
+OPERATORS = {
+    "add": ("{0} + {1}", operator.add), "sub": ("{0} - {1}", operator.sub),
+    "mul": ("{0} * {1}", operator.mul), "div": ("{0} / {1}", operator.truediv),
+    "matmul": ("{0} @ {1}", operator.matmul), "neg": ("-{0}", operator.neg),
+    "pow": ("{0} ** {1}", operator.pow), "T": ("{0}.T", lambda a: a.T),
+}
+
+
+def run_steps(program: dict, env: dict, method) -> dict:
+    """Run the program's steps over env (leaf name -> value); method(a, op, kwargs) runs a
+    step that is a Tensor method (sum, exp, log_softmax, reshape ...) on one backend."""
+    for target, op, args, kwargs in program["steps"]:
+        if op in OPERATORS:
+            operands = [env[a] if isinstance(a, str) else a for a in args]
+            env[target] = OPERATORS[op][1](*operands)
+        else:
+            env[target] = method(env[args[0]], op, kwargs)
+    return env
+
+
+def learner_method(a, op: str, kwargs: dict):
+    """As a learner would call it: x.sum(axis=0), x.reshape(3, 4), x.log_softmax()."""
+    return a.reshape(*kwargs["shape"]) if op == "reshape" else getattr(a, op)(**kwargs)
+
+
+def numpy_method(a, op: str, kwargs: dict):
+    """NumPy, for shapes only: element-wise steps keep the shape."""
+    if op in ("sum", "mean"):
+        return getattr(np, op)(a, axis=kwargs.get("axis"), keepdims=kwargs.get("keepdims", False))
+    if op == "transpose":
+        return a.T
+    if op == "reshape":
+        return a.reshape(kwargs["shape"])
+    return np.zeros_like(a)
+
+
+def torch_method(torch):
+    def method(a, op: str, kwargs: dict):
+        if op in ("sum", "mean"):
+            axis, keepdims = kwargs.get("axis"), kwargs.get("keepdims", False)
+            if axis is None:
+                r = getattr(a, op)()
+                return r.reshape([1] * a.dim()) if keepdims else r
+            return getattr(a, op)(dim=axis, keepdim=keepdims)
+        if op == "log_softmax":
+            return torch.log_softmax(a, dim=kwargs.get("axis", -1))
+        if op == "transpose":
+            return a.T
+        if op == "reshape":
+            return a.reshape(kwargs["shape"])
+        return getattr(torch, op)(a)  # exp, log, relu, sigmoid, tanh
+    return method
+
+
+def show(prog, target: str) -> str:
+    """A step of the program as code, for messages: 'x * x', 'x.sum(axis=0)'."""
+    for name, op, args, kwargs in prog["steps"]:
+        if name == target:
+            if op in OPERATORS:
+                return OPERATORS[op][0].format(*args)
+            call = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
+            return f"{args[0]}.{op}({call})"
+    return target
 
 
 def _chain(length):
@@ -155,8 +229,8 @@ def _draw(rng, spec):
 
 def _output_shape(prog, arrays) -> tuple:
     """The output's shape, from a NumPy dry run of the program (no learner code involved)."""
-    from bpdrill.reference import run_program_numpy
-    return run_program_numpy(prog, arrays).shape
+    env = run_steps(prog, {name: arrays[f"leaf.{name}"] for name in prog["leaves"]}, numpy_method)
+    return np.shape(env[prog["output"]])
 
 
 def scenarios(rng) -> list[Scenario]:
@@ -172,34 +246,16 @@ def scenarios(rng) -> list[Scenario]:
     return result
 
 
-def _show(prog, target: str) -> str:
-    """A step of the program as code, for messages: 'y = x * x'."""
-    symbols = {"add": "+", "sub": "-", "mul": "*", "div": "/", "matmul": "@"}
-    for name, op, args, kwargs in prog["steps"]:
-        if name == target:
-            if op in symbols:
-                return f"{args[0]} {symbols[op]} {args[1]}"
-            if op == "neg":
-                return f"-{args[0]}"
-            if op == "pow":
-                return f"{args[0]} ** {args[1]}"
-            if op == "T":
-                return f"{args[0]}.T"
-            call = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
-            return f"{args[0]}.{op}({call})"
-    return target
-
-
 def _structure(ev, check: Check, prog: dict, ref: dict) -> None:
     """Every step gives a Tensor, requires_grad as in PyTorch, data in float64."""
     for name, *_ in prog["steps"]:
         v = ev.value(check.scenario, f"is_tensor.{name}")
         if not v.value:
-            raise Failed(t("`{code}` did not give a Tensor", code=_show(prog, name)), target="output")
+            raise Failed(t("`{code}` did not give a Tensor", code=show(prog, name)), target="output")
         v = ev.value(check.scenario, f"requires_grad.{name}")
         if v.value != ref["requires_grad"][name]:
             raise Failed(t("`{code}`.requires_grad is {got}, expected {expected} (a result requires grad "
-                           "when any input does)", code=_show(prog, name), got=v.value,
+                           "when any input does)", code=show(prog, name), got=v.value,
                            expected=ref["requires_grad"][name]),
                          target="grad", mistake=("no_requires_grad_propagation",
                                                  t("requires_grad does not follow the inputs: a result "
@@ -232,7 +288,6 @@ def _leaf_grads(ev, check, prog, expected_of) -> None:
 
 
 def _compare(name, got, expected, kind):
-    from bpdrill.checks import compare_arrays
     try:
         compare_arrays(name, got, expected, "numgrad" if kind == "numgrad" else "torch")
     except Failed as failure:
@@ -263,8 +318,87 @@ def run_program_check(ev, check: Check) -> None:
     _leaf_grads(ev, check, prog, expected_of)
 
 
-CHECKS = [Check(p["title"], p["kind"], "grad", p["points"], p["name"], run_program_check)
-          for p in PROGRAMS if p["kind"] != "probe"]
+CHECKS = [Check(f"program.{p['name']}", p["kind"], "grad", p["points"], p["name"], run_program_check,
+                p["title"], p.get("title_zh", "")) for p in PROGRAMS if p["kind"] != "probe"]
+
+
+# ---- the worker's side: run a program with the learner's Tensor ---------------------------
+
+def _learner_env(Tensor, program: dict, leaves: dict) -> dict:
+    env = {}
+    for name, spec in program["leaves"].items():
+        data = leaves[name]
+        if spec["kind"] == "tensor":
+            env[name] = Tensor(data, requires_grad=spec["requires_grad"])
+        elif spec["kind"] == "int_tensor":
+            env[name] = Tensor(data.astype(np.int64), requires_grad=spec["requires_grad"])
+        elif spec["kind"] == "array":
+            env[name] = data
+        else:  # a Python number
+            env[name] = float(data)
+    return env
+
+
+def run_learner(Tensor, program: dict, leaves: dict):
+    """(env, output) of the program run with the learner's Tensor."""
+    env = run_steps(program, _learner_env(Tensor, program, leaves), learner_method)
+    return env, env[program["output"]]
+
+
+def drive(module, s: Scenario) -> dict:
+    Tensor = module.Tensor
+    program = s.params["program"]
+    leaves = {name: s[f"leaf.{name}"] for name in program["leaves"]}
+    if s.mode == "perturb":
+        def forward():  # reads the leaf arrays, which perturbed_outputs moves in place
+            return run_learner(Tensor, program, leaves)[1].data
+
+        out = {}
+        for name, spec in program["leaves"].items():
+            if spec.get("requires_grad"):
+                out[f"plus.{name}"], out[f"minus.{name}"] = perturbed_outputs(forward, leaves[name], s.params["h"])
+        return out
+    env, output = run_learner(Tensor, program, leaves)
+    grad = s["grad"] if "grad" in s else None
+    for _ in range(program.get("backward_calls", 1)):
+        output.backward() if grad is None else output.backward(grad)
+    out = {"output": snapshot(getattr(output, "data", None))}
+    for name, spec in program["leaves"].items():
+        if spec["kind"] in ("tensor", "int_tensor"):
+            out[f"grad.{name}"] = snapshot(env[name].grad)
+            out[f"data_dtype.{name}"] = str(getattr(env[name].data, "dtype", type(env[name].data).__name__))
+    for target, *_ in program["steps"]:
+        value = env[target]
+        out[f"is_tensor.{target}"] = isinstance(value, Tensor)
+        out[f"requires_grad.{target}"] = bool(getattr(value, "requires_grad", False))
+    return out
+
+
+# ---- the trusted side: the same program in PyTorch ------------------------------------------
+
+def reference(ref, s: Scenario) -> dict:
+    """Output, leaf gradients and requires_grad of every step, computed by PyTorch."""
+    program = s.params["program"]
+    env, leaves = {}, {}
+    for name, spec in program["leaves"].items():
+        data = s.arrays[f"leaf.{name}"]
+        if spec["kind"] in ("tensor", "int_tensor"):
+            env[name] = leaves[name] = ref.leaf(data, spec["requires_grad"])
+        elif spec["kind"] == "array":
+            env[name] = ref.leaf(data, False)
+        else:
+            env[name] = float(data)
+    env = run_steps(program, env, torch_method(ref.torch))
+    output = env[program["output"]]
+    grad = ref.leaf(s.arrays["grad"], False) if "grad" in s.arrays else None
+    calls = program.get("backward_calls", 1)
+    for i in range(calls):
+        output.backward(grad, retain_graph=i < calls - 1)
+    return {
+        "output": ref.numpy(output),
+        "grads": {name: ref.numpy(x.grad) for name, x in leaves.items() if x.requires_grad},
+        "requires_grad": {target: bool(env[target].requires_grad) for target, *_ in program["steps"]},
+    }
 
 
 # ---- diagnosis: patterns across programs -------------------------------------------------
@@ -275,7 +409,7 @@ CORE = {"add": {"__add__"}, "sub": {"__add__", "__mul__"}, "neg": {"__mul__"}, "
         "mean": {"sum", "__mul__"}, "exp": {"exp"}, "log": {"log"}, "relu": {"relu"},
         "sigmoid": {"sigmoid"}, "tanh": {"tanh"}, "log_softmax": {"log_softmax"},
         "reshape": {"reshape"}, "T": {"transpose"}, "transpose": {"transpose"}}
-BY_TITLE = {p["title"]: p for p in PROGRAMS}
+BY_SCENARIO = {p["name"]: p for p in PROGRAMS}
 
 
 def _core_ops(prog) -> set:
@@ -284,7 +418,7 @@ def _core_ops(prog) -> set:
 
 def where(probe) -> str:
     """A check on one operation is about that operation's rule; others, the traversal."""
-    prog = BY_TITLE.get(probe.check.name)
+    prog = BY_SCENARIO.get(probe.check.scenario)
     ops = _core_ops(prog) if prog else set()
     return f"Tensor.{ops.pop()}" if len(ops) == 1 else "Tensor.backward"
 
@@ -335,7 +469,7 @@ def _order(p):
     if p.check.scenario not in ("diamond", "reuse"):
         return None
     ratio = _square_ratio(p)
-    prog = BY_TITLE[p.check.name]
+    prog = BY_SCENARIO[p.check.scenario]
     if ratio is not None and abs(ratio - 1) < 1e-9 and all(_rule_right(p, m) for m in _core_ops(prog)):
         return {"evidence": t("x * x and every operation on its own are right, a diamond with paths "
                               "of different lengths is not")}
@@ -377,7 +511,7 @@ def _dropped(p):
 
 
 def _suspect_rule(p):
-    prog = BY_TITLE.get(p.check.name)
+    prog = BY_SCENARIO.get(p.check.scenario)
     if prog is None:
         return None
     if _rule_right(p, "__add__") is False and _rule_right(p, "__mul__") is False:
@@ -390,7 +524,6 @@ def _suspect_rule(p):
     return None
 
 
-BY_TITLE_NAME = {p["name"]: p["title"] for p in PROGRAMS}
 
 MISTAKES = [
     Mistake("recursive_traversal", "the traversal is recursive: {evidence}. Walk the graph with an "

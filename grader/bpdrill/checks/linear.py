@@ -4,8 +4,10 @@ from __future__ import annotations
 import numpy as np
 
 from bpdrill import compare
-from bpdrill.checks import Check, Scenario, matches_numgrad, matches_reference, same_shape, unchanged
 from bpdrill.diagnose import Mistake, formula
+from bpdrill.judge import Check, matches_reference, numgrad_check, shape_check, unchanged_check
+from bpdrill.protocol import Scenario
+from bpdrill.driving import perturbed_outputs, snapshot
 
 
 def _inputs(rng, n, d_in, d_out):
@@ -34,26 +36,69 @@ def _project(ev, scenario):
 
 
 CHECKS = [
-    Check("dx has the shape of x", "shape", "dx", 1, "basic", same_shape("dx", like="x")),
-    Check("dW has the shape of W", "shape", "dW", 1, "basic", same_shape("dW", like="W")),
-    Check("db has the shape of b", "shape", "db", 1, "basic", same_shape("db", like="b")),
-    Check("dx matches the numerical gradient", "numgrad", "dx", 1, "basic",
-          matches_numgrad("dx", "x", _project)),
-    Check("dW matches the numerical gradient", "numgrad", "dW", 1, "basic",
-          matches_numgrad("dW", "W", _project)),
-    Check("db matches the numerical gradient", "numgrad", "db", 1, "basic",
-          matches_numgrad("db", "b", _project)),
-    Check("dx matches PyTorch (N = in = out)", "torch", "dx", 1, "square", matches_reference("dx")),
-    Check("dW matches PyTorch (N = in = out)", "torch", "dW", 1, "square", matches_reference("dW")),
-    Check("db matches PyTorch (N = in = out)", "torch", "db", 1, "square", matches_reference("db")),
-    Check("batch of one", "edge", ("dx", "dW", "db"), 1, "single", matches_reference("dx", "dW", "db")),
-    Check("a second backward overwrites dW and db", "edge", ("dx", "dW", "db"), 1, "twice",
-          matches_reference(("dx2", "dx2", "dx"), ("dW2", "dW2", "dW"), ("db2", "db2", "db"))),
-    Check("after a new forward, backward uses the new x", "edge", ("dx", "dW", "db"), 1, "twice",
-          matches_reference(("dx3", "dx3", "dx"), ("dW3", "dW3", "dW"), ("db3", "db3", "db"))),
-    Check("backward leaves x, W, b and dout unchanged", "purity", ("x", "W", "b", "dout"), 1, "basic",
-          unchanged("x", "W", "b", "dout")),
+    shape_check("dx", like="x"),
+    shape_check("dW", like="W"),
+    shape_check("db", like="b"),
+    numgrad_check("dx", "x", _project),
+    numgrad_check("dW", "W", _project),
+    numgrad_check("db", "b", _project),
+    *[Check(f"torch.{g}", "torch", g, 1, "square", matches_reference(g), "{key} matches PyTorch (N = in = out)",
+            "{key} 与 PyTorch 一致（N = in = out）", title_args=(("key", g),)) for g in ("dx", "dW", "db")],
+    Check("edge.single", "edge", ("dx", "dW", "db"), 1, "single", matches_reference("dx", "dW", "db"),
+          "batch of one", "批大小为 1"),
+    Check("edge.second_backward", "edge", ("dx", "dW", "db"), 1, "twice",
+          matches_reference(("dx2", "dx2", "dx"), ("dW2", "dW2", "dW"), ("db2", "db2", "db")),
+          "a second backward overwrites dW and db", "第二次 backward 会覆盖 dW 和 db", call="second"),
+    Check("edge.new_forward", "edge", ("dx", "dW", "db"), 1, "twice",
+          matches_reference(("dx3", "dx3", "dx"), ("dW3", "dW3", "dW"), ("db3", "db3", "db")),
+          "after a new forward, backward uses the new x", "新的 forward 之后，backward 使用新的 x",
+          call="new_forward"),
+    unchanged_check("x", "W", "b", "dout"),
 ]
+
+
+# ---- the worker's side: drive the learner's Linear ----------------------------------------
+
+def drive(module, s: Scenario) -> dict:
+    W, b = s["W"], s["b"]
+    layer = module.Linear(*W.shape)
+    layer.W, layer.b = W, b
+    if s.mode == "perturb":
+        x = s["x"]
+        out = {}
+        for name, array in (("x", x), ("W", W), ("b", b)):
+            out[f"plus.{name}"], out[f"minus.{name}"] = perturbed_outputs(
+                lambda: layer.forward(x), array, s.params["h"])
+        return out
+    x, dout = s["x"], s["dout"]
+    out = {"out": snapshot(layer.forward(x))}
+    out["dx"] = snapshot(layer.backward(dout))
+    out["dW"], out["db"] = snapshot(layer.dW), snapshot(layer.db)
+    if "dout2" in s:
+        out["dx2"] = snapshot(layer.backward(s["dout2"]))
+        out["dW2"], out["db2"] = snapshot(layer.dW), snapshot(layer.db)
+    if "x3" in s:  # a new forward: backward must use this input, not a stale one
+        layer.forward(s["x3"])
+        out["dx3"] = snapshot(layer.backward(s["dout3"]))
+        out["dW3"], out["db3"] = snapshot(layer.dW), snapshot(layer.db)
+    out.update({"after.x": x, "after.W": W, "after.b": b, "after.dout": dout})
+    return out
+
+
+# ---- the trusted side: PyTorch float64 ------------------------------------------------------
+
+def reference(ref, s: Scenario) -> dict:
+    a, out = s.arrays, {}
+    for suffix in ("", "2", "3"):
+        if f"dout{suffix}" not in a:
+            continue
+        x = ref.leaf(a["x3" if suffix == "3" else "x"])
+        W, b = ref.leaf(a["W"]), ref.leaf(a["b"])
+        y = x @ W + b
+        y.backward(ref.leaf(a[f"dout{suffix}"], False))
+        out.update({f"out{suffix}": ref.numpy(y), f"dx{suffix}": ref.numpy(x.grad),
+                    f"dW{suffix}": ref.numpy(W.grad), f"db{suffix}": ref.numpy(b.grad)})
+    return out
 
 
 # ---- diagnosis: what this exercise's known mistakes would produce -----------------------
@@ -78,13 +123,13 @@ def _first_call(p):
 MISTAKES = [
     Mistake("accumulated_not_overwritten", "{label} grew across calls: after a second backward it "
             "holds the sum of both calls' gradients. Assign self.{label} = ..., do not add to it",
-            lambda p: p.check.name.startswith("a second backward") and formula(
+            lambda p: p.check.call == "second" and formula(
                 "got = first call + second call",
                 lambda p: _first_call(p)[p.label] + _grads(p.inputs["x"], p.inputs["W"], p.inputs["dout2"])[p.label]
             )(p)),
     Mistake("stale_cache", "backward used the x of an earlier forward: {evidence}. Read the input "
             "forward cached this time, every time",
-            lambda p: p.check.name.startswith("after a new forward") and formula(
+            lambda p: p.check.call == "new_forward" and formula(
                 "after forward(x2), dW equals x1.T @ dout",
                 lambda p: _grads(p.inputs["x"], p.inputs["W"], p.inputs["dout3"])[p.label])(p)),
     Mistake("dropped_upstream", "the upstream gradient dout was dropped: {label} equals the local "

@@ -4,8 +4,11 @@ from __future__ import annotations
 import numpy as np
 
 from bpdrill import compare
-from bpdrill.checks import Check, Failed, Scenario, matches_numgrad, matches_reference, same_shape, unchanged
 from bpdrill.diagnose import Mistake, close, first_call_right, formula
+from bpdrill.driving import number, perturbed_outputs, snapshot
+from bpdrill.judge import (Check, Failed, matches_reference, numgrad_check, shape_check,
+                           unchanged_check)
+from bpdrill.protocol import Scenario
 from bpdrill.i18n import t
 
 PARAMS = ("W1", "b1", "W2", "b2")
@@ -96,23 +99,105 @@ def _learns(ev, check: Check) -> None:
 
 
 CHECKS = [
-    *[Check(f"{p} gradient has the shape of {p}", "shape", p, 1, "basic", same_shape(p, like=p))
-      for p in PARAMS],
-    *[Check(f"{p} matches the numerical gradient", "numgrad", p, 1, "basic",
-            matches_numgrad(p, p, _project)) for p in PARAMS],
-    *[Check(f"{p} matches PyTorch (N = C)", "torch", p, 1, "square", matches_reference(p))
-      for p in PARAMS],
-    Check("batch of one", "edge", PARAMS, 1, "single", matches_reference(*PARAMS)),
-    Check("a second backward gives the same gradients", "purity", PARAMS, 1, "basic",
-          matches_reference(*[(f"{p}.again", p, p) for p in PARAMS])),
-    Check("after a new forward, backward uses the new X", "edge", PARAMS, 1, "basic",
-          matches_reference(*[(f"{p}.new", f"{p}.new", p) for p in PARAMS])),
-    Check("backward leaves X and y unchanged", "purity", ("X", "y"), 1, "basic", unchanged("X", "y")),
-    Check("loss(X, y) returns the loss and the gradients", "torch", ("loss", *PARAMS), 1, "loss",
-          _loss_and_grads),
-    Check("train_step takes one gradient-descent step", "train", "params", 1, "step", _train_step),
-    Check("the network learns three separable blobs", "train", None, 2, "train", _learns),
+    *[Check(f"shape.{p}", "shape", p, 1, "basic", shape_check(p, like=p).judge, "{key} gradient has the shape of {key}",
+            "{key} 梯度的形状与 {key} 相同", title_args=(("key", p),)) for p in PARAMS],
+    *[numgrad_check(p, p, _project) for p in PARAMS],
+    *[Check(f"torch.{p}", "torch", p, 1, "square", matches_reference(p), "{key} matches PyTorch (N = C)",
+            "{key} 与 PyTorch 一致（N = C）", title_args=(("key", p),)) for p in PARAMS],
+    Check("edge.single", "edge", PARAMS, 1, "single", matches_reference(*PARAMS), "batch of one", "批大小为 1"),
+    Check("purity.second_backward", "purity", PARAMS, 1, "basic",
+          matches_reference(*[(f"{p}.again", p, p) for p in PARAMS]),
+          "a second backward gives the same gradients", "第二次 backward 给出相同的梯度", call="second"),
+    Check("edge.new_forward", "edge", PARAMS, 1, "basic",
+          matches_reference(*[(f"{p}.new", f"{p}.new", p) for p in PARAMS]),
+          "after a new forward, backward uses the new X", "新的 forward 之后，backward 使用新的 X",
+          call="new_forward"),
+    unchanged_check("X", "y"),
+    Check("torch.loss", "torch", ("loss", *PARAMS), 1, "loss", _loss_and_grads,
+          "loss(X, y) returns the loss and the gradients", "loss(X, y) 返回损失和梯度"),
+    Check("train.step", "train", "params", 1, "step", _train_step,
+          "train_step takes one gradient-descent step", "train_step 执行一步梯度下降"),
+    Check("train.learns", "train", None, 2, "train", _learns,
+          "the network learns three separable blobs", "网络能学会区分三个可分的点簇"),
 ]
+
+
+# ---- the worker's side ----------------------------------------------------------------------
+
+def _model(module, s: Scenario):
+    params = {name: s[name] for name in PARAMS}
+    D, H = params["W1"].shape
+    C = params["W2"].shape[1]
+    model = module.TwoLayerMLP(D, H, C)
+    for name, array in params.items():
+        model.params[name] = array
+    return model, params
+
+
+def drive(module, s: Scenario) -> dict:
+    model, params = _model(module, s)
+    X, y = s["X"], s["y"].astype(np.int64)
+    if s.mode == "perturb":
+        out = {}
+        for name, array in params.items():
+            out[f"plus.{name}"], out[f"minus.{name}"] = perturbed_outputs(
+                lambda: model.forward(X), array, s.params["h"])
+        return out
+    if s.mode == "backward":
+        out = {"probs": snapshot(model.forward(X))}
+        grads = model.backward(y)
+        if not isinstance(grads, dict):
+            raise TypeError(t("backward returned {type}; expected a dict of gradients", type=type(grads).__name__))
+        out.update({name: snapshot(grads.get(name)) for name in PARAMS})
+        if s.params.get("twice"):
+            grads = model.backward(y)
+            out.update({f"{name}.again": snapshot(grads.get(name)) for name in PARAMS})
+        if "X3" in s:
+            model.forward(s["X3"])
+            grads = model.backward(s["y3"].astype(np.int64))
+            out.update({f"{name}.new": snapshot(grads.get(name)) for name in PARAMS})
+        out.update({"after.X": X, "after.y": y})
+        return out
+    if s.mode == "loss":
+        result = model.loss(X, y)
+        if not isinstance(result, tuple) or len(result) != 2 or not isinstance(result[1], dict):
+            raise TypeError(t("loss returned {type}; expected (loss, grads)", type=type(result).__name__))
+        out = {"loss": number(result[0], "loss")}
+        out.update({name: snapshot(result[1].get(name)) for name in PARAMS})
+        return out
+    if s.mode == "train_step":
+        loss = number(model.train_step(X, y, lr=s.params["lr"]), "train_step")
+        out = {"loss": loss}
+        out.update({name: params[name] for name in PARAMS})  # the grader's arrays
+        out.update({f"model.{name}": snapshot(model.params.get(name)) for name in PARAMS})
+        return out
+    losses = [number(model.train_step(X, y, lr=s.params["lr"]), "train_step") for _ in range(s.params["steps"])]
+    return {"losses": np.array(losses), "probs": snapshot(model.forward(X))}
+
+
+# ---- the trusted side: PyTorch float64 ------------------------------------------------------
+
+def _torch_loss_and_grads(ref, a: dict):
+    """Mean cross-entropy of the two-layer network and its parameter gradients."""
+    torch = ref.torch
+    params = {name: ref.leaf(a[name]) for name in PARAMS}
+    h = torch.sigmoid(ref.leaf(a["X"], False) @ params["W1"] + params["b1"])
+    scores = h @ params["W2"] + params["b2"]
+    loss = torch.nn.functional.cross_entropy(scores, ref.long(a["y"]))
+    loss.backward()
+    grads = {name: ref.numpy(p.grad) for name, p in params.items()}
+    return ref.numpy(loss), ref.numpy(torch.softmax(scores, dim=1)), grads
+
+
+def reference(ref, s: Scenario) -> dict:
+    loss, probs, grads = _torch_loss_and_grads(ref, s.arrays)
+    if "X3" in s.arrays:  # the gradients after a new forward on (X3, y3)
+        _, _, new = _torch_loss_and_grads(ref, {**s.arrays, "X": s.arrays["X3"], "y": s.arrays["y3"]})
+        grads.update({f"{name}.new": g for name, g in new.items()})
+    if s.mode == "train_step":  # the parameters after one step of gradient descent
+        lr = s.params["lr"]
+        return {"loss": loss, **{name: s.arrays[name] - lr * g for name, g in grads.items()}}
+    return {"loss": loss, "probs": probs, **grads}
 
 
 # ---- diagnosis ----------------------------------------------------------------------------
@@ -185,10 +270,10 @@ MISTAKES = [
     Mistake("fancy_indexing", "d[:, y] -= 1 subtracts 1 in whole columns: {evidence}. Use "
             "d[np.arange(N), y] -= 1", _variant("the gradient of d[:, y] -= 1", fancy=True)),
     Mistake("stale_cache", "backward used what an earlier forward cached: {evidence}",
-            lambda p: p.check.name.startswith("after a new forward") and formula(
+            lambda p: p.check.call == "new_forward" and formula(
                 "after forward(X2), the gradients came from the first X",
                 lambda p: _grads(p.inputs, y=p.inputs["y3"]).get(p.label))(p)),
     Mistake("cache_modified_in_place", "backward changed what forward cached: {evidence}. Copy "
             "the probabilities before subtracting (d = probs.copy())",
-            lambda p: p.check.name.startswith("a second backward") and first_call_right("{label}")(p)),
+            lambda p: p.check.call == "second" and first_call_right("{label}")(p)),
 ]

@@ -4,8 +4,10 @@ from __future__ import annotations
 import numpy as np
 
 from bpdrill import compare
-from bpdrill.checks import Check, Scenario, matches_numgrad, matches_reference, same_shape, unchanged
 from bpdrill.diagnose import Mistake, first_call_right, formula
+from bpdrill.driving import perturbed_outputs, snapshot
+from bpdrill.judge import Check, matches_reference, numgrad_check, shape_check, unchanged_check
+from bpdrill.protocol import Scenario
 
 
 def scenarios(rng) -> list[Scenario]:
@@ -30,19 +32,53 @@ def _project(ev, scenario):
 
 
 CHECKS = [
-    Check("dx has the shape of x", "shape", "dx", 1, "basic", same_shape("dx", like="x")),
-    Check("dx matches the numerical gradient", "numgrad", "dx", 2, "basic",
-          matches_numgrad("dx", "x", _project)),
-    Check("dx matches PyTorch for a 3-D input", "torch", "dx", 1, "nd", matches_reference("dx")),
-    Check("extreme inputs (|x| up to 1e3): finite and right", "edge", ("out", "dx"), 1, "extreme",
-          matches_reference("out", "dx")),
-    Check("a second backward with a new dout", "edge", "dx", 1, "twice",
-          matches_reference(("dx2", "dx2", "dx"))),
-    Check("after a new forward, backward uses the new x", "edge", "dx", 1, "twice",
-          matches_reference(("dx3", "dx3", "dx"))),
-    Check("backward leaves x and dout unchanged", "purity", ("x", "dout"), 1, "basic",
-          unchanged("x", "dout")),
+    shape_check("dx", like="x"),
+    numgrad_check("dx", "x", _project, points=2),
+    Check("torch.dx", "torch", "dx", 1, "nd", matches_reference("dx"), "dx matches PyTorch for a 3-D input",
+          "三维输入时 dx 与 PyTorch 一致"),
+    Check("edge.extreme", "edge", ("out", "dx"), 1, "extreme", matches_reference("out", "dx"),
+          "extreme inputs (|x| up to 1e3): finite and right", "极端输入（|x| 最大到 1e3）：结果有限且正确"),
+    Check("edge.second_backward", "edge", "dx", 1, "twice", matches_reference(("dx2", "dx2", "dx")),
+          "a second backward with a new dout", "用新的 dout 再调用一次 backward", call="second"),
+    Check("edge.new_forward", "edge", "dx", 1, "twice", matches_reference(("dx3", "dx3", "dx")),
+          "after a new forward, backward uses the new x", "新的 forward 之后，backward 使用新的 x",
+          call="new_forward"),
+    unchanged_check("x", "dout"),
 ]
+
+
+# ---- the worker's side ----------------------------------------------------------------------
+
+def drive(module, s: Scenario) -> dict:
+    act = module.Sigmoid()
+    x = s["x"]
+    if s.mode == "perturb":
+        plus, minus = perturbed_outputs(lambda: act.forward(x), x, s.params["h"])
+        return {"plus.x": plus, "minus.x": minus}
+    dout = s["dout"]
+    out = {"out": snapshot(act.forward(x))}
+    out["dx"] = snapshot(act.backward(dout))
+    if "dout2" in s:
+        out["dx2"] = snapshot(act.backward(s["dout2"]))
+    if "x3" in s:
+        act.forward(s["x3"])
+        out["dx3"] = snapshot(act.backward(s["dout3"]))
+    out.update({"after.x": x, "after.dout": dout})
+    return out
+
+
+# ---- the trusted side: PyTorch float64 ------------------------------------------------------
+
+def reference(ref, s: Scenario) -> dict:
+    out = {}
+    for suffix in ("", "2", "3"):
+        if f"dout{suffix}" not in s.arrays:
+            continue
+        x = ref.leaf(s.arrays["x3" if suffix == "3" else "x"])
+        y = ref.torch.sigmoid(x)
+        y.backward(ref.leaf(s.arrays[f"dout{suffix}"], False))
+        out.update({f"out{suffix}": ref.numpy(y), f"dx{suffix}": ref.numpy(x.grad)})
+    return out
 
 
 # ---- diagnosis ----------------------------------------------------------------------------
@@ -62,9 +98,9 @@ def _s(x):
 def _local(p, rule):
     """rule(x, s, dout) for the inputs of the check's call (the first one, or the new forward)."""
     a = p.inputs
-    if p.check.name.startswith("after a new forward"):
+    if p.check.call == "new_forward":
         return rule(a["x3"], _s(a["x3"]), a["dout3"])
-    if p.check.name.startswith("a second backward"):
+    if p.check.call == "second":
         return rule(a["x"], _s(a["x"]), a["dout2"])
     return rule(a["x"], _s(a["x"]), a["dout"])
 
@@ -87,10 +123,10 @@ MISTAKES = [
     Mistake("dropped_upstream", "the upstream gradient dout was dropped: {evidence}. Multiply by dout",
             _rule("dx = s * (1 - s), whatever dout is", lambda x, s, d: s * (1 - s))),
     Mistake("stale_cache", "backward used the output of an earlier forward: {evidence}",
-            lambda p: p.check.name.startswith("after a new forward") and formula(
+            lambda p: p.check.call == "new_forward" and formula(
                 "after forward(x2), dx was computed from s(x1)",
                 lambda p: p.inputs["dout3"] * _s(p.inputs["x"]) * (1 - _s(p.inputs["x"])))(p)),
     Mistake("cache_modified_in_place", "backward changed what forward cached: {evidence}. "
             "Compute into a new array instead of modifying self.out in place",
-            lambda p: p.check.name.startswith("a second backward") and first_call_right("dx")(p)),
+            lambda p: p.check.call == "second" and first_call_right("dx")(p)),
 ]

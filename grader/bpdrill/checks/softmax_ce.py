@@ -4,8 +4,10 @@ from __future__ import annotations
 import numpy as np
 
 from bpdrill import compare
-from bpdrill.checks import Check, Scenario, matches_numgrad, matches_reference, same_shape, unchanged
 from bpdrill.diagnose import Mistake, first_call_right, formula
+from bpdrill.driving import perturbed_outputs, snapshot
+from bpdrill.judge import Check, matches_reference, numgrad_check, shape_check, unchanged_check
+from bpdrill.protocol import Scenario
 from bpdrill.i18n import t
 
 
@@ -43,23 +45,60 @@ def _project(ev, scenario):
 
 
 CHECKS = [
-    Check("dlogits has the shape of logits", "shape", "dlogits", 1, "basic",
-          same_shape("dlogits", like="logits")),
-    Check("dlogits matches the numerical gradient", "numgrad", "dlogits", 2, "basic",
-          matches_numgrad("dlogits", "logits", _project)),
-    Check("dlogits matches PyTorch (N = C)", "torch", "dlogits", 1, "square", matches_reference("dlogits")),
-    Check("batch of one", "edge", "dlogits", 1, "single", matches_reference("dlogits")),
-    Check("backward() with the default dout = 1", "edge", "dlogits", 1, "default",
-          matches_reference("dlogits")),
-    Check("logits of +-1000: finite loss and gradient", "edge", ("loss", "dlogits"), 1, "extreme",
-          matches_reference("loss", "dlogits")),
-    Check("a second backward leaves the cached softmax intact", "purity", "dlogits", 1, "twice",
-          matches_reference(("dlogits2", "dlogits2", "dlogits"))),
-    Check("after a new forward, backward uses the new logits", "edge", "dlogits", 1, "twice",
-          matches_reference(("dlogits3", "dlogits3", "dlogits"))),
-    Check("backward leaves logits and y unchanged", "purity", ("logits", "y"), 1, "basic",
-          unchanged("logits", "y")),
+    shape_check("dlogits", like="logits"),
+    numgrad_check("dlogits", "logits", _project, points=2),
+    Check("torch.dlogits", "torch", "dlogits", 1, "square", matches_reference("dlogits"),
+          "dlogits matches PyTorch (N = C)", "dlogits 与 PyTorch 一致（N = C）"),
+    Check("edge.single", "edge", "dlogits", 1, "single", matches_reference("dlogits"), "batch of one", "批大小为 1"),
+    Check("edge.default_dout", "edge", "dlogits", 1, "default", matches_reference("dlogits"),
+          "backward() with the default dout = 1", "使用默认的 dout = 1 调用 backward()"),
+    Check("edge.extreme", "edge", ("loss", "dlogits"), 1, "extreme", matches_reference("loss", "dlogits"),
+          "logits of +-1000: finite loss and gradient", "logits 为 +-1000 时：损失和梯度都是有限值"),
+    Check("purity.second_backward", "purity", "dlogits", 1, "twice",
+          matches_reference(("dlogits2", "dlogits2", "dlogits")),
+          "a second backward leaves the cached softmax intact", "第二次 backward 不会破坏缓存的 softmax",
+          call="second"),
+    Check("edge.new_forward", "edge", "dlogits", 1, "twice", matches_reference(("dlogits3", "dlogits3", "dlogits")),
+          "after a new forward, backward uses the new logits", "新的 forward 之后，backward 使用新的 logits",
+          call="new_forward"),
+    unchanged_check("logits", "y"),
 ]
+
+
+# ---- the worker's side ----------------------------------------------------------------------
+
+def drive(module, s: Scenario) -> dict:
+    loss_fn = module.SoftmaxCrossEntropy()
+    logits, y = s["logits"], s["y"].astype(np.int64)
+    if s.mode == "perturb":
+        plus, minus = perturbed_outputs(lambda: loss_fn.forward(logits, y), logits, s.params["h"])
+        return {"plus.logits": plus, "minus.logits": minus}
+    out = {"loss": snapshot(loss_fn.forward(logits, y))}
+    dout = s.params.get("dout")
+    out["dlogits"] = snapshot(loss_fn.backward() if dout is None else loss_fn.backward(dout))
+    if "dout2" in s.params:
+        out["dlogits2"] = snapshot(loss_fn.backward(s.params["dout2"]))
+    if "logits3" in s:
+        loss_fn.forward(s["logits3"], s["y3"].astype(np.int64))
+        out["dlogits3"] = snapshot(loss_fn.backward(s.params["dout3"]))
+    out.update({"after.logits": logits, "after.y": y})
+    return out
+
+
+# ---- the trusted side: PyTorch float64 ------------------------------------------------------
+
+def reference(ref, s: Scenario) -> dict:
+    out = {}
+    for suffix in ("", "2", "3"):
+        key = f"dout{suffix}"
+        if suffix and key not in s.params:
+            continue
+        new = "3" if suffix == "3" else ""
+        logits = ref.leaf(s.arrays[f"logits{new}"])
+        loss = ref.torch.nn.functional.cross_entropy(logits, ref.long(s.arrays[f"y{new}"]))
+        (loss * s.params.get(key, 1.0)).backward()
+        out.update({f"loss{suffix}": ref.numpy(loss), f"dlogits{suffix}": ref.numpy(logits.grad)})
+    return out
 
 
 # ---- diagnosis ----------------------------------------------------------------------------
@@ -81,9 +120,9 @@ def _softmax(z, axis=1):
 def _call(p):
     """(logits, y, dout) of the call the check is about."""
     a, params = p.inputs, p.ev.params(p.scenario)
-    if p.check.name.startswith("after a new forward"):
+    if p.check.call == "new_forward":
         return a["logits3"], a["y3"], params["dout3"]
-    if p.check.name.startswith("a second backward"):
+    if p.check.call == "second":
         return a["logits"], a["y"], params["dout2"]
     return a["logits"], a["y"], params.get("dout", 1.0)
 
@@ -108,10 +147,9 @@ def _wrong_axis(z, y, dout, n):
 
 
 def _unstable(p):
-    if p.check.scenario == "extreme" and p.passed("dlogits matches the numerical gradient") and \
-            ("nan" in p.failure.message or "inf" in p.failure.message):
+    if p.check.scenario == "extreme" and p.passed("numgrad.dlogits") and p.failure.nonfinite:
         return {"evidence": t("right for ordinary logits, but logits of +-1000 give {value}",
-                              value="inf" if "inf" in p.failure.message else "nan")}
+                              value=p.failure.nonfinite)}
     return None
 
 
@@ -131,12 +169,12 @@ MISTAKES = [
             lambda p: _call(p)[2] != 1.0 and formula(
                 "got equals the gradient for dout = 1", lambda p: p.expected / _call(p)[2])(p)),
     Mistake("stale_cache", "backward used the softmax of an earlier forward: {evidence}",
-            lambda p: p.check.name.startswith("after a new forward") and _rule(
+            lambda p: p.check.call == "new_forward" and _rule(
                 "after forward(logits2), dlogits came from the first logits",
                 lambda z, y, d, n: _fancy_free(p.inputs["logits"], p.inputs["y"].astype(int), d, n))(p)),
     Mistake("cache_modified_in_place", "backward changed the probabilities forward cached: "
             "{evidence}. Copy them before subtracting (d = self.probs.copy())",
-            lambda p: p.check.name.startswith("a second backward") and first_call_right("dlogits")(p)),
+            lambda p: p.check.call == "second" and first_call_right("dlogits")(p)),
 ]
 
 

@@ -1,0 +1,42 @@
+"""Helpers for an exercise's `drive`: what the worker does with the learner's module.
+
+Runs only inside the worker process. Nothing here judges: the trusted side compares.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from bpdrill.i18n import t
+
+
+def snapshot(value):
+    """The value as it is now (later calls may modify arrays the learner returned)."""
+    return value.copy() if isinstance(value, np.ndarray) else value
+
+
+def perturbed_outputs(forward, array: np.ndarray, h: float):
+    """Outputs of forward() with each element of array moved by +h and by -h, in turn.
+
+    array is modified in place and restored; forward must read it. Returns two stacks
+    of shape (array.size, *output shape): plus and minus.
+    """
+    flat = array.reshape(-1)  # a view: writing flat writes array
+    plus, minus = [], []
+    for i in range(flat.size):
+        old = flat[i]
+        flat[i] = old + h
+        plus.append(np.array(forward(), dtype=np.float64))
+        flat[i] = old - h
+        minus.append(np.array(forward(), dtype=np.float64))
+        flat[i] = old
+    return np.stack(plus), np.stack(minus)
+
+
+def number(value, what: str) -> float:
+    """value as a float, or a TypeError that says what came back instead."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number, np.ndarray)):
+        raise TypeError(t("{what} returned {type}; expected a float", what=what, type=type(value).__name__))
+    if isinstance(value, np.ndarray) and value.size != 1:
+        raise TypeError(t("{what} returned an array of shape {shape}; expected a float", what=what,
+                          shape=value.shape))
+    return float(value)
