@@ -1,5 +1,10 @@
 """Shared fixtures: where the fixture files are, and ways to grade a file.
 
+Correct variants are whole files (tests/fixtures/correct/<exercise>/*.py). Wrong ones are
+small named edits of the solution (tests/fixtures/wrong/<exercise>.toml), applied to the
+current solution and written once per test session to a temporary folder as
+<exercise>/<mistake id>.py: the grader imports a real file and reports lines in it.
+
 `grade_inline` runs the worker's own code (bpdrill.worker.run_job) inside the test process.
 It is for the project's own trusted files only (solutions and the fixtures in
 tests/fixtures), to sweep hundreds of seeds quickly; everything the CLI does goes through
@@ -7,7 +12,12 @@ a real worker process, and the tests of the CLI and of isolation use that path.
 """
 from __future__ import annotations
 
-import re
+import atexit
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +26,11 @@ import pytest
 from bpdrill import catalog, protocol, runner, worker
 from bpdrill.isolation import WorkerOutcome
 from bpdrill.workspace import skeleton_path, solution_path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
 
 FIXTURES = Path(__file__).parent / "fixtures"
 EXERCISES = catalog.names()
@@ -33,20 +48,77 @@ def grade_inline(name: str, path, seed: int):
     return runner.run_checks({name: Path(path)}, seed, execute=execute_inline, jobs=1)[0]
 
 
+class FixtureEditError(Exception):
+    """A wrong fixture's edit does not apply exactly once to the current solution."""
+
+
+@dataclass(frozen=True)
+class Mistake:
+    """One wrong implementation: edits (old, new) applied in order to the solution."""
+    exercise: str
+    id: str
+    target: tuple[str, ...]
+    diagnosis: str  # the name the grader gives the mistake, or "none"
+    why: str
+    edits: tuple[tuple[str, str], ...]
+
+    def apply(self, text: str) -> str:
+        """text (the solution) with every edit applied; FixtureEditError unless each `old`
+        occurs exactly once when its turn comes."""
+        for number, (old, new) in enumerate(self.edits, 1):
+            count = text.count(old)
+            if count != 1:
+                raise FixtureEditError(
+                    f"tests/fixtures/wrong/{self.exercise}.toml, mistake {self.id!r}, edit {number}: "
+                    f"the old text occurs {count} times in solutions/{self.exercise}.py "
+                    f"(exactly once expected):\n{old}")
+            text = text.replace(old, new)
+        return text
+
+
+def mistakes(name: str) -> list[Mistake]:
+    """The wrong fixtures of exercise name, in the order of its .toml file."""
+    path = FIXTURES / "wrong" / f"{name}.toml"
+    table = tomllib.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    return [Mistake(name, m["id"], tuple(m["target"]), m["diagnosis"], m.get("why", ""),
+                    tuple((e["old"], e["new"]) for e in m["edit"]))
+            for m in table.get("mistake", [])]
+
+
+@lru_cache(maxsize=None)
+def _wrong_files() -> dict[Path, Mistake]:
+    """Every wrong fixture applied to its solution, written once per process."""
+    folder = Path(tempfile.mkdtemp(prefix="bpdrill-wrong-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    files = {}
+    for name in EXERCISES:
+        solution = solution_path(name).read_text(encoding="utf-8")
+        (folder / name).mkdir()
+        for mistake in mistakes(name):
+            path = folder / name / f"{mistake.id}.py"
+            path.write_text(mistake.apply(solution), encoding="utf-8")
+            files[path] = mistake
+    return files
+
+
 def fixture_files(kind: str) -> list[tuple[str, Path]]:
-    """(exercise, file) for every fixture under tests/fixtures/<kind>/<exercise>/."""
+    """(exercise, file) for every fixture: the files under tests/fixtures/correct/<exercise>/,
+    or the wrong fixtures written from tests/fixtures/wrong/<exercise>.toml."""
+    if kind == "wrong":
+        return [(m.exercise, path) for path, m in _wrong_files().items()]
     return [(name, path) for name in EXERCISES
             for path in sorted((FIXTURES / kind / name).glob("*.py"))]
 
 
+def wrong_fixture(name: str, mistake_id: str) -> Path:
+    """The written file of one wrong fixture."""
+    return next(p for p, m in _wrong_files().items() if (m.exercise, m.id) == (name, mistake_id))
+
+
 def expectations(path: Path) -> dict:
-    """The `# expect-<key>: value` lines at the top of a wrong-implementation fixture."""
-    found = {}
-    for line in path.read_text(encoding="utf-8").splitlines()[:10]:
-        m = re.match(r"#\s*expect-([a-z]+):\s*(.+?)\s*$", line)
-        if m:
-            found[m[1]] = [v.strip() for v in m[2].split(",")]
-    return found
+    """What a wrong fixture expects: {"target": [...], "diagnosis": [name or "none"]}."""
+    mistake = _wrong_files()[Path(path)]
+    return {"target": list(mistake.target), "diagnosis": [mistake.diagnosis]}
 
 
 def failure_summary(report) -> str:
@@ -62,5 +134,5 @@ def fresh_workspace(tmp_path, monkeypatch):
     return ws
 
 
-__all__ = ["FIXTURES", "EXERCISES", "grade_inline", "fixture_files", "expectations",
-           "failure_summary", "skeleton_path", "solution_path"]
+__all__ = ["FIXTURES", "EXERCISES", "grade_inline", "fixture_files", "expectations", "mistakes",
+           "wrong_fixture", "FixtureEditError", "failure_summary", "skeleton_path", "solution_path"]

@@ -13,7 +13,7 @@ from bpdrill.judge import Evidence, Failed
 from bpdrill.cli import cli
 from bpdrill.report import CheckResult
 from conftest import (EXERCISES, execute_inline, expectations, failure_summary, fixture_files,
-                      grade_inline, solution_path)
+                      grade_inline, solution_path, wrong_fixture)
 
 WRONG = [(n, p) for n, p in fixture_files("wrong") if expectations(p)["diagnosis"] != ["none"]]
 SEEDS = (2000, 2001, 2002)
@@ -98,8 +98,7 @@ def test_json_carries_the_diagnosis(tmp_path, monkeypatch):
     ws = tmp_path / "ws"
     monkeypatch.setenv("BPDRILL_WORKSPACE", str(ws))
     CliRunner().invoke(cli, ["list"])
-    wrong = Path(__file__).parent / "fixtures" / "wrong" / "linear" / "dW_transposed.py"
-    (ws / "linear.py").write_text(wrong.read_text())
+    (ws / "linear.py").write_text(wrong_fixture("linear", "dW_transposed").read_text())
     doc = json.loads(CliRunner().invoke(cli, ["check", "linear", "--json", "--seed", "1"]).output)
     diagnoses = [c["diagnosis"] for c in doc["exercises"][0]["checks"] if c["diagnosis"]]
     assert diagnoses and diagnoses[0]["name"] == "transposed"

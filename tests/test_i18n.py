@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from bpdrill import catalog, i18n, registry
 from bpdrill.cli import cli
+from conftest import wrong_fixture
 
 GRADER = Path(i18n.__file__).parent
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -107,8 +108,7 @@ def test_check_in_chinese_keeps_json_identifiers(ws):
 
 def test_a_wrong_answer_is_explained_in_chinese(ws):
     CliRunner().invoke(cli, ["list"])
-    wrong = Path(__file__).parent / "fixtures" / "wrong" / "linear" / "dW_transposed.py"
-    (ws / "linear.py").write_text(wrong.read_text())
+    (ws / "linear.py").write_text(wrong_fixture("linear", "dW_transposed").read_text())
     out = CliRunner().invoke(cli, ["check", "linear", "--seed", "2"], env={"BPDRILL_LANG": "zh"}).output
     failing = [line for line in out.splitlines() if "dW" in line]
     assert failing and all(CJK.search(line) for line in failing), out
