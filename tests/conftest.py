@@ -13,6 +13,7 @@ a real worker process, and the tests of the CLI and of isolation use that path.
 from __future__ import annotations
 
 import atexit
+import os
 import shutil
 import sys
 import tempfile
@@ -45,7 +46,8 @@ def execute_inline(job: dict, scenarios: list, timeout: float) -> WorkerOutcome:
 
 def grade_inline(name: str, path, seed: int):
     """The ExerciseReport for one trusted file, graded without a worker process."""
-    return runner.run_checks({name: Path(path)}, seed, execute=execute_inline, jobs=1)[0]
+    return runner.run_checks({name: Path(path)}, seed, execute=execute_inline, jobs=1,
+                             keep_references=False)[0]
 
 
 class FixtureEditError(Exception):
@@ -124,6 +126,21 @@ def expectations(path: Path) -> dict:
 def failure_summary(report) -> str:
     return "\n".join(f"  {c.name} [{c.kind}, {c.target}]: {c.message}"
                      for c in report.checks if not c.passed) or "  (every check passed)"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def shared_reference_cache(tmp_path_factory):
+    """PyTorch references kept for the whole session (every xdist worker shares them), never in
+    the learner's data folder; no background filling while tests run."""
+    folder = tmp_path_factory.getbasetemp().parent / "references"
+    old = {k: os.environ.get(k) for k in ("BPDRILL_CACHE", "BPDRILL_PREFETCH")}
+    os.environ.update({"BPDRILL_CACHE": str(folder), "BPDRILL_PREFETCH": "0"})
+    yield folder
+    for key, value in old.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
 
 
 @pytest.fixture

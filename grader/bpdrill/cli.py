@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from bpdrill import __version__, catalog, drill, history, i18n, runner, workspace
+from bpdrill import __version__, catalog, drill, history, i18n, reference, runner, workspace
 from bpdrill.drill import format_seconds
 from bpdrill.i18n import t
 from bpdrill.report import RunReport, render
@@ -136,8 +136,9 @@ def check(names, all_, as_json, seed, solution, timeout, verbose, workspace_dir)
             files = {name: workspace.exercise_file(ws, name) for name in selected}
         except workspace.WorkspaceError as exc:
             raise UsageProblem(str(exc)) from None
-    seed = secrets.randbelow(2**31) if seed is None else seed
+    seed, pooled = _seed(seed, selected)
     reports = runner.run_checks(files, seed, timeout=timeout)
+    _after_run(selected, seed, pooled)
     report = RunReport(seed, str(ws if ws is not None else workspace.solution_path(selected[0]).parent),
                        reports)
     clock = None
@@ -156,6 +157,21 @@ def check(names, all_, as_json, seed, solution, timeout, verbose, workspace_dir)
             click.echo(click.style(clock["line"], bold=True) + "\n")
         click.echo(render(report, verbose=verbose, style=click.style))
     sys.exit(0 if report.all_passed else 1)
+
+
+def _seed(seed: int | None, names: list[str]) -> tuple[int, bool]:
+    """The seed of a run: the one asked for, else a fresh one whose references are ready (the
+    pool computed in the background), else any fresh one. (seed, taken from the pool)."""
+    if seed is not None:
+        return seed, False
+    pooled = reference.pooled_seed(names)
+    return (pooled, True) if pooled is not None else (secrets.randbelow(2**31), False)
+
+
+def _after_run(names: list[str], seed: int, pooled: bool) -> None:
+    if pooled:
+        reference.mark_used(names, seed)  # the next run draws other hidden inputs
+    reference.prefetch(names)
 
 
 def _record(hist, ws: Path, reports, seed: int):
@@ -303,8 +319,9 @@ def watch(name, interval, timeout, workspace_dir):
 
 
 def _watch_round(name, path, ws, hist, timeout) -> str:
-    seed = secrets.randbelow(2**31)
+    seed, pooled = _seed(None, [name])
     report = runner.run_checks({name: path}, seed, timeout=timeout)[0]
+    _after_run([name], seed, pooled)
     line = [time.strftime("%H:%M:%S"), f"{name} {report.score}/{report.max_score}"]
     active = _record(hist, ws, [report], seed)
     if active is not None and active.exercise == name:

@@ -1,18 +1,18 @@
 """Running checks: hidden inputs from the seed -> worker process -> judges -> ExerciseReport."""
 from __future__ import annotations
 
+import os
 import zlib
-from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
 import numpy as np
 
 from bpdrill import diagnose, i18n, reference, registry
 from bpdrill.i18n import t
-from bpdrill.isolation import WorkerOutcome, kill_all, run_worker
+from bpdrill.isolation import WorkerOutcome, kill_all, run_workers
 from bpdrill.judge import Evidence, Failed, ScenarioError
 from bpdrill.places import describe_error, place
-from bpdrill.report import CheckResult, ExerciseReport
+from bpdrill.report import CheckResult, ExerciseReport, cap_root_causes
 
 DEFAULT_TIMEOUT = 5.0  # seconds per exercise: a correct file needs under 0.5
 
@@ -31,15 +31,17 @@ def build_job(name: str, path: str, seed: int) -> tuple[dict, list]:
     return job, scenarios
 
 
-def judge(name: str, path: str, scenarios: list, outcome: WorkerOutcome) -> ExerciseReport:
-    """Score one exercise from what its worker returned. Only trusted code runs here."""
+def judge(name: str, path: str, scenarios: list, outcome: WorkerOutcome, references) -> ExerciseReport:
+    """Score one exercise from what its worker returned. Only trusted code runs here.
+
+    references: Scenario -> the PyTorch reference (reference.References.for_exercise)."""
     # Learner outputs can be huge or odd, and diagnoses try formulas like -1/p on them: an
     # overflow there is part of the verdict, never a warning printed at the learner.
     with np.errstate(all="ignore"):
-        return _judge(registry.get(name), path, {s.name: s for s in scenarios}, outcome)
+        return _judge(registry.get(name), path, {s.name: s for s in scenarios}, outcome, references)
 
 
-def _judge(unit, path: str, scenarios: dict, outcome: WorkerOutcome) -> ExerciseReport:
+def _judge(unit, path: str, scenarios: dict, outcome: WorkerOutcome, references) -> ExerciseReport:
     message, results = "", {}
     exercise_error = outcome.import_error
     if outcome.failure is not None:
@@ -48,7 +50,7 @@ def _judge(unit, path: str, scenarios: dict, outcome: WorkerOutcome) -> Exercise
         message = describe_error(exercise_error, path)
     else:
         results = outcome.results or {}
-    evidence = Evidence(unit.name, scenarios, results, reference.for_unit(unit), path)
+    evidence = Evidence(unit.name, scenarios, results, references, path)
 
     check_results, failures = [], {}
     for check in unit.checks:
@@ -76,6 +78,7 @@ def _judge(unit, path: str, scenarios: dict, outcome: WorkerOutcome) -> Exercise
         outcomes = {c.id: c for c in check_results}
         for check, failure in failures.values():
             outcomes[check.id].diagnosis = _diagnose(unit, evidence, check, failure, outcomes, failures)
+        cap_root_causes(check_results, unit.checks)  # one root cause costs at most its gradient's points
     score = sum(c.score for c in check_results)
     possible = sum(c.max_score for c in check_results)
 
@@ -111,21 +114,22 @@ Execute = Callable[[dict, list, float], WorkerOutcome]
 
 
 def run_checks(files: dict, seed: int, timeout: float = DEFAULT_TIMEOUT,
-               execute: Execute = run_worker, jobs: int = 2) -> list[ExerciseReport]:
-    """Check each exercise (name -> learner file); workers run `jobs` at a time."""
+               execute: Execute | None = None, jobs: int | None = None,
+               keep_references: bool = True) -> list[ExerciseReport]:
+    """Check each exercise (name -> learner file): workers run as many at once as there are
+    cores; execute(job, scenarios, timeout) replaces them (the tests' trusted in-process path,
+    which also computes references in process)."""
     prepared = {name: build_job(name, path, seed) for name, path in files.items()}
-    pool = ThreadPoolExecutor(max_workers=max(1, jobs))
-    futures = {}
+    references = reference.References(seed, prepared, inline=execute is not None, keep=keep_references)
     try:
-        futures = {name: pool.submit(execute, job, scenarios, timeout)
-                   for name, (job, scenarios) in prepared.items()}
-        # Judge in order as workers finish; the first reference imports torch meanwhile.
-        return [judge(name, str(files[name]), prepared[name][1], futures[name].result())
-                for name in files]
+        if execute is None:
+            outcomes = run_workers([prepared[name] for name in files], timeout, jobs or os.cpu_count() or 1)
+        else:
+            outcomes = [execute(*prepared[name], timeout) for name in files]
+        return [judge(name, str(files[name]), prepared[name][1], outcome, references.for_exercise(name))
+                for name, outcome in zip(files, outcomes)]
     except KeyboardInterrupt:
-        for future in futures.values():
-            future.cancel()
         kill_all()  # workers run in their own process groups: Ctrl-C does not reach them
         raise
     finally:
-        pool.shutdown(wait=True)  # each worker's temporary folder is removed as it ends
+        references.close()

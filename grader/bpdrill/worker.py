@@ -33,10 +33,11 @@ class ForbiddenImport(ImportError):
 
 class _RefuseForbidden(importlib.abc.MetaPathFinder):
     def find_spec(self, fullname, path=None, target=None):
-        if any(fullname == p or fullname.startswith(p + ".") for p in FORBIDDEN_PACKAGES):
-            raise ForbiddenImport(
-                t("importing {module} is not allowed in an exercise: compute the gradients yourself",
-                  module=fullname))
+        for package in FORBIDDEN_PACKAGES:
+            if fullname == package or fullname.startswith(package + "."):
+                raise ForbiddenImport(
+                    t("importing {module} is not allowed in an exercise: compute the gradients yourself",
+                      module=package))
         return None
 
 
@@ -126,8 +127,10 @@ def run_job(job: dict, scenarios: list, numpy_before: dict | None = None) -> tup
 def apply_limits(limits: dict, job_dir: str) -> None:
     """Memory and CPU limits for this process, and a report of where it is when time runs out."""
     import resource
-    memory = int(limits["memory"])
-    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))  # a huge allocation: MemoryError
+    # The limit is on top of what the process already maps (a forked worker starts with the
+    # grader's NumPy): a huge allocation raises MemoryError, an ordinary one never does.
+    memory = _mapped_bytes() + int(limits["memory"])
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     cpu = int(limits["seconds"]) + 2
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))  # SIGXCPU, should the clock fail
     # When the wall-clock limit passes, write every thread's stack (where the learner's code
@@ -136,20 +139,33 @@ def apply_limits(limits: dict, job_dir: str) -> None:
     faulthandler.dump_traceback_later(limits["seconds"], exit=True, file=dump)
 
 
-def main(job_dir: str) -> int:
-    job, scenarios = protocol.read_job(job_dir)
+def _mapped_bytes() -> int:
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError):
+        return 0
+
+
+def serve(job: dict, scenarios: list, job_dir: str) -> int:
+    """Everything the worker does once it is in its own process: limits, import guard, run, answer."""
     i18n.set_language(job.get("lang", "en"))  # before any learner code runs: the table is read now
     # Keep the real functions before learner code can patch them.
     savez, dump, replace = np.savez, json.dump, os.replace
-    limits = job.get("limits")
-    if limits:
-        apply_limits(limits, job_dir)
+    if job.get("limits"):
+        apply_limits(job["limits"], job_dir)
     sys.meta_path.insert(0, _RefuseForbidden())
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 3000))
     result, out_arrays = run_job(job, scenarios, numpy_snapshot())
     faulthandler.cancel_dump_traceback_later()
     protocol.write_result(job_dir, result, out_arrays, savez=savez, dump=dump, replace=replace)
     return 0
+
+
+def main(job_dir: str) -> int:
+    """A worker started as its own interpreter (where fork is not available)."""
+    job, scenarios = protocol.read_job(job_dir)
+    return serve(job, scenarios, job_dir)
 
 
 if __name__ == "__main__":
