@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from bpdrill import __version__, catalog, drill, history, i18n, reference, runner, workspace
+from bpdrill import __version__, catalog, drill, history, i18n, refcache, runner, workspace
 from bpdrill.drill import format_seconds
 from bpdrill.i18n import t
 from bpdrill.report import RunReport, render
@@ -164,14 +164,14 @@ def _seed(seed: int | None, names: list[str]) -> tuple[int, bool]:
     pool computed in the background), else any fresh one. (seed, taken from the pool)."""
     if seed is not None:
         return seed, False
-    pooled = reference.pooled_seed(names)
+    pooled = refcache.pooled_seed(names)
     return (pooled, True) if pooled is not None else (secrets.randbelow(2**31), False)
 
 
 def _after_run(names: list[str], seed: int, pooled: bool) -> None:
     if pooled:
-        reference.mark_used(names, seed)  # the next run draws other hidden inputs
-    reference.prefetch(names)
+        refcache.mark_used(names, seed)  # the next run draws other hidden inputs
+    refcache.prefetch(names)
 
 
 def _record(hist, ws: Path, reports, seed: int):
@@ -291,7 +291,7 @@ def solution(name, as_diff, workspace_dir):
 
 @cli.command()
 @click.argument("name")
-@click.option("--interval", type=click.FloatRange(0.05, 10), default=0.3, show_default=True,
+@click.option("--interval", type=click.FloatRange(0.05, 10), default=0.1, show_default=True,
               help="Seconds between looks at the file.")
 @click.option("--timeout", type=click.FloatRange(0.5, 600), default=runner.DEFAULT_TIMEOUT, show_default=True,
               help="Seconds each check may run.")
