@@ -128,6 +128,13 @@ def failure_summary(report) -> str:
                      for c in report.checks if not c.passed) or "  (every check passed)"
 
 
+def sweep(quick, rest):
+    """A `seeds` parametrisation in two parts: quick (the README's test command) and the rest
+    of the sweep, marked `sweep` (`pytest -m sweep`, which .ci/run also runs)."""
+    return pytest.mark.parametrize("seeds", [quick, pytest.param(rest, marks=pytest.mark.sweep)],
+                                   ids=["quick", "sweep"])
+
+
 @pytest.fixture(autouse=True, scope="session")
 def shared_reference_cache(tmp_path_factory):
     """PyTorch references kept for the whole session (every xdist worker shares them), never in

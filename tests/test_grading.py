@@ -6,18 +6,21 @@ import re
 
 import pytest
 
-from conftest import (EXERCISES, expectations, failure_summary, fixture_files, grade_inline,
+from conftest import (EXERCISES, sweep, expectations, failure_summary, fixture_files, grade_inline,
                       skeleton_path, solution_path)
 
-SOLUTION_SEEDS = range(200)
-VARIANT_SEEDS = range(1000, 1025)
-WRONG_SEEDS = range(2000, 2005)
+# Each sweep runs in two parts: a quick one in the README's test command, the rest behind the
+# `sweep` marker (`pytest -m sweep`), which .ci/run runs too: together, every seed.
+SOLUTION_SEEDS = sweep(range(2), range(2, 200))
+VARIANT_SEEDS = sweep(range(1000, 1001), range(1001, 1025))
+WRONG_SEEDS = sweep(range(2000, 2001), range(2001, 2005))
 
 
+@SOLUTION_SEEDS
 @pytest.mark.parametrize("name", EXERCISES)
-def test_solution_scores_full_marks_under_200_seeds(name):
+def test_solution_scores_full_marks_under_200_seeds(name, seeds):
     failures = []
-    for seed in SOLUTION_SEEDS:
+    for seed in seeds:
         report = grade_inline(name, solution_path(name), seed)
         if report.score != report.max_score:
             failures.append(f"seed {seed}: {report.score}/{report.max_score}\n{failure_summary(report)}")
@@ -32,9 +35,10 @@ def test_every_exercise_has_at_least_two_correct_variants():
         assert sum(1 for n, _ in CORRECT if n == name) >= 2, name
 
 
+@VARIANT_SEEDS
 @pytest.mark.parametrize("name,path", CORRECT, ids=[f"{n}/{p.stem}" for n, p in CORRECT])
-def test_correct_variant_scores_full_marks(name, path):
-    for seed in VARIANT_SEEDS:
+def test_correct_variant_scores_full_marks(name, path, seeds):
+    for seed in seeds:
         report = grade_inline(name, path, seed)
         assert report.score == report.max_score, f"seed {seed}\n{failure_summary(report)}"
         assert report.status == "passed"
@@ -48,10 +52,11 @@ def test_at_least_30_realistic_mistakes_across_all_exercises():
     assert {name for name, _ in WRONG} == set(EXERCISES)
 
 
+@WRONG_SEEDS
 @pytest.mark.parametrize("name,path", WRONG, ids=[f"{n}/{p.stem}" for n, p in WRONG])
-def test_wrong_variant_loses_points_at_the_gradient_at_fault(name, path):
+def test_wrong_variant_loses_points_at_the_gradient_at_fault(name, path, seeds):
     expected_targets = set(expectations(path)["target"])
-    for seed in WRONG_SEEDS:
+    for seed in seeds:
         report = grade_inline(name, path, seed)
         assert report.score < report.max_score, f"seed {seed}: a wrong {name} got full marks"
         failed_targets = {c.target for c in report.checks if not c.passed}

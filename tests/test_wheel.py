@@ -22,6 +22,7 @@ def sh(*args, cwd, env, check=True):
     return result
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not (ROOT / "pyproject.toml").exists(), reason="needs the kit's source")
 def test_wheel_installs_into_a_fresh_venv_and_drills_outside_the_repo(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BPDRILL_", "PYTHON", "VIRTUAL_ENV"))}
