@@ -50,6 +50,9 @@ class Ref:
 def _ref() -> Ref:
     import torch  # in the helper process only
     torch.set_default_dtype(torch.float64)
+    # The references are tiny: one thread answers in microseconds where a thread pool,
+    # on a busy machine, waits milliseconds for its threads on every call.
+    torch.set_num_threads(1)
     return Ref(torch)
 
 
