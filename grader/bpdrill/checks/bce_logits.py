@@ -1,0 +1,283 @@
+"""Hidden checks for bce_logits: mean binary cross-entropy of sigmoid(logits) against targets in
+[0, 1], over all elements; dlogits of dout * loss, finite for |logits| up to 1e3."""
+from __future__ import annotations
+
+import numpy as np
+
+from bpdrill import compare
+from bpdrill.diagnose import Mistake, close, first_call_right, formula
+from bpdrill.driving import perturbed_outputs, snapshot
+from bpdrill.i18n import register, t
+from bpdrill.judge import Check, matches_reference, numgrad_check, shape_check, unchanged_check
+from bpdrill.protocol import Scenario
+
+
+def _targets(rng, shape):
+    """Hard 0/1 labels and soft targets in (0, 1), mixed element by element."""
+    hard = rng.integers(0, 2, size=shape).astype(np.float64)
+    return np.where(rng.random(size=shape) < 0.5, hard, rng.uniform(0.05, 0.95, size=shape))
+
+
+def _inputs(rng, shape):
+    return {"logits": 2 * rng.normal(size=shape), "targets": _targets(rng, shape)}
+
+
+def _extreme(rng):
+    """Logits where sigmoid rounds to exactly 1.0 (40, 750, 1e3) or to 0.0 (-750, -1e3), where
+    exp overflows (750, 1e3), beside ordinary ones; confidently wrong hard labels at +-1e3."""
+    z = np.array([1e3, -1e3, 750.0, -750.0, 40.0, -40.0, 0.0, 1e3, -1e3])
+    y = np.array([0.0, 1.0, rng.random(), rng.random(), rng.random(), rng.random(), 1.0, 1.0, 0.0])
+    z = np.concatenate([z, 2 * rng.normal(size=6), 300 * rng.normal(size=3)])
+    y = np.concatenate([y, _targets(rng, 9)])
+    order = rng.permutation(z.size)
+    return {"logits": z[order].reshape(3, 6), "targets": y[order].reshape(3, 6)}
+
+
+def _dout(rng) -> float:
+    """Away from 1 (a dropped dout shows)."""
+    return float(rng.uniform(1.25, 2.5) * rng.choice([-1, 1]))
+
+
+def scenarios(rng) -> list[Scenario]:
+    n, d, a = (int(v) for v in rng.permutation(range(2, 8))[:3])  # N != D: N is not the element count
+    basic = _inputs(rng, (n, d))
+    twice = _inputs(rng, (n, d))
+    later = _inputs(rng, (n, d))
+    twice.update({"logits3": later["logits"], "targets3": later["targets"]})
+    return [
+        Scenario("basic", "backward", basic, {"dout": _dout(rng)}),
+        Scenario("basic.perturb", "perturb", basic, {"h": compare.H}),
+        Scenario("nd", "backward", _inputs(rng, (a, n, d)), {"dout": _dout(rng)}),
+        Scenario("single", "backward", _inputs(rng, (1, d)), {"dout": _dout(rng)}),
+        Scenario("default", "backward", _inputs(rng, (n, d)), {}),
+        Scenario("extreme", "backward", _extreme(rng), {"dout": _dout(rng)}),
+        Scenario("twice", "backward", twice, {"dout": _dout(rng), "dout2": _dout(rng), "dout3": _dout(rng)}),
+    ]
+
+
+def _project(ev, scenario):
+    dout = ev.params(scenario[: -len(".perturb")])["dout"]
+    return lambda losses: dout * losses
+
+
+CHECKS = [
+    shape_check("dlogits", like="logits"),
+    numgrad_check("dlogits", "logits", _project, points=2),
+    Check("torch.dlogits", "torch", ("dlogits", "loss"), 1, "nd", matches_reference("dlogits", "loss"),
+          "loss and dlogits match PyTorch for a 3-D input (the mean runs over every element)",
+          "三维输入时 loss 和 dlogits 与 PyTorch 一致（对所有元素求平均）"),
+    Check("edge.single", "edge", "dlogits", 1, "single", matches_reference("dlogits"), "batch of one", "批大小为 1"),
+    Check("edge.default_dout", "edge", "dlogits", 1, "default", matches_reference("dlogits"),
+          "backward() with the default dout = 1", "使用默认的 dout = 1 调用 backward()"),
+    Check("edge.extreme", "edge", ("dlogits", "loss"), 1, "extreme", matches_reference("dlogits", "loss"),
+          "logits up to +-1e3 (hard and soft targets): finite loss and gradient, as PyTorch",
+          "logits 最大到 +-1e3（硬标签和软标签）：损失和梯度有限，与 PyTorch 一致"),
+    Check("edge.second_backward", "edge", "dlogits", 1, "twice",
+          matches_reference(("dlogits2", "dlogits2", "dlogits")),
+          "a second backward with a new dout", "用新的 dout 再调用一次 backward", call="second"),
+    Check("edge.new_forward", "edge", "dlogits", 1, "twice", matches_reference(("dlogits3", "dlogits3", "dlogits")),
+          "after a new forward, backward uses the new logits and targets",
+          "新的 forward 之后，backward 使用新的 logits 和 targets", call="new_forward"),
+    unchanged_check("logits", "targets"),
+]
+
+
+# ---- the worker's side ----------------------------------------------------------------------
+
+def drive(module, s: Scenario) -> dict:
+    loss_fn = module.BCEWithLogitsLoss()
+    logits, targets = s["logits"], s["targets"]
+    if s.mode == "perturb":
+        plus, minus = perturbed_outputs(lambda: loss_fn.forward(logits, targets), logits, s.params["h"])
+        return {"plus.logits": plus, "minus.logits": minus}
+    out = {"loss": snapshot(loss_fn.forward(logits, targets))}
+    dout = s.params.get("dout")
+    out["dlogits"] = snapshot(loss_fn.backward() if dout is None else loss_fn.backward(dout))
+    if "dout2" in s.params:
+        out["dlogits2"] = snapshot(loss_fn.backward(s.params["dout2"]))
+    if "logits3" in s:
+        loss_fn.forward(s["logits3"], s["targets3"])
+        out["dlogits3"] = snapshot(loss_fn.backward(s.params["dout3"]))
+    out.update({"after.logits": logits, "after.targets": targets})
+    return out
+
+
+# ---- the trusted side: PyTorch float64 ------------------------------------------------------
+
+def reference(ref, s: Scenario) -> dict:
+    out = {}
+    for suffix in ("", "2", "3"):
+        key = f"dout{suffix}"
+        if suffix and key not in s.params:
+            continue
+        new = "3" if suffix == "3" else ""
+        logits = ref.leaf(s.arrays[f"logits{new}"])
+        loss = ref.torch.nn.functional.binary_cross_entropy_with_logits(
+            logits, ref.leaf(s.arrays[f"targets{new}"], False))
+        (loss * s.params.get(key, 1.0)).backward()
+        out.update({f"loss{suffix}": ref.numpy(loss), f"dlogits{suffix}": ref.numpy(logits.grad)})
+    return out
+
+
+# ---- diagnosis ----------------------------------------------------------------------------
+
+def where(probe) -> str:
+    return "BCEWithLogitsLoss.forward" if probe.label == "loss" else "BCEWithLogitsLoss.backward"
+
+
+def sizes(ev, scenario) -> dict:
+    return {}  # the mean runs over every element, not the batch: the generic 1/N rules do not apply
+
+
+def _sigmoid(z):
+    return np.exp(-np.logaddexp(0.0, -z))
+
+
+def _call(p, scenario=None):
+    """(z, y, dout) of the call the check is about: the first one, a second backward, or a new forward."""
+    scenario = scenario or p.scenario
+    a, params = p.ev.inputs(scenario), p.ev.params(scenario)
+    if scenario == p.scenario and p.check.call == "new_forward":
+        return a["logits3"], a["targets3"], params["dout3"]
+    if scenario == p.scenario and p.check.call == "second":
+        return a["logits"], a["targets"], params["dout2"]
+    return a["logits"], a["targets"], params.get("dout", 1.0)
+
+
+def _rule(evidence, zh, rule, single_fits_others=False):
+    """formula() for dlogits: rule(z, y, dout, n, N) is the wrong answer (None: not this mistake).
+
+    single_fits_others: for a batch of one (N = 1 < n) dividing by N and not dividing at all give
+    the same numbers; the rule is claimed there only if it also explains the basic scenario."""
+    def candidate(p):
+        if p.label != "dlogits":
+            return None
+        z, y, dout = _call(p)
+        if single_fits_others and z.ndim and z.shape[0] == 1 < z.size and not _fits_basic(p, rule):
+            return None
+        return rule(z, y, dout, z.size, z.shape[0] if z.ndim else 1)
+    return formula(evidence, candidate, zh=zh)
+
+
+def _fits_basic(p, rule) -> bool:
+    """rule also gives the learner's dlogits on the basic scenario (N < n: the rules differ there)."""
+    z, y, dout = _call(p, "basic")
+    got, wrong = p.learner("basic", "dlogits"), rule(z, y, dout, z.size, z.shape[0])
+    return got is not None and wrong is not None and close(got, wrong)
+
+
+def _right_but_not_finite(p):
+    """(where the learner's dlogits is not finite, z, dout * (s - y) / n) when the right answer is
+    finite, numgrad passed on ordinary logits and every finite element is right; else None."""
+    if p.label != "dlogits" or p.check.scenario != "extreme" or not p.failure.nonfinite or p.got is None:
+        return None
+    if not p.passed("numgrad.dlogits"):
+        return None
+    z, y, dout = _call(p)
+    expected = dout * (_sigmoid(z) - y) / z.size
+    bad = ~np.isfinite(p.got)
+    if not close(np.where(bad, expected, p.got), expected):
+        return None
+    return bad, z
+
+
+def _through_probabilities(p):
+    """Not finite only where sigmoid rounds to 1.0 or to (nearly) 0.0, and also where exp(z) itself
+    is finite (z = 40): dividing by s or 1 - s."""
+    found = _right_but_not_finite(p)
+    if found is None:
+        return None
+    bad, z = found
+    s = _sigmoid(z)
+    saturated = (s == 1.0) | (s * np.finfo(np.float64).max < 1)  # 1 - s is 0, or 1 / s overflows
+    if not bad.any() or (bad & ~saturated).any() or not (bad & (np.abs(z) < 700)).any():
+        return None
+    return {"evidence": t("right for ordinary logits, but not finite at z = {values}, where sigmoid(z) "
+                          "rounds to 1.0 or to (almost) 0.0", values=_listed(z[bad]))}
+
+
+def _overflowing_sigmoid(p):
+    """Not finite only where exp(z) overflows (z > 709): sigmoid as exp(z) / (1 + exp(z))."""
+    found = _right_but_not_finite(p)
+    if found is None:
+        return None
+    bad, z = found
+    if not bad.any() or (bad & ~(z > np.log(np.finfo(np.float64).max))).any():
+        return None
+    return {"evidence": t("right for ordinary logits, but not finite at z = {values}, where exp(z) "
+                          "overflows", values=_listed(z[bad]))}
+
+
+def _log_of_sigmoid(p):
+    """The loss not finite at extreme logits: log(sigmoid(z)) or log(1 - sigmoid(z)) of 0."""
+    if p.label != "loss" or p.check.scenario != "extreme" or not p.failure.nonfinite:
+        return None
+    return {"evidence": t("the loss is {value} for logits up to +-1e3", value=p.failure.nonfinite)}
+
+
+def _listed(values) -> str:
+    return ", ".join(f"{v:g}" for v in sorted(set(values.tolist())))
+
+
+MISTAKES = [
+    Mistake("chain_through_probabilities", "the gradient went through the probabilities s = sigmoid(z): "
+            "{evidence}. dL/ds divides by s and 1 - s, which are 0 there; the two factors cancel on "
+            "paper: dlogits = dout * (s - y) / n, with no division", _through_probabilities,
+            says_zh="梯度经过了概率 s = sigmoid(z)：{evidence}。dL/ds 要除以 s 和 1 - s，而它们在那里为 0；"
+                    "这两个因子在纸面上会相消：dlogits = dout * (s - y) / n，不需要除法"),
+    Mistake("unstable_sigmoid", "exp overflowed: {evidence}. exp(z) / (1 + exp(z)) is inf / inf = nan "
+            "once z > 709: use 1 / (1 + exp(-z)) for z >= 0 (or exp(-logaddexp(0, -z)))",
+            _overflowing_sigmoid,
+            says_zh="exp 溢出了：{evidence}。当 z > 709 时 exp(z) / (1 + exp(z)) 是 inf / inf = nan："
+                    "对 z >= 0 用 1 / (1 + exp(-z))（或 exp(-logaddexp(0, -z))）"),
+    Mistake("sigmoid_then_log", "the loss took the log of a sigmoid: {evidence}. sigmoid(40) rounds to "
+            "1.0 and log(1 - 1.0) = -inf. Use softplus: loss = mean(logaddexp(0, z) - y * z)",
+            _log_of_sigmoid,
+            says_zh="损失对 sigmoid 的结果取了对数：{evidence}。sigmoid(40) 会舍入为 1.0，而 log(1 - 1.0) = -inf。"
+                    "用 softplus：loss = mean(logaddexp(0, z) - y * z)"),
+    Mistake("extra_sigmoid_derivative", "the sigmoid's derivative s (1 - s) was multiplied in again: "
+            "{evidence}. The log in the loss cancels it: dlogits = dout * (s - y) / n",
+            _rule("dlogits = dout * (s - y) * s * (1 - s) / n", "dlogits = dout * (s - y) * s * (1 - s) / n",
+                  lambda z, y, d, n, N: d * (_sigmoid(z) - y) * _sigmoid(z) * (1 - _sigmoid(z)) / n),
+            says_zh="又乘了一次 sigmoid 的导数 s (1 - s)：{evidence}。损失里的 log 已把它消掉："
+                    "dlogits = dout * (s - y) / n"),
+    Mistake("logits_as_probabilities", "the logits were used where the probabilities belong: {evidence}. "
+            "Apply the sigmoid: dlogits = dout * (sigmoid(z) - y) / n",
+            _rule("dlogits = dout * (z - y) / n", "dlogits = dout * (z - y) / n",
+                  lambda z, y, d, n, N: d * (z - y) / n),
+            says_zh="在该用概率的地方用了 logits：{evidence}。先做 sigmoid：dlogits = dout * (sigmoid(z) - y) / n"),
+    Mistake("divided_by_batch_size", "divided by the batch size N, but the mean runs over every element: "
+            "{evidence}. Divide by logits.size",
+            _rule("dlogits = dout * (s - y) / N, with N = logits.shape[0]",
+                  "dlogits = dout * (s - y) / N，其中 N = logits.shape[0]",
+                  lambda z, y, d, n, N: d * (_sigmoid(z) - y) / N, single_fits_others=True),
+            says_zh="除以了批大小 N，但平均是对所有元素求的：{evidence}。要除以 logits.size"),
+    Mistake("missing_mean", "the 1/n of the mean is missing: {evidence}. The loss averages over all "
+            "n = logits.size elements: divide by n",
+            _rule("dlogits = dout * (s - y), the gradient of the sum", "dlogits = dout * (s - y)，这是求和的梯度",
+                  lambda z, y, d, n, N: d * (_sigmoid(z) - y), single_fits_others=True),
+            says_zh="漏了平均中的 1/n：{evidence}。损失对全部 n = logits.size 个元素求平均：要除以 n"),
+    Mistake("dropped_upstream", "the upstream gradient dout was dropped: {evidence}. Multiply by dout",
+            _rule("got equals the gradient for dout = 1", "得到的是 dout = 1 时的梯度",
+                  lambda z, y, d, n, N: (_sigmoid(z) - y) / n if d != 1.0 else None),
+            says_zh="丢掉了上游梯度 dout：{evidence}。要乘上 dout"),
+    Mistake("stale_cache", "backward used the logits and targets of an earlier forward: {evidence}",
+            lambda p: p.check.call == "new_forward" and formula(
+                "after forward(logits2, targets2), dlogits came from the first pair",
+                lambda p: p.ev.params(p.scenario)["dout3"] * (_sigmoid(p.inputs["logits"]) - p.inputs["targets"])
+                / p.inputs["logits"].size, zh="forward(logits2, targets2) 之后，dlogits 仍来自第一对输入")(p),
+            says_zh="backward 用了更早一次 forward 的 logits 和 targets：{evidence}"),
+    Mistake("cache_modified_in_place", "backward changed what forward cached: {evidence}. "
+            "Compute into a new array instead of modifying a cached array in place",
+            lambda p: p.check.call == "second" and first_call_right("dlogits")(p),
+            says_zh="backward 修改了 forward 缓存的值：{evidence}。把结果算到新数组里，不要原地修改缓存的数组"),
+]
+
+ZH = {
+    "right for ordinary logits, but not finite at z = {values}, where sigmoid(z) rounds to 1.0 or to (almost) 0.0":
+        "普通 logits 时正确，但在 z = {values} 处不是有限值，那里 sigmoid(z) 舍入为 1.0 或（几乎）为 0.0",
+    "right for ordinary logits, but not finite at z = {values}, where exp(z) overflows":
+        "普通 logits 时正确，但在 z = {values} 处不是有限值，那里 exp(z) 溢出",
+    "the loss is {value} for logits up to +-1e3": "logits 达到 +-1e3 时损失为 {value}",
+}
+register(ZH)

@@ -1,0 +1,330 @@
+"""Hidden checks for softmax: s = softmax(x) over the last axis, any leading shape; dx."""
+from __future__ import annotations
+
+import tracemalloc
+
+import numpy as np
+
+from bpdrill import compare
+from bpdrill.diagnose import Mistake, close, first_call_right, formula
+from bpdrill.driving import perturbed_outputs, snapshot
+from bpdrill.i18n import register, t
+from bpdrill.judge import Check, Failed, matches_reference, numgrad_check, shape_check, unchanged_check
+from bpdrill.protocol import Scenario
+
+
+# A wide input: one row's (C, C) Jacobian is C / N = 333 times the input, a (N, C, C) stack
+# 1000 times; the vector-Jacobian product needs a few arrays of the input's size.
+WIDE = (3, 1000)
+MEMORY_FACTOR = 32  # backward may hold this many input-sized arrays at once
+
+
+def _pair(rng, shape, scale=2.0):
+    return {"x": scale * rng.normal(size=shape), "dout": rng.normal(size=shape)}
+
+
+def _extreme(rng, c):
+    """Rows of logits of magnitude 1e3 beside ordinary rows, in random order, (R, C) with R != C.
+
+    A near one-hot row makes dx tiny (its exact value is far below the rounding of a correct
+    formula written another way, ~1e-16 * |dout|): the ordinary rows set the comparison's
+    scale, so a right answer in any style passes and an overflow (nan, inf) still fails.
+    """
+    rows = [
+        2 * rng.normal(size=c),  # ordinary
+        rng.normal(size=c),  # ordinary
+        rng.choice([-1000.0, 1000.0], size=c) + rng.normal(size=c),  # one or a few near +1000
+        1000.0 + rng.normal(size=c),  # all near 1000: an ordinary softmax once shifted
+        np.full(c, -1000.0),  # all equal: s = 1 / C everywhere
+        np.concatenate([[1000.0], -1000.0 + rng.normal(size=c - 1)]),  # one-hot
+    ]
+    if len(rows) == c:
+        rows = rows[1:]  # keep it rectangular: a sum over the wrong axis must not fit
+    x = rng.permuted(np.stack(rows)[rng.permutation(len(rows))], axis=1)  # large entries anywhere
+    return {"x": x, "dout": rng.normal(size=x.shape)}
+
+
+def scenarios(rng) -> list[Scenario]:
+    n, c, a = (int(v) for v in rng.permutation(range(2, 8))[:3])  # n != c: a wrong axis shows
+    k = int(rng.integers(3, 7))
+    basic = _pair(rng, (n, c))
+    twice = _pair(rng, (n, c))
+    twice.update({"dout2": rng.normal(size=(n, c)), "x3": 2 * rng.normal(size=(n, c)),
+                  "dout3": rng.normal(size=(n, c))})
+    return [
+        Scenario("basic", "backward", basic),
+        Scenario("basic.perturb", "perturb", basic, {"h": compare.H}),
+        Scenario("square", "backward", _pair(rng, (k, k))),
+        Scenario("nd", "backward", _pair(rng, (a, n, c))),
+        Scenario("vector", "backward", _pair(rng, (c,))),
+        Scenario("single", "backward", _pair(rng, (1, c))),
+        Scenario("extreme", "backward", _extreme(rng, c)),
+        Scenario("wide", "memory", _pair(rng, WIDE)),
+        Scenario("twice", "backward", twice),
+    ]
+
+
+def _project(ev, scenario):
+    return compare.weighted_sum(ev.inputs(scenario)["dout"])
+
+
+def _peak(ev, scenario) -> tuple[float, float]:
+    """(bytes backward held at its peak, the most it may): from the worker's tracemalloc figure."""
+    return ev.number(scenario, "peak", "memory"), MEMORY_FACTOR * ev.inputs(scenario)["x"].nbytes
+
+
+def _no_jacobian(ev, check) -> None:
+    matches_reference("dx")(ev, check)
+    peak, limit = _peak(ev, check.scenario)
+    if peak > limit:
+        n, c = ev.inputs(check.scenario)["x"].shape
+        raise Failed(t("backward held {mb:.1f} MB at once for an input ({n}, {c}) of {kb:.0f} kB",
+                       mb=peak / 1e6, n=n, c=c, kb=ev.inputs(check.scenario)["x"].nbytes / 1e3), target="dx")
+
+
+CHECKS = [
+    shape_check("dx", like="x"),
+    numgrad_check("dx", "x", _project, points=2),
+    Check("torch.dx", "torch", "dx", 1, "square", matches_reference("dx"), "dx matches PyTorch (N = C)",
+          "dx 与 PyTorch 一致（N = C）"),
+    Check("edge.nd", "edge", "dx", 1, "nd", matches_reference("dx"), "a 3-D input (N, T, C): softmax over "
+          "the last axis", "三维输入 (N, T, C)：沿最后一维做 softmax"),
+    Check("edge.vector", "edge", "dx", 1, "vector", matches_reference("dx"), "a 1-D input (C,)",
+          "一维输入 (C,)"),
+    Check("edge.single", "edge", "dx", 1, "single", matches_reference("dx"), "batch of one", "批大小为 1"),
+    Check("edge.extreme", "edge", ("out", "dx"), 1, "extreme", matches_reference("out", "dx"),
+          "rows of logits of magnitude 1e3: finite and right", "logits 量级为 1e3 的行：结果有限且正确"),
+    Check("edge.no_jacobian", "edge", "dx", 1, "wide", _no_jacobian,
+          "a wide input (N, C) = (3, 1000): right, without a (C, C) Jacobian in memory",
+          "很宽的输入 (N, C) = (3, 1000)：结果正确，且内存中没有 (C, C) 的雅可比矩阵"),
+    Check("edge.second_backward", "edge", "dx", 1, "twice", matches_reference(("dx2", "dx2", "dx")),
+          "a second backward with a new dout", "用新的 dout 再调用一次 backward", call="second"),
+    Check("edge.new_forward", "edge", "dx", 1, "twice", matches_reference(("dx3", "dx3", "dx")),
+          "after a new forward, backward uses the new x", "新的 forward 之后，backward 使用新的 x",
+          call="new_forward"),
+    unchanged_check("x", "dout"),
+]
+
+
+# ---- the worker's side ----------------------------------------------------------------------
+
+def drive(module, s: Scenario) -> dict:
+    act = module.Softmax()
+    x = s["x"]
+    if s.mode == "perturb":
+        plus, minus = perturbed_outputs(lambda: act.forward(x), x, s.params["h"])
+        return {"plus.x": plus, "minus.x": minus}
+    dout = s["dout"]
+    out = {"out": snapshot(act.forward(x))}
+    if s.mode == "memory":
+        out["dx"], out["peak"] = _measured(lambda: act.backward(dout))
+        return out
+    out["dx"] = snapshot(act.backward(dout))
+    if "dout2" in s:
+        out["dx2"] = snapshot(act.backward(s["dout2"]))
+    if "x3" in s:
+        act.forward(s["x3"])
+        out["dx3"] = snapshot(act.backward(s["dout3"]))
+    out.update({"after.x": x, "after.dout": dout})
+    return out
+
+
+def _measured(call):
+    """(call's result, the most memory it held at once, in bytes, as tracemalloc counts NumPy's)."""
+    tracing = tracemalloc.is_tracing()
+    if not tracing:
+        tracemalloc.start()
+    tracemalloc.reset_peak()
+    before = tracemalloc.get_traced_memory()[0]
+    try:
+        result = call()
+        peak = tracemalloc.get_traced_memory()[1] - before
+    finally:
+        if not tracing:
+            tracemalloc.stop()
+    return snapshot(result), float(peak)
+
+
+# ---- the trusted side: PyTorch float64 ------------------------------------------------------
+
+def reference(ref, s: Scenario) -> dict:
+    out = {}
+    for suffix in ("", "2", "3"):
+        if f"dout{suffix}" not in s.arrays:
+            continue
+        x = ref.leaf(s.arrays["x3" if suffix == "3" else "x"])
+        y = ref.torch.softmax(x, dim=-1)
+        y.backward(ref.leaf(s.arrays[f"dout{suffix}"], False))
+        out.update({f"out{suffix}": ref.numpy(y), f"dx{suffix}": ref.numpy(x.grad)})
+    return out
+
+
+# ---- diagnosis ----------------------------------------------------------------------------
+
+def where(probe) -> str:
+    return "Softmax.forward" if probe.label == "out" else "Softmax.backward"
+
+
+def sizes(ev, scenario) -> dict:
+    return {}  # a constant factor here is no batch size: the generic rules say only what they see
+
+
+def _softmax(x):
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _call(p, scenario=None):
+    """(s, dout) of the call the check is about: the first one, a second backward, or a new forward."""
+    a = p.ev.inputs(scenario or p.scenario)
+    if scenario is None and p.check.call == "new_forward":
+        return _softmax(a["x3"]), a["dout3"]
+    if scenario is None and p.check.call == "second":
+        return _softmax(a["x"]), a["dout2"]
+    return _softmax(a["x"]), a["dout"]
+
+
+def _rule(evidence, zh, rule):
+    """formula() for dx: rule(s, dout) is the wrong answer (None: not this mistake)."""
+    return formula(evidence, lambda p: rule(*_call(p)) if p.label == "dx" else None, zh=zh)
+
+
+def _fits_basic(p, rule) -> bool:
+    """rule also gives the learner's dx on the basic scenario (N, C), N > 1."""
+    got = p.learner("basic", "dx")
+    wrong = rule(*_call(p, "basic"))
+    return got is not None and wrong is not None and close(got, wrong)
+
+
+def _summed_over(axis):
+    return lambda s, d: s * (d - np.sum(d * s, axis=axis, keepdims=True))
+
+
+def _elementwise_rule(s, d):
+    return d * s * (1 - s)
+
+
+def _elementwise(p):
+    """dout * s * (1 - s). Where a leading axis has size 1, a row sum over that axis gives the
+    same numbers: claimed there only if the basic scenario shows it too."""
+    s, d = _call(p)
+    if s.ndim > 1 and 1 in s.shape[:-1] and not _fits_basic(p, _elementwise_rule):
+        return None
+    return _elementwise_rule(s, d)
+
+
+def _wrong_axis(p):
+    """The row sum taken over a leading axis instead of the last one. Over an axis of size 1
+    that is dout * s * (1 - s): claimed there only if the basic scenario shows the axis too."""
+    error = getattr(p.failure, "error", None) or {}
+    if error.get("type") == "AxisError" and p.scenario == "vector":  # axis=1 has no meaning in 1-D
+        got, (s, d) = p.learner("nd", "dx"), _call(p, "nd")
+        if got is not None and close(got, _summed_over(1)(s, d)) and not close(got, _summed_over(-1)(s, d)):
+            return {"axis": 1, "evidence": t("a 1-D input has no axis 1, and a 3-D input was summed over "
+                                             "axis 1 (T) instead of the classes")}
+    if p.label != "dx" or p.got is None:
+        return None
+    s, d = _call(p)
+    for axis in range(s.ndim - 1):
+        if s.shape[axis] == 1 and not (axis == 0 and _fits_basic(p, _summed_over(0))):
+            continue
+        wrong = _summed_over(axis)(s, d)
+        if close(p.got, wrong) and not close(p.expected, wrong):
+            return {"axis": axis, "evidence": t("got = s * (dout - sum(dout * s, axis={axis}))", axis=axis)}
+    return None
+
+
+def _no_keepdims(s, d):
+    """The (N,) row sums broadcast along the classes: row i's sum lands in column i (needs N = C)."""
+    if s.ndim != 2 or s.shape[0] != s.shape[1]:
+        return None
+    return s * (d - np.sum(d * s, axis=-1)[None, :])
+
+
+def _missing_keepdims(p):
+    """A broadcasting error where N != C, and on the square input row i's sum in column i."""
+    s, d = _call(p, "square")
+    got = p.learner("square", "dx")
+    wrong = _no_keepdims(s, d)
+    if got is None or not close(got, wrong) or close(p.reference("square")["dx"], wrong):
+        return None
+    error = getattr(p.failure, "error", None) or {}
+    if p.scenario == "square" and p.check.call == "first":
+        return {"evidence": t("on the square input, row i's sum was subtracted in column i")}
+    if error.get("type") == "ValueError" and "broadcast" in error.get("message", ""):
+        return {"evidence": t("the shapes (N, C) and (N,) do not broadcast, and on a square input "
+                              "row i's sum lands in column i")}
+    return None
+
+
+def _jacobian(p):
+    if p.check.id != "edge.no_jacobian":
+        return None
+    peak, limit = _peak(p.ev, p.scenario)
+    c = p.inputs["x"].shape[-1]
+    if peak <= limit:
+        return None
+    return {"evidence": t("at its peak it held {mb:.1f} MB, and one (C, C) matrix for C = {c} is {jac:.1f} MB",
+                          mb=peak / 1e6, c=c, jac=c * c * 8 / 1e6)}
+
+
+MISTAKES = [
+    Mistake("built_jacobian", "backward built the full Jacobian: {evidence}. J^T dout needs no J: "
+            "dx = s * (dout - sum(dout * s, axis=-1, keepdims=True)), O(N C) memory", _jacobian,
+            says_zh="backward 构造了完整的雅可比矩阵：{evidence}。计算 J^T dout 不需要 J："
+                    "dx = s * (dout - sum(dout * s, axis=-1, keepdims=True))，内存 O(N C)"),
+    Mistake("dropped_row_sum_term", "the - sum(dout * s) term is missing: {evidence}. Every output of a "
+            "row depends on every input of that row, so the Jacobian is diag(s) - s s^T: "
+            "dx = s * (dout - sum(dout * s, axis=-1, keepdims=True))",
+            _rule("dx = s * dout, whose rows do not sum to 0", "dx = s * dout，其每行之和不为 0",
+                  lambda s, d: s * d),
+            says_zh="少了 - sum(dout * s) 这一项：{evidence}。一行的每个输出都依赖这一行的每个输入，"
+                    "雅可比矩阵是 diag(s) - s s^T：dx = s * (dout - sum(dout * s, axis=-1, keepdims=True))"),
+    Mistake("elementwise_derivative", "softmax was treated as element-wise, like a sigmoid: {evidence}. "
+            "Its Jacobian is diag(s) - s s^T: dx = s * (dout - sum(dout * s, axis=-1, keepdims=True))",
+            formula("dx = dout * s * (1 - s)", lambda p: _elementwise(p) if p.label == "dx" else None,
+                    zh="dx = dout * s * (1 - s)"),
+            says_zh="把 softmax 当成了逐元素函数（像 sigmoid 那样）：{evidence}。它的雅可比矩阵是 "
+                    "diag(s) - s s^T：dx = s * (dout - sum(dout * s, axis=-1, keepdims=True))"),
+    Mistake("sum_wrong_axis", "sum(dout * s) was taken over axis {axis}, not over the last axis (the "
+            "classes): {evidence}. Use axis=-1, keepdims=True", _wrong_axis,
+            says_zh="sum(dout * s) 是沿 axis {axis} 而不是沿最后一维（类别）求的：{evidence}。"
+                    "用 axis=-1, keepdims=True"),
+    Mistake("missing_keepdims", "the row sums lost their axis (no keepdims=True): {evidence}. Shape "
+            "(N,) lines up with the classes, not the rows: keep it (N, 1)", _missing_keepdims,
+            says_zh="每行的和丢掉了那一维（没有 keepdims=True）：{evidence}。形状 (N,) 会对齐到类别维"
+                    "而不是行：保持为 (N, 1)"),
+    Mistake("unweighted_row_sum", "the row sum is missing its weights s: {evidence}. Subtract "
+            "sum(dout * s), the s-weighted sum, not sum(dout)",
+            _rule("dx = s * (dout - sum(dout, axis=-1))", "dx = s * (dout - sum(dout, axis=-1))",
+                  lambda s, d: s * (d - d.sum(axis=-1, keepdims=True))),
+            says_zh="行和少了权重 s：{evidence}。要减去按 s 加权的和 sum(dout * s)，而不是 sum(dout)"),
+    Mistake("dropped_upstream", "the upstream gradient dout was dropped: {evidence}. Multiply by dout",
+            _rule("dx = s * (1 - s), whatever dout is", "dx = s * (1 - s)，与 dout 无关",
+                  lambda s, d: s * (1 - s)),
+            says_zh="丢掉了上游梯度 dout：{evidence}。要乘上 dout"),
+    Mistake("stale_cache", "backward used the softmax of an earlier forward: {evidence}",
+            lambda p: p.check.call == "new_forward" and formula(
+                "after forward(x2), dx was computed from softmax(x1)",
+                lambda p: _summed_over(-1)(_softmax(p.inputs["x"]), p.inputs["dout3"]),
+                zh="forward(x2) 之后，dx 仍由 softmax(x1) 算出")(p),
+            says_zh="backward 用了更早一次 forward 的 softmax：{evidence}"),
+    Mistake("cache_modified_in_place", "backward changed what forward cached: {evidence}. "
+            "Compute into a new array instead of modifying self.out in place",
+            lambda p: p.check.call == "second" and first_call_right("dx")(p),
+            says_zh="backward 修改了 forward 缓存的值：{evidence}。把结果算到新数组里，不要原地修改 self.out"),
+]
+
+ZH = {
+    "backward held {mb:.1f} MB at once for an input ({n}, {c}) of {kb:.0f} kB":
+        "对一个 ({n}, {c})、{kb:.0f} kB 的输入，backward 同时占用了 {mb:.1f} MB 内存",
+    "at its peak it held {mb:.1f} MB, and one (C, C) matrix for C = {c} is {jac:.1f} MB":
+        "它的内存峰值为 {mb:.1f} MB，而 C = {c} 时一个 (C, C) 矩阵就有 {jac:.1f} MB",
+    "got = s * (dout - sum(dout * s, axis={axis}))": "got = s * (dout - sum(dout * s, axis={axis}))",
+    "a 1-D input has no axis 1, and a 3-D input was summed over axis 1 (T) instead of the classes":
+        "一维输入没有 axis 1，而三维输入是沿 axis 1 (T) 而不是沿类别求和的",
+    "on the square input, row i's sum was subtracted in column i": "在方阵输入上，第 i 行的和被减到了第 i 列",
+    "the shapes (N, C) and (N,) do not broadcast, and on a square input row i's sum lands in column i":
+        "形状 (N, C) 与 (N,) 无法广播；在方阵输入上，第 i 行的和落到了第 i 列",
+}
+register(ZH)

@@ -1,0 +1,166 @@
+"""Hidden checks for tanh: t = tanh(x) element-wise; dx."""
+from __future__ import annotations
+
+import numpy as np
+
+from bpdrill import compare
+from bpdrill.diagnose import Mistake, first_call_right, formula
+from bpdrill.driving import perturbed_outputs, snapshot
+from bpdrill.i18n import register, t
+from bpdrill.judge import Check, matches_reference, numgrad_check, shape_check, unchanged_check
+from bpdrill.protocol import Scenario
+
+
+def _extreme(rng):
+    """|x| up to 1e3 (tanh is exactly +-1 there, and 1 - t**2 exactly 0) beside ordinary values,
+    so the comparison's scale is set by the ordinary ones."""
+    fixed = [1e3, -1e3, 0.0, 20.0, -20.0, 400.0, -400.0]
+    x = np.concatenate([fixed, rng.normal(size=4), 300 * rng.normal(size=5)])
+    return rng.permutation(x).reshape(4, 4)
+
+
+def scenarios(rng) -> list[Scenario]:
+    n, m = (int(v) for v in rng.permutation(range(2, 8))[:2])
+    shape3 = tuple(int(v) for v in rng.permutation(range(2, 6))[:3])
+    basic = {"x": 1.5 * rng.normal(size=(n, m)), "dout": rng.normal(size=(n, m))}
+    twice = {"x": 1.5 * rng.normal(size=(n, m)), "dout": rng.normal(size=(n, m)),
+             "dout2": rng.normal(size=(n, m)), "x3": 1.5 * rng.normal(size=(n, m)),
+             "dout3": rng.normal(size=(n, m))}
+    return [
+        Scenario("basic", "backward", basic),
+        Scenario("basic.perturb", "perturb", basic, {"h": compare.H}),
+        Scenario("nd", "backward", {"x": 1.5 * rng.normal(size=shape3), "dout": rng.normal(size=shape3)}),
+        Scenario("single", "backward", {"x": 1.5 * rng.normal(size=(1, m)), "dout": rng.normal(size=(1, m))}),
+        Scenario("extreme", "backward", {"x": _extreme(rng), "dout": rng.normal(size=(4, 4))}),
+        Scenario("twice", "backward", twice),
+    ]
+
+
+def _project(ev, scenario):
+    return compare.weighted_sum(ev.inputs(scenario)["dout"])
+
+
+CHECKS = [
+    shape_check("dx", like="x"),
+    numgrad_check("dx", "x", _project, points=2),
+    Check("torch.dx", "torch", "dx", 1, "nd", matches_reference("dx"), "dx matches PyTorch for a 3-D input",
+          "三维输入时 dx 与 PyTorch 一致"),
+    Check("edge.single", "edge", "dx", 1, "single", matches_reference("dx"), "batch of one", "批大小为 1"),
+    Check("edge.extreme", "edge", ("out", "dx"), 1, "extreme", matches_reference("out", "dx"),
+          "extreme inputs (|x| up to 1e3): finite and right", "极端输入（|x| 最大到 1e3）：结果有限且正确"),
+    Check("edge.second_backward", "edge", "dx", 1, "twice", matches_reference(("dx2", "dx2", "dx")),
+          "a second backward with a new dout", "用新的 dout 再调用一次 backward", call="second"),
+    Check("edge.new_forward", "edge", "dx", 1, "twice", matches_reference(("dx3", "dx3", "dx")),
+          "after a new forward, backward uses the new x", "新的 forward 之后，backward 使用新的 x",
+          call="new_forward"),
+    unchanged_check("x", "dout"),
+]
+
+
+# ---- the worker's side ----------------------------------------------------------------------
+
+def drive(module, s: Scenario) -> dict:
+    act = module.Tanh()
+    x = s["x"]
+    if s.mode == "perturb":
+        plus, minus = perturbed_outputs(lambda: act.forward(x), x, s.params["h"])
+        return {"plus.x": plus, "minus.x": minus}
+    dout = s["dout"]
+    out = {"out": snapshot(act.forward(x))}
+    out["dx"] = snapshot(act.backward(dout))
+    if "dout2" in s:
+        out["dx2"] = snapshot(act.backward(s["dout2"]))
+    if "x3" in s:
+        act.forward(s["x3"])
+        out["dx3"] = snapshot(act.backward(s["dout3"]))
+    out.update({"after.x": x, "after.dout": dout})
+    return out
+
+
+# ---- the trusted side: PyTorch float64 ------------------------------------------------------
+
+def reference(ref, s: Scenario) -> dict:
+    out = {}
+    for suffix in ("", "2", "3"):
+        if f"dout{suffix}" not in s.arrays:
+            continue
+        x = ref.leaf(s.arrays["x3" if suffix == "3" else "x"])
+        y = ref.torch.tanh(x)
+        y.backward(ref.leaf(s.arrays[f"dout{suffix}"], False))
+        out.update({f"out{suffix}": ref.numpy(y), f"dx{suffix}": ref.numpy(x.grad)})
+    return out
+
+
+# ---- diagnosis ----------------------------------------------------------------------------
+
+def where(probe) -> str:
+    return "Tanh.forward" if probe.label == "out" else "Tanh.backward"
+
+
+def sizes(ev, scenario) -> dict:
+    return {}  # element-wise: no batch size or class count behind a constant factor
+
+
+def _call(p):
+    """(x, t, dout) of the call the check is about: the first one, a second backward, or a new forward."""
+    a = p.inputs
+    if p.check.call == "new_forward":
+        return a["x3"], np.tanh(a["x3"]), a["dout3"]
+    if p.check.call == "second":
+        return a["x"], np.tanh(a["x"]), a["dout2"]
+    return a["x"], np.tanh(a["x"]), a["dout"]
+
+
+def _rule(evidence, zh, rule):
+    return formula(evidence, lambda p: rule(*_call(p)) if p.label == "dx" else None, zh=zh)
+
+
+def _overflow(p):
+    """Right on ordinary inputs, not finite at |x| = 1e3: tanh built from exp, which overflows."""
+    if p.check.scenario == "extreme" and p.passed("numgrad.dx") and p.failure.nonfinite:
+        return {"evidence": t("right for ordinary inputs, but |x| up to 1e3 gives {value}",
+                              value=p.failure.nonfinite)}
+    return None
+
+
+MISTAKES = [
+    Mistake("unstable_tanh", "exp overflowed: {evidence}. (exp(x) - exp(-x)) / (exp(x) + exp(-x)) is "
+            "inf / inf = nan once |x| > 710: use np.tanh, finite for any x", _overflow,
+            says_zh="exp 溢出了：{evidence}。当 |x| > 710 时 (exp(x) - exp(-x)) / (exp(x) + exp(-x)) 是 "
+                    "inf / inf = nan：用 np.tanh，它对任何 x 都有限"),
+    Mistake("derivative_on_preactivation", "the derivative was taken on the input x, not on the "
+            "output t: {evidence}. Use the t that forward cached: dx = dout * (1 - t**2)",
+            _rule("dx = dout * (1 - x**2)", "dx = dout * (1 - x**2)", lambda x, t, d: d * (1 - x * x)),
+            says_zh="导数是对输入 x 而不是对输出 t 计算的：{evidence}。用 forward 缓存的 t："
+                    "dx = dout * (1 - t**2)"),
+    Mistake("sigmoid_derivative", "that is the sigmoid's derivative s (1 - s), not tanh's: {evidence}. "
+            "Use dx = dout * (1 - t**2)",
+            _rule("dx = dout * t * (1 - t)", "dx = dout * t * (1 - t)", lambda x, t, d: d * t * (1 - t)),
+            says_zh="这是 sigmoid 的导数 s (1 - s)，不是 tanh 的：{evidence}。用 dx = dout * (1 - t**2)"),
+    Mistake("missing_square", "the square is missing: {evidence}. The derivative of tanh is "
+            "1 - tanh(x)**2", _rule("dx = dout * (1 - t)", "dx = dout * (1 - t)", lambda x, t, d: d * (1 - t)),
+            says_zh="少了平方：{evidence}。tanh 的导数是 1 - tanh(x)**2"),
+    Mistake("tanh_of_cached_output", "tanh was applied to t, which already is tanh(x): {evidence}. "
+            "Use t itself: dx = dout * (1 - t**2)",
+            _rule("dx = dout * (1 - tanh(t)**2)", "dx = dout * (1 - tanh(t)**2)",
+                  lambda x, t, d: d * (1 - np.tanh(t) ** 2)),
+            says_zh="对已经是 tanh(x) 的 t 又做了一次 tanh：{evidence}。直接用 t：dx = dout * (1 - t**2)"),
+    Mistake("dropped_upstream", "the upstream gradient dout was dropped: {evidence}. Multiply by dout",
+            _rule("dx = 1 - t**2, whatever dout is", "dx = 1 - t**2，与 dout 无关", lambda x, t, d: 1 - t * t),
+            says_zh="丢掉了上游梯度 dout：{evidence}。要乘上 dout"),
+    Mistake("stale_cache", "backward used the output of an earlier forward: {evidence}",
+            lambda p: p.check.call == "new_forward" and formula(
+                "after forward(x2), dx was computed from t(x1)",
+                lambda p: p.inputs["dout3"] * (1 - np.tanh(p.inputs["x"]) ** 2),
+                zh="forward(x2) 之后，dx 仍由 t(x1) 算出")(p),
+            says_zh="backward 用了更早一次 forward 的输出：{evidence}"),
+    Mistake("cache_modified_in_place", "backward changed what forward cached: {evidence}. "
+            "Compute into a new array instead of modifying self.out in place",
+            lambda p: p.check.call == "second" and first_call_right("dx")(p),
+            says_zh="backward 修改了 forward 缓存的值：{evidence}。把结果算到新数组里，不要原地修改 self.out"),
+]
+
+ZH = {
+    "right for ordinary inputs, but |x| up to 1e3 gives {value}": "普通输入时正确，但 |x| 达到 1e3 时得到 {value}",
+}
+register(ZH)
