@@ -63,7 +63,8 @@ def _solution_evidence(name: str, seed: int):
     unit = registry.get(name)
     job, scenarios = runner.build_job(name, solution_path(name), seed)
     outcome = execute_inline(job, scenarios, 10)
-    return unit, Evidence(name, {s.name: s for s in scenarios}, outcome.results, reference.for_unit(unit),
+    references = reference.References(seed, {name: (job, scenarios)}, inline=True, keep=False)
+    return unit, Evidence(name, {s.name: s for s in scenarios}, outcome.results, references.for_exercise(name),
                           str(solution_path(name)))
 
 

@@ -40,3 +40,23 @@ def number(value, what: str) -> float:
         raise TypeError(t("{what} returned an array of shape {shape}; expected a float", what=what,
                           shape=value.shape))
     return float(value)
+
+
+def drive_layer(layer, s) -> dict:
+    """A layer with forward(x) -> out and backward(dout) -> dx (an activation): the first
+    backward, a second one with dout2, one after a new forward on x3, the inputs afterwards
+    (for purity), or in "perturb" mode the forward's outputs around x."""
+    x = s["x"]
+    if s.mode == "perturb":
+        plus, minus = perturbed_outputs(lambda: layer.forward(x), x, s.params["h"])
+        return {"plus.x": plus, "minus.x": minus}
+    dout = s["dout"]
+    out = {"out": snapshot(layer.forward(x))}
+    out["dx"] = snapshot(layer.backward(dout))
+    if "dout2" in s:
+        out["dx2"] = snapshot(layer.backward(s["dout2"]))
+    if "x3" in s:  # a new forward: backward must use this input, not a stale one
+        layer.forward(s["x3"])
+        out["dx3"] = snapshot(layer.backward(s["dout3"]))
+    out.update({"after.x": x, "after.dout": dout})
+    return out

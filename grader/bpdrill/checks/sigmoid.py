@@ -5,7 +5,7 @@ import numpy as np
 
 from bpdrill import compare
 from bpdrill.diagnose import Mistake, first_call_right, formula
-from bpdrill.driving import perturbed_outputs, snapshot
+from bpdrill.driving import drive_layer
 from bpdrill.judge import Check, matches_reference, numgrad_check, shape_check, unchanged_check
 from bpdrill.protocol import Scenario
 
@@ -50,35 +50,13 @@ CHECKS = [
 # ---- the worker's side ----------------------------------------------------------------------
 
 def drive(module, s: Scenario) -> dict:
-    act = module.Sigmoid()
-    x = s["x"]
-    if s.mode == "perturb":
-        plus, minus = perturbed_outputs(lambda: act.forward(x), x, s.params["h"])
-        return {"plus.x": plus, "minus.x": minus}
-    dout = s["dout"]
-    out = {"out": snapshot(act.forward(x))}
-    out["dx"] = snapshot(act.backward(dout))
-    if "dout2" in s:
-        out["dx2"] = snapshot(act.backward(s["dout2"]))
-    if "x3" in s:
-        act.forward(s["x3"])
-        out["dx3"] = snapshot(act.backward(s["dout3"]))
-    out.update({"after.x": x, "after.dout": dout})
-    return out
+    return drive_layer(module.Sigmoid(), s)
 
 
 # ---- the trusted side: PyTorch float64 ------------------------------------------------------
 
 def reference(ref, s: Scenario) -> dict:
-    out = {}
-    for suffix in ("", "2", "3"):
-        if f"dout{suffix}" not in s.arrays:
-            continue
-        x = ref.leaf(s.arrays["x3" if suffix == "3" else "x"])
-        y = ref.torch.sigmoid(x)
-        y.backward(ref.leaf(s.arrays[f"dout{suffix}"], False))
-        out.update({f"out{suffix}": ref.numpy(y), f"dx{suffix}": ref.numpy(x.grad)})
-    return out
+    return ref.layer(s, ref.torch.sigmoid)
 
 
 # ---- diagnosis ----------------------------------------------------------------------------

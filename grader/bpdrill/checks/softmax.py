@@ -7,7 +7,7 @@ import numpy as np
 
 from bpdrill import compare
 from bpdrill.diagnose import Mistake, close, first_call_right, formula
-from bpdrill.driving import perturbed_outputs, snapshot
+from bpdrill.driving import drive_layer, snapshot
 from bpdrill.i18n import register, t
 from bpdrill.judge import Check, Failed, matches_reference, numgrad_check, shape_check, unchanged_check
 from bpdrill.protocol import Scenario
@@ -110,23 +110,12 @@ CHECKS = [
 
 def drive(module, s: Scenario) -> dict:
     act = module.Softmax()
-    x = s["x"]
-    if s.mode == "perturb":
-        plus, minus = perturbed_outputs(lambda: act.forward(x), x, s.params["h"])
-        return {"plus.x": plus, "minus.x": minus}
-    dout = s["dout"]
-    out = {"out": snapshot(act.forward(x))}
-    if s.mode == "memory":
+    if s.mode == "memory":  # backward's peak memory: no (C, C) Jacobian per row
+        dout = s["dout"]
+        out = {"out": snapshot(act.forward(s["x"]))}
         out["dx"], out["peak"] = _measured(lambda: act.backward(dout))
         return out
-    out["dx"] = snapshot(act.backward(dout))
-    if "dout2" in s:
-        out["dx2"] = snapshot(act.backward(s["dout2"]))
-    if "x3" in s:
-        act.forward(s["x3"])
-        out["dx3"] = snapshot(act.backward(s["dout3"]))
-    out.update({"after.x": x, "after.dout": dout})
-    return out
+    return drive_layer(act, s)
 
 
 def _measured(call):
@@ -148,15 +137,7 @@ def _measured(call):
 # ---- the trusted side: PyTorch float64 ------------------------------------------------------
 
 def reference(ref, s: Scenario) -> dict:
-    out = {}
-    for suffix in ("", "2", "3"):
-        if f"dout{suffix}" not in s.arrays:
-            continue
-        x = ref.leaf(s.arrays["x3" if suffix == "3" else "x"])
-        y = ref.torch.softmax(x, dim=-1)
-        y.backward(ref.leaf(s.arrays[f"dout{suffix}"], False))
-        out.update({f"out{suffix}": ref.numpy(y), f"dx{suffix}": ref.numpy(x.grad)})
-    return out
+    return ref.layer(s, lambda x: ref.torch.softmax(x, dim=-1))
 
 
 # ---- diagnosis ----------------------------------------------------------------------------
