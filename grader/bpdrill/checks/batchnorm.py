@@ -1,0 +1,398 @@
+"""Hidden checks for batchnorm: torch.nn.BatchNorm1d, training and eval mode; dx, dgamma, dbeta."""
+from __future__ import annotations
+
+import numpy as np
+
+from bpdrill import compare, i18n
+from bpdrill.diagnose import Mistake, close, first_call_right, formula
+from bpdrill.driving import perturbed_outputs, snapshot
+from bpdrill.i18n import t
+from bpdrill.judge import Check, Failed, matches_reference, numgrad_check, shape_check, unchanged_check
+from bpdrill.protocol import Scenario
+
+EPS, MOMENTUM = 1e-5, 0.1  # BatchNorm1d's defaults: the hidden layers are built with them
+GRADS = ("dx", "dgamma", "dbeta")
+
+
+def _x(rng, n, d):
+    """A batch whose features have their own means and spreads (the running stats then move)."""
+    return rng.normal(size=d) + rng.uniform(0.5, 2.0, size=d) * rng.normal(size=(n, d))
+
+
+def _inputs(rng, n, d):
+    # gamma never all ones and never near zero: dx_hat = dout * gamma must show
+    gamma = rng.uniform(0.5, 2.0, size=d) * rng.choice([-1.0, 1.0], size=d)
+    return {"x": _x(rng, n, d), "gamma": gamma, "beta": rng.normal(size=d), "dout": rng.normal(size=(n, d))}
+
+
+def scenarios(rng) -> list[Scenario]:
+    n, d, m = (int(v) for v in rng.permutation(range(3, 8))[:3])  # N != D, nothing square
+    basic = _inputs(rng, n, d)
+    twice = _inputs(rng, n, d)
+    twice.update({"dout2": rng.normal(size=(n, d)), "x3": _x(rng, n, d), "dout3": rng.normal(size=(n, d))})
+    pair = _inputs(rng, 2, d)
+    pair["x1"] = _x(rng, 1, d)  # a training-mode forward on a batch of one must raise
+    # several training forwards of different batch sizes (one of them 2, where N / (N - 1) = 2),
+    # a backward after the first, then eval mode on a fresh batch
+    running = _inputs(rng, n, d)
+    sizes = [n, 2, m] + [int(v) for v in rng.integers(2, 8, size=int(rng.integers(0, 3)))]
+    running.update({f"x.{i}": _x(rng, size, d) for i, size in enumerate(sizes)})
+    running["x_eval"] = _x(rng, m, d)
+    del running["x"]  # the batches are x.0, x.1 ...; dout goes with x.0
+    return [
+        Scenario("basic", "backward", basic),
+        Scenario("basic.perturb", "perturb", basic, {"h": compare.H}),
+        Scenario("pair", "backward", pair),
+        Scenario("twice", "backward", twice),
+        Scenario("running", "running", running, {"forwards": len(sizes)}),
+    ]
+
+
+def _project(ev, scenario):
+    return compare.weighted_sum(ev.inputs(scenario)["dout"])
+
+
+def raises_value_error(ev, check: Check) -> None:
+    raised = ev.value(check.scenario, "single.raised").value
+    if raised == "ValueError":
+        return
+    what = t("returned normally") if not raised else t("raised {type}", type=raised)
+    raise Failed(t("a training-mode forward on a batch of one (N = 1) should raise ValueError, as "
+                   "PyTorch does (the variance of one value is 0); it {what}", what=what), target="out")
+
+
+CHECKS = [
+    shape_check("dx", like="x"),
+    shape_check("dgamma", like="gamma"),
+    shape_check("dbeta", like="beta"),
+    numgrad_check("dx", "x", _project, points=2),
+    numgrad_check("dgamma", "gamma", _project),
+    numgrad_check("dbeta", "beta", _project),
+    Check("torch.out", "torch", "out", 1, "basic", matches_reference("out"),
+          "the training-mode forward matches torch.nn.BatchNorm1d",
+          "训练模式的前向与 torch.nn.BatchNorm1d 一致"),
+    *[Check(f"torch.{g}", "torch", g, 1, "basic", matches_reference(g),
+            "{key} matches torch.nn.BatchNorm1d (gamma not all ones)",
+            "{key} 与 torch.nn.BatchNorm1d 一致（gamma 不全为 1）", title_args=(("key", g),)) for g in GRADS],
+    Check("edge.batch_of_two", "edge", GRADS, 1, "pair", matches_reference(*GRADS),
+          "a batch of two (N = 2)", "批大小为 2（N = 2）"),
+    Check("edge.single_raises", "edge", "out", 1, "pair", raises_value_error,
+          "a training-mode forward with N = 1 raises ValueError", "训练模式下 N = 1 的前向抛出 ValueError"),
+    Check("edge.running_one", "edge", ("running_mean", "running_var"), 1, "running",
+          matches_reference(("running_mean.1", "running_mean.1", "running_mean"),
+                            ("running_var.1", "running_var.1", "running_var")),
+          "running statistics after one forward (unbiased variance)",
+          "一次前向之后的 running 统计量（无偏方差）"),
+    Check("edge.running_several", "edge", ("running_mean", "running_var"), 1, "running",
+          matches_reference("running_mean", "running_var"),
+          "running statistics after several forwards of different batch sizes",
+          "多次不同批大小的前向之后的 running 统计量"),
+    Check("edge.eval", "edge", "out", 1, "running", matches_reference(("out_eval", "out_eval", "out")),
+          "eval mode normalises with the running statistics", "eval 模式用 running 统计量做归一化"),
+    Check("edge.second_backward", "edge", GRADS, 1, "twice",
+          matches_reference(*[(f"{g}2", f"{g}2", g) for g in GRADS]),
+          "a second backward overwrites dgamma and dbeta", "第二次 backward 会覆盖 dgamma 和 dbeta",
+          call="second"),
+    Check("edge.new_forward", "edge", GRADS, 1, "twice",
+          matches_reference(*[(f"{g}3", f"{g}3", g) for g in GRADS]),
+          "after a new forward, backward uses the new batch", "新的 forward 之后，backward 使用新的 batch",
+          call="new_forward"),
+    unchanged_check("x", "dout", "gamma", "beta"),
+]
+
+
+# ---- the worker's side: drive the learner's BatchNorm1d ----------------------------------------
+
+def _layer(module, s: Scenario):
+    gamma, beta = s["gamma"], s["beta"]
+    layer = module.BatchNorm1d(gamma.shape[0])
+    layer.gamma, layer.beta = gamma, beta
+    return layer, gamma, beta
+
+
+def _grads(layer, dx) -> tuple:
+    return snapshot(dx), snapshot(layer.dgamma), snapshot(layer.dbeta)
+
+
+def drive(module, s: Scenario) -> dict:
+    layer, gamma, beta = _layer(module, s)
+    if s.mode == "perturb":
+        x, out = s["x"], {}
+        for name, array in (("x", x), ("gamma", gamma), ("beta", beta)):
+            out[f"plus.{name}"], out[f"minus.{name}"] = perturbed_outputs(
+                lambda: layer.forward(x), array, s.params["h"])
+        return out
+    dout = s["dout"]
+    if s.mode == "running":
+        out = {}
+        for i in range(s.params["forwards"]):
+            layer.forward(s[f"x.{i}"])
+            if i == 0:  # the running statistics after one forward; a backward must not move them
+                out["running_mean.1"] = snapshot(layer.running_mean)
+                out["running_var.1"] = snapshot(layer.running_var)
+                layer.backward(dout)
+        out["running_mean"], out["running_var"] = snapshot(layer.running_mean), snapshot(layer.running_var)
+        layer.training = False
+        out["out_eval"] = snapshot(layer.forward(s["x_eval"]))
+        return out
+    x = s["x"]
+    out = {"out": snapshot(layer.forward(x))}
+    out["dx"], out["dgamma"], out["dbeta"] = _grads(layer, layer.backward(dout))
+    if "dout2" in s:
+        out["dx2"], out["dgamma2"], out["dbeta2"] = _grads(layer, layer.backward(s["dout2"]))
+    if "x3" in s:
+        layer.forward(s["x3"])
+        out["dx3"], out["dgamma3"], out["dbeta3"] = _grads(layer, layer.backward(s["dout3"]))
+    if "x1" in s:
+        try:
+            layer.forward(s["x1"])
+            out["single.raised"] = ""
+        except Exception as exc:  # noqa: BLE001 - which exception it is, is the verdict
+            out["single.raised"] = type(exc).__name__
+    out.update({"after.x": x, "after.dout": dout, "after.gamma": gamma, "after.beta": beta})
+    return out
+
+
+# ---- the trusted side: torch.nn.BatchNorm1d in float64 ----------------------------------------
+
+def _module(ref, a: dict):
+    torch = ref.torch
+    bn = torch.nn.BatchNorm1d(a["gamma"].shape[0], eps=EPS, momentum=MOMENTUM, dtype=torch.float64)
+    with torch.no_grad():
+        bn.weight.copy_(torch.from_numpy(a["gamma"]))
+        bn.bias.copy_(torch.from_numpy(a["beta"]))
+    return bn
+
+
+def _train(ref, a: dict, x, dout, suffix: str = "") -> dict:
+    bn = _module(ref, a)
+    x = ref.leaf(x)
+    y = bn(x)
+    y.backward(ref.leaf(dout, False))
+    return {f"out{suffix}": ref.numpy(y), f"dx{suffix}": ref.numpy(x.grad),
+            f"dgamma{suffix}": ref.numpy(bn.weight.grad), f"dbeta{suffix}": ref.numpy(bn.bias.grad),
+            f"running_mean{suffix}": ref.numpy(bn.running_mean), f"running_var{suffix}": ref.numpy(bn.running_var)}
+
+
+def reference(ref, s: Scenario) -> dict:
+    a = s.arrays
+    if s.mode == "running":
+        torch, bn, out = ref.torch, _module(ref, a), {}
+        with torch.no_grad():
+            for i in range(s.params["forwards"]):
+                bn(ref.leaf(a[f"x.{i}"], False))
+                if i == 0:
+                    out["running_mean.1"], out["running_var.1"] = ref.numpy(bn.running_mean), ref.numpy(bn.running_var)
+            out["running_mean"], out["running_var"] = ref.numpy(bn.running_mean), ref.numpy(bn.running_var)
+            bn.eval()
+            out["out_eval"] = ref.numpy(bn(ref.leaf(a["x_eval"], False)))
+        return out
+    out = _train(ref, a, a["x"], a["dout"])
+    if "dout2" in a:
+        out.update(_train(ref, a, a["x"], a["dout2"], "2"))
+    if "x3" in a:
+        out.update(_train(ref, a, a["x3"], a["dout3"], "3"))
+    return out
+
+
+# ---- diagnosis: the known mistakes, recomputed in NumPy on the same inputs -------------------
+
+FORWARD_TARGETS = ("out", "running_mean", "running_var")
+
+
+def where(probe) -> str:
+    return "BatchNorm1d.forward" if probe.label in FORWARD_TARGETS else "BatchNorm1d.backward"
+
+
+def sizes(ev, scenario) -> dict:
+    x = ev.inputs(scenario).get("x")
+    return {"N": x.shape[0]} if x is not None else {}
+
+
+def _call(p):
+    """(x, gamma, dout) of the call the check is about."""
+    a = p.inputs
+    if p.check.call == "new_forward":
+        return a["x3"], a["gamma"], a["dout3"]
+    if p.check.call == "second":
+        return a["x"], a["gamma"], a["dout2"]
+    return a["x"], a["gamma"], a["dout"]
+
+
+def _normalised(x, ddof=0):
+    """(x_hat, inv_std) of a training-mode forward; ddof=1 normalises with the unbiased variance."""
+    inv_std = 1.0 / np.sqrt(x.var(axis=0, ddof=ddof) + EPS)
+    return (x - x.mean(axis=0)) * inv_std, inv_std
+
+
+def _dx(x, gamma, dout, mean_term=True, xhat_term=True):
+    """dx of a training-mode forward, optionally without one of the two terms through mu and var."""
+    x_hat, inv_std = _normalised(x)
+    dx_hat = dout * gamma
+    dx = dx_hat.copy()
+    if mean_term:
+        dx -= dx_hat.mean(axis=0)
+    if xhat_term:
+        dx -= x_hat * (dx_hat * x_hat).mean(axis=0)
+    return inv_std * dx
+
+
+def _rule(label: str, evidence: str, rule, zh: str):
+    """A formula test for one gradient: rule(x, gamma, dout) is the wrong answer it looks for."""
+    return formula(evidence, lambda p: rule(*_call(p)) if p.label == label else None, zh=zh)
+
+
+def simulate(s: Scenario, mistake: str | None = None) -> dict:
+    """The running scenario's statistics and eval-mode output from a forward written with `mistake`."""
+    a = s.arrays
+    mean, var = np.zeros(a["gamma"].shape), np.ones(a["gamma"].shape)
+    out = {}
+    for i in range(s.params["forwards"]):
+        x = a[f"x.{i}"]
+        n = x.shape[0]
+        batch_var = {"running_var_biased": x.var(axis=0),
+                     "unbiased_variance_normalises": x.var(axis=0, ddof=1) * n / (n - 1)}.get(
+            mistake, x.var(axis=0, ddof=1))
+        if mistake == "momentum_convention_swapped":
+            mean = MOMENTUM * mean + (1 - MOMENTUM) * x.mean(axis=0)
+            var = MOMENTUM * var + (1 - MOMENTUM) * batch_var
+        else:
+            mean = (1 - MOMENTUM) * mean + MOMENTUM * x.mean(axis=0)
+            var = (1 - MOMENTUM) * var + MOMENTUM * batch_var
+        if i == 0:
+            out["running_mean.1"], out["running_var.1"] = mean, var
+    out["running_mean"], out["running_var"] = mean, var
+    out["out_eval"] = a["gamma"] * (a["x_eval"] - mean) / np.sqrt(var + EPS) + a["beta"]
+    return out
+
+
+RUNNING_KEYS = {"edge.running_one": ("running_mean.1", "running_var.1"),
+                "edge.running_several": ("running_mean", "running_var"), "edge.eval": ("out_eval",)}
+
+
+def _simulated(mistake: str, evidence: str, zh: str):
+    """A Mistake test: the running statistics (or eval output) of the check are what a forward
+    with `mistake` gives, and the right ones are not."""
+    def test(p):
+        keys = RUNNING_KEYS.get(p.check.id)
+        if not keys:
+            return None
+        wrong, right = simulate(p.ev.scenarios[p.scenario], mistake), p.reference()
+        got = [p.learner(p.scenario, key) for key in keys]
+        if any(g is None for g in got) or not all(close(g, wrong[k]) for g, k in zip(got, keys)):
+            return None
+        if all(close(right[k], wrong[k]) for k in keys):
+            return None
+        return {"evidence": (zh if i18n.language() == "zh" else "") or t(evidence)}
+    return test
+
+
+def _unbiased_out(p):
+    if p.label != "out" or p.check.id != "torch.out":
+        return None
+    x, a = p.inputs["x"], p.inputs
+    x_hat, _ = _normalised(x, ddof=1)
+    return a["gamma"] * x_hat + a["beta"]
+
+
+def _accumulated(p):
+    """dgamma or dbeta added up over every backward so far (the same layer, the same scenario)."""
+    if p.check.call not in ("second", "new_forward") or p.label not in ("dgamma", "dbeta"):
+        return None
+    a = p.inputs
+    calls = [(a["x"], a["dout"]), (a["x"], a["dout2"])]
+    if p.check.call == "new_forward":
+        calls.append((a["x3"], a["dout3"]))
+    total = 0.0
+    for x, dout in calls:
+        total = total + (dout * (_normalised(x)[0] if p.label == "dgamma" else 1.0)).sum(axis=0)
+    return total
+
+
+def _stale(p):
+    """The gradients of the new forward's dout, computed from the first forward's batch."""
+    if p.check.call != "new_forward":
+        return None
+    a = p.inputs
+    x_hat, _ = _normalised(a["x"])
+    return {"dx": _dx(a["x"], a["gamma"], a["dout3"]), "dgamma": (a["dout3"] * x_hat).sum(axis=0),
+            "dbeta": None}.get(p.label)
+
+
+MISTAKES = [
+    Mistake("dx_missing_xhat_term", "dx lacks the term through the variance: {evidence}. The batch "
+            "variance depends on every row too: subtract x_hat * mean(dx_hat * x_hat, axis=0)",
+            _rule("dx", "dx = inv_std * (dx_hat - mean(dx_hat, axis=0))",
+                  lambda x, g, d: _dx(x, g, d, xhat_term=False),
+                  zh="dx = inv_std * (dx_hat - mean(dx_hat, axis=0))"),
+            says_zh="dx 缺少经过方差的那一项：{evidence}。batch 方差也依赖于每一行：还要减去 "
+                    "x_hat * mean(dx_hat * x_hat, axis=0)"),
+    Mistake("dx_missing_mean_term", "dx lacks the term through the mean: {evidence}. The batch mean "
+            "depends on every row: subtract mean(dx_hat, axis=0)",
+            _rule("dx", "dx = inv_std * (dx_hat - x_hat * mean(dx_hat * x_hat, axis=0))",
+                  lambda x, g, d: _dx(x, g, d, mean_term=False),
+                  zh="dx = inv_std * (dx_hat - x_hat * mean(dx_hat * x_hat, axis=0))"),
+            says_zh="dx 缺少经过均值的那一项：{evidence}。batch 均值依赖于每一行：还要减去 mean(dx_hat, axis=0)"),
+    Mistake("dx_treats_stats_as_constants", "the batch mean and variance were treated as constants: "
+            "{evidence}. In training mode they depend on x, which adds two terms to dx",
+            _rule("dx", "dx = dout * gamma * inv_std, the eval-mode gradient",
+                  lambda x, g, d: _dx(x, g, d, mean_term=False, xhat_term=False),
+                  zh="dx = dout * gamma * inv_std，即 eval 模式下的梯度"),
+            says_zh="把 batch 的均值和方差当成了常数：{evidence}。训练模式下它们依赖于 x，dx 因此多出两项"),
+    Mistake("dx_without_gamma", "the factor gamma is missing from dx: {evidence}. out = gamma * x_hat "
+            "+ beta, so dx_hat = dout * gamma",
+            _rule("dx", "dx equals the right formula with dx_hat = dout",
+                  lambda x, g, d: _dx(x, np.ones_like(g), d), zh="dx 等于用 dx_hat = dout 算出的正确公式"),
+            says_zh="dx 漏掉了因子 gamma：{evidence}。out = gamma * x_hat + beta，所以 dx_hat = dout * gamma"),
+    Mistake("dgamma_without_xhat", "dgamma was summed from dout alone: {evidence}. out = gamma * "
+            "x_hat + beta, so dgamma = sum(dout * x_hat, axis=0)",
+            _rule("dgamma", "dgamma = dout.sum(axis=0), the same as dbeta",
+                  lambda x, g, d: d.sum(axis=0), zh="dgamma = dout.sum(axis=0)，与 dbeta 相同"),
+            says_zh="dgamma 只由 dout 求和得到：{evidence}。out = gamma * x_hat + beta，所以 "
+                    "dgamma = sum(dout * x_hat, axis=0)"),
+    Mistake("unbiased_variance_normalises", "the batch was normalised with the unbiased variance: "
+            "{evidence}. BatchNorm1d normalises with the biased variance (divide by N) and uses the "
+            "unbiased one (N - 1) only for running_var",
+            lambda p: formula("out uses x.var(axis=0, ddof=1)", _unbiased_out,
+                              zh="out 用的是 x.var(axis=0, ddof=1)")(p) or _simulated(
+                "unbiased_variance_normalises", "the running statistics match a forward whose batch "
+                "variance is already unbiased", "running 统计量与一个 batch 方差已经是无偏方差的前向一致")(p),
+            says_zh="batch 是用无偏方差归一化的：{evidence}。BatchNorm1d 用有偏方差（除以 N）做归一化，"
+                    "无偏方差（除以 N - 1）只用于更新 running_var"),
+    Mistake("running_var_biased", "running_var was updated with the biased batch variance: "
+            "{evidence}. PyTorch updates it with the unbiased one: var * N / (N - 1)",
+            _simulated("running_var_biased", "the running statistics match momentum * x.var(axis=0) "
+                       "(divided by N)", "running 统计量与 momentum * x.var(axis=0)（除以 N）一致"),
+            says_zh="running_var 是用有偏的 batch 方差更新的：{evidence}。PyTorch 用无偏方差更新："
+                    "var * N / (N - 1)"),
+    Mistake("momentum_convention_swapped", "momentum weighs the old running statistics instead of "
+            "the new batch: {evidence}. In PyTorch running = (1 - momentum) * running + momentum * batch",
+            _simulated("momentum_convention_swapped", "the running statistics match momentum * running "
+                       "+ (1 - momentum) * batch", "running 统计量与 momentum * running + (1 - momentum) * batch 一致"),
+            says_zh="momentum 加权在旧的 running 统计量上而不是新的 batch 上：{evidence}。PyTorch 中 "
+                    "running = (1 - momentum) * running + momentum * batch"),
+    Mistake("accumulated_not_overwritten", "{label} grew across calls: after another backward it "
+            "holds the sum of every call's gradients. Assign self.{label} = ..., do not add to it",
+            formula("got = the sum over every call", _accumulated, zh="得到的值 = 各次调用之和"),
+            says_zh="{label} 在多次调用之间不断累加：再次 backward 之后它是每次梯度之和。"
+                    "请直接赋值 self.{label} = ...，不要累加"),
+    Mistake("stale_cache", "backward used the batch of an earlier forward: {evidence}. Read what "
+            "forward cached this time, every time",
+            formula("after forward(x2), the gradients were computed from x1", _stale,
+                    zh="forward(x2) 之后，梯度仍然是用 x1 算出来的"),
+            says_zh="backward 用的是更早一次 forward 的 batch：{evidence}。每次都读取这一次 forward 缓存的值"),
+    Mistake("cache_modified_in_place", "backward changed what forward cached: {evidence}. Compute "
+            "into new arrays instead of modifying self.x_hat in place",
+            lambda p: p.check.call == "second" and first_call_right("{label}")(p),
+            says_zh="backward 修改了 forward 缓存的值：{evidence}。请计算到新数组中，不要原地修改 self.x_hat"),
+]
+
+ZH = {
+    "returned normally": "正常返回了",
+    "raised {type}": "抛出了 {type}",
+    "a training-mode forward on a batch of one (N = 1) should raise ValueError, as PyTorch does "
+    "(the variance of one value is 0); it {what}":
+        "训练模式下对批大小为 1（N = 1）的前向应当像 PyTorch 一样抛出 ValueError（单个值的方差为 0）；"
+        "它却{what}",
+}
+i18n.register(ZH)

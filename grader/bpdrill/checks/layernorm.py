@@ -1,0 +1,280 @@
+"""Hidden checks for layernorm: torch.nn.functional.layer_norm over the last axis of (..., D)."""
+from __future__ import annotations
+
+import numpy as np
+
+from bpdrill import compare
+from bpdrill.diagnose import Mistake, first_call_right, formula
+from bpdrill.driving import perturbed_outputs, snapshot
+from bpdrill.judge import Check, matches_reference, numgrad_check, shape_check, unchanged_check
+from bpdrill.protocol import Scenario
+
+EPS = 1e-5  # LayerNorm's default: the hidden layers are built with it
+GRADS = ("dx", "dgamma", "dbeta")
+
+
+def _x(rng, shape):
+    """Vectors with their own means and spreads: the statistics over the last axis matter."""
+    lead = tuple(shape[:-1]) + (1,)
+    return rng.normal(size=lead) + rng.uniform(0.5, 2.0, size=lead) * rng.normal(size=shape)
+
+
+def _inputs(rng, shape):
+    d = shape[-1]
+    # gamma never all ones and never near zero: dx_hat = dout * gamma must show
+    gamma = rng.uniform(0.5, 2.0, size=d) * rng.choice([-1.0, 1.0], size=d)
+    return {"x": _x(rng, shape), "gamma": gamma, "beta": rng.normal(size=d), "dout": rng.normal(size=shape)}
+
+
+def scenarios(rng) -> list[Scenario]:
+    # all different, so no axis can stand in for another; D >= 3: with D = 2 every vector
+    # normalises to about (-1, 1) whatever x is, and dx is only eps-sized
+    d = int(rng.integers(3, 8))
+    b, t = (int(v) for v in rng.permutation([v for v in range(2, 8) if v != d])[:2])
+    basic = _inputs(rng, (b, d))
+    twice = _inputs(rng, (b, d))
+    twice.update({"dout2": rng.normal(size=(b, d)), "x3": _x(rng, (b, d)), "dout3": rng.normal(size=(b, d))})
+    return [
+        Scenario("basic", "backward", basic),
+        Scenario("basic.perturb", "perturb", basic, {"h": compare.H}),
+        Scenario("nd", "backward", _inputs(rng, (b, t, d))),
+        Scenario("vector", "backward", _inputs(rng, (d,))),
+        Scenario("twice", "backward", twice),
+    ]
+
+
+def _project(ev, scenario):
+    return compare.weighted_sum(ev.inputs(scenario)["dout"])
+
+
+CHECKS = [
+    shape_check("dx", like="x", scenario="nd"),
+    shape_check("dgamma", like="gamma", scenario="nd"),
+    shape_check("dbeta", like="beta", scenario="nd"),
+    numgrad_check("dx", "x", _project, points=2),
+    numgrad_check("dgamma", "gamma", _project),
+    numgrad_check("dbeta", "beta", _project),
+    Check("torch.out", "torch", "out", 1, "nd", matches_reference("out"),
+          "the forward matches torch.nn.functional.layer_norm for a 3-D input",
+          "三维输入时前向与 torch.nn.functional.layer_norm 一致"),
+    *[Check(f"torch.{g}", "torch", g, 1, "nd", matches_reference(g),
+            "{key} matches PyTorch for a 3-D input (B, T, D)", "三维输入 (B, T, D) 时 {key} 与 PyTorch 一致",
+            title_args=(("key", g),)) for g in GRADS],
+    Check("edge.vector", "edge", GRADS, 1, "vector", matches_reference(*GRADS),
+          "a 1-D input (D,), no leading axis", "一维输入 (D,)，没有前导维"),
+    Check("edge.second_backward", "edge", GRADS, 1, "twice",
+          matches_reference(*[(f"{g}2", f"{g}2", g) for g in GRADS]),
+          "a second backward overwrites dgamma and dbeta", "第二次 backward 会覆盖 dgamma 和 dbeta",
+          call="second"),
+    Check("edge.new_forward", "edge", GRADS, 1, "twice",
+          matches_reference(*[(f"{g}3", f"{g}3", g) for g in GRADS]),
+          "after a new forward, backward uses the new x", "新的 forward 之后，backward 使用新的 x",
+          call="new_forward"),
+    unchanged_check("x", "dout", "gamma", "beta"),
+]
+
+
+# ---- the worker's side: drive the learner's LayerNorm ----------------------------------------
+
+def _grads(layer, dx) -> tuple:
+    return snapshot(dx), snapshot(layer.dgamma), snapshot(layer.dbeta)
+
+
+def drive(module, s: Scenario) -> dict:
+    gamma, beta, x = s["gamma"], s["beta"], s["x"]
+    layer = module.LayerNorm(gamma.shape[0])
+    layer.gamma, layer.beta = gamma, beta
+    if s.mode == "perturb":
+        out = {}
+        for name, array in (("x", x), ("gamma", gamma), ("beta", beta)):
+            out[f"plus.{name}"], out[f"minus.{name}"] = perturbed_outputs(
+                lambda: layer.forward(x), array, s.params["h"])
+        return out
+    dout = s["dout"]
+    out = {"out": snapshot(layer.forward(x))}
+    out["dx"], out["dgamma"], out["dbeta"] = _grads(layer, layer.backward(dout))
+    if "dout2" in s:
+        out["dx2"], out["dgamma2"], out["dbeta2"] = _grads(layer, layer.backward(s["dout2"]))
+    if "x3" in s:
+        layer.forward(s["x3"])
+        out["dx3"], out["dgamma3"], out["dbeta3"] = _grads(layer, layer.backward(s["dout3"]))
+    out.update({"after.x": x, "after.dout": dout, "after.gamma": gamma, "after.beta": beta})
+    return out
+
+
+# ---- the trusted side: torch.nn.functional.layer_norm in float64 -------------------------------
+
+def _layer_norm(ref, a: dict, x, dout, suffix: str = "") -> dict:
+    x, gamma, beta = ref.leaf(x), ref.leaf(a["gamma"]), ref.leaf(a["beta"])
+    y = ref.torch.nn.functional.layer_norm(x, (a["gamma"].shape[0],), gamma, beta, EPS)
+    y.backward(ref.leaf(dout, False))
+    return {f"out{suffix}": ref.numpy(y), f"dx{suffix}": ref.numpy(x.grad),
+            f"dgamma{suffix}": ref.numpy(gamma.grad), f"dbeta{suffix}": ref.numpy(beta.grad)}
+
+
+def reference(ref, s: Scenario) -> dict:
+    a = s.arrays
+    out = _layer_norm(ref, a, a["x"], a["dout"])
+    if "dout2" in a:
+        out.update(_layer_norm(ref, a, a["x"], a["dout2"], "2"))
+    if "x3" in a:
+        out.update(_layer_norm(ref, a, a["x3"], a["dout3"], "3"))
+    return out
+
+
+# ---- diagnosis: the known mistakes, recomputed in NumPy on the same inputs -------------------
+
+def where(probe) -> str:
+    return "LayerNorm.forward" if probe.label == "out" else "LayerNorm.backward"
+
+
+def sizes(ev, scenario) -> dict:
+    x = ev.inputs(scenario)["x"]
+    return {"N": x.size // x.shape[-1]}  # how many vectors were normalised
+
+
+def _call(p):
+    """(x, gamma, dout) of the call the check is about."""
+    a = p.inputs
+    if p.check.call == "new_forward":
+        return a["x3"], a["gamma"], a["dout3"]
+    if p.check.call == "second":
+        return a["x"], a["gamma"], a["dout2"]
+    return a["x"], a["gamma"], a["dout"]
+
+
+def _normalised(x, axis=-1):
+    """(x_hat, inv_std) with the statistics over `axis` (the last one, unless a mistake says)."""
+    inv_std = 1.0 / np.sqrt(x.var(axis=axis, keepdims=True) + EPS)
+    return (x - x.mean(axis=axis, keepdims=True)) * inv_std, inv_std
+
+
+def _dx(x, gamma, dout, mean_term=True, xhat_term=True, reduce=np.mean, axis=-1):
+    """dx of layer norm, optionally without a term, with sums for means, or over another axis."""
+    x_hat, inv_std = _normalised(x)
+    dx_hat = dout * gamma
+    dx = dx_hat.copy()
+    if mean_term:
+        dx -= reduce(dx_hat, axis=axis, keepdims=True)
+    if xhat_term:
+        dx -= x_hat * reduce(dx_hat * x_hat, axis=axis, keepdims=True)
+    return inv_std * dx
+
+
+def _rule(label: str, evidence: str, rule, zh: str):
+    """A formula test for one array: rule(x, gamma, dout) is the wrong answer it looks for."""
+    return formula(evidence, lambda p: rule(*_call(p)) if p.label == label else None, zh=zh)
+
+
+def _first_axis_only(x, gamma, dout, label):
+    summand = dout * _normalised(x)[0] if label == "dgamma" else dout
+    return summand.sum(axis=0)
+
+
+def _forward_over_batch(p):
+    if p.label != "out" or p.check.call != "first":
+        return None
+    a = p.inputs
+    return a["gamma"] * _normalised(a["x"], axis=0)[0] + a["beta"]
+
+
+def _accumulated(p):
+    """dgamma or dbeta added up over every backward so far (the same layer, the same scenario)."""
+    if p.check.call not in ("second", "new_forward") or p.label not in ("dgamma", "dbeta"):
+        return None
+    a = p.inputs
+    calls = [(a["x"], a["dout"]), (a["x"], a["dout2"])]
+    if p.check.call == "new_forward":
+        calls.append((a["x3"], a["dout3"]))
+    d = a["gamma"].shape[0]
+    total = 0.0
+    for x, dout in calls:
+        summand = dout * _normalised(x)[0] if p.label == "dgamma" else dout
+        total = total + summand.reshape(-1, d).sum(axis=0)
+    return total
+
+
+def _stale(p):
+    """The gradients of the new forward's dout, computed from the first forward's x."""
+    if p.check.call != "new_forward" or p.label == "dbeta":
+        return None
+    a = p.inputs
+    if p.label == "dx":
+        return _dx(a["x"], a["gamma"], a["dout3"])
+    return (a["dout3"] * _normalised(a["x"])[0]).reshape(-1, a["gamma"].shape[0]).sum(axis=0)
+
+
+MISTAKES = [
+    Mistake("backward_stats_over_batch_axis", "the means in dx run over axis 0, as in batchnorm: "
+            "{evidence}. Layer norm normalises each vector over its last axis: mean(..., axis=-1, "
+            "keepdims=True)",
+            _rule("dx", "dx = inv_std * (dx_hat - mean(dx_hat, axis=0) - x_hat * mean(dx_hat * x_hat, axis=0))",
+                  lambda x, g, d: _dx(x, g, d, axis=0),
+                  zh="dx = inv_std * (dx_hat - mean(dx_hat, axis=0) - x_hat * mean(dx_hat * x_hat, axis=0))"),
+            says_zh="dx 中的均值是沿 axis 0 求的，照搬了 batchnorm：{evidence}。层归一化对每个向量沿最后一维"
+                    "归一化：mean(..., axis=-1, keepdims=True)"),
+    Mistake("forward_stats_over_batch_axis", "the forward's mean and variance run over axis 0 "
+            "(batch normalisation): {evidence}. Layer norm takes them over the last axis",
+            formula("out = gamma * (x - x.mean(axis=0)) / sqrt(x.var(axis=0) + eps) + beta",
+                    _forward_over_batch,
+                    zh="out = gamma * (x - x.mean(axis=0)) / sqrt(x.var(axis=0) + eps) + beta"),
+            says_zh="前向中的均值和方差是沿 axis 0 求的（成了批归一化）：{evidence}。层归一化沿最后一维求它们"),
+    Mistake("dgamma_summed_over_first_axis_only", "{label} was summed over axis 0 only: {evidence}. "
+            "gamma and beta touch every vector, so sum over every leading axis: "
+            "dout.reshape(-1, D).sum(axis=0)",
+            formula("got = the sum over axis 0 alone",
+                    lambda p: _first_axis_only(*_call(p), p.label) if p.label in ("dgamma", "dbeta") else None,
+                    zh="得到的值 = 只沿 axis 0 求和"),
+            says_zh="{label} 只沿 axis 0 求和：{evidence}。gamma 和 beta 作用于每一个向量，所以要对所有前导维求和："
+                    "dout.reshape(-1, D).sum(axis=0)"),
+    Mistake("sums_instead_of_means", "dx has sums over the last axis where the formula has means: "
+            "{evidence}. Divide those sums by D",
+            _rule("dx", "dx = inv_std * (dx_hat - dx_hat.sum(-1) - x_hat * (dx_hat * x_hat).sum(-1))",
+                  lambda x, g, d: _dx(x, g, d, reduce=np.sum),
+                  zh="dx = inv_std * (dx_hat - dx_hat.sum(-1) - x_hat * (dx_hat * x_hat).sum(-1))"),
+            says_zh="dx 中公式要求取均值的地方用了沿最后一维的求和：{evidence}。请把这些和除以 D"),
+    Mistake("dx_missing_xhat_term", "dx lacks the term through the variance: {evidence}. The "
+            "variance depends on every element of the vector: subtract x_hat * mean(dx_hat * x_hat, "
+            "axis=-1, keepdims=True)",
+            _rule("dx", "dx = inv_std * (dx_hat - mean(dx_hat, axis=-1))",
+                  lambda x, g, d: _dx(x, g, d, xhat_term=False), zh="dx = inv_std * (dx_hat - mean(dx_hat, axis=-1))"),
+            says_zh="dx 缺少经过方差的那一项：{evidence}。方差依赖于向量的每一个元素：还要减去 "
+                    "x_hat * mean(dx_hat * x_hat, axis=-1, keepdims=True)"),
+    Mistake("dx_missing_mean_term", "dx lacks the term through the mean: {evidence}. The mean "
+            "depends on every element of the vector: subtract mean(dx_hat, axis=-1, keepdims=True)",
+            _rule("dx", "dx = inv_std * (dx_hat - x_hat * mean(dx_hat * x_hat, axis=-1))",
+                  lambda x, g, d: _dx(x, g, d, mean_term=False),
+                  zh="dx = inv_std * (dx_hat - x_hat * mean(dx_hat * x_hat, axis=-1))"),
+            says_zh="dx 缺少经过均值的那一项：{evidence}。均值依赖于向量的每一个元素：还要减去 "
+                    "mean(dx_hat, axis=-1, keepdims=True)"),
+    Mistake("dx_treats_stats_as_constants", "the mean and variance were treated as constants: "
+            "{evidence}. They depend on x, which adds two terms to dx (each vector of dx sums to 0)",
+            _rule("dx", "dx = dout * gamma * inv_std",
+                  lambda x, g, d: _dx(x, g, d, mean_term=False, xhat_term=False), zh="dx = dout * gamma * inv_std"),
+            says_zh="把均值和方差当成了常数：{evidence}。它们依赖于 x，dx 因此多出两项（dx 的每个向量之和为 0）"),
+    Mistake("dx_without_gamma", "the factor gamma is missing from dx: {evidence}. out = gamma * x_hat "
+            "+ beta, so dx_hat = dout * gamma",
+            _rule("dx", "dx equals the right formula with dx_hat = dout",
+                  lambda x, g, d: _dx(x, np.ones_like(g), d), zh="dx 等于用 dx_hat = dout 算出的正确公式"),
+            says_zh="dx 漏掉了因子 gamma：{evidence}。out = gamma * x_hat + beta，所以 dx_hat = dout * gamma"),
+    Mistake("dgamma_without_xhat", "dgamma was summed from dout alone: {evidence}. out = gamma * "
+            "x_hat + beta, so dgamma = sum of dout * x_hat over every leading axis",
+            _rule("dgamma", "dgamma equals dbeta",
+                  lambda x, g, d: d.reshape(-1, g.shape[0]).sum(axis=0), zh="dgamma 与 dbeta 相同"),
+            says_zh="dgamma 只由 dout 求和得到：{evidence}。out = gamma * x_hat + beta，所以 dgamma 是 "
+                    "dout * x_hat 对所有前导维的和"),
+    Mistake("accumulated_not_overwritten", "{label} grew across calls: after another backward it "
+            "holds the sum of every call's gradients. Assign self.{label} = ..., do not add to it",
+            formula("got = the sum over every call", _accumulated, zh="得到的值 = 各次调用之和"),
+            says_zh="{label} 在多次调用之间不断累加：再次 backward 之后它是每次梯度之和。"
+                    "请直接赋值 self.{label} = ...，不要累加"),
+    Mistake("stale_cache", "backward used the x of an earlier forward: {evidence}. Read what forward "
+            "cached this time, every time",
+            formula("after forward(x2), the gradients were computed from x1", _stale,
+                    zh="forward(x2) 之后，梯度仍然是用 x1 算出来的"),
+            says_zh="backward 用的是更早一次 forward 的 x：{evidence}。每次都读取这一次 forward 缓存的值"),
+    Mistake("cache_modified_in_place", "backward changed what forward cached: {evidence}. Compute "
+            "into new arrays instead of modifying self.x_hat in place",
+            lambda p: p.check.call == "second" and first_call_right("{label}")(p),
+            says_zh="backward 修改了 forward 缓存的值：{evidence}。请计算到新数组中，不要原地修改 self.x_hat"),
+]

@@ -1,0 +1,270 @@
+"""Hidden checks for maxpool2d: torch.nn.functional.max_pool2d, no padding; dx."""
+from __future__ import annotations
+
+import numpy as np
+
+from bpdrill import compare, i18n
+from bpdrill.diagnose import Mistake, formula, in_backward
+from bpdrill.driving import perturbed_outputs, snapshot
+from bpdrill.i18n import t
+from bpdrill.judge import Check, ScenarioError, matches_reference, numgrad_check, shape_check, unchanged_check
+from bpdrill.protocol import Scenario
+
+
+def _distinct(rng, shape):
+    """Values with no ties, at least 0.2 / size apart before scaling (numgrad moves them 1e-6)."""
+    size = int(np.prod(shape))
+    values = rng.permutation(size) + rng.uniform(0.1, 0.4, size=size)
+    return ((values - values.mean()) / values.std()).reshape(shape)
+
+
+def _out_size(n: int, k: int, s: int) -> int:
+    return (n - k) // s + 1
+
+
+def _shared_maxima(rng, x, k, s):
+    """Make one element of every (n, c) plane the plane's maximum, on a row (even channels) or a
+    column (odd channels) that two windows share: it is then the maximum of two windows or,
+    where a shared row meets a shared column, of four. Needs s < k and two windows each way."""
+    N, C, H, W = x.shape
+    h_out, w_out = _out_size(H, k, s), _out_size(W, k, s)
+    shared_rows = [r for r in range(H) if sum(s * i <= r < s * i + k for i in range(h_out)) >= 2]
+    shared_cols = [c for c in range(W) if sum(s * j <= c < s * j + k for j in range(w_out)) >= 2]
+    for n in range(N):
+        for c in range(C):
+            if c % 2 == 0:
+                r, col = rng.choice(shared_rows), rng.integers(0, s * (w_out - 1) + k)
+            else:
+                r, col = rng.integers(0, s * (h_out - 1) + k), rng.choice(shared_cols)
+            x[n, c, r, col] = x[n, c].max() + 1.0
+    return x
+
+
+def _inputs(rng, shape, k, s=None, shared=False):
+    x = _distinct(rng, shape)
+    if shared:
+        x = _shared_maxima(rng, x, k, s)
+    N, C, H, W = shape
+    stride = k if s is None else s
+    dout = rng.normal(size=(N, C, _out_size(H, k, stride), _out_size(W, k, stride)))
+    return {"x": x, "dout": dout}
+
+
+def scenarios(rng) -> list[Scenario]:
+    h, w = (int(v) for v in rng.permutation(range(4, 8))[:2])  # H != W; not always a multiple of k
+    ho, wo = (int(v) for v in rng.permutation(range(5, 8))[:2])  # 2 or 3 windows of 3 at stride 2
+    hg, wg = (int(v) for v in rng.permutation(range(6, 10))[:2])
+    twice = _inputs(rng, (2, 3, h, w), 2)
+    later = _inputs(rng, (2, 3, h, w), 2)
+    twice.update({"dout2": rng.normal(size=twice["dout"].shape), "x3": later["x"], "dout3": later["dout"]})
+    overlap = _inputs(rng, (2, 2, ho, wo), 3, 2, shared=True)
+    return [
+        Scenario("basic", "backward", _inputs(rng, (2, 3, h, w), 2), {"k": 2, "s": None}),
+        Scenario("overlap", "backward", overlap, {"k": 3, "s": 2}),
+        Scenario("overlap.perturb", "perturb", overlap, {"k": 3, "s": 2, "h": compare.H}),
+        Scenario("dense", "backward", _inputs(rng, (1, 2, w, h), 2, 1), {"k": 2, "s": 1}),
+        Scenario("gap", "backward", _inputs(rng, (2, 2, hg, wg), 2, 3), {"k": 2, "s": 3}),
+        Scenario("twice", "backward", twice, {"k": 2, "s": None}),
+    ]
+
+
+def _project(ev, scenario):
+    return compare.weighted_sum(ev.inputs(scenario)["dout"])
+
+
+CHECKS = [
+    shape_check("dx", like="x"),
+    numgrad_check("dx", "x", _project, scenario="overlap", points=2),
+    Check("torch.dx", "torch", "dx", 1, "basic", matches_reference("dx"),
+          "dx matches PyTorch: kernel 2, default stride, H != W", "dx 与 PyTorch 一致：kernel 2、默认 stride、H != W"),
+    Check("edge.overlap", "edge", "dx", 1, "overlap", matches_reference("dx"),
+          "kernel 3, stride 2: the maximum of two overlapping windows gets both gradients",
+          "kernel 3、stride 2：同时是两个重叠窗口最大值的元素得到两份梯度之和"),
+    Check("edge.stride_one", "edge", "dx", 1, "dense", matches_reference("dx"),
+          "kernel 2, stride 1: every window overlaps its neighbours", "kernel 2、stride 1：每个窗口都与相邻窗口重叠"),
+    Check("edge.stride_gap", "edge", "dx", 1, "gap", matches_reference("dx"),
+          "kernel 2, stride 3: gaps between windows get no gradient", "kernel 2、stride 3：窗口之间的空隙没有梯度"),
+    Check("edge.second_backward", "edge", "dx", 1, "twice", matches_reference(("dx2", "dx2", "dx")),
+          "a second backward with a new dout", "用新的 dout 再调用一次 backward", call="second"),
+    Check("edge.new_forward", "edge", "dx", 1, "twice", matches_reference(("dx3", "dx3", "dx")),
+          "after a new forward, backward uses the new x", "新的 forward 之后，backward 使用新的 x",
+          call="new_forward"),
+    unchanged_check("x", "dout"),
+]
+
+
+# ---- the worker's side: drive the learner's MaxPool2d -----------------------------------------
+
+def drive(module, s: Scenario) -> dict:
+    k, stride = s.params["k"], s.params["s"]
+    pool = module.MaxPool2d(k) if stride is None else module.MaxPool2d(k, stride)
+    x = s["x"]
+    if s.mode == "perturb":
+        plus, minus = perturbed_outputs(lambda: pool.forward(x), x, s.params["h"])
+        return {"plus.x": plus, "minus.x": minus}
+    dout = s["dout"]
+    out = {"out": snapshot(pool.forward(x))}
+    out["dx"] = snapshot(pool.backward(dout))
+    if "dout2" in s:
+        out["dx2"] = snapshot(pool.backward(s["dout2"]))
+    if "x3" in s:
+        pool.forward(s["x3"])
+        out["dx3"] = snapshot(pool.backward(s["dout3"]))
+    out.update({"after.x": x, "after.dout": dout})
+    return out
+
+
+# ---- the trusted side: torch.nn.functional.max_pool2d in float64 -------------------------------
+
+def _max_pool(ref, x, dout, k, stride, suffix: str = "") -> dict:
+    x = ref.leaf(x)
+    y = ref.torch.nn.functional.max_pool2d(x, k, stride)  # stride None: the kernel size
+    y.backward(ref.leaf(dout, False))
+    return {f"out{suffix}": ref.numpy(y), f"dx{suffix}": ref.numpy(x.grad)}
+
+
+def reference(ref, s: Scenario) -> dict:
+    a, k, stride = s.arrays, s.params["k"], s.params["s"]
+    out = _max_pool(ref, a["x"], a["dout"], k, stride)
+    if "dout2" in a:
+        out.update(_max_pool(ref, a["x"], a["dout2"], k, stride, "2"))
+    if "x3" in a:
+        out.update(_max_pool(ref, a["x3"], a["dout3"], k, stride, "3"))
+    return out
+
+
+# ---- diagnosis: max-pool backward re-run in NumPy with one known mistake switched on -----------
+
+def where(probe) -> str:
+    return "MaxPool2d.backward"
+
+
+def sizes(ev, scenario) -> dict:
+    return {}  # no batch mean anywhere: a constant factor is never a 1/N
+
+
+def simulate(x, dout, k, s, mistake: str | None = None) -> np.ndarray:
+    """dx of max pooling written with `mistake` (None: the right dx)."""
+    N, C, h_out, w_out = dout.shape
+    dx = np.zeros(x.shape)
+    n, c = np.arange(N)[:, None], np.arange(C)[None, :]
+    for i in range(h_out):
+        for j in range(w_out):
+            r, col = s * i, s * j  # where forward's window is
+            g = np.ones((N, C)) if mistake == "dropped_upstream" else dout[:, :, i, j]
+            if mistake in ("gradient_to_whole_window", "gradient_averaged_over_window"):
+                share = 1.0 / (k * k) if mistake == "gradient_averaged_over_window" else 1.0
+                dx[:, :, r:r + k, col:col + k] += share * g[:, :, None, None]
+                continue
+            if mistake == "stride_ignored_in_backward":
+                r, col = k * i, k * j
+            window = x[:, :, r:r + k, col:col + k].reshape(N, C, k * k)
+            di, dj = np.divmod(window.argmax(axis=2), k)
+            if mistake == "max_position_transposed":
+                di, dj = dj, di
+            if mistake == "overlap_overwritten":
+                dx[n, c, r + di, col + dj] = g
+            else:
+                dx[n, c, r + di, col + dj] += g
+    return dx
+
+
+def _call(p):
+    """(x, dout, k, stride) of the call the check is about."""
+    a, params = p.inputs, p.ev.params(p.scenario)
+    k = params["k"]
+    s = k if params["s"] is None else params["s"]
+    if p.check.call == "new_forward":
+        return a["x3"], a["dout3"], k, s
+    if p.check.call == "second":
+        return a["x"], a["dout2"], k, s
+    return a["x"], a["dout"], k, s
+
+
+def _simulated(mistake: str, evidence: str, zh: str):
+    def candidate(p):
+        if p.label != "dx":
+            return None
+        x, dout, k, s = _call(p)
+        if mistake == "stride_ignored_in_backward" and (k * (dout.shape[2] - 1) + k > x.shape[2] or
+                                                        k * (dout.shape[3] - 1) + k > x.shape[3]):
+            return None  # the learner's code would have run past the input: see _stride_crash
+        return simulate(x, dout, k, s, mistake)
+    return formula(evidence, candidate, zh=zh)
+
+
+def _stride_crash(p):
+    """With stride < kernel, windows placed at k * i run past the input and backward crashes,
+    while with stride > kernel the same code's dx is exactly the stride-ignored one."""
+    if not isinstance(p.failure, ScenarioError) or not in_backward(p.failure.error):
+        return None
+    params = p.ev.params(p.scenario)
+    if params["s"] is None or params["s"] >= params["k"] or "gap" not in p.ev.scenarios:
+        return None
+    got, gap = p.learner("gap", "dx"), p.ev.scenarios["gap"]
+    k, s = gap.params["k"], gap.params["s"]
+    wrong = simulate(gap.arrays["x"], gap.arrays["dout"], k, s, "stride_ignored_in_backward")
+    right = simulate(gap.arrays["x"], gap.arrays["dout"], k, s)
+    if got is None or got.shape != wrong.shape or np.allclose(wrong, right):
+        return None
+    if not np.allclose(got, wrong, rtol=compare.RTOL, atol=compare.ATOL * np.abs(wrong).max()):
+        return None
+    return {"evidence": t("with stride {s} < kernel {k} backward crashed, and with stride {gap_s} > "
+                          "kernel {gap_k} the gradients went to windows at k * i", s=params["s"], k=params["k"],
+                          gap_s=s, gap_k=k)}
+
+
+def _stale(p):
+    if p.check.call != "new_forward" or p.label != "dx":
+        return None
+    _, dout, k, s = _call(p)
+    return simulate(p.inputs["x"], dout, k, s)
+
+
+MISTAKES = [
+    Mistake("gradient_to_whole_window", "every element of a window got the window's gradient: "
+            "{evidence}. Only the maximum moved the output: send dout to the argmax alone",
+            _simulated("gradient_to_whole_window", "dx equals dout spread over each whole window "
+                       "(sum pooling)", "dx 等于把 dout 铺满整个窗口（求和池化）"),
+            says_zh="窗口中的每个元素都得到了该窗口的梯度：{evidence}。只有最大值影响输出：只把 dout 传给 argmax"),
+    Mistake("gradient_averaged_over_window", "that is average pooling's backward: {evidence}. Max "
+            "pooling sends each window's dout to its maximum alone",
+            _simulated("gradient_averaged_over_window", "dx equals dout / (k * k) spread over each window",
+                       "dx 等于把 dout / (k * k) 铺满每个窗口"),
+            says_zh="这是平均池化的反向传播：{evidence}。最大池化只把每个窗口的 dout 传给它的最大值"),
+    Mistake("overlap_overwritten", "where windows overlap, an element that is the maximum of several "
+            "windows kept only the last one's gradient: {evidence}. Add with +=, do not assign",
+            _simulated("overlap_overwritten", "at a maximum shared by two windows, dx holds one "
+                       "window's dout instead of the sum", "在两个窗口共享的最大值处，dx 只保存了一个窗口的 dout，而不是两者之和"),
+            says_zh="窗口重叠时，同时是多个窗口最大值的元素只保留了最后一个窗口的梯度：{evidence}。用 += 累加，不要赋值"),
+    Mistake("max_position_transposed", "the gradient went to the mirror of the maximum across the "
+            "window's diagonal: {evidence}. np.divmod(argmax, k) gives (row, column) in that order",
+            _simulated("max_position_transposed", "dx matches the argmax unravelled as (column, row)",
+                       "dx 与把 argmax 拆成（列, 行）的结果一致"),
+            says_zh="梯度被送到了最大值关于窗口对角线的镜像位置：{evidence}。np.divmod(argmax, k) 依次给出（行, 列）"),
+    Mistake("stride_ignored_in_backward", "backward places window (i, j) at (k * i, k * j), as if the "
+            "stride were the kernel size: {evidence}. Use the window forward used: (s * i, s * j)",
+            lambda p: _simulated("stride_ignored_in_backward", "dx matches windows placed at k * i "
+                                 "instead of stride * i", "dx 与把窗口放在 k * i 而不是 stride * i 处的结果一致")(p)
+            or _stride_crash(p),
+            says_zh="backward 把窗口 (i, j) 放在 (k * i, k * j)，好像 stride 等于 kernel 大小：{evidence}。"
+                    "请使用 forward 用的窗口位置：(s * i, s * j)"),
+    Mistake("dropped_upstream", "the upstream gradient dout was dropped: {evidence}. Each maximum "
+            "gets its window's dout, not 1",
+            _simulated("dropped_upstream", "dx counts how many windows each element is the maximum of",
+                       "dx 只是在数每个元素是多少个窗口的最大值"),
+            says_zh="上游梯度 dout 被丢掉了：{evidence}。每个最大值得到的是其窗口的 dout，而不是 1"),
+    Mistake("stale_cache", "backward used the x of an earlier forward: {evidence}. Read what forward "
+            "cached this time, every time",
+            formula("after forward(x2), the gradients went to the maxima of x1", _stale,
+                    zh="forward(x2) 之后，梯度仍被送到了 x1 的最大值处"),
+            says_zh="backward 用的是更早一次 forward 的 x：{evidence}。每次都读取这一次 forward 缓存的值"),
+]
+
+ZH = {
+    "with stride {s} < kernel {k} backward crashed, and with stride {gap_s} > kernel {gap_k} the "
+    "gradients went to windows at k * i":
+        "stride {s} < kernel {k} 时 backward 崩溃了，而 stride {gap_s} > kernel {gap_k} 时梯度被送到了 "
+        "k * i 处的窗口",
+}
+i18n.register(ZH)
