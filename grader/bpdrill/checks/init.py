@@ -1,0 +1,426 @@
+"""Hidden checks for init: xavier_uniform, xavier_normal, kaiming_uniform, kaiming_normal draw
+(fan_in, fan_out) matrices from torch.nn.init's distributions.
+
+A random draw has no derivative and no single right value, so there is no numerical-gradient
+check and no element-wise comparison: each function is judged on its layout, its
+determinism (the result depends only on the arguments and the state of rng) and the
+statistics of two large draws, (a, b) and (b, a) with a != b, against the distribution
+torch.nn.init draws from for the same fans. The reference reads torch's parameter exactly:
+torch.nn.init draws from a seeded torch.Generator, and a standard uniform (or normal) draw
+from the same seed, scaled by that parameter, gives the same tensor.
+
+Every tolerance is derived so that a correct draw never fails (n >= 230 * 360 = 82 800):
+- scale: the root mean square s of n draws of mean 0 has relative standard deviation
+  sqrt((kurtosis - 1) / (4 n)) <= 1 / sqrt(2 n) (kurtosis 3 for a normal, 1.8 for a
+  uniform); 8 such deviations: a correct draw is outside with probability ~1e-15.
+- mean: within 8 std / sqrt(n) of 0.
+- family: the kurtosis E[W^4] / E[W^2]^2 is 1.8 for a uniform and 3 for a normal; its
+  sampling sd is <= sqrt(24 / n) ~ 0.017, so 2.4, halfway, is over 30 sds from either.
+- uniform bounds: every |W| <= bound; the largest |W| >= bound (1 - 30 / n), missed with
+  probability (1 - 30 / n)^n ~ e^-30.
+- the whole distribution: the Kolmogorov-Smirnov distance D between the draw and the exact
+  distribution obeys P(D > e) <= 2 exp(-2 n e^2) (Dvoretzky-Kiefer-Wolfowitz, Massart's
+  constant): e = sqrt(ln(2 / 1e-12) / (2 n)).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from bpdrill import i18n
+from bpdrill.diagnose import Mistake
+from bpdrill.driving import snapshot
+from bpdrill.i18n import t
+from bpdrill.judge import Check, Failed
+from bpdrill.protocol import Scenario
+
+FUNCTIONS = ("xavier_uniform", "xavier_normal", "kaiming_uniform", "kaiming_normal")
+SIGMAS = 8.0
+KURTOSIS_SPLIT = 2.4  # halfway between a uniform's 1.8 and a normal's 3
+KS_ALPHA = 1e-12
+MAX_SLACK = 30.0  # the largest |W| of a uniform lies within bound * 30 / n of the bound
+
+
+def scenarios(rng) -> list[Scenario]:
+    found = []
+    for function in FUNCTIONS:
+        a, b = int(rng.integers(360, 421)), int(rng.integers(230, 281))  # a != b, a != 2b: fans tell apart
+        c, d = (int(v) for v in rng.permutation(range(2, 8))[:2])
+        seed = int(rng.integers(2**30))
+        seeds = [seed, seed + 1 + int(rng.integers(2**30))]  # two different seeds
+        found.append(Scenario(function, "draw", {}, {"function": function, "large": [[a, b], [b, a]],
+                                                     "small": [c, d], "seeds": seeds}))
+    return found
+
+
+def _large(ev, scenario) -> list[tuple[int, int]]:
+    return [tuple(shape) for shape in ev.params(scenario)["large"]]
+
+
+# ---- the statistics of a draw -----------------------------------------------------------------
+
+def scale_tolerance(n: int) -> float:
+    """How far (relative) the root mean square of n correct draws may be from the std."""
+    return SIGMAS / math.sqrt(2 * n)
+
+
+def ks_tolerance(n: int) -> float:
+    return math.sqrt(math.log(2 / KS_ALPHA) / (2 * n))
+
+
+def kurtosis(W: np.ndarray) -> float:
+    W2 = W * W
+    m2 = float(np.mean(W2))
+    return float(np.mean(W2 * W2)) / (m2 * m2) if m2 > 0 else float("nan")
+
+
+def rms(W: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(W * W)))
+
+
+def normal_cdf(z: np.ndarray) -> np.ndarray:
+    """The standard normal CDF, vectorised: erf by Abramowitz and Stegun 7.1.26 (absolute error
+    under 1.5e-7, four orders of magnitude below any KS tolerance here)."""
+    x = np.abs(z) / math.sqrt(2.0)
+    k = 1.0 / (1.0 + 0.3275911 * x)
+    poly = k * (0.254829592 + k * (-0.284496736 + k * (1.421413741 + k * (-1.453152027 + k * 1.061405429))))
+    erf = 1.0 - poly * np.exp(-x * x)
+    return 0.5 * (1.0 + np.sign(z) * erf)
+
+
+def ks_distance(W: np.ndarray, std: float, bound: float | None) -> float:
+    """sup |F_n - F| between the draw and N(0, std^2), or U(-bound, bound) when bound is given."""
+    x = np.sort(W.reshape(-1))
+    n = x.size
+    if bound is not None:
+        cdf = np.clip((x + bound) / (2 * bound), 0.0, 1.0)
+    else:
+        cdf = normal_cdf(x / std)
+    i = np.arange(1, n + 1)
+    return float(max(np.max(i / n - cdf), np.max(cdf - (i - 1) / n)))
+
+
+# ---- judges -----------------------------------------------------------------------------------
+
+def _draw(ev, scenario, key, shape) -> np.ndarray:
+    """The learner's matrix for key: a float64 array of shape (fan_in, fan_out)."""
+    function = ev.params(scenario)["function"]
+    W = ev.array(scenario, key, function)
+    if W.shape != shape:
+        raise Failed(t("{name}({fan_in}, {fan_out}, rng) returned shape {got}; expected (fan_in, fan_out) = "
+                       "{expected}", name=function, fan_in=shape[0], fan_out=shape[1], got=W.shape,
+                       expected=shape), target=function)
+    return W
+
+
+def layout(ev, check: Check) -> None:
+    """Every draw is a float64 array of shape (fan_in, fan_out)."""
+    c, d = ev.params(check.scenario)["small"]
+    _draw(ev, check.scenario, "small.0", (c, d))
+    for i, shape in enumerate(_large(ev, check.scenario)):
+        _draw(ev, check.scenario, f"large.{i}", shape)
+
+
+def distribution(ev, check: Check) -> None:
+    """Both large draws have torch.nn.init's distribution: family, scale, mean, bounds, KS."""
+    function, ref = check.target, ev.reference(check.scenario)
+    for i, (fan_in, fan_out) in enumerate(_large(ev, check.scenario)):
+        W = _draw(ev, check.scenario, f"large.{i}", (fan_in, fan_out))
+        n, std = W.size, float(ref[f"std.{i}"])
+        bound = float(ref[f"bound.{i}"]) if f"bound.{i}" in ref else None
+        words = {"name": function, "fan_in": fan_in, "fan_out": fan_out}
+        k = kurtosis(W)
+        if bound is not None and not k < KURTOSIS_SPLIT:
+            raise Failed(t("{name}({fan_in}, {fan_out}): the kurtosis E[W^4] / E[W^2]^2 is {k:.3f}: a "
+                           "normal draw has 3, a uniform one 1.8; draw from a uniform", k=k, **words),
+                         target=function)
+        if bound is None and not k > KURTOSIS_SPLIT:
+            raise Failed(t("{name}({fan_in}, {fan_out}): the kurtosis E[W^4] / E[W^2]^2 is {k:.3f}: a "
+                           "uniform draw has 1.8, a normal one 3; draw from a normal", k=k, **words),
+                         target=function)
+        s, tol = rms(W), scale_tolerance(n)
+        if abs(s / std - 1) > tol:
+            raise Failed(t("{name}({fan_in}, {fan_out}): the standard deviation is {got:.5g}, torch's is "
+                           "{expected:.5g} ({ratio:.4f} x; a correct draw of {n} values is within "
+                           "{tol:.2%})", got=s, expected=std, ratio=s / std, n=n, tol=tol, **words),
+                         target=function)
+        mean, mean_tol = float(np.mean(W)), SIGMAS * std / math.sqrt(n)
+        if abs(mean) > mean_tol:
+            raise Failed(t("{name}({fan_in}, {fan_out}): the mean is {got:.3g}; torch's distribution has "
+                           "mean 0 (a correct draw is within {tol:.2g})", got=mean, tol=mean_tol, **words),
+                         target=function)
+        if bound is not None:
+            top = float(np.max(np.abs(W)))
+            if top > bound * (1 + 1e-12) or top < bound * (1 - MAX_SLACK / n):
+                raise Failed(t("{name}({fan_in}, {fan_out}): the largest |W| is {got:.6g}; torch draws from "
+                               "U(-{bound:.6g}, {bound:.6g})", got=top, bound=bound, **words), target=function)
+        distance, ks_tol = ks_distance(W, std, bound), ks_tolerance(n)
+        if distance > ks_tol:
+            raise Failed(t("{name}({fan_in}, {fan_out}): the draw's distribution differs from torch's by a "
+                           "Kolmogorov-Smirnov distance of {got:.3g} (a correct draw is within {tol:.3g})",
+                           got=distance, tol=ks_tol, **words), target=function)
+
+
+def determinism(ev, check: Check) -> None:
+    """The same rng state gives the same matrix; another seed, another matrix."""
+    function, (c, d) = check.target, ev.params(check.scenario)["small"]
+    first, again, other = (_draw(ev, check.scenario, key, (c, d)) for key in ("small.0", "small.1", "small.other"))
+    if not np.array_equal(first, again):
+        raise Failed(t("{name}: two generators of the same seed gave different matrices: draw only from "
+                       "the rng argument", name=function), target=function)
+    if np.array_equal(first, other):
+        raise Failed(t("{name}: generators of different seeds gave the same matrix: draw from the rng "
+                       "argument", name=function), target=function)
+
+
+CHECKS = [check for function in FUNCTIONS for check in (
+    Check(f"shape.{function}", "shape", function, 1, function, layout,
+          "{name} returns a float64 (fan_in, fan_out) matrix", "{name} 返回形状为 (fan_in, fan_out) 的 float64 矩阵",
+          title_args=(("name", function),)),
+    Check(f"torch.{function}", "torch", function, 2, function, distribution,
+          "{name} draws from torch.nn.init's distribution (two large draws, fan_in != fan_out)",
+          "{name} 的分布与 torch.nn.init 一致（两次大规模抽样，fan_in != fan_out）",
+          title_args=(("name", function),)),
+    Check(f"edge.rng.{function}", "edge", function, 1, function, determinism,
+          "{name} depends only on its arguments and rng (same seed, same matrix)",
+          "{name} 只依赖参数和 rng（同一个种子，同一个矩阵）", title_args=(("name", function),)),
+)]
+
+
+# ---- the worker's side ----------------------------------------------------------------------
+
+def drive(module, s: Scenario) -> dict:
+    draw = getattr(module, s.params["function"])
+    (c, d), (seed, other) = s.params["small"], s.params["seeds"]
+    out = {f"large.{i}": snapshot(draw(fan_in, fan_out, np.random.default_rng(seed + 1 + i)))
+           for i, (fan_in, fan_out) in enumerate(s.params["large"])}
+    out["small.0"] = snapshot(draw(c, d, np.random.default_rng(seed)))
+    out["small.other"] = snapshot(draw(c, d, np.random.default_rng(other)))
+    out["small.1"] = snapshot(draw(c, d, np.random.default_rng(seed)))  # after another call: still the same
+    return out
+
+
+# ---- the trusted side: torch.nn.init -----------------------------------------------------------
+
+def reference(ref, s: Scenario) -> dict:
+    """std.i (and bound.i for a uniform) of torch.nn.init's distribution for the large draw i."""
+    torch, function = ref.torch, s.params["function"]
+    init = {"xavier_uniform": torch.nn.init.xavier_uniform_,
+            "xavier_normal": torch.nn.init.xavier_normal_,
+            "kaiming_uniform": lambda w, generator: torch.nn.init.kaiming_uniform_(
+                w, mode="fan_in", nonlinearity="relu", generator=generator),
+            "kaiming_normal": lambda w, generator: torch.nn.init.kaiming_normal_(
+                w, mode="fan_in", nonlinearity="relu", generator=generator)}[function]
+    uniform = function.endswith("uniform")
+    out = {}
+    for i, (fan_in, fan_out) in enumerate(s.params["large"]):
+        shape = (fan_out, fan_in)  # torch's (out, in) layout: torch reads the fans from it
+        drawn = init(torch.empty(shape), generator=torch.Generator().manual_seed(0))
+        unit = torch.empty(shape)
+        if uniform:
+            unit.uniform_(-1.0, 1.0, generator=torch.Generator().manual_seed(0))
+        else:
+            unit.normal_(0.0, 1.0, generator=torch.Generator().manual_seed(0))
+        drawn, unit = drawn.reshape(-1)[:256], unit.reshape(-1)[:256]  # the same numbers throughout
+        scale = float((drawn * unit).sum() / (unit * unit).sum())  # drawn = scale * unit
+        if not torch.allclose(drawn, scale * unit, rtol=1e-12, atol=0.0):
+            raise RuntimeError(f"torch.nn.init.{function}_ is no longer a scaled standard draw")
+        if uniform:
+            out[f"bound.{i}"] = np.array(scale)
+            out[f"std.{i}"] = np.array(scale / math.sqrt(3.0))  # U(-a, a) has std a / sqrt(3)
+        else:
+            out[f"std.{i}"] = np.array(scale)
+    return out
+
+
+# ---- diagnosis: the statistics of each known wrong formula --------------------------------------
+
+def where(probe) -> str:
+    return probe.check.targets[0]
+
+
+def sizes(ev, scenario) -> dict:
+    return {}
+
+
+def _draws(p):
+    """[(W, fan_in, fan_out, torch's std)] of both large draws, or None when one is not valid."""
+    found = []
+    ref = p.reference()
+    for i, (fan_in, fan_out) in enumerate(_large(p.ev, p.scenario)):
+        W = p.learner(p.scenario, f"large.{i}")
+        if W is None or W.shape != (fan_in, fan_out):
+            return None
+        found.append((W, fan_in, fan_out, float(ref[f"std.{i}"])))
+    return found
+
+
+def _std_rule(functions: tuple, candidate, evidence: str, evidence_zh: str):
+    """A Mistake test: for both large draws, the family is right and the standard deviation is
+    candidate(fan_in, fan_out, right std) (within the scale tolerance), and not the right one."""
+    def test(p):
+        function = p.check.targets[0]
+        if p.check.id != f"torch.{function}" or function not in functions:
+            return None
+        draws = _draws(p)
+        if draws is None:
+            return None
+        uniform = function.endswith("uniform")
+        for W, fan_in, fan_out, std in draws:
+            wrong, tol = candidate(fan_in, fan_out, std), scale_tolerance(W.size)
+            if (kurtosis(W) < KURTOSIS_SPLIT) != uniform or abs(wrong / std - 1) <= 2 * tol \
+                    or abs(rms(W) / wrong - 1) > tol:
+                return None
+        W, fan_in, fan_out, std = draws[0]
+        words = {"got": rms(W), "expected": std, "fan_in": fan_in, "fan_out": fan_out}
+        return {"evidence": (evidence_zh if i18n.language() == "zh" else evidence).format(**words)}
+    return test
+
+
+def _family(uniform_asked: bool):
+    def test(p):
+        function = p.check.targets[0]
+        if p.check.id != f"torch.{function}" or function.endswith("uniform") != uniform_asked:
+            return None
+        draws = _draws(p)
+        if draws is None or not all((kurtosis(W) < KURTOSIS_SPLIT) != uniform_asked for W, *_ in draws):
+            return None
+        return {"evidence": t("the kurtosis E[W^4] / E[W^2]^2 is {k:.3f} (a uniform has 1.8, a normal 3)",
+                              k=kurtosis(draws[0][0]))}
+    return test
+
+
+def _layout(p):
+    function = p.check.targets[0]
+    if p.check.id not in (f"shape.{function}", f"torch.{function}"):
+        return None
+    (c, d) = p.ev.params(p.scenario)["small"]
+    W = p.learner(p.scenario, "small.0")
+    if W is not None and W.shape == (d, c):
+        return {"evidence": t("{name}({c}, {d}, rng) returned shape {got}", name=function, c=c, d=d, got=W.shape)}
+    return None
+
+
+def _rng(same: bool):
+    """same: generators of one seed gave different matrices; else: different seeds, one matrix."""
+    def test(p):
+        function = p.check.targets[0]
+        if p.check.id != f"edge.rng.{function}":
+            return None
+        first, again, other = (p.learner(p.scenario, key) for key in ("small.0", "small.1", "small.other"))
+        if first is None or again is None or other is None or first.shape != again.shape or \
+                first.shape != other.shape:
+            return None
+        if same and not np.array_equal(first, again):
+            return {"evidence": t("two generators of the same seed gave different matrices")}
+        if not same and np.array_equal(first, again) and np.array_equal(first, other):
+            return {"evidence": t("generators of different seeds gave the same matrix")}
+        return None
+    return test
+
+
+XAVIER, KAIMING = ("xavier_uniform", "xavier_normal"), ("kaiming_uniform", "kaiming_normal")
+UNIFORM, NORMAL = ("xavier_uniform", "kaiming_uniform"), ("xavier_normal", "kaiming_normal")
+
+MISTAKES = [
+    Mistake("torch_layout", "the matrix is in PyTorch's (out, in) layout: {evidence}. This kit's "
+            "W is (fan_in, fan_out), for x @ W", _layout,
+            says_zh="矩阵用的是 PyTorch 的 (out, in) 布局：{evidence}。本套练习中 W 的形状是 (fan_in, fan_out)，"
+                    "用于 x @ W"),
+    Mistake("normal_instead_of_uniform", "a normal draw where a uniform one was asked: {evidence}. "
+            "Draw rng.uniform(-bound, bound, size=(fan_in, fan_out))", _family(uniform_asked=True),
+            says_zh="要求均匀分布，却从正态分布抽样：{evidence}。请用 rng.uniform(-bound, bound, "
+                    "size=(fan_in, fan_out))"),
+    Mistake("uniform_instead_of_normal", "a uniform draw where a normal one was asked: {evidence}. "
+            "Draw rng.normal(0, std, size=(fan_in, fan_out))", _family(uniform_asked=False),
+            says_zh="要求正态分布，却从均匀分布抽样：{evidence}。请用 rng.normal(0, std, size=(fan_in, fan_out))"),
+    Mistake("kaiming_fan_out", "Kaiming used fan_out where fan_in belongs: {evidence}. mode='fan_in' "
+            "keeps the forward pass's variance: std = sqrt(2 / fan_in), fan_in = W.shape[0] here",
+            _std_rule(KAIMING, lambda fan_in, fan_out, std: math.sqrt(2.0 / fan_out),
+                      "the standard deviation is {got:.5g} = sqrt(2 / fan_out) for fan_out = {fan_out}, "
+                      "not sqrt(2 / fan_in) = {expected:.5g}",
+                      "标准差是 {got:.5g} = sqrt(2 / fan_out)（fan_out = {fan_out}），而不是 sqrt(2 / fan_in) = "
+                      "{expected:.5g}"),
+            says_zh="Kaiming 用了 fan_out，应该用 fan_in：{evidence}。mode='fan_in' 保持前向传播的方差："
+                    "std = sqrt(2 / fan_in)，这里 fan_in = W.shape[0]"),
+    Mistake("kaiming_without_gain", "Kaiming without ReLU's gain sqrt(2): {evidence}. std = sqrt(2 / "
+            "fan_in): ReLU zeroes half the inputs, the gain restores the variance",
+            _std_rule(KAIMING, lambda fan_in, fan_out, std: math.sqrt(1.0 / fan_in),
+                      "the standard deviation is {got:.5g} = 1 / sqrt(fan_in), not sqrt(2 / fan_in) = {expected:.5g}",
+                      "标准差是 {got:.5g} = 1 / sqrt(fan_in)，而不是 sqrt(2 / fan_in) = {expected:.5g}"),
+            says_zh="Kaiming 少了 ReLU 的增益 sqrt(2)：{evidence}。std = sqrt(2 / fan_in)：ReLU 把一半输入置零，"
+                    "增益把方差补回来"),
+    Mistake("xavier_with_relu_gain", "Xavier with ReLU's gain sqrt(2): {evidence}. Xavier here has "
+            "gain 1: std = sqrt(2 / (fan_in + fan_out))",
+            _std_rule(XAVIER, lambda fan_in, fan_out, std: math.sqrt(4.0 / (fan_in + fan_out)),
+                      "the standard deviation is {got:.5g} = sqrt(4 / (fan_in + fan_out)), not "
+                      "sqrt(2 / (fan_in + fan_out)) = {expected:.5g}",
+                      "标准差是 {got:.5g} = sqrt(4 / (fan_in + fan_out))，而不是 sqrt(2 / (fan_in + fan_out)) = "
+                      "{expected:.5g}"),
+            says_zh="Xavier 用了 ReLU 的增益 sqrt(2)：{evidence}。这里的 Xavier 增益为 1："
+                    "std = sqrt(2 / (fan_in + fan_out))"),
+    Mistake("xavier_missing_2", "Xavier without the 2: {evidence}. std = sqrt(2 / (fan_in + fan_out)), "
+            "the variance 1 / fan averaged over both fans",
+            _std_rule(XAVIER, lambda fan_in, fan_out, std: math.sqrt(1.0 / (fan_in + fan_out)),
+                      "the standard deviation is {got:.5g} = sqrt(1 / (fan_in + fan_out)), not "
+                      "sqrt(2 / (fan_in + fan_out)) = {expected:.5g}",
+                      "标准差是 {got:.5g} = sqrt(1 / (fan_in + fan_out))，而不是 sqrt(2 / (fan_in + fan_out)) = "
+                      "{expected:.5g}"),
+            says_zh="Xavier 少了分子里的 2：{evidence}。std = sqrt(2 / (fan_in + fan_out))，即 1 / fan 在两个 fan "
+                    "上取平均"),
+    Mistake("uniform_bound_is_std", "the uniform's bound is the standard deviation: {evidence}. "
+            "U(-a, a) has standard deviation a / sqrt(3), so bound = sqrt(3) * std",
+            _std_rule(UNIFORM, lambda fan_in, fan_out, std: std / math.sqrt(3.0),
+                      "the standard deviation is {got:.5g} = torch's {expected:.5g} / sqrt(3)",
+                      "标准差是 {got:.5g} = torch 的 {expected:.5g} / sqrt(3)"),
+            says_zh="均匀分布的边界取成了标准差：{evidence}。U(-a, a) 的标准差是 a / sqrt(3)，所以 bound = sqrt(3) * std"),
+    Mistake("normal_scale_given_variance", "the variance was passed where the standard deviation "
+            "belongs: {evidence}. rng.normal(loc, scale) takes scale = std = sqrt(variance)",
+            _std_rule(NORMAL, lambda fan_in, fan_out, std: std * std,
+                      "the standard deviation is {got:.5g} = {expected:.5g} squared",
+                      "标准差是 {got:.5g} = {expected:.5g} 的平方"),
+            says_zh="把方差当成了标准差传入：{evidence}。rng.normal(loc, scale) 的 scale 是标准差 sqrt(方差)"),
+    Mistake("global_rng", "the draw does not come from the rng argument: {evidence}. Use rng.normal "
+            "/ rng.uniform, never np.random.*", _rng(same=True),
+            says_zh="抽样没有使用参数 rng：{evidence}。请用 rng.normal / rng.uniform，不要用 np.random.*"),
+    Mistake("rng_ignored", "the rng argument is ignored: {evidence}. Draw from the rng you are given "
+            "(not a generator you seed yourself)", _rng(same=False),
+            says_zh="忽略了参数 rng：{evidence}。请从传入的 rng 抽样（不要自己设种子新建生成器）"),
+]
+
+ZH = {
+    "{name}({fan_in}, {fan_out}, rng) returned shape {got}; expected (fan_in, fan_out) = {expected}":
+        "{name}({fan_in}, {fan_out}, rng) 返回的形状是 {got}；应为 (fan_in, fan_out) = {expected}",
+    "{name}({fan_in}, {fan_out}): the kurtosis E[W^4] / E[W^2]^2 is {k:.3f}: a normal draw has 3, a "
+    "uniform one 1.8; draw from a uniform":
+        "{name}({fan_in}, {fan_out})：峰度 E[W^4] / E[W^2]^2 为 {k:.3f}：正态分布是 3，均匀分布是 1.8；"
+        "应从均匀分布抽样",
+    "{name}({fan_in}, {fan_out}): the kurtosis E[W^4] / E[W^2]^2 is {k:.3f}: a uniform draw has 1.8, a "
+    "normal one 3; draw from a normal":
+        "{name}({fan_in}, {fan_out})：峰度 E[W^4] / E[W^2]^2 为 {k:.3f}：均匀分布是 1.8，正态分布是 3；"
+        "应从正态分布抽样",
+    "{name}({fan_in}, {fan_out}): the standard deviation is {got:.5g}, torch's is {expected:.5g} "
+    "({ratio:.4f} x; a correct draw of {n} values is within {tol:.2%})":
+        "{name}({fan_in}, {fan_out})：标准差是 {got:.5g}，torch 的是 {expected:.5g}（{ratio:.4f} 倍；"
+        "{n} 个值的正确抽样误差在 {tol:.2%} 以内）",
+    "{name}({fan_in}, {fan_out}): the mean is {got:.3g}; torch's distribution has mean 0 (a correct "
+    "draw is within {tol:.2g})":
+        "{name}({fan_in}, {fan_out})：均值是 {got:.3g}；torch 的分布均值为 0（正确抽样的误差在 {tol:.2g} 以内）",
+    "{name}({fan_in}, {fan_out}): the largest |W| is {got:.6g}; torch draws from U(-{bound:.6g}, {bound:.6g})":
+        "{name}({fan_in}, {fan_out})：最大的 |W| 是 {got:.6g}；torch 从 U(-{bound:.6g}, {bound:.6g}) 抽样",
+    "{name}({fan_in}, {fan_out}): the draw's distribution differs from torch's by a Kolmogorov-Smirnov "
+    "distance of {got:.3g} (a correct draw is within {tol:.3g})":
+        "{name}({fan_in}, {fan_out})：抽样分布与 torch 的分布相差 Kolmogorov-Smirnov 距离 {got:.3g}"
+        "（正确抽样在 {tol:.3g} 以内）",
+    "{name}: two generators of the same seed gave different matrices: draw only from the rng argument":
+        "{name}：两个种子相同的生成器给出了不同的矩阵：只能从参数 rng 抽样",
+    "{name}: generators of different seeds gave the same matrix: draw from the rng argument":
+        "{name}：种子不同的生成器给出了相同的矩阵：要从参数 rng 抽样",
+    "the kurtosis E[W^4] / E[W^2]^2 is {k:.3f} (a uniform has 1.8, a normal 3)":
+        "峰度 E[W^4] / E[W^2]^2 为 {k:.3f}（均匀分布是 1.8，正态分布是 3）",
+    "{name}({c}, {d}, rng) returned shape {got}": "{name}({c}, {d}, rng) 返回的形状是 {got}",
+    "two generators of the same seed gave different matrices": "两个种子相同的生成器给出了不同的矩阵",
+    "generators of different seeds gave the same matrix": "种子不同的生成器给出了相同的矩阵",
+}
+i18n.register(ZH)

@@ -1,0 +1,259 @@
+"""Hidden checks for sgd: torch.optim.SGD's arithmetic (momentum, dampening, Nesterov, weight
+decay), in place, over several steps.
+
+An optimiser has no backward of its own, so there is no numerical-gradient check: every step
+is compared with torch.optim.SGD (foreach=False) in float64, and each known mistake is
+recognised by re-running SGD in NumPy with that one mistake switched on (as checks/adam.py does).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from bpdrill import i18n
+from bpdrill.checks.adam import grads_untouched, in_place, matches_torch_adam
+from bpdrill.diagnose import Mistake, close
+from bpdrill.driving import snapshot
+from bpdrill.i18n import t
+from bpdrill.judge import Check, Failed
+from bpdrill.protocol import Scenario
+
+# adam's judges compare the caller's arrays with ev.reference(scenario) (whatever optimiser
+# computed it), check they moved in place, and that the gradients were left alone: the same
+# three questions for every optimiser over a dict of arrays.
+moved_as_torch = matches_torch_adam
+
+SHAPES = [(3, 4), (5,), (2, 3, 2), ()]  # () : a 0-d parameter, updated in place too
+
+
+def _scenario(rng, name, n_params, steps, hyper, **params):
+    arrays = {}
+    for i in range(n_params):
+        arrays[f"param.p{i}"] = rng.normal(size=SHAPES[i])
+        for step in range(steps):
+            arrays[f"grad.{step}.p{i}"] = rng.normal(size=SHAPES[i])
+    return Scenario(name, "steps", arrays, {"steps": steps, "hyper": hyper, **params})
+
+
+def scenarios(rng) -> list[Scenario]:
+    def lr():
+        return float(rng.uniform(0.05, 0.2))
+
+    def momentum():
+        return float(rng.uniform(0.6, 0.95))
+
+    def dampening():  # never 0 (hides a zero-started buffer) nor 0.5 (hides d vs 1 - d)
+        return float(rng.uniform(0.1, 0.4))
+    return [
+        _scenario(rng, "plain", 2, 3, {"lr": lr()}),
+        _scenario(rng, "first_step", 2, 1, {"lr": lr(), "momentum": momentum(), "dampening": dampening()}),
+        _scenario(rng, "momentum", 4, 6, {"lr": lr(), "momentum": momentum()}),
+        _scenario(rng, "dampening", 2, 5, {"lr": lr(), "momentum": momentum(), "dampening": dampening()}),
+        _scenario(rng, "nesterov", 2, 5, {"lr": lr(), "momentum": momentum(), "nesterov": True}, invalid=True),
+        _scenario(rng, "weight_decay", 2, 4, {"lr": lr(), "momentum": momentum(),
+                                              "weight_decay": float(rng.uniform(0.05, 0.3))}),
+        _scenario(rng, "nesterov_weight_decay", 3, 4, {"lr": lr(), "momentum": momentum(), "nesterov": True,
+                                                       "weight_decay": float(rng.uniform(0.05, 0.3))}),
+    ]
+
+
+def nesterov_invalid(ev, check: Check) -> None:
+    """SGD(nesterov=True) without momentum, or with dampening, raises ValueError, as torch does."""
+    for key, shown in (("raised.no_momentum", "SGD(params, lr, momentum=0, nesterov=True)"),
+                       ("raised.dampening", "SGD(params, lr, momentum=0.9, dampening=0.1, nesterov=True)")):
+        v = ev.value(check.scenario, key)
+        if v.value != "ValueError":
+            raise Failed(t("{call} gave {got}; expected ValueError (Nesterov needs momentum > 0 and "
+                           "dampening 0)", call=shown, got=v.value), target="params")
+
+
+CHECKS = [
+    Check("torch.plain", "torch", "params", 1, "plain", moved_as_torch,
+          "3 steps without momentum match torch.optim.SGD", "无动量的 3 步更新与 torch.optim.SGD 一致"),
+    Check("edge.first_step", "edge", "params", 1, "first_step", moved_as_torch,
+          "the first step with momentum uses the gradient itself (the buffer starts as g, not zeros)",
+          "带动量的第一步直接使用梯度本身（缓冲区初始化为 g，而不是零）"),
+    Check("torch.momentum", "torch", "params", 2, "momentum", moved_as_torch,
+          "6 steps with momentum, 4 parameters (one 0-d) match torch.optim.SGD",
+          "带动量、4 个参数（含一个 0 维参数）的 6 步更新与 torch.optim.SGD 一致"),
+    Check("torch.dampening", "torch", "params", 1, "dampening", moved_as_torch,
+          "momentum with dampening matches torch.optim.SGD", "带 dampening 的动量与 torch.optim.SGD 一致"),
+    Check("torch.nesterov", "torch", "params", 1, "nesterov", moved_as_torch,
+          "Nesterov momentum matches torch.optim.SGD", "Nesterov 动量与 torch.optim.SGD 一致"),
+    Check("edge.weight_decay", "edge", "params", 1, "weight_decay", moved_as_torch,
+          "weight_decay (L2 added to the gradient) with momentum", "带动量的 weight_decay（L2 项加到梯度上）"),
+    Check("torch.nesterov_weight_decay", "torch", "params", 1, "nesterov_weight_decay", moved_as_torch,
+          "Nesterov with weight_decay matches torch.optim.SGD", "Nesterov 加 weight_decay 与 torch.optim.SGD 一致"),
+    Check("edge.nesterov_invalid", "edge", "params", 1, "nesterov", nesterov_invalid,
+          "nesterov=True without momentum or with dampening raises ValueError",
+          "nesterov=True 但没有动量或带 dampening 时抛出 ValueError"),
+    Check("edge.in_place", "edge", "params", 1, "momentum", in_place,
+          "the caller's arrays are updated in place", "调用方传入的数组被原地更新"),
+    Check("purity.grads", "purity", "params", 1, "weight_decay", grads_untouched,
+          "step leaves the gradients unchanged", "step 不修改传入的梯度"),
+]
+
+
+# ---- the worker's side ----------------------------------------------------------------------
+
+def _raised(make) -> str:
+    try:
+        make()
+    except Exception as exc:  # noqa: BLE001 - which exception, if any, is the answer
+        return type(exc).__name__
+    return "no exception"
+
+
+def drive(module, s: Scenario) -> dict:
+    names = s.keys_with_prefix("param.")
+    params = {name: s[f"param.{name}"] for name in names}
+    held = dict(params)  # the caller's references: step must update these arrays in place
+    out = {}
+    if s.params.get("invalid"):
+        out["raised.no_momentum"] = _raised(lambda: module.SGD({"w": np.zeros(3)}, lr=0.1, momentum=0.0,
+                                                               nesterov=True))
+        out["raised.dampening"] = _raised(lambda: module.SGD({"w": np.zeros(3)}, lr=0.1, momentum=0.9,
+                                                             dampening=0.1, nesterov=True))
+    optimizer = module.SGD(params, **s.params["hyper"])
+    for step in range(s.params["steps"]):  # not `t`: that name is the message function
+        grads = {name: s[f"grad.{step}.{name}"] for name in names}
+        optimizer.step(grads)
+        out.update({f"grad_after.{step}.{name}": g for name, g in grads.items()})
+    out.update({f"param.{name}": held[name] for name in names})
+    learner_view = getattr(optimizer, "params", None)
+    if isinstance(learner_view, dict):
+        out.update({f"view.{name}": snapshot(learner_view.get(name)) for name in names})
+    return out
+
+
+# ---- the trusted side: torch.optim.SGD ------------------------------------------------------
+
+def reference(ref, s: Scenario) -> dict:
+    """The parameters after s.params['steps'] steps of torch.optim.SGD."""
+    torch = ref.torch
+    names = s.keys_with_prefix("param.")
+    params = {name: ref.leaf(s.arrays[f"param.{name}"]) for name in names}
+    optimizer = torch.optim.SGD(list(params.values()), foreach=False, **s.params["hyper"])
+    for step in range(s.params["steps"]):
+        for name, p in params.items():
+            p.grad = torch.tensor(s.arrays[f"grad.{step}.{name}"])
+        optimizer.step()
+    return {name: ref.numpy(p) for name, p in params.items()}
+
+
+# ---- diagnosis: SGD re-run in NumPy with one known mistake switched on --------------------
+
+def where(probe) -> str:
+    return "SGD.__init__" if probe.check.id == "edge.nesterov_invalid" else "SGD.step"
+
+
+def sizes(ev, scenario) -> dict:
+    return {}
+
+
+def simulate(scenario, mistake: str | None = None) -> dict:
+    """The parameters after the scenario's steps of SGD written with `mistake`."""
+    a, steps = scenario.arrays, scenario.params["steps"]
+    hyper = {"momentum": 0.0, "dampening": 0.0, "weight_decay": 0.0, "nesterov": False, **scenario.params["hyper"]}
+    lr, mu, damp, wd, nesterov = (hyper[k] for k in ("lr", "momentum", "dampening", "weight_decay", "nesterov"))
+    names = sorted(k[len("param."):] for k in a if k.startswith("param."))
+    p = {n: np.array(a[f"param.{n}"], dtype=np.float64) for n in names}
+    buf: dict = {}
+    with np.errstate(all="ignore"):
+        for step in range(steps):
+            for n in names:
+                g = a[f"grad.{step}.{n}"]
+                if wd and mistake not in ("weight_decay_ignored", "decoupled_weight_decay"):
+                    g = g + wd * p[n]
+                if mu:
+                    if n not in buf:
+                        buf[n] = (1 - damp) * g if mistake == "buffer_starts_at_zeros" else np.array(g)
+                    else:
+                        keep = damp if mistake == "dampening_not_complemented" else 1 - damp
+                        buf[n] = mu * buf[n] + keep * g
+                    if nesterov and mistake == "nesterov_momentum_on_gradient":
+                        g = buf[n] + mu * g
+                    elif nesterov and mistake != "nesterov_ignored":
+                        g = g + mu * buf[n]
+                    else:
+                        g = buf[n]
+                if mistake == "decoupled_weight_decay" and wd:
+                    p[n] = p[n] - lr * wd * p[n]
+                p[n] = p[n] - lr * g
+    return p
+
+
+def _simulated(mistake: str, evidence: str, evidence_zh: str):
+    """A Mistake test: the caller's parameters equal SGD written with `mistake` (and the right
+    answer does not)."""
+    def test(p):
+        if p.check.judge is not moved_as_torch:
+            return None
+        wrong = simulate(p.ev.scenarios[p.scenario], mistake)
+        got = {n: p.learner(p.scenario, f"param.{n}") for n in wrong}
+        if any(g is None for g in got.values()):
+            return None
+        right = p.reference()
+        if all(close(got[n], wrong[n]) for n in wrong) and not all(close(right[n], wrong[n]) for n in wrong):
+            return {"evidence": evidence_zh if i18n.language() == "zh" else evidence}
+        return None
+    return test
+
+
+def _not_in_place(p):
+    if p.check.id != "edge.in_place":
+        return None
+    names = sorted(k[len("param."):] for k in p.inputs if k.startswith("param."))
+    ref = p.reference()
+    views = [p.learner(p.scenario, f"view.{n}") for n in names]
+    if all(v is not None and close(v, ref[n]) for v, n in zip(views, names)):
+        return {"evidence": t("optimizer.params holds the right values, but they are new arrays")}
+    return {"evidence": t("the arrays the caller passed in never changed")}
+
+
+MISTAKES = [
+    Mistake("grads_modified_in_place", "step wrote into the caller's gradients: {evidence}. "
+            "Add weight decay into a new array (g = g + wd * p)",
+            lambda p: p.check.judge is grads_untouched and {"evidence": t("grads changed after step")},
+            says_zh="step 改写了调用方的梯度：{evidence}。把权重衰减加到一个新数组里（g = g + wd * p）"),
+    Mistake("not_in_place", "the parameters were rebound, not updated in place: {evidence}. "
+            "Write p -= ... (or p[...] = ...), not p = p - ...", _not_in_place,
+            says_zh="参数被重新绑定，而不是原地更新：{evidence}。请写 p -= ...（或 p[...] = ...），"
+                    "不要写 p = p - ..."),
+    *[Mistake(name, says, _simulated(name, evidence, evidence_zh), says_zh=says_zh)
+      for name, says, evidence, says_zh, evidence_zh in [
+        ("buffer_starts_at_zeros", "the first step's buffer is (1 - dampening) * g: {evidence}. "
+         "torch starts the buffer as the first gradient itself (a copy, no dampening), and applies "
+         "buf = momentum * buf + (1 - dampening) * g only from the second step",
+         "the update matches a buffer started at zeros (or dampening applied on the first step)",
+         "第一步的缓冲区是 (1 - dampening) * g：{evidence}。torch 把缓冲区初始化为第一个梯度本身"
+         "（复制一份，不乘 dampening），从第二步起才用 buf = momentum * buf + (1 - dampening) * g",
+         "更新量与“缓冲区从零开始（或第一步就乘了 dampening）”的写法一致"),
+        ("dampening_not_complemented", "the new gradient is scaled by dampening instead of "
+         "1 - dampening: {evidence}", "the update matches buf = momentum * buf + dampening * g",
+         "新梯度乘的是 dampening，而不是 1 - dampening：{evidence}",
+         "更新量与 buf = momentum * buf + dampening * g 一致"),
+        ("nesterov_ignored", "nesterov=True ran plain momentum: {evidence}. With Nesterov the step "
+         "uses g + momentum * buf", "the update matches torch with nesterov=False",
+         "nesterov=True 时用的却是普通动量：{evidence}。Nesterov 的更新用 g + momentum * buf",
+         "更新量与 nesterov=False 时的 torch 一致"),
+        ("nesterov_momentum_on_gradient", "the Nesterov step has its terms swapped: {evidence}. "
+         "torch uses g + momentum * buf", "the update matches buf + momentum * g",
+         "Nesterov 的更新把两项写反了：{evidence}。torch 用的是 g + momentum * buf",
+         "更新量与 buf + momentum * g 一致"),
+        ("weight_decay_ignored", "weight_decay is ignored: {evidence}. Add weight_decay * p to the "
+         "gradient first", "the update matches SGD with weight_decay = 0",
+         "忽略了 weight_decay：{evidence}。先把 weight_decay * p 加到梯度上",
+         "更新量与 weight_decay = 0 的 SGD 一致"),
+        ("decoupled_weight_decay", "the weight decay is applied to the weights directly, outside the "
+         "momentum: {evidence}. torch.optim.SGD adds weight_decay * p to the gradient before the buffer",
+         "the update matches p -= lr * wd * p applied separately",
+         "权重衰减被直接作用在权重上，绕过了动量：{evidence}。torch.optim.SGD 在更新缓冲区之前把 "
+         "weight_decay * p 加到梯度上", "更新量与单独执行 p -= lr * wd * p 的写法一致"),
+    ]],
+]
+
+ZH = {
+    "{call} gave {got}; expected ValueError (Nesterov needs momentum > 0 and dampening 0)":
+        "{call} 的结果是 {got}；应抛出 ValueError（Nesterov 需要 momentum > 0 且 dampening 为 0）",
+}
+i18n.register(ZH)
