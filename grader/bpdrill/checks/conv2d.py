@@ -1,0 +1,278 @@
+"""Hidden checks for conv2d: cross-correlation with stride and zero padding (as
+torch.nn.functional.conv2d); dx, dW, db."""
+from __future__ import annotations
+
+import numpy as np
+
+from bpdrill import compare, i18n
+from bpdrill.diagnose import Mistake, close, formula
+from bpdrill.driving import perturbed_outputs, snapshot
+from bpdrill.i18n import t
+from bpdrill.judge import Check, matches_reference, numgrad_check, shape_check, unchanged_check
+from bpdrill.protocol import Scenario
+
+GRADS = ("dx", "dW", "db")
+
+
+def _case(rng, n, c_in, c_out, h, w, k, stride, padding, calls=1):
+    """Arrays and params for one layer: x, W, b, dout (and the later calls' inputs)."""
+    h_out, w_out = (h + 2 * padding - k) // stride + 1, (w + 2 * padding - k) // stride + 1
+    a = {"x": rng.normal(size=(n, c_in, h, w)), "W": rng.normal(size=(c_out, c_in, k, k)),
+         "b": rng.normal(size=c_out), "dout": rng.normal(size=(n, c_out, h_out, w_out))}
+    if calls > 1:
+        a["dout2"] = rng.normal(size=(n, c_out, h_out, w_out))
+        a["x3"], a["dout3"] = rng.normal(size=(n, c_in, h, w)), rng.normal(size=(n, c_out, h_out, w_out))
+    return a, {"stride": int(stride), "padding": int(padding)}
+
+
+def scenarios(rng) -> list[Scenario]:
+    # basic: stride 2, padding 1, a 3x3 kernel (larger than the stride: windows overlap), H != W,
+    # and N, C_in, C_out all different; small enough to perturb x and W element by element (120 + 72).
+    n, c_in, c_out = 3, 2, 4
+    h, w = (int(v) for v in rng.permutation([4, 5]))
+    basic, conf = _case(rng, n, c_in, c_out, h, w, 3, 2, 1)
+    # plain: stride 1, padding 0 (p:-p would be empty), kernel 2 or 3 (> stride).
+    pc_in, pc_out = (int(v) for v in rng.permutation(range(2, 5))[:2])
+    ph, pw = (int(v) for v in rng.permutation(range(4, 8))[:2])
+    plain, plain_conf = _case(rng, 3, pc_in, pc_out, ph, pw, int(rng.integers(2, 4)), 1, 0)
+    # single: a batch of one, kernel 4, stride 3, padding 1, H and W of 4 and 7: (H + 2 - 4) % 3 = 2,
+    # so the last real row and column are in no window (their dx is 0).
+    sc_in, sc_out = (int(v) for v in rng.permutation(range(2, 5))[:2])
+    sh, sw = (int(v) for v in rng.permutation([4, 7]))
+    single, single_conf = _case(rng, 1, sc_in, sc_out, sh, sw, 4, 3, 1)
+    twice, twice_conf = _case(rng, 2, c_out, c_in, w, h, 3, 2, 1, calls=3)  # channels swapped
+    return [
+        Scenario("basic", "backward", basic, conf),
+        Scenario("basic.perturb", "perturb", basic, {"h": compare.H, **conf}),
+        Scenario("plain", "backward", plain, plain_conf),
+        Scenario("single", "backward", single, single_conf),
+        Scenario("twice", "backward", twice, twice_conf),
+    ]
+
+
+def _project(ev, scenario):
+    return compare.weighted_sum(ev.inputs(scenario)["dout"])
+
+
+CHECKS = [
+    shape_check("dx", like="x"),
+    shape_check("dW", like="W"),
+    shape_check("db", like="b"),
+    numgrad_check("dx", "x", _project, points=2),
+    numgrad_check("dW", "W", _project),
+    *[Check(f"torch.{g}", "torch", g, 1, "basic", matches_reference(g),
+            "{key} matches PyTorch (stride 2, padding 1, H != W)", "{key} 与 PyTorch 一致（步长 2，填充 1，H != W）",
+            title_args=(("key", g),)) for g in GRADS],
+    Check("edge.stride1", "edge", GRADS, 1, "plain", matches_reference(*GRADS),
+          "stride 1, padding 0: dx, dW, db match PyTorch", "步长 1、填充 0：dx、dW、db 与 PyTorch 一致"),
+    Check("edge.single", "edge", GRADS, 1, "single", matches_reference(*GRADS),
+          "batch of one (kernel 4, stride 3, padding 1: the last row and column are in no window)",
+          "批大小为 1（卷积核 4，步长 3，填充 1：最后一行和最后一列不在任何窗口中）"),
+    Check("edge.second_backward", "edge", GRADS, 1, "twice",
+          matches_reference(("dx2", "dx2", "dx"), ("dW2", "dW2", "dW"), ("db2", "db2", "db")),
+          "a second backward overwrites dW and db", "第二次 backward 会覆盖 dW 和 db", call="second"),
+    Check("edge.new_forward", "edge", GRADS, 1, "twice",
+          matches_reference(("dx3", "dx3", "dx"), ("dW3", "dW3", "dW"), ("db3", "db3", "db")),
+          "after a new forward, backward uses the new x", "新的 forward 之后，backward 使用新的 x",
+          call="new_forward"),
+    unchanged_check("x", "W", "b", "dout"),
+]
+
+
+# ---- the worker's side: drive the learner's Conv2d ----------------------------------------
+
+def drive(module, s: Scenario) -> dict:
+    W, b = s["W"], s["b"]
+    layer = module.Conv2d(W.shape[1], W.shape[0], W.shape[2], stride=s.params["stride"],
+                          padding=s.params["padding"])
+    layer.W, layer.b = W, b
+    x = s["x"]
+    if s.mode == "perturb":
+        out = {}
+        for name, array in (("x", x), ("W", W)):
+            out[f"plus.{name}"], out[f"minus.{name}"] = perturbed_outputs(
+                lambda: layer.forward(x), array, s.params["h"])
+        return out
+    dout = s["dout"]
+    out = {"out": snapshot(layer.forward(x))}
+    out["dx"] = snapshot(layer.backward(dout))
+    out["dW"], out["db"] = snapshot(layer.dW), snapshot(layer.db)
+    if "dout2" in s:
+        out["dx2"] = snapshot(layer.backward(s["dout2"]))
+        out["dW2"], out["db2"] = snapshot(layer.dW), snapshot(layer.db)
+    if "x3" in s:  # a new forward: backward must use this input, not a stale one
+        layer.forward(s["x3"])
+        out["dx3"] = snapshot(layer.backward(s["dout3"]))
+        out["dW3"], out["db3"] = snapshot(layer.dW), snapshot(layer.db)
+    out.update({"after.x": x, "after.W": W, "after.b": b, "after.dout": dout})
+    return out
+
+
+# ---- the trusted side: PyTorch float64 ------------------------------------------------------
+
+def reference(ref, s: Scenario) -> dict:
+    a, out = s.arrays, {}
+    conv = ref.torch.nn.functional.conv2d
+    for suffix in ("", "2", "3"):
+        if f"dout{suffix}" not in a:
+            continue
+        x = ref.leaf(a["x3" if suffix == "3" else "x"])
+        W, b = ref.leaf(a["W"]), ref.leaf(a["b"])
+        y = conv(x, W, b, stride=s.params["stride"], padding=s.params["padding"])
+        (y * ref.leaf(a[f"dout{suffix}"], False)).sum().backward()  # not y.backward(dout): that imports sympy
+        out.update({f"out{suffix}": ref.numpy(y), f"dx{suffix}": ref.numpy(x.grad),
+                    f"dW{suffix}": ref.numpy(W.grad), f"db{suffix}": ref.numpy(b.grad)})
+    return out
+
+
+# ---- diagnosis: what this exercise's known mistakes would produce -----------------------
+
+def where(probe) -> str:
+    return "Conv2d.backward"
+
+
+def sizes(ev, scenario) -> dict:
+    return {"N": ev.inputs(scenario)["x"].shape[0]}
+
+
+def _backward(x, W, dout, stride, padding, flip=False, step=None, assign=None):
+    """dx, dW, db of the convolution, with one known mistake switched on.
+
+    flip: dx from the kernel rotated by 180 degrees; step: the stride backward used (1 when it
+    ignored forward's); assign: "offset" or "window", dx written with = instead of +=.
+    """
+    k, s, p = W.shape[2], stride, padding
+    H, Wd = x.shape[2], x.shape[3]
+    H_out, W_out = dout.shape[2], dout.shape[3]
+    x_pad = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))
+    dx_pad, dW = np.zeros_like(x_pad), np.zeros_like(W)
+    kernel = W[:, :, ::-1, ::-1] if flip else W
+    q = s if step is None else step
+    for di in range(k):
+        for dj in range(k):
+            rows, cols = slice(di, di + q * H_out, q), slice(dj, dj + q * W_out, q)
+            dW[:, :, di, dj] = np.einsum("nohw,nchw->oc", dout, x_pad[:, :, rows, cols])
+            term = np.einsum("nohw,oc->nchw", dout, kernel[:, :, di, dj])
+            if assign == "offset":
+                dx_pad[:, :, rows, cols] = term
+            elif assign is None:
+                dx_pad[:, :, rows, cols] += term
+    if assign == "window":  # one output position at a time, each window assigned over the last
+        for i in range(H_out):
+            for j in range(W_out):
+                dx_pad[:, :, i * s:i * s + k, j * s:j * s + k] = np.tensordot(dout[:, :, i, j], W, axes=([1], [0]))
+    return {"dx": dx_pad[:, :, p:p + H, p:p + Wd], "dW": dW, "db": dout.sum(axis=(0, 2, 3))}
+
+
+def _call(p):
+    """(x, dout) of the call the check is about."""
+    a = p.inputs
+    if p.check.call == "new_forward":
+        return a["x3"], a["dout3"]
+    if p.check.call == "second":
+        return a["x"], a["dout2"]
+    return a["x"], a["dout"]
+
+
+def _variant(labels, **mistake):
+    """candidate(probe): the checked gradient as the mistake would compute it (None if not in labels)."""
+    def candidate(p):
+        if p.label not in labels:
+            return None
+        x, dout = _call(p)
+        conf = p.ev.params(p.scenario)
+        return _backward(x, p.inputs["W"], dout, conf["stride"], conf["padding"], **mistake)[p.label]
+    return candidate
+
+
+def _either(*tests):
+    def test(p):
+        for one in tests:
+            found = one(p)
+            if found:
+                return found
+        return None
+    return test
+
+
+def _db_not_summed(p):
+    g, e = p.got, p.expected
+    if p.label != "db" or g is None or e is None or e.ndim != 1 or g.ndim < 2:
+        return None
+    for axis in range(g.ndim):
+        if g.shape[axis] == e.shape[0]:
+            rest = tuple(i for i in range(g.ndim) if i != axis)
+            if close(g.sum(axis=rest), e):
+                return {"evidence": t("db has shape {shape}, and summed over every axis but the "
+                                      "channels it is right", shape=g.shape)}
+    return None
+
+
+def _not_cropped(p):
+    g, e = p.got, p.expected
+    pad = p.ev.params(p.scenario)["padding"]
+    if p.label != "dx" or g is None or e is None or pad == 0 or g.ndim != 4 or e.ndim != 4:
+        return None
+    H, W = e.shape[2], e.shape[3]
+    if g.shape == e.shape[:2] + (H + 2 * pad, W + 2 * pad) and close(g[:, :, pad:pad + H, pad:pad + W], e):
+        return {"evidence": t("dx has shape {got}, the padded input's; its middle [p:p + H, p:p + W] "
+                              "is right", got=g.shape)}
+    return None
+
+
+def _negative_crop(p):
+    g, e = p.got, p.expected
+    if p.label != "dx" or g is None or g.ndim != 4 or g.size != 0 or p.ev.params(p.scenario)["padding"] != 0:
+        return None
+    if e is not None and g.shape[:2] != e.shape[:2]:
+        return None
+    return {"evidence": t("dx has shape {got}: with padding 0 the slice p:-p is 0:0, which is empty",
+                          got=g.shape)}
+
+
+MISTAKES = [
+    Mistake("db_not_summed_over_positions", "db was not summed over every position: {evidence}. "
+            "b[o] is added at every (n, i, j), so db = dout.sum(axis=(0, 2, 3))", _db_not_summed,
+            says_zh="db 没有对所有位置求和：{evidence}。b[o] 加在每个 (n, i, j) 上，所以 db = "
+                    "dout.sum(axis=(0, 2, 3))"),
+    Mistake("dx_padding_not_cropped", "dx still has the padding on: {evidence}. Return "
+            "dx_pad[:, :, p:p + H, p:p + W]", _not_cropped,
+            says_zh="dx 还带着填充：{evidence}。返回 dx_pad[:, :, p:p + H, p:p + W]"),
+    Mistake("dx_cropped_with_negative_index", "the padding was cropped with p:-p: {evidence}. "
+            "Use p:p + H and p:p + W, which also work for p = 0", _negative_crop,
+            says_zh="用 p:-p 裁掉填充：{evidence}。改用 p:p + H 和 p:p + W，p = 0 时也正确"),
+    Mistake("stride_ignored_in_backward", "backward ignored the stride: {evidence}. Forward read "
+            "x_pad at s*i + di; backward must read and write the same positions (slices with step s)",
+            formula("got equals the gradient of windows that start at every position (step 1), not "
+                    "at every s-th", _variant(("dx", "dW"), step=1),
+                    zh="got 等于窗口在每个位置（步长 1）而不是每隔 s 个位置开始时的梯度"),
+            says_zh="backward 忽略了步长：{evidence}。forward 读取的是 x_pad 的 s*i + di 处；backward "
+                    "必须读写同样的位置（步长为 s 的切片）"),
+    Mistake("dx_kernel_not_flipped", "dx is a full convolution of dout with the kernel not "
+            "rotated by 180 degrees: {evidence}. Each output position sends dout * W[:, :, di, dj] "
+            "back to the input it read at offset (di, dj); written as a full convolution, that is "
+            "the kernel W[:, :, ::-1, ::-1]",
+            formula("got equals the right dx for the kernel W[:, :, ::-1, ::-1]", _variant(("dx",), flip=True),
+                    zh="got 等于卷积核为 W[:, :, ::-1, ::-1] 时正确的 dx"),
+            says_zh="dx 是 dout 与未旋转 180 度的卷积核做的完整卷积：{evidence}。每个输出位置把 "
+                    "dout * W[:, :, di, dj] 送回它在偏移 (di, dj) 处读过的输入；写成完整卷积时，"
+                    "卷积核是 W[:, :, ::-1, ::-1]"),
+    Mistake("dx_overwritten_not_added", "dx was assigned (=) where windows overlap: {evidence}. "
+            "An input pixel under several windows gets the sum of their gradients: use +=",
+            _either(formula("got keeps only the last kernel offset's term at each input pixel",
+                            _variant(("dx",), assign="offset"), zh="got 在每个输入像素上只保留了最后一个卷积核偏移的项"),
+                    formula("got keeps only the last window's term at each input pixel",
+                            _variant(("dx",), assign="window"), zh="got 在每个输入像素上只保留了最后一个窗口的项")),
+            says_zh="在窗口重叠处给 dx 赋值（=）：{evidence}。被多个窗口覆盖的输入像素，其梯度是这些"
+                    "窗口梯度之和：用 +="),
+]
+
+ZH = {
+    "db has shape {shape}, and summed over every axis but the channels it is right":
+        "db 的形状是 {shape}，对通道以外的所有轴求和后就是正确的",
+    "dx has shape {got}, the padded input's; its middle [p:p + H, p:p + W] is right":
+        "dx 的形状是 {got}，即填充后输入的形状；它的中间部分 [p:p + H, p:p + W] 是正确的",
+    "dx has shape {got}: with padding 0 the slice p:-p is 0:0, which is empty":
+        "dx 的形状是 {got}：填充为 0 时切片 p:-p 就是 0:0，是空的",
+}
+i18n.register(ZH)

@@ -1,0 +1,252 @@
+"""Hidden checks for lstm: one LSTM step (as torch.nn.LSTMCell, gates i, f, g, o);
+dx, dh, dc, dWx, dWh, db."""
+from __future__ import annotations
+
+from itertools import permutations
+
+import numpy as np
+
+from bpdrill import compare, i18n
+from bpdrill.diagnose import Mistake, close, formula
+from bpdrill.driving import perturbed_outputs, snapshot
+from bpdrill.i18n import t
+from bpdrill.judge import Check, matches_reference, numgrad_check, shape_check, unchanged_check
+from bpdrill.protocol import Scenario, describe
+
+GRADS = ("dx", "dh", "dc", "dWx", "dWh", "db")
+GATES = "ifgo"
+
+
+def _case(rng, n, d, h, calls=1, h_only=False):
+    a = {"x": rng.normal(size=(n, d)), "h": rng.uniform(-1, 1, size=(n, h)), "c": rng.normal(size=(n, h)),
+         "Wx": rng.normal(size=(d, 4 * h)) / np.sqrt(d), "Wh": rng.normal(size=(h, 4 * h)) / np.sqrt(h),
+         "b": 0.5 * rng.normal(size=4 * h), "dh_next": rng.normal(size=(n, h)), "dc_next": rng.normal(size=(n, h))}
+    if h_only:  # the last step of a sequence: only h_next reaches the loss
+        a["dc_next"] = np.zeros((n, h))
+    if calls > 1:
+        a["dh_next2"], a["dc_next2"] = rng.normal(size=(n, h)), rng.normal(size=(n, h))
+        a.update({"x3": rng.normal(size=(n, d)), "h3": rng.uniform(-1, 1, size=(n, h)),
+                  "c3": rng.normal(size=(n, h)), "dh_next3": rng.normal(size=(n, h)),
+                  "dc_next3": rng.normal(size=(n, h))})
+    return a
+
+
+def scenarios(rng) -> list[Scenario]:
+    n, d, h = (int(v) for v in rng.permutation(range(2, 6))[:3])  # N, D, H all different
+    basic = _case(rng, n, d, h)  # x, Wh, c perturbed: at most 20 + 80 + 20 elements
+    return [
+        Scenario("basic", "backward", basic),
+        Scenario("basic.perturb", "perturb", basic, {"h": compare.H}),
+        Scenario("h_only", "backward", _case(rng, n, d, h, h_only=True)),
+        Scenario("single", "backward", _case(rng, 1, d, h)),
+        Scenario("twice", "backward", _case(rng, n, d, h, calls=3)),
+    ]
+
+
+def _project(ev, scenario):
+    a = ev.inputs(scenario)
+    return compare.weighted_sum(np.stack([a["dh_next"], a["dc_next"]]))  # forward gives (h_next, c_next)
+
+
+CHECKS = [
+    shape_check("dx", like="x"),
+    shape_check("dh", like="h"),
+    shape_check("dc", like="c"),
+    shape_check("dWx", like="Wx"),
+    shape_check("dWh", like="Wh"),
+    shape_check("db", like="b"),
+    numgrad_check("dx", "x", _project),
+    numgrad_check("dWh", "Wh", _project),
+    numgrad_check("dc", "c", _project),
+    *[Check(f"torch.{g}", "torch", g, 1, "basic", matches_reference(g),
+            "{key} matches PyTorch (nn.LSTMCell, dh_next and dc_next both non-zero)",
+            "{key} 与 PyTorch 一致（nn.LSTMCell，dh_next 和 dc_next 都不为零）",
+            title_args=(("key", g),)) for g in GRADS],
+    Check("edge.h_only", "edge", GRADS, 1, "h_only", matches_reference(*GRADS),
+          "dc_next = 0 (the last step of a sequence): only h_next reaches the loss",
+          "dc_next = 0（序列的最后一步）：只有 h_next 影响损失"),
+    Check("edge.single", "edge", GRADS, 1, "single", matches_reference(*GRADS), "batch of one", "批大小为 1"),
+    Check("edge.second_backward", "edge", GRADS, 1, "twice",
+          matches_reference(*[(f"{g}2", f"{g}2", g) for g in GRADS]),
+          "a second backward overwrites dWx, dWh and db", "第二次 backward 会覆盖 dWx、dWh 和 db", call="second"),
+    Check("edge.new_forward", "edge", GRADS, 1, "twice",
+          matches_reference(*[(f"{g}3", f"{g}3", g) for g in GRADS]),
+          "after a new forward, backward uses the new x, h and c", "新的 forward 之后，backward 使用新的 x、h 和 c",
+          call="new_forward"),
+    unchanged_check("x", "h", "c", "Wx", "Wh", "b", "dh_next", "dc_next"),
+]
+
+
+# ---- the worker's side: drive the learner's LSTMCell ------------------------------------------
+
+def _backward(cell, dh_next, dc_next) -> dict:
+    result = cell.backward(dh_next, dc_next)
+    if not isinstance(result, (tuple, list)) or len(result) != 3:
+        raise TypeError(t("backward returned {got}; expected a tuple {names}", got=describe(result),
+                          names="(dx, dh, dc)"))
+    return {"dx": snapshot(result[0]), "dh": snapshot(result[1]), "dc": snapshot(result[2]),
+            "dWx": snapshot(cell.dWx), "dWh": snapshot(cell.dWh), "db": snapshot(cell.db)}
+
+
+def drive(module, s: Scenario) -> dict:
+    Wx, Wh, b = s["Wx"], s["Wh"], s["b"]
+    cell = module.LSTMCell(Wx.shape[0], Wh.shape[0])
+    cell.Wx, cell.Wh, cell.b = Wx, Wh, b
+    x, h, c = s["x"], s["h"], s["c"]
+    if s.mode == "perturb":
+        out = {}
+        for name, array in (("x", x), ("Wh", Wh), ("c", c)):
+            out[f"plus.{name}"], out[f"minus.{name}"] = perturbed_outputs(
+                lambda: cell.forward(x, h, c), array, s.params["h"])
+        return out
+    dh_next, dc_next = s["dh_next"], s["dc_next"]
+    h_next, c_next = cell.forward(x, h, c)
+    out = {"h_next": snapshot(h_next), "c_next": snapshot(c_next), **_backward(cell, dh_next, dc_next)}
+    if "dh_next2" in s:
+        out.update({f"{k}2": v for k, v in _backward(cell, s["dh_next2"], s["dc_next2"]).items()})
+    if "x3" in s:  # a new forward: backward must use its gates, not stale ones
+        cell.forward(s["x3"], s["h3"], s["c3"])
+        out.update({f"{k}3": v for k, v in _backward(cell, s["dh_next3"], s["dc_next3"]).items()})
+    out.update({"after.x": x, "after.h": h, "after.c": c, "after.Wx": Wx, "after.Wh": Wh, "after.b": b,
+                "after.dh_next": dh_next, "after.dc_next": dc_next})
+    return out
+
+
+# ---- the trusted side: PyTorch float64, torch.nn.LSTMCell -------------------------------------
+
+def _torch_cell(ref, x, h, c, Wx, Wh, b, dh_next, dc_next) -> dict:
+    """torch.nn.LSTMCell with weight_ih = Wx^T, weight_hh = Wh^T and b split between bias_ih and
+    bias_hh (PyTorch adds the two); the loss is sum(h_next * dh_next) + sum(c_next * dc_next)."""
+    torch = ref.torch
+    cell = torch.nn.LSTMCell(Wx.shape[0], Wh.shape[0])
+    with torch.no_grad():
+        cell.weight_ih.copy_(ref.leaf(Wx.T, False))
+        cell.weight_hh.copy_(ref.leaf(Wh.T, False))
+        cell.bias_ih.copy_(ref.leaf(0.5 * b, False))
+        cell.bias_hh.copy_(ref.leaf(b - 0.5 * b, False))
+    xt, ht, ct = ref.leaf(x), ref.leaf(h), ref.leaf(c)
+    h1, c1 = cell(xt, (ht, ct))
+    ((h1 * ref.leaf(dh_next, False)).sum() + (c1 * ref.leaf(dc_next, False)).sum()).backward()
+    return {"h_next": ref.numpy(h1), "c_next": ref.numpy(c1), "dx": ref.numpy(xt.grad),
+            "dh": ref.numpy(ht.grad), "dc": ref.numpy(ct.grad), "dWx": ref.numpy(cell.weight_ih.grad.T),
+            "dWh": ref.numpy(cell.weight_hh.grad.T), "db": ref.numpy(cell.bias_ih.grad)}
+
+
+def reference(ref, s: Scenario) -> dict:
+    a, out = s.arrays, {}
+    for suffix in ("", "2", "3"):
+        if f"dh_next{suffix}" not in a:
+            continue
+        new = "3" if suffix == "3" else ""
+        got = _torch_cell(ref, a[f"x{new}"], a[f"h{new}"], a[f"c{new}"], a["Wx"], a["Wh"], a["b"],
+                          a[f"dh_next{suffix}"], a[f"dc_next{suffix}"])
+        out.update({f"{k}{suffix}": v for k, v in got.items()})
+    return out
+
+
+# ---- diagnosis: what this exercise's known mistakes would produce -----------------------
+
+def where(probe) -> str:
+    return "LSTMCell.backward"
+
+
+def sizes(ev, scenario) -> dict:
+    return {"N": ev.inputs(scenario)["x"].shape[0]}
+
+
+def _sigmoid(z):
+    return 0.5 * (1 + np.tanh(0.5 * z))
+
+
+def _grads(x, h, c, Wx, Wh, b, dh_next, dc_next, order=(0, 1, 2, 3), tanh_of="c_next", dc_through_f=True,
+           h_path="right", use_dc_next=True, g_derivative="tanh") -> dict:
+    """The six gradients with one known mistake switched on. order: the gate blocks stacked into
+    da, as indices into (i, f, g, o)."""
+    H = h.shape[1]
+    a = x @ Wx + h @ Wh + b
+    i, f, g, o = _sigmoid(a[:, :H]), _sigmoid(a[:, H:2 * H]), np.tanh(a[:, 2 * H:3 * H]), _sigmoid(a[:, 3 * H:])
+    c_next = f * c + i * g
+    tc = np.tanh(c_next if tanh_of == "c_next" else c)
+    path = {"right": dh_next * o * (1 - tc ** 2), "none": 0.0, "no_tanh_derivative": dh_next * o}[h_path]
+    dct = (dc_next if use_dc_next else 0.0) + path
+    blocks = [dct * g * i * (1 - i), dct * c * f * (1 - f),
+              dct * i * ((1 - g ** 2) if g_derivative == "tanh" else g * (1 - g)), dh_next * tc * o * (1 - o)]
+    da = np.concatenate([blocks[k] for k in order], axis=1)
+    return {"dx": da @ Wx.T, "dh": da @ Wh.T, "dc": dct * f if dc_through_f else dct,
+            "dWx": x.T @ da, "dWh": h.T @ da, "db": da.sum(axis=0)}
+
+
+def _call(p):
+    """The inputs of the call the check is about, as _grads takes them."""
+    a = p.inputs
+    new = "3" if p.check.call == "new_forward" else ""
+    grad = {"new_forward": "3", "second": "2"}.get(p.check.call, "")
+    return (a[f"x{new}"], a[f"h{new}"], a[f"c{new}"], a["Wx"], a["Wh"], a["b"],
+            a[f"dh_next{grad}"], a[f"dc_next{grad}"])
+
+
+def _variant(evidence, zh, **mistake):
+    return formula(evidence, lambda p: _grads(*_call(p), **mistake)[p.label] if p.label in GRADS else None,
+                   zh=zh)
+
+
+def _gate_order(p):
+    """The gate blocks of da stacked in another order than forward's i, f, g, o."""
+    if p.got is None or p.label not in GRADS:
+        return None
+    inputs = _call(p)
+    for order in permutations(range(4)):
+        if order == (0, 1, 2, 3):
+            continue
+        wrong = _grads(*inputs, order=order)[p.label]
+        if (p.expected is None or not close(p.expected, wrong)) and close(p.got, wrong):
+            return {"order": ", ".join(GATES[k] for k in order)}
+    return None
+
+
+MISTAKES = [
+    Mistake("gates_wrong_order", "the gate gradients were stacked in the order {order}, but forward "
+            "split a into i, f, g, o (PyTorch's order): stack da in that order", _gate_order,
+            says_zh="各门的梯度按 {order} 的顺序拼接，但 forward 是按 i、f、g、o（PyTorch 的顺序）切分 a 的："
+                    "da 也要按这个顺序拼接"),
+    Mistake("tanh_of_old_cell", "tanh was taken of the old cell c instead of the new one: {evidence}. "
+            "h_next = o * tanh(c_next): recompute tanh(c_next) from the new cell",
+            _variant("got equals the gradients with tanh(c) in place of tanh(c_next)",
+                     "got 等于用 tanh(c) 代替 tanh(c_next) 时的梯度", tanh_of="c"),
+            says_zh="tanh 用在了旧的 c 上，而不是新的 c_next 上：{evidence}。h_next = o * tanh(c_next)："
+                    "要用新的细胞状态重新计算 tanh(c_next)"),
+    Mistake("dc_missing_forget_gate", "dc is missing the forget gate: {evidence}. c_next = f * c + "
+            "i * g, so dc = dc_total * f",
+            _variant("got dc equals the gradient at c_next, not multiplied by f", "got 的 dc 等于 c_next 处的梯度，"
+                     "没有乘以 f", dc_through_f=False),
+            says_zh="dc 漏掉了遗忘门：{evidence}。c_next = f * c + i * g，所以 dc = dc_total * f"),
+    Mistake("dc_missing_h_path", "the gradient reaching c_next through h_next was forgotten: "
+            "{evidence}. c_next feeds the loss directly and through h_next = o * tanh(c_next): "
+            "dc_total = dc_next + dh_next * o * (1 - tanh(c_next)**2)",
+            _variant("got equals the gradients with dc_total = dc_next", "got 等于 dc_total = dc_next 时的梯度",
+                     h_path="none"),
+            says_zh="忘了经过 h_next 到达 c_next 的梯度：{evidence}。c_next 既直接影响损失，也经过 "
+                    "h_next = o * tanh(c_next) 影响损失：dc_total = dc_next + dh_next * o * (1 - tanh(c_next)**2)"),
+    Mistake("dc_missing_tanh_derivative", "the path from h_next to c_next lacks the derivative of "
+            "tanh: {evidence}. dc_total = dc_next + dh_next * o * (1 - tanh(c_next)**2)",
+            _variant("got equals the gradients with dc_total = dc_next + dh_next * o",
+                     "got 等于 dc_total = dc_next + dh_next * o 时的梯度", h_path="no_tanh_derivative"),
+            says_zh="从 h_next 到 c_next 的路径缺了 tanh 的导数：{evidence}。"
+                    "dc_total = dc_next + dh_next * o * (1 - tanh(c_next)**2)"),
+    Mistake("dc_next_dropped", "the incoming dc_next was ignored: {evidence}. c_next also feeds the "
+            "next step directly: dc_total = dc_next + dh_next * o * (1 - tanh(c_next)**2)",
+            _variant("got equals the gradients for dc_next = 0", "got 等于 dc_next = 0 时的梯度", use_dc_next=False),
+            says_zh="忽略了传入的 dc_next：{evidence}。c_next 还会直接进入下一步："
+                    "dc_total = dc_next + dh_next * o * (1 - tanh(c_next)**2)"),
+    Mistake("g_derivative_as_sigmoid", "the candidate g is a tanh, but its derivative was taken as "
+            "a sigmoid's, g * (1 - g): {evidence}. Use 1 - g**2",
+            _variant("got equals the gradients with g * (1 - g) in place of 1 - g**2",
+                     "got 等于用 g * (1 - g) 代替 1 - g**2 时的梯度", g_derivative="sigmoid"),
+            says_zh="候选值 g 是 tanh 的输出，但它的导数按 sigmoid 取成了 g * (1 - g)：{evidence}。"
+                    "应当用 1 - g**2"),
+]
+
+ZH = {
+    "backward returned {got}; expected a tuple {names}": "backward 返回了 {got}；应当返回元组 {names}",
+}
+i18n.register(ZH)

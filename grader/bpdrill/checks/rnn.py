@@ -1,0 +1,290 @@
+"""Hidden checks for rnn: h_t = tanh(x_t Wx + h_{t-1} Wh + b) over a sequence; backpropagation
+through time: dx, dh0, dWx, dWh, db."""
+from __future__ import annotations
+
+import numpy as np
+
+from bpdrill import compare, i18n
+from bpdrill.diagnose import Mistake, close, first_call_right, formula
+from bpdrill.driving import perturbed_outputs, snapshot
+from bpdrill.i18n import t
+from bpdrill.judge import Check, matches_reference, numgrad_check, shape_check, unchanged_check
+from bpdrill.protocol import Scenario, describe
+
+GRADS = ("dx", "dh0", "dWx", "dWh", "db")
+PARAMS = ("dWx", "dWh", "db")
+
+
+def _case(rng, n, steps, d, h, calls=1, last_only=False):
+    """x, h0, the weights and dhs. Wh ~ N(0, 1/H): the gradient through h lives for several steps."""
+    a = {"x": rng.normal(size=(n, steps, d)), "h0": rng.uniform(-1, 1, size=(n, h)),
+         "Wx": rng.normal(size=(d, h)) / np.sqrt(d), "Wh": rng.normal(size=(h, h)) / np.sqrt(h),
+         "b": 0.3 * rng.normal(size=h), "dhs": rng.normal(size=(n, steps, h))}
+    if last_only:  # the loss sees only the last state: every other step's gradient comes through Wh
+        a["dhs"][:, :-1] = 0.0
+    if calls > 1:
+        a["dhs2"] = rng.normal(size=(n, steps, h))
+        a["x3"], a["h03"] = rng.normal(size=(n, steps, d)), rng.uniform(-1, 1, size=(n, h))
+        a["dhs3"] = rng.normal(size=(n, steps, h))
+    return a
+
+
+def scenarios(rng) -> list[Scenario]:
+    n, d, h = (int(v) for v in rng.permutation(range(2, 5)))  # N, D, H all different
+    steps = int(rng.integers(6, 8))  # T >= 6: the hidden-to-hidden gradient matters
+    basic = _case(rng, n, steps, d, h)  # x and Wh perturbed: at most 4*7*3 + 16 = 100 elements
+    return [
+        Scenario("basic", "backward", basic),
+        Scenario("basic.perturb", "perturb", basic, {"h": compare.H}),
+        Scenario("last", "backward", _case(rng, n, steps, d, h, last_only=True)),
+        Scenario("single", "backward", _case(rng, 1, steps, d, h)),
+        Scenario("twice", "backward", _case(rng, n, steps, d, h, calls=3)),
+    ]
+
+
+def _project(ev, scenario):
+    return compare.weighted_sum(ev.inputs(scenario)["dhs"])
+
+
+CHECKS = [
+    shape_check("dx", like="x"),
+    shape_check("dh0", like="h0"),
+    shape_check("dWx", like="Wx"),
+    shape_check("dWh", like="Wh"),
+    shape_check("db", like="b"),
+    numgrad_check("dx", "x", _project, points=2),
+    numgrad_check("dWh", "Wh", _project),
+    *[Check(f"torch.{g}", "torch", g, 1, "basic", matches_reference(g), "{key} matches PyTorch (nn.RNN, T >= 6)",
+            "{key} 与 PyTorch 一致（nn.RNN，T >= 6）", title_args=(("key", g),)) for g in GRADS],
+    Check("edge.last_step", "edge", GRADS, 1, "last", matches_reference(*GRADS),
+          "a loss on the last state only: the gradient flows back through every step",
+          "损失只依赖最后一个隐状态：梯度经过每一步往回传"),
+    Check("edge.single", "edge", GRADS, 1, "single", matches_reference(*GRADS), "batch of one", "批大小为 1"),
+    Check("edge.second_backward", "edge", GRADS, 1, "twice",
+          matches_reference(*[(f"{g}2", f"{g}2", g) for g in GRADS]),
+          "a second backward overwrites dWx, dWh and db", "第二次 backward 会覆盖 dWx、dWh 和 db", call="second"),
+    Check("edge.new_forward", "edge", GRADS, 1, "twice",
+          matches_reference(*[(f"{g}3", f"{g}3", g) for g in GRADS]),
+          "after a new forward, backward uses the new x and h0", "新的 forward 之后，backward 使用新的 x 和 h0",
+          call="new_forward"),
+    unchanged_check("x", "h0", "Wx", "Wh", "b", "dhs"),
+]
+
+
+# ---- the worker's side: drive the learner's RNN --------------------------------------------
+
+def _backward(layer, dhs) -> dict:
+    result = layer.backward(dhs)
+    if not isinstance(result, (tuple, list)) or len(result) != 2:
+        raise TypeError(t("backward returned {got}; expected a tuple {names}", got=describe(result),
+                          names="(dx, dh0)"))
+    return {"dx": snapshot(result[0]), "dh0": snapshot(result[1]), "dWx": snapshot(layer.dWx),
+            "dWh": snapshot(layer.dWh), "db": snapshot(layer.db)}
+
+
+def drive(module, s: Scenario) -> dict:
+    Wx, Wh, b = s["Wx"], s["Wh"], s["b"]
+    layer = module.RNN(*Wx.shape)
+    layer.Wx, layer.Wh, layer.b = Wx, Wh, b
+    x, h0 = s["x"], s["h0"]
+    if s.mode == "perturb":
+        out = {}
+        for name, array in (("x", x), ("Wh", Wh)):
+            out[f"plus.{name}"], out[f"minus.{name}"] = perturbed_outputs(
+                lambda: layer.forward(x, h0), array, s.params["h"])
+        return out
+    dhs = s["dhs"]
+    out = {"hs": snapshot(layer.forward(x, h0)), **_backward(layer, dhs)}
+    if "dhs2" in s:
+        out.update({f"{k}2": v for k, v in _backward(layer, s["dhs2"]).items()})
+    if "x3" in s:  # a new forward: backward must use its states, not stale ones
+        layer.forward(s["x3"], s["h03"])
+        out.update({f"{k}3": v for k, v in _backward(layer, s["dhs3"]).items()})
+    out.update({"after.x": x, "after.h0": h0, "after.Wx": Wx, "after.Wh": Wh, "after.b": b, "after.dhs": dhs})
+    return out
+
+
+# ---- the trusted side: PyTorch float64, torch.nn.RNN ------------------------------------------
+
+def _torch_rnn(ref, x, h0, Wx, Wh, b, dhs) -> dict:
+    """torch.nn.RNN (tanh, batch first) with weight_ih = Wx^T, weight_hh = Wh^T and the bias b
+    split between bias_ih and bias_hh (PyTorch adds the two)."""
+    torch = ref.torch
+    rnn = torch.nn.RNN(Wx.shape[0], Wx.shape[1], batch_first=True)
+    with torch.no_grad():
+        rnn.weight_ih_l0.copy_(ref.leaf(Wx.T, False))
+        rnn.weight_hh_l0.copy_(ref.leaf(Wh.T, False))
+        rnn.bias_ih_l0.copy_(ref.leaf(0.5 * b, False))
+        rnn.bias_hh_l0.copy_(ref.leaf(b - 0.5 * b, False))
+    xt, h0t = ref.leaf(x), ref.leaf(h0[None])
+    hs, _ = rnn(xt, h0t)
+    (hs * ref.leaf(dhs, False)).sum().backward()  # not hs.backward(dhs): that imports sympy
+    return {"hs": ref.numpy(hs), "dx": ref.numpy(xt.grad), "dh0": ref.numpy(h0t.grad[0]),
+            "dWx": ref.numpy(rnn.weight_ih_l0.grad.T), "dWh": ref.numpy(rnn.weight_hh_l0.grad.T),
+            "db": ref.numpy(rnn.bias_ih_l0.grad)}
+
+
+def reference(ref, s: Scenario) -> dict:
+    a, out = s.arrays, {}
+    for suffix in ("", "2", "3"):
+        if f"dhs{suffix}" not in a:
+            continue
+        new = "3" if suffix == "3" else ""
+        got = _torch_rnn(ref, a[f"x{new}"], a[f"h0{new}"], a["Wx"], a["Wh"], a["b"], a[f"dhs{suffix}"])
+        out.update({f"{k}{suffix}": v for k, v in got.items()})
+    return out
+
+
+# ---- diagnosis: what this exercise's known mistakes would produce -----------------------
+
+def where(probe) -> str:
+    return "RNN.backward"
+
+
+def sizes(ev, scenario) -> dict:
+    return {"N": ev.inputs(scenario)["x"].shape[0]}
+
+
+def _bptt(x, h0, Wx, Wh, b, dhs, drop_next=False, local="output", back="Wh.T", dWh_from="h_prev",
+          wrap=False, dh0_from="h0"):
+    """BPTT in NumPy with one known mistake switched on: returns dx, dh0, dWx, dWh, db and the
+    per-step terms of the parameter gradients ("steps": {name: [term at t = 0, 1, ...]})."""
+    N, T, _ = x.shape
+    hs, pre, h = np.empty((N, T, Wh.shape[0])), np.empty((N, T, Wh.shape[0])), h0
+    for k in range(T):
+        pre[:, k] = x[:, k] @ Wx + h @ Wh + b
+        h = hs[:, k] = np.tanh(pre[:, k])
+    dx = np.empty_like(x)
+    grads = {"dWx": np.zeros_like(Wx), "dWh": np.zeros_like(Wh), "db": np.zeros_like(b)}
+    steps = {name: [None] * T for name in grads}
+    dh_next = np.zeros_like(h0)
+    dh = dh_next
+    for k in reversed(range(T)):
+        h_prev = hs[:, k - 1] if k > 0 or wrap else h0
+        dh = dhs[:, k] + (0.0 if drop_next else dh_next)
+        derivative = {"output": 1 - hs[:, k] ** 2, "tanh_of_output": 1 - np.tanh(hs[:, k]) ** 2,
+                      "preactivation": 1 - pre[:, k] ** 2}[local]
+        da = dh * derivative
+        dx[:, k] = da @ Wx.T
+        terms = {"dWx": x[:, k].T @ da, "dWh": (hs[:, k] if dWh_from == "h_t" else h_prev).T @ da,
+                 "db": da.sum(axis=0)}
+        for name, term in terms.items():
+            steps[name][k] = term
+            grads[name] = grads[name] + term
+        dh_next = da @ (Wh if back == "Wh" else Wh.T)
+    return {"dx": dx, "dh0": dh if dh0_from == "h1" else dh_next, **grads, "steps": steps}
+
+
+def _call(p):
+    """(x, h0, dhs) of the call the check is about."""
+    a = p.inputs
+    if p.check.call == "new_forward":
+        return a["x3"], a["h03"], a["dhs3"]
+    if p.check.call == "second":
+        return a["x"], a["h0"], a["dhs2"]
+    return a["x"], a["h0"], a["dhs"]
+
+
+def _grads(p, **mistake) -> dict:
+    x, h0, dhs = _call(p)
+    a = p.inputs
+    return _bptt(x, h0, a["Wx"], a["Wh"], a["b"], dhs, **mistake)
+
+
+def _variant(evidence, zh, labels=GRADS, **mistake):
+    return formula(evidence, lambda p: _grads(p, **mistake)[p.label] if p.label in labels else None, zh=zh)
+
+
+def _accumulated(p):
+    """A parameter gradient of a later call = what the previous call left + this call's gradient."""
+    if p.check.call == "first" or p.label not in PARAMS or p.got is None or p.expected is None:
+        return None
+    previous = p.learner(p.scenario, p.label + ("2" if p.check.call == "new_forward" else ""))
+    if previous is None or close(previous, 0 * previous) or not close(p.got, previous + p.expected):
+        return None
+    return {"evidence": t("after this backward, {label} = its value after the previous call + "
+                          "this call's gradient", label=p.label)}
+
+
+def _one_step(p):
+    """A parameter gradient that holds one time step's term instead of the sum over time."""
+    if p.label not in PARAMS or p.got is None:
+        return None
+    terms = _grads(p)["steps"][p.label]
+    for t_, term in enumerate(terms):
+        if close(p.got, term) and not (p.expected is not None and close(p.expected, term)):
+            return {"evidence": t("{label} equals the term of step t = {t} alone", label=p.label, t=t_)}
+    return None
+
+
+MISTAKES = [
+    Mistake("accumulated_not_overwritten", "{label} grew across calls: {evidence}. Start each "
+            "backward from zeros (dW = np.zeros_like(W)) and assign self.{label} at the end",
+            _accumulated,
+            says_zh="{label} 在多次调用之间不断累加：{evidence}。每次 backward 都从零开始"
+                    "（dW = np.zeros_like(W)），最后再赋给 self.{label}"),
+    Mistake("bptt_drops_next_step", "backpropagation through time dropped the gradient that "
+            "reaches h_t from step t + 1: {evidence}. h_t feeds the loss and the next step: "
+            "dh = dhs[:, t] + dh_next, with dh_next = da @ Wh.T carried from step t + 1",
+            _variant("got equals the sum of one-step gradients, each step seeing only its own dhs[:, t]",
+                     "got 等于各步梯度之和，而每一步只看到自己的 dhs[:, t]", drop_next=True),
+            says_zh="随时间反向传播丢掉了从第 t + 1 步流回 h_t 的梯度：{evidence}。h_t 既进入损失，也进入"
+                    "下一步：dh = dhs[:, t] + dh_next，其中 dh_next = da @ Wh.T 从第 t + 1 步传来"),
+    Mistake("Wh_not_transposed", "the gradient passed back to h_{{t-1}} used Wh where Wh.T belongs: "
+            "{evidence}. h_t = tanh(... + h_{{t-1}} @ Wh), so dh_prev = da @ Wh.T (Wh is square, so "
+            "the shapes cannot tell)",
+            _variant("got equals BPTT with dh_next = da @ Wh", "got 等于用 dh_next = da @ Wh 做的 BPTT",
+                     back="Wh"),
+            says_zh="传回 h_{{t-1}} 的梯度用了 Wh，应该用 Wh.T：{evidence}。h_t = tanh(... + h_{{t-1}} @ Wh)，"
+                    "所以 dh_prev = da @ Wh.T（Wh 是方阵，形状发现不了这个错误）"),
+    Mistake("derivative_on_preactivation", "the tanh derivative was taken on the pre-activation "
+            "a_t instead of the output h_t: {evidence}. Use the cached output: da = dh * (1 - h_t**2)",
+            _variant("got equals BPTT with da = dh * (1 - a_t**2), a_t = x_t Wx + h_{t-1} Wh + b",
+                     "got 等于用 da = dh * (1 - a_t**2)（a_t = x_t Wx + h_{t-1} Wh + b）做的 BPTT",
+                     local="preactivation"),
+            says_zh="tanh 的导数用在了激活前的 a_t 上，而不是输出 h_t 上：{evidence}。用缓存的输出："
+                    "da = dh * (1 - h_t**2)"),
+    Mistake("tanh_of_cached_output", "tanh was applied again to the cached output h_t, which "
+            "already is a tanh: {evidence}. Use h_t itself: da = dh * (1 - h_t**2)",
+            _variant("got equals BPTT with da = dh * (1 - tanh(h_t)**2)",
+                     "got 等于用 da = dh * (1 - tanh(h_t)**2) 做的 BPTT", local="tanh_of_output"),
+            says_zh="对缓存的输出 h_t 又取了一次 tanh，而它本身已经是 tanh 的结果：{evidence}。直接用 h_t："
+                    "da = dh * (1 - h_t**2)"),
+    Mistake("dWh_uses_current_h", "dWh was built from the state step t produced, h_t, not the "
+            "one that went into it, h_{{t-1}}: {evidence}. dWh += h_prev.T @ da, with h_prev = h0 at "
+            "the first step",
+            _variant("got dWh = sum over t of h_t.T @ da_t", "got 的 dWh = 对 t 求和 h_t.T @ da_t",
+                     labels=("dWh",), dWh_from="h_t"),
+            says_zh="dWh 用的是第 t 步产生的状态 h_t，而不是输入这一步的 h_{{t-1}}：{evidence}。"
+                    "dWh += h_prev.T @ da，第一步的 h_prev 是 h0"),
+    Mistake("h_prev_wraps_around", "at the first step the previous state was taken as hs[:, -1] "
+            "(the last state) instead of h0: {evidence}. At t = 0, h_prev is h0",
+            _variant("got equals BPTT with h_prev = hs[:, t - 1] at every step, also at t = 0",
+                     "got 等于每一步（包括 t = 0）都用 h_prev = hs[:, t - 1] 做的 BPTT",
+                     labels=("dWh",), wrap=True),
+            says_zh="第一步把前一个状态取成了 hs[:, -1]（最后一个状态），而不是 h0：{evidence}。"
+                    "t = 0 时 h_prev 是 h0"),
+    Mistake("dh0_off_by_one_step", "dh0 is the gradient of h_1, one step too late: {evidence}. "
+            "Go back through the first step as well: dh0 = da_1 @ Wh.T",
+            _variant("got equals dL/dh_1 = dhs[:, 0] + (the gradient from step 2)",
+                     "got 等于 dL/dh_1 = dhs[:, 0] +（从第 2 步传回的梯度）", labels=("dh0",), dh0_from="h1"),
+            says_zh="dh0 是 h_1 的梯度，晚了一步：{evidence}。还要再穿过第一步：dh0 = da_1 @ Wh.T"),
+    Mistake("not_summed_over_time", "{label} holds one time step's share instead of the sum over "
+            "every step: {evidence}. The weights are shared by all steps: add each step's term "
+            "(+=), do not assign it", _one_step,
+            says_zh="{label} 只保存了一个时间步的部分，而不是所有步之和：{evidence}。权重由所有时间步共享："
+                    "把每一步的项加起来（+=），不要直接赋值"),
+    Mistake("cache_modified_in_place", "backward changed what forward cached: {evidence}. "
+            "Compute into new arrays instead of modifying the cached states in place",
+            lambda p: p.check.call == "second" and first_call_right("{label}")(p),
+            says_zh="backward 修改了 forward 缓存的内容：{evidence}。把结果算到新数组里，不要原地修改"
+                    "缓存的状态"),
+]
+
+ZH = {
+    "backward returned {got}; expected a tuple {names}": "backward 返回了 {got}；应当返回元组 {names}",
+    "after this backward, {label} = its value after the previous call + this call's gradient":
+        "这次 backward 之后，{label} = 上一次调用后的值 + 这一次的梯度",
+    "{label} equals the term of step t = {t} alone": "{label} 只等于第 t = {t} 步的那一项",
+}
+i18n.register(ZH)
