@@ -168,7 +168,7 @@ def _train(ref, a: dict, x, dout, suffix: str = "") -> dict:
     bn = _module(ref, a)
     x = ref.leaf(x)
     y = bn(x)
-    y.backward(ref.leaf(dout, False))
+    ref.backward(y, dout)
     return {f"out{suffix}": ref.numpy(y), f"dx{suffix}": ref.numpy(x.grad),
             f"dgamma{suffix}": ref.numpy(bn.weight.grad), f"dbeta{suffix}": ref.numpy(bn.bias.grad),
             f"running_mean{suffix}": ref.numpy(bn.running_mean), f"running_var{suffix}": ref.numpy(bn.running_var)}
