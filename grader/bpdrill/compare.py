@@ -44,16 +44,37 @@ def weighted_sum(dout: np.ndarray):
     return lambda stack: (stack * dout).reshape(stack.shape[0], -1).sum(axis=1)
 
 
+def element_tolerance(expected: np.ndarray) -> np.ndarray:
+    """The difference each element may have: RTOL * |expected| + ATOL * max|expected|."""
+    scale = float(np.max(np.abs(expected))) if expected.size else 0.0
+    return RTOL * np.abs(expected) + ATOL * max(scale, 1e-300)
+
+
 def elementwise_mismatch(got: np.ndarray, expected: np.ndarray) -> np.ndarray:
     """Boolean mask of the elements outside RTOL/ATOL (scaled by the array's largest value)."""
-    scale = float(np.max(np.abs(expected))) if expected.size else 0.0
-    return np.abs(got - expected) > RTOL * np.abs(expected) + ATOL * max(scale, 1e-300)
+    return np.abs(got - expected) > element_tolerance(expected)
 
 
-def worst_elements(got: np.ndarray, expected: np.ndarray, count: int = 3) -> list[tuple]:
-    """The count elements that differ most: [(index tuple, expected, got), ...]."""
+def distinct(expected: float, got: float) -> tuple[str, str]:
+    """The two numbers printed with enough digits that they read differently (6 to 17)."""
+    for digits in (6, 9, 12, 17):
+        a, b = f"{expected:.{digits}g}", f"{got:.{digits}g}"
+        if a != b:
+            return a, b
+    return a, b
+
+
+def worst_elements(got: np.ndarray, expected: np.ndarray, count: int = 3, excess: bool = False) -> list[tuple]:
+    """The count elements that differ most: [(index tuple, expected, got), ...].
+
+    excess: rank by how far each difference is over its element's tolerance (the torch
+    check's measure), and list only elements that are over it."""
     diff = np.abs(got - expected).reshape(-1)
-    order = np.argsort(-diff, kind="stable")[:count]
+    if excess:
+        over = diff - element_tolerance(expected).reshape(-1)
+        order = [k for k in np.argsort(-over, kind="stable")[:count] if over[k] > 0]
+    else:
+        order = np.argsort(-diff, kind="stable")[:count]
     return [(tuple(int(i) for i in np.unravel_index(k, got.shape)),
              float(expected.reshape(-1)[k]), float(got.reshape(-1)[k]))
             for k in order if diff[k] > 0]

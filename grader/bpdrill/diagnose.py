@@ -10,6 +10,7 @@ computes each target.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Callable
 
@@ -17,7 +18,7 @@ import numpy as np
 
 from bpdrill import compare
 from bpdrill.judge import Check, Evidence, Failed
-from bpdrill.places import display_path, statement_line
+from bpdrill.places import display_path, qualified_name, statement_line
 from bpdrill.i18n import language, t
 
 
@@ -147,9 +148,25 @@ def _transposed_square(p: Probe):
     return None
 
 
+def _same_label_elsewhere(p: Probe) -> list[tuple[dict, np.ndarray, np.ndarray]]:
+    """(sizes, got, expected) of the run's other failures about the same array."""
+    return [(p.sizes(check.scenario), f.got, f.expected) for check, f in p.failures.values()
+            if f is not p.failure and f.got is not None and f.expected is not None
+            and (f.label or f.target) == p.label]
+
+
+def _unsummed_elsewhere(p: Probe) -> bool:
+    """For a batch of one, where db = dout and keepdims look alike: did a bigger batch show one
+    row per example (not summed)?"""
+    return any(sizes.get("N", 1) > 1 and g.shape[:1] == (sizes["N"],) and g.ndim == e.ndim + 1
+               for sizes, g, e in _same_label_elsewhere(p))
+
+
 def _bias_not_summed(p: Probe):
     g, e = p.got, p.expected
-    if g is None or e is None or g.ndim != e.ndim + 1 or g.shape[1:] != e.shape or g.shape[0] < 2:
+    if g is None or e is None or g.ndim != e.ndim + 1 or g.shape[1:] != e.shape:
+        return None
+    if g.shape[0] < 2 and not (g.shape[0] == 1 and p.sizes().get("N") == 1 and _unsummed_elsewhere(p)):
         return None
     if close(g.sum(axis=0), e):
         return {"evidence": t("got has shape {got}, one row per example, and its sum over the "
@@ -199,14 +216,20 @@ def broadcast_not_undone(p: Probe):
 
 
 def _factor_of(got, expected) -> float | None:
-    """c when got = c * expected for a constant c != 1, else None."""
+    """c when got = c * expected for a constant c != 1 (and != 0), else None.
+
+    Never for a single number, nor for an array with fewer than two elements that matter:
+    one factor fits any two numbers, so it would say nothing (a claim true of everything)."""
     if got is None or expected is None or got.shape != expected.shape or not np.all(np.isfinite(got)):
+        return None
+    scale = float(np.max(np.abs(expected))) if expected.size else 0.0
+    if np.count_nonzero(np.abs(expected) > 1e-9 * scale) < 2:
         return None
     norm = float(np.vdot(expected, expected))
     if norm == 0:
         return None
     c = float(np.vdot(got, expected)) / norm
-    if abs(c - 1) < 1e-6 or not close(got, c * expected):
+    if abs(c - 1) < 1e-6 or abs(c) < 1e-9 or not close(got, c * expected):
         return None
     return c
 
@@ -263,13 +286,46 @@ def _hardcoded(p: Probe):
             "evidence": ", ".join(t("x{c} when N = {n}", c=c, n=n) for n, c in shown)}
 
 
+_FRAME = re.compile(r'line (\d+), in (\S+)\n(?:    (.*)\n)?')
+
+
+def learner_frames(error: dict | None) -> list[tuple[int, str, str]]:
+    """(line, function, code) of each frame of the learner's file in an error, outermost first."""
+    text = (error or {}).get("traceback", "")
+    return [(int(m[1]), m[2], (m[3] or "").strip()) for m in _FRAME.finditer(text + "\n")]
+
+
+def in_backward(error: dict | None) -> bool:
+    """Was the error raised inside a backward rule (a function called backward, or step)?"""
+    return any(name.lstrip("_") in ("backward", "step") for _, name, _ in learner_frames(error))
+
+
 def _matmul_shapes(p: Probe):
     error = getattr(p.failure, "error", None)
     if not error or error["type"] != "ValueError" or "matmul" not in error["message"]:
         return None
-    code = (error.get("where") or {}).get("code", "")
+    if not in_backward(error):  # raised while computing the forward, or outside the learner's code
+        return None
+    raised = error.get("where") or {}
+    code = raised.get("code", "")
+    at = qualified_name(p.ev.learner_file, raised["line"], raised.get("function")) if raised.get("line") else None
     return {"evidence": t("`{code}` raised: {message}", code=code, message=error["message"].split(" (")[0])
-            if code else error["message"]}
+            if code else error["message"], "at_line": raised.get("line"), "at": at}
+
+
+def _forward_error(p: Probe):
+    """An error raised in the learner's code outside every backward rule: the forward
+    computation (building the graph), named at its own line."""
+    error = getattr(p.failure, "error", None)
+    frames = learner_frames(error)
+    if not error or not frames or in_backward(error) or error.get("not_implemented"):
+        return None
+    if any(name in ("train_step", "loss") for _, name, _ in frames):
+        return None  # code that uses the gradients: its errors follow from theirs
+    line, function, code = frames[-1]
+    message = error["message"].strip().splitlines()[0] if error["message"].strip() else ""
+    return {"code": code or function, "kind": error["type"], "message": message, "at_line": line,
+            "at": qualified_name(p.ev.learner_file, line, function)}
 
 
 GENERIC = [
@@ -277,6 +333,9 @@ GENERIC = [
     Mistake("transposed", "{label} is the transpose of the right answer: {evidence}", _transposed_square),
     Mistake("transposed", "the shapes of a matrix product do not line up: {evidence}. One factor "
             "probably needs .T; write each array's shape beside the line", _matmul_shapes),
+    Mistake("error_in_forward", "the error comes from the forward computation, before any backward "
+            "rule ran: `{code}` raised {kind}: {message}", _forward_error,
+            where=lambda p: (_forward_error(p) or {}).get("at")),
     Mistake("keepdims", "{label} has extra or missing size-1 axes: {evidence}. Sum without "
             "keepdims, or reshape to the parameter's shape",
             lambda p: p.got is not None and p.got.shape[:1] == (1,) and p.sizes().get("N", 1) > 1
@@ -285,7 +344,8 @@ GENERIC = [
     Mistake("bias_summed_wrong_axis", "{label} was summed over the wrong axis: {evidence}",
             _summed_wrong_axis),
     Mistake("keepdims", "{label} has extra or missing size-1 axes: {evidence}. Sum without "
-            "keepdims, or reshape to the parameter's shape", same_values_other_shape),
+            "keepdims, or reshape to the parameter's shape",
+            lambda p: not (p.sizes().get("N") == 1 and _unsummed_elsewhere(p)) and same_values_other_shape(p)),
     Mistake("sign_flipped", "{label} has the wrong sign: got = -1 x the right answer",
             _every_factor(lambda c, s: _near(c, -1))),
     Mistake("num_classes_factor", "{label} is off by N/C = {N}/{C}: you divided by the number of "
@@ -306,12 +366,13 @@ GENERIC = [
 
 # ---- running the mistakes ----------------------------------------------------------------
 
-def where(path: str, qualname: str | None, label: str | None) -> tuple[str, int | None]:
+def where(path: str, qualname: str | None, label: str | None, line: int | None = None) -> tuple[str, int | None]:
     """(' (in Linear.backward, workspace/linear.py:33)', 33): the method at fault and the line
-    that computes the gradient (its assignment or return), else the method's first line."""
+    that computes the gradient (its assignment or return), else the method's first line.
+    line: the line already known (where an error was raised)."""
     if not qualname:
         return "", None
-    line = statement_line(path, qualname, label)
+    line = line or statement_line(path, qualname, label)
     return t(" (in {name}, {file})", name=qualname,
              file=display_path(path) + (":" + str(line) if line else "")), line
 
@@ -341,7 +402,8 @@ def diagnose(unit, ev: Evidence, check: Check, failure: Failed, outcomes: dict,
             evidence = None
         if evidence:
             words = {"label": probe.label, **evidence}
-            at = mistake.where(probe) if callable(mistake.where) else (mistake.where or qualname)
-            place, line = where(ev.learner_file, at, probe.label)
+            at = evidence.get("at") or (mistake.where(probe) if callable(mistake.where)
+                                        else (mistake.where or qualname))  # "at": where it was raised
+            place, line = where(ev.learner_file, at, probe.label, evidence.get("at_line"))
             return Diagnosis(mistake.name, mistake.text(**words) + place, line)
     return None

@@ -32,6 +32,36 @@ class CheckResult:
                 "diagnosis": diagnosis}
 
 
+def cap_root_causes(results: list[CheckResult], checks: list) -> None:
+    """One diagnosed root cause costs no more than the points of the gradient at fault.
+
+    The rule: failed checks that carry the same diagnosis (name) about the same target form one
+    root cause. The points it may cost are capped at the points of the exercise's checks whose
+    primary target (first target) is that gradient; a check whose primary target is another
+    gradient (a batch of one, a second backward ... that failed only because of it) gets its
+    points back, as many as needed to respect the cap, and stays failed (passed: false). When
+    no check has that gradient as primary target (autograd's `grad`, adam's `params`: every
+    check is about it), nothing changes. results are adjusted in place, so that the JSON's
+    per-check scores add up to the exercise's score.
+    """
+    primary = {c.id: (c.targets or (None,))[0] for c in checks}
+    groups: dict = {}
+    for r in results:
+        if not r.passed and r.diagnosis is not None and r.target is not None:
+            groups.setdefault((r.diagnosis.name, r.target), []).append(r)
+    for (_, target), members in groups.items():
+        cap = sum(c.points for c in checks if primary[c.id] == target)
+        lost = sum(r.max_score - r.score for r in members)
+        if cap == 0 or lost <= cap:
+            continue
+        for r in reversed([m for m in members if primary.get(m.id) != target]):
+            back = min(r.max_score - r.score, lost - cap)
+            r.score += back
+            lost -= back
+            if lost <= cap:
+                break
+
+
 @dataclass
 class ExerciseReport:
     name: str
@@ -90,21 +120,35 @@ def render(report: RunReport, verbose: bool = False, style=lambda text, **kw: te
         if e.message:
             lines.append(f"    {e.message}")
         shown_messages, shown_diagnoses = {e.message}, set()
+        groups: dict = {}  # one root cause: the failed checks with its diagnosis about one target
+        for c in e.checks:
+            if not c.passed and c.diagnosis is not None:
+                groups.setdefault((c.diagnosis.name, c.target), []).append(c)
         for c in e.checks:
             if c.passed:
                 if verbose:
                     lines.append(f"    {_mark(ok, 'green', style)}{c.shown or c.name}")
                 continue
+            group = groups.get((c.diagnosis.name, c.target), [c]) if c.diagnosis is not None else [c]
+            if c is not group[0]:
+                continue  # listed under the first check of its root cause
             if c.message in shown_messages and not verbose:
                 continue  # the exercise's message already says it (not started, crashed ...)
-            where = f" [{c.kind}{', ' + c.target if c.target else ''}]"
-            lines.append(f"    {_mark(fail, 'red', style)}{c.shown or c.name}{where}")
+            lines.append(f"    {_mark(fail, 'red', style)}{c.shown or c.name}{_where(c)}")
             lines.append(f"         {c.message}")
             if c.diagnosis is not None and (verbose or c.diagnosis.message not in shown_diagnoses):
                 shown_diagnoses.add(c.diagnosis.message)
                 lines.append(f"         {style(t('looks like:'), fg='yellow')} {c.diagnosis.message}")
             if verbose:
                 lines.extend(f"         {d}" for d in c.details)
+            if len(group) > 1:
+                lines.append("         " + t("the same cause also fails {count} more checks:", count=len(group) - 1))
+                for other in group[1:]:
+                    free = t(" (no points lost: the cause is counted once)") if other.score == other.max_score else ""
+                    lines.append(f"           - {other.shown or other.name}{_where(other)}{free}")
+                    if verbose:
+                        lines.append(f"             {other.message}")
+                        lines.extend(f"             {d}" for d in other.details)
         if e.output.strip():
             printed = e.output.strip().splitlines()
             keep = printed[: (40 if verbose else 5)]
@@ -122,6 +166,10 @@ def render(report: RunReport, verbose: bool = False, style=lambda text, **kw: te
         lines.append(t("next: open {file}, fix what is listed above, then run `bpdrill check {name}`",
                        file=nxt.file, name=nxt.name))
     return "\n".join(lines)
+
+
+def _where(c: CheckResult) -> str:
+    return f" [{c.kind}{', ' + c.target if c.target else ''}]"
 
 
 def _mark(word: str, colour: str, style) -> str:

@@ -8,9 +8,23 @@ from bpdrill.diagnose import Mistake, close
 from bpdrill.driving import snapshot
 from bpdrill.judge import Check, Failed
 from bpdrill.protocol import Scenario
-from bpdrill.i18n import t
+from bpdrill.i18n import register, t
 
 SHAPES = [(3, 4), (4,), (2, 3, 2)]
+
+register({
+    "{label} after {steps} step(s): {count} of {size} elements moved outside the tolerance; worst "
+    "{label}{index} moved by {got}, expected {expected}":
+        "{label} 经过 {steps} 步后：{size} 个元素中有 {count} 个的移动量超出容差；最差的是 {label}{index}，"
+        "移动了 {got}，应为 {expected}",
+    "{label}{index} moved by {got}, expected {expected}": "{label}{index} 移动了 {got}，应为 {expected}",
+    "the update matches lr_t = lr * sqrt(1 - beta2**t) / (1 - beta1**t) with eps added to sqrt(v)":
+        "更新量与 lr_t = lr * sqrt(1 - beta2**t) / (1 - beta1**t)、并把 eps 加在 sqrt(v) 上的写法一致",
+    "the update matches betas = (0.9, 0.999) whatever the constructor was given":
+        "无论构造函数传入什么，更新量都与 betas = (0.9, 0.999) 一致",
+    "the update matches eps = 1e-8 whatever the constructor was given":
+        "无论构造函数传入什么，更新量都与 eps = 1e-8 一致",
+})
 
 
 def _scenario(rng, name, n_params, steps, hyper, grad_scale=1.0):
@@ -29,6 +43,10 @@ def scenarios(rng) -> list[Scenario]:
         _scenario(rng, "weight_decay", 2, 5, {"lr": 1e-2, "weight_decay": 0.1}),
         _scenario(rng, "tiny", 2, 5, {"lr": 1e-2}, grad_scale=1e-6),
         _scenario(rng, "betas", 2, 4, {"lr": 5e-2, "betas": [0.8, 0.99], "eps": 1e-6}),
+        # eps of 0.1: where eps sits (after the square root, unscaled) moves the update far
+        # beyond tolerance in every seed, so an "epsilon-hat" form or a hard-coded eps that would
+        # differ near 1e-7 with eps = 1e-8 cannot pass as rounding.
+        _scenario(rng, "large_eps", 2, 4, {"lr": 1e-2, "eps": 0.1}),
     ]
 
 
@@ -58,17 +76,19 @@ def matches_torch_adam(ev, check: Check) -> None:
                          label=label)
         if mask.any():
             steps = ev.params(check.scenario)["steps"]
-            details = [t("{label}{index} moved by {got:.6g}, expected {expected:.6g}", label=label,
-                         index=compare.format_index(i), got=g, expected=e)
-                       for i, e, g in compare.worst_elements(moved, expected)]
-            words = {"label": label, "steps": steps, "error": compare.relative_error(moved, expected),
-                     "count": int(mask.sum()), "size": mask.size}
-            if steps > 1:
-                message = t("{label} after {steps} steps: update off by relative error {error:.2g} "
-                            "({count} of {size} elements)", **words)
-            else:
-                message = t("{label} after {steps} step: update off by relative error {error:.2g} "
-                            "({count} of {size} elements)", **words)
+            worst = compare.worst_elements(moved, expected, excess=True)
+            details = []
+            for i, e, g in worst:
+                shown_e, shown_g = compare.distinct(e, g)
+                details.append(t("{label}{index} moved by {got}, expected {expected}", label=label,
+                                 index=compare.format_index(i), got=shown_g, expected=shown_e))
+            index, e, g = worst[0]
+            shown_e, shown_g = compare.distinct(e, g)
+            # the measure that failed: elements outside their tolerance, and the worst of them
+            message = t("{label} after {steps} step(s): {count} of {size} elements moved outside the "
+                        "tolerance; worst {label}{index} moved by {got}, expected {expected}", label=label,
+                        steps=steps, count=int(mask.sum()), size=mask.size, index=compare.format_index(index),
+                        got=shown_g, expected=shown_e)
             raise Failed(message, target="params", details=details)
 
 
@@ -104,6 +124,8 @@ CHECKS = [
           "tiny gradients (~1e-6, where eps matters)", "极小的梯度（约 1e-6，此时 eps 起作用）"),
     Check("torch.betas", "torch", "params", 1, "betas", matches_torch_adam,
           "custom betas, eps and lr", "自定义 betas、eps 和 lr"),
+    Check("torch.large_eps", "torch", "params", 1, "large_eps", matches_torch_adam,
+          "eps = 0.1: eps added to sqrt(v_hat), as torch does", "eps = 0.1：eps 加在 sqrt(v_hat) 上，与 torch 一致"),
     Check("edge.in_place", "edge", "params", 1, "multi", in_place,
           "the caller's arrays are updated in place", "调用方传入的数组被原地更新"),
     Check("purity.grads", "purity", "params", 1, "weight_decay", grads_untouched,
@@ -167,6 +189,10 @@ def simulate(scenario, mistake: str | None = None) -> dict:
     p = {n: a[f"param.{n}"].copy() for n in names}
     m = {n: np.zeros_like(p[n]) for n in names}
     v = {n: np.zeros_like(p[n]) for n in names}
+    if mistake == "hardcoded_betas":
+        b1, b2 = 0.9, 0.999
+    if mistake == "hardcoded_eps":
+        eps = 1e-8
     if mistake == "betas_swapped":  # everywhere: unpacked in the wrong order
         b1, b2 = b2, b1
     mb1, mb2 = (b2, b1) if mistake == "betas_swapped_in_moments" else (b1, b2)
@@ -200,6 +226,9 @@ def simulate(scenario, mistake: str | None = None) -> dict:
                     update = m_hat / (v_hat + eps)
                 else:
                     update = m_hat / (np.sqrt(v_hat) + eps)
+                if mistake == "epsilon_hat":  # the paper's efficient form: eps not scaled
+                    step_size = lr * np.sqrt(1 - b2**t) / (1 - b1**t)
+                    update = m[n] / (np.sqrt(v[n]) + eps) * step_size / lr
                 if mistake == "decoupled_weight_decay" and wd:
                     p[n] -= lr * wd * p[n]
                 p[n] -= lr * update
@@ -226,7 +255,10 @@ def _matches_variant(p, variant: str, mistake: str, evidence: str):
             return {"evidence": t("t stays 0, so 1 - beta**t is 0 and the update divides by zero")}
         return None
     right = p.reference()
-    if all(close(got[n], wrong[n]) for n in wrong) and not all(close(right[n], wrong[n]) for n in wrong):
+    before = {n: p.inputs[f"param.{n}"] for n in wrong}
+    # judged as the check judges: on displacements, at the update's own scale
+    if all(close(got[n] - before[n], wrong[n] - before[n]) for n in wrong) and \
+            not all(close(right[n] - before[n], wrong[n] - before[n]) for n in wrong):
         return {"evidence": t(evidence)}
     return None
 
@@ -276,5 +308,18 @@ MISTAKES = [
          "the update matches m = m / (1 - beta1**t) kept between steps"),
         ("moments_reset_each_step", "the moments restart every step: {evidence}. Keep m and v "
          "between calls (in self)", "the update matches m and v reset to zero at each step"),
+    ]],
+    *[Mistake(name, says, _simulated(name, evidence), says_zh=says_zh) for name, says, evidence, says_zh in [
+        ("epsilon_hat", "that is the paper's \"epsilon-hat\" form: {evidence}. torch.optim.Adam adds eps "
+         "to sqrt(v_hat), the bias-corrected v: p -= lr * m_hat / (sqrt(v_hat) + eps)",
+         "the update matches lr_t = lr * sqrt(1 - beta2**t) / (1 - beta1**t) with eps added to sqrt(v)",
+         "这是论文里的 “epsilon-hat” 形式：{evidence}。torch.optim.Adam 把 eps 加在偏差修正后的 "
+         "sqrt(v_hat) 上：p -= lr * m_hat / (sqrt(v_hat) + eps)"),
+        ("hardcoded_betas", "betas are hard-coded: {evidence}. Use the betas given to the "
+         "constructor", "the update matches betas = (0.9, 0.999) whatever the constructor was given",
+         "betas 被写死了：{evidence}。请使用传给构造函数的 betas"),
+        ("hardcoded_eps", "eps is hard-coded: {evidence}. Use the eps given to the constructor",
+         "the update matches eps = 1e-8 whatever the constructor was given",
+         "eps 被写死了：{evidence}。请使用传给构造函数的 eps"),
     ]],
 ]

@@ -13,13 +13,32 @@ import operator
 import numpy as np
 
 from bpdrill import compare
-from bpdrill.diagnose import Mistake, broadcast_not_undone, close, same_values_other_shape
+from bpdrill.diagnose import Mistake, broadcast_not_undone, close, learner_frames, same_values_other_shape
 from bpdrill.driving import perturbed_outputs, snapshot
-from bpdrill.i18n import t
+from bpdrill.i18n import register, t
 from bpdrill.judge import Check, Failed, compare_arrays
 from bpdrill.protocol import Scenario
 
+register({
+    "raised {kind}": "抛出了 {kind}",
+    "raised {kind} inside NumPy, which handled the operation itself and never called Tensor.{method}: "
+    "define it, and set __array_ufunc__ = None in Tensor so NumPy defers to it":
+        "在 NumPy 内部抛出了 {kind}：NumPy 自己处理了这个运算，从未调用 Tensor.{method}。请定义它，"
+        "并在 Tensor 中设置 __array_ufunc__ = None，让 NumPy 交给它处理",
+    "did not give a Tensor (NumPy handled it element by element: set __array_ufunc__ = None in Tensor)":
+        "没有得到 Tensor（NumPy 逐个元素处理了它：在 Tensor 中设置 __array_ufunc__ = None）",
+    "gives a wrong value or gradient": "给出了错误的值或梯度",
+    "every operation alone, x * x and the diamond are right; only graphs where a gradient passed to two "
+    "parents is later added to are wrong":
+        "每个运算单独都对，x * x 和菱形图也对；只有传给两个父节点的梯度之后又被累加的图是错的",
+    "({code}).grad is None after backward: backward adds into .grad of every tensor that requires grad, "
+    "intermediate results too":
+        "backward 之后 ({code}).grad 是 None：backward 要累加到每个需要梯度的张量的 .grad 上，中间结果也不例外",
+    "the output": "输出",
+})
+
 N, C = 4, 3  # a rectangular batch; square inputs are asked for by name
+MAX_CHECKED_STEPS = 50  # intermediate results' .grad is checked in programs up to this long
 
 
 def leaf(shape, dist="normal", kind="tensor", requires_grad=True):
@@ -38,9 +57,10 @@ def step(target, op, *args, **kwargs):
     return [target, op, list(args), kwargs]
 
 
-def program(name, title, kind, leaves, steps, grad="random", backward_calls=1, points=1):
+def program(name, title, kind, leaves, steps, grad="random", backward_calls=1, points=1, title_zh=""):
     return {"name": name, "title": title, "kind": kind, "points": points, "leaves": leaves,
-            "steps": steps, "output": steps[-1][0], "grad": grad, "backward_calls": backward_calls}
+            "steps": steps, "output": steps[-1][0], "grad": grad, "backward_calls": backward_calls,
+            "title_zh": title_zh}
 
 
 # ---- one interpreter for programs -------------------------------------------------------
@@ -142,7 +162,9 @@ PROGRAMS = [
             [step("m", "mean", "x", axis=0), step("n", "mean", "x"), step("out", "mul", "m", "n")]),
     program("exp_log", "a.exp() + b.log()", "numgrad", {"a": leaf((N, C)), "b": leaf((N, C), "positive")},
             [step("e", "exp", "a"), step("l", "log", "b"), step("out", "add", "e", "l")]),
-    program("relu", "x.relu()", "torch", {"x": leaf((N, C), "away")}, [step("out", "relu", "x")]),
+    program("relu", "x.relu(), exact zeros included (the derivative at 0 is 0)", "torch",
+            {"x": leaf((N, C), "kinks")}, [step("out", "relu", "x")],
+            title_zh="x.relu()，包含恰好为 0 的元素（在 0 处导数为 0）"),
     program("sigmoid_tanh", "a.sigmoid() * b.tanh()", "numgrad", {"a": leaf((N, C)), "b": leaf((N, C))},
             [step("s", "sigmoid", "a"), step("t", "tanh", "b"), step("out", "mul", "s", "t")]),
     program("log_softmax", "x.log_softmax() + x.log_softmax(axis=0)", "numgrad", {"x": leaf((N, C))},
@@ -167,6 +189,19 @@ PROGRAMS = [
              "arr": const((N, C)), "vec": const((C,))},
             [step("s", "sub", "one", "x"), step("t", "div", "two", "x"), step("u", "add", "arr", "s"),
              step("v", "mul", "vec", "t"), step("out", "mul", "u", "v")]),
+    # A rule that returns one array to both parents (`return grad, grad`) is safe only while no
+    # one adds into it in place: here a gradient shared by two nodes later receives another
+    # contribution.
+    program("alias", "((x.exp() + x.tanh()) + x.exp()).sum(): a gradient shared by two nodes",
+            "edge", {"x": leaf((C,))},
+            [step("a", "exp", "x"), step("b", "tanh", "x"), step("s", "add", "a", "b"),
+             step("c", "exp", "x"), step("u", "add", "s", "c"), step("out", "sum", "u")], grad=None,
+            title_zh="((x.exp() + x.tanh()) + x.exp()).sum()：两个节点共用一个梯度"),
+    program("alias_reuse", "a = x.exp(); (a + x.tanh()) + a: a shared gradient added to again",
+            "edge", {"x": leaf((N, C))},
+            [step("a", "exp", "x"), step("b", "tanh", "x"), step("s", "add", "a", "b"),
+             step("out", "add", "s", "a")],
+            title_zh="a = x.exp(); (a + x.tanh()) + a：共用的梯度之后又被累加"),
     program("sum_square", "x.sum(axis=1) of a square x", "edge", {"x": leaf((C, C))},
             [step("out", "sum", "x", axis=1)]),
     program("nonscalar", "backward(grad) of a (N, M) output: (x @ w).tanh()", "edge",
@@ -195,12 +230,18 @@ PROGRAMS = [
           ("sum", "sum", ("a",), {"axis": 1}, {"a": leaf((N, C))}),
           ("exp", "exp", ("a",), {}, {"a": leaf((N, C))}),
           ("log", "log", ("a",), {}, {"a": leaf((N, C), "positive")}),
-          ("relu", "relu", ("a",), {}, {"a": leaf((N, C), "away")}),
+          ("relu", "relu", ("a",), {}, {"a": leaf((N, C), "kinks")}),
           ("sigmoid", "sigmoid", ("a",), {}, {"a": leaf((N, C))}),
           ("tanh", "tanh", ("a",), {}, {"a": leaf((N, C))}),
           ("log_softmax", "log_softmax", ("a",), {}, {"a": leaf((N, C))}),
           ("reshape", "reshape", ("a",), {"shape": [3, 4]}, {"a": leaf((2, 6))}),
           ("transpose", "T", ("a",), {}, {"a": leaf((N, C))}),
+          # reflected operators: a constant on the left
+          ("__radd__", "add", ("arr", "a"), {}, {"arr": const((N, C)), "a": leaf((N, C))}),
+          ("__rsub__", "sub", ("2", "a"), {}, {"2": const(value=2.0), "a": leaf((N, C))}),
+          ("__rmul__", "mul", ("arr", "a"), {}, {"arr": const((C,)), "a": leaf((N, C))}),
+          ("__rtruediv__", "div", ("2", "a"), {}, {"2": const(value=2.0), "a": leaf((N, C), "away")}),
+          ("__rmatmul__", "matmul", ("arr", "a"), {}, {"arr": const((N, 5)), "a": leaf((5, C))}),
       ]],
     program("mlp", "a two-layer network's loss: (X @ W1 + b1).tanh() @ W2, log_softmax, mean", "numgrad",
             {"X": const((N, 5)), "W1": leaf((5, 6)), "b1": leaf((6,)), "W2": leaf((6, C)),
@@ -220,6 +261,10 @@ def _draw(rng, spec):
         return rng.uniform(0.5, 2.0, size=shape)
     if dist == "away":  # away from 0, where relu and 1/x have their kinks and poles
         return rng.choice([-1.0, 1.0], size=shape) * rng.uniform(0.5, 2.0, size=shape)
+    if dist == "kinks":  # normal, with exact zeros where relu has its kink, in every seed
+        x = rng.normal(size=shape)
+        x.reshape(-1)[:: 3] = 0.0
+        return x
     if dist == "integer":
         return rng.integers(-3, 4, size=shape).astype(np.float64)
     if dist == "onehot":
@@ -316,6 +361,24 @@ def run_program_check(ev, check: Check) -> None:
         def expected_of(name):
             return ref["grads"][name]
     _leaf_grads(ev, check, prog, expected_of)
+    _step_grads(ev, check, prog, ref)
+    output = ev.array(check.scenario, "output", t("the output"))
+    _compare(show(prog, prog["output"]), output, ref["output"], "torch")
+
+
+def _step_grads(ev, check, prog, ref) -> None:
+    """Intermediate results get their .grad too (SPEC: every tensor that requires grad)."""
+    for name, expected in ref.get("step_grads", {}).items():
+        key = f"grad.step.{name}"
+        if key not in ev.values(check.scenario):
+            continue
+        v = ev.value(check.scenario, key)
+        code = show(prog, name)
+        if v.kind == "none":
+            raise Failed(t("({code}).grad is None after backward: backward adds into .grad of every "
+                           "tensor that requires grad, intermediate results too", code=code), target="grad")
+        got = ev.array(check.scenario, key, f"({code}).grad")
+        _compare(f"({code}).grad", got, expected, "torch")
 
 
 CHECKS = [Check(f"program.{p['name']}", p["kind"], "grad", p["points"], p["name"], run_program_check,
@@ -360,6 +423,11 @@ def drive(module, s: Scenario) -> dict:
         return out
     env, output = run_learner(Tensor, program, leaves)
     grad = s["grad"] if "grad" in s else None
+    if not isinstance(output, Tensor):  # judged as "did not give a Tensor", not as a crash here
+        out = {f"is_tensor.{target}": isinstance(env[target], Tensor) for target, *_ in program["steps"]}
+        out.update({f"requires_grad.{target}": bool(getattr(env[target], "requires_grad", False))
+                    for target, *_ in program["steps"]})
+        return out
     for _ in range(program.get("backward_calls", 1)):
         output.backward() if grad is None else output.backward(grad)
     out = {"output": snapshot(getattr(output, "data", None))}
@@ -371,6 +439,8 @@ def drive(module, s: Scenario) -> dict:
         value = env[target]
         out[f"is_tensor.{target}"] = isinstance(value, Tensor)
         out[f"requires_grad.{target}"] = bool(getattr(value, "requires_grad", False))
+        if len(program["steps"]) <= MAX_CHECKED_STEPS:
+            out[f"grad.step.{target}"] = snapshot(getattr(value, "grad", None))
     return out
 
 
@@ -389,6 +459,10 @@ def reference(ref, s: Scenario) -> dict:
         else:
             env[name] = float(data)
     env = run_steps(program, env, torch_method(ref.torch))
+    steps = [target for target, *_ in program["steps"]] if len(program["steps"]) <= MAX_CHECKED_STEPS else []
+    for target in steps:
+        if env[target].requires_grad:
+            env[target].retain_grad()  # SPEC: backward adds into .grad of every tensor, not only leaves
     output = env[program["output"]]
     grad = ref.leaf(s.arrays["grad"], False) if "grad" in s.arrays else None
     calls = program.get("backward_calls", 1)
@@ -398,6 +472,8 @@ def reference(ref, s: Scenario) -> dict:
         "output": ref.numpy(output),
         "grads": {name: ref.numpy(x.grad) for name, x in leaves.items() if x.requires_grad},
         "requires_grad": {target: bool(env[target].requires_grad) for target, *_ in program["steps"]},
+        "step_grads": {target: ref.numpy(env[target].grad) for target in steps
+                       if env[target].requires_grad and env[target].grad is not None},
     }
 
 
@@ -412,8 +488,28 @@ CORE = {"add": {"__add__"}, "sub": {"__add__", "__mul__"}, "neg": {"__mul__"}, "
 BY_SCENARIO = {p["name"]: p for p in PROGRAMS}
 
 
+# the core rules a reflected operator is usually written with (2 - x = 2 + (-1) * x ...)
+REFLECTED_BASE = {"__radd__": ("__add__",), "__rsub__": ("__add__", "__mul__"), "__rmul__": ("__mul__",),
+                  "__rtruediv__": ("__mul__", "__pow__"), "__rmatmul__": ("__matmul__",)}
+REFLECTED = {"add": "__radd__", "sub": "__rsub__", "mul": "__rmul__", "div": "__rtruediv__",
+             "matmul": "__rmatmul__"}
+
+
+def _reflected(prog, op, args) -> str | None:
+    """'__rsub__' for a step `2 - x` (a constant, number or ndarray, on the left), else None."""
+    first = args[0] if args else None
+    if op in REFLECTED and isinstance(first, str) and \
+            prog["leaves"].get(first, {}).get("kind") in ("number", "array"):
+        return REFLECTED[op]
+    return None
+
+
 def _core_ops(prog) -> set:
     return set().union(*(CORE[op] for _, op, _, _ in prog["steps"]))
+
+
+def _reflected_ops(prog) -> set:
+    return {r for _, op, args, _ in prog["steps"] if (r := _reflected(prog, op, args))}
 
 
 def where(probe) -> str:
@@ -428,6 +524,10 @@ def _rule_right(p, method: str) -> bool | None:
     scenario = f"op.{method}"
     if scenario not in p.ev.scenarios or p.error(scenario):
         return None
+    if method in REFLECTED.values():
+        got, ref_out = p.learner(scenario, "output"), p.reference(scenario)["output"]
+        if got is None or not close(got, ref_out):
+            return False
     ref = p.reference(scenario)["grads"]
     for leaf_name, expected in ref.items():
         got = p.learner(scenario, f"grad.{leaf_name}")
@@ -456,8 +556,15 @@ def _square_ratio(p):
     return float(np.vdot(got, ref) / np.vdot(ref, ref))
 
 
+def _reuses(prog) -> bool:
+    """Does the program use some tensor more than once (x * x, a diamond, a second backward)?"""
+    used = [a for _, _, args, _ in prog["steps"] for a in args if isinstance(a, str)]
+    return len(used) != len(set(used)) or prog.get("backward_calls", 1) > 1
+
+
 def _overwrite(p):
-    if p.check.kind != "edge" or p.check.scenario not in ("reuse", "diamond", "mlp", "broadcast"):
+    prog = BY_SCENARIO.get(p.check.scenario)
+    if prog is None or prog["kind"] == "probe" or not _reuses(prog):
         return None
     ratio = _square_ratio(p)
     if ratio is not None and abs(ratio - 0.5) < 1e-6:
@@ -465,8 +572,22 @@ def _overwrite(p):
     return None
 
 
+def _diamond_partial(p) -> bool:
+    """The learner's x.grad on the diamond holds the gradient along one path only: a node passed
+    its gradient on before every use had added to it (the fingerprint of a wrong order)."""
+    got = p.learner("diamond", "grad.x")
+    inputs = p.ev.inputs("diamond")
+    x, grad = inputs["leaf.x"], inputs["grad"]
+    a = np.exp(x)
+    b = np.tanh(a)
+    c = 0.5 * (1 + np.tanh(0.5 * b))
+    d = np.exp(c)
+    direct, longer = grad * d * a, grad * a * d * c * (1 - c) * (1 - b**2) * a
+    return got is not None and (close(got, direct) or close(got, longer))
+
+
 def _order(p):
-    if p.check.scenario not in ("diamond", "reuse"):
+    if p.check.scenario not in ("diamond", "reuse") or not _diamond_partial(p):
         return None
     ratio = _square_ratio(p)
     prog = BY_SCENARIO[p.check.scenario]
@@ -525,6 +646,73 @@ def _suspect_rule(p):
 
 
 
+def _reflected_wrong(p):
+    """A program with a constant on the left fails, and that reflected operator alone is wrong."""
+    prog = BY_SCENARIO.get(p.check.scenario)
+    if prog is None:
+        return None
+    for method in sorted(_reflected_ops(prog)):
+        scenario = f"op.{method}"
+        probe = BY_SCENARIO[scenario]
+        code = show(probe, "out")
+        error = p.error(scenario)
+        base = REFLECTED_BASE[method]
+        if error and learner_frames(error) and any(p.error(f"op.{m}") for m in base):
+            continue  # the operation itself fails, with a constant on either side: not this one's fault
+        if error:
+            if learner_frames(error):
+                what = t("raised {kind}", kind=error["type"])
+            else:  # raised in NumPy: the Tensor was never asked
+                what = t("raised {kind} inside NumPy, which handled the operation itself and never "
+                         "called Tensor.{method}: define it, and set __array_ufunc__ = None in Tensor so "
+                         "NumPy defers to it", kind=error["type"], method=method)
+        elif not p.ev.value(scenario, "is_tensor.out").value:
+            what = t("did not give a Tensor (NumPy handled it element by element: set "
+                     "__array_ufunc__ = None in Tensor)")
+        elif _rule_right(p, method) is False and all(_rule_right(p, m) for m in base):
+            what = t("gives a wrong value or gradient")  # while the rules it is built on are right
+        else:
+            continue
+        return {"method": method, "code": code, "what": what}
+    return None
+
+
+def _alias(p):
+    """Shared gradient arrays corrupted by an in-place add: only the programs where a shared
+    gradient is added to again fail; rules alone, x * x and diamonds are right."""
+    if p.check.scenario not in ("alias", "alias_reuse"):
+        return None
+    ratio = _square_ratio(p)
+    prog = BY_SCENARIO[p.check.scenario]
+    if ratio is None or abs(ratio - 1) > 1e-9 or not all(_rule_right(p, m) for m in _core_ops(prog)):
+        return None
+    if not p.passed("program.diamond") or not p.passed("program.reuse"):
+        return None
+    # the fingerprint: the gradient shared by a and b was doubled in place by a's second use
+    # before b read it, so x.grad = 2 * grad * (exp(x) + 1 - tanh(x)**2)
+    inputs = p.inputs
+    x = inputs["leaf.x"]
+    grad = inputs.get("grad", np.ones_like(x))
+    if p.got is None or not close(p.got, 2 * grad * (np.exp(x) + 1 - np.tanh(x) ** 2)):
+        return None
+    return {"evidence": t("every operation alone, x * x and the diamond are right; only graphs where "
+                          "a gradient passed to two parents is later added to are wrong")}
+
+
+def _not_reset(p):
+    """Intermediate results' .grad used as the running sum and never reset between calls: the
+    second backward() sends the first call's gradient on again (x.grad 1.5x or 2x too large)."""
+    if p.check.scenario != "accumulate" or p.got is None or p.expected is None:
+        return None
+    ratio = _square_ratio(p)
+    if ratio is None or abs(ratio - 1) > 1e-9:
+        return None
+    for c in (1.5, 2.0):
+        if close(p.got, c * p.expected):
+            return {"c": f"{c:g}"}
+    return None
+
+
 MISTAKES = [
     Mistake("recursive_traversal", "the traversal is recursive: {evidence}. Walk the graph with an "
             "explicit stack", _recursive),
@@ -538,8 +726,26 @@ MISTAKES = [
             "the gradient down to the input's shape (unbroadcast)",
             broadcast_not_undone, where="unbroadcast"),
     Mistake("overwrite_not_accumulate", "a node used more than once keeps only its last "
-            "gradient: {evidence}. Sum the contributions (grads[parent] += g), do not overwrite",
-            _overwrite),
+            "gradient: {evidence}. Sum the contributions into a new array "
+            "(grads[parent] = grads[parent] + g), do not overwrite", _overwrite,
+            says_zh="被多次使用的节点只保留了最后一个梯度：{evidence}。把各路贡献加到一个新数组里"
+                    "（grads[parent] = grads[parent] + g），不要覆盖"),
+    Mistake("gradient_aliased", "one gradient array is shared by two nodes (a rule such as "
+            "`return grad, grad`) and an in-place add (grads[p] += g) changed both: {evidence}. "
+            "Add into a new array: grads[p] = grads[p] + g", _alias, where="Tensor.backward",
+            says_zh="同一个梯度数组被两个节点共用（例如规则 `return grad, grad`），而原地相加"
+                    "（grads[p] += g）同时改变了两者：{evidence}。相加时生成新数组：grads[p] = grads[p] + g"),
+    Mistake("intermediate_grads_not_reset", "after two backward() calls x.grad is {c}x the right "
+            "one: the intermediate results keep their .grad from the first call and the second call "
+            "passes it on again. Propagate each call's own gradient (a dict local to backward), "
+            "not the accumulated .grad", _not_reset, where="Tensor.backward",
+            says_zh="调用两次 backward() 之后，x.grad 是正确值的 {c} 倍：中间结果保留了第一次调用的 .grad，"
+                    "第二次调用又把它传了下去。只传播本次调用自己的梯度（用 backward 里的局部字典），"
+                    "而不是累积的 .grad"),
+    Mistake("wrong_reflected_operator", "with a constant on the left, `{code}` alone {what}: "
+            "Tensor.{method} is wrong or missing", _reflected_wrong,
+            where=lambda p: f"Tensor.{(_reflected_wrong(p) or {}).get('method', 'backward')}",
+            says_zh="常量在左边时，单独的 `{code}` {what}：Tensor.{method} 写错了或缺失"),
     Mistake("grad_assigned_not_added", ".grad was overwritten, not accumulated: {evidence}. "
             "Add into an existing .grad (gradients accumulate as in PyTorch)", _assigned),
     Mistake("traversal_order", "nodes were visited in the wrong order: {evidence}. A node must "

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from bpdrill import compare
-from bpdrill.diagnose import Mistake, first_call_right, formula
+from bpdrill.diagnose import Mistake, close, first_call_right, formula
 from bpdrill.driving import drive_layer
 from bpdrill.judge import Check, matches_reference, numgrad_check, shape_check, unchanged_check
 from bpdrill.protocol import Scenario
@@ -87,6 +87,14 @@ def _rule(evidence, rule):
     return formula(evidence, lambda p: _local(p, rule))
 
 
+def _changed_cache(p) -> bool:
+    """The second dx is dout2 * c * (1 - c) for a cache c the first call wrote in place
+    (s * (1 - s), 1 - s, or the first dx): the fingerprint of a cache modified."""
+    a = p.inputs
+    s = _s(a["x"])
+    return any(close(p.got, a["dout2"] * c * (1 - c)) for c in (s * (1 - s), 1 - s, a["dout"] * s * (1 - s)))
+
+
 MISTAKES = [
     Mistake("derivative_on_preactivation", "the derivative was taken on the input x, not on the "
             "output s: {evidence}. Use the s that forward cached: dx = dout * s * (1 - s)",
@@ -106,5 +114,5 @@ MISTAKES = [
                 lambda p: p.inputs["dout3"] * _s(p.inputs["x"]) * (1 - _s(p.inputs["x"])))(p)),
     Mistake("cache_modified_in_place", "backward changed what forward cached: {evidence}. "
             "Compute into a new array instead of modifying self.out in place",
-            lambda p: p.check.call == "second" and first_call_right("dx")(p)),
+            lambda p: p.check.call == "second" and _changed_cache(p) and first_call_right("dx")(p)),
 ]

@@ -4,11 +4,19 @@ from __future__ import annotations
 import numpy as np
 
 from bpdrill import compare
-from bpdrill.diagnose import Mistake, first_call_right, formula
+from bpdrill.diagnose import Mistake, close, first_call_right, formula
 from bpdrill.driving import perturbed_outputs, snapshot
 from bpdrill.judge import Check, matches_reference, numgrad_check, shape_check, unchanged_check
 from bpdrill.protocol import Scenario
-from bpdrill.i18n import t
+from bpdrill.i18n import register, t
+
+
+register({
+    "with every logit near +1000 (the true class the largest), {what}: exp overflowed":
+        "当所有 logits 都接近 +1000（真实类别最大）时，{what}：exp 溢出了",
+    "with every logit near -1000, {what}: exp underflowed to 0 in every class and the sum was 0":
+        "当所有 logits 都接近 -1000 时，{what}：每个类别的 exp 都下溢为 0，求和为 0",
+})
 
 
 def _inputs(rng, n, c, scale=2.0):
@@ -23,8 +31,7 @@ def scenarios(rng) -> list[Scenario]:
     n, c = rng.permutation(range(2, 8))[:2]  # N != C
     k = int(rng.integers(3, 7))
     basic = _inputs(rng, n, c)
-    extreme = _inputs(rng, n, c)
-    extreme["logits"] = rng.choice([-1000.0, 1000.0], size=(n, c)) + rng.normal(size=(n, c))
+    extreme = _extreme(rng, n, c)
     twice = _inputs(rng, n, c)
     later = _inputs(rng, n, c)
     twice.update({"logits3": later["logits"], "y3": later["y"]})
@@ -36,7 +43,41 @@ def scenarios(rng) -> list[Scenario]:
         Scenario("default", "backward", _inputs(rng, n, c), {}),
         Scenario("extreme", "backward", extreme, {"dout": _dout(rng)}),
         Scenario("twice", "backward", twice, {"dout": _dout(rng), "dout2": _dout(rng), "dout3": _dout(rng)}),
+        # Probes, worth no points, for naming the cause of a non-finite value: which of these
+        # goes non-finite in the learner's own code tells overflow, underflow, a division by a
+        # vanishing probability and log(0) apart.
+        *[Scenario(f"probe.{name}", "backward", arrays, {"dout": 1.0}) for name, arrays in _probes(rng).items()],
     ]
+
+
+def _extreme(rng, n, c):
+    """Logits of +-1000 that test every point in every seed: row 0 has its true class at -1000
+    beside a +1000 logit (its probability underflows to 0), row 1 its true class at +1000, the
+    largest (exp overflows unless the max is subtracted); the other rows are random +-1000."""
+    arrays = _inputs(rng, n, c)
+    logits = rng.choice([-1000.0, 1000.0], size=(n, c)) + rng.normal(size=(n, c))
+    y = arrays["y"]
+    others = [k for k in range(c) if k != y[0]]
+    logits[0] = -1000.0 + rng.normal(size=c)
+    logits[0, others[int(rng.integers(len(others)))]] = 1000.0 + rng.normal()
+    logits[1] = rng.choice([-1000.0, 1000.0], size=c) + rng.normal(size=c)
+    logits[1, y[1]] = max(logits[1].max(), 1000.0) + 0.5 + abs(rng.normal())
+    arrays["logits"] = logits
+    return arrays
+
+
+def _probes(rng) -> dict:
+    c = 3
+    y = rng.integers(0, c, size=2)
+    rows = np.arange(2)
+    huge = 1000.0 + rng.normal(size=(2, c))
+    huge[rows, y] = huge.max(axis=1) + 1.0  # every logit near +1000, the true class the largest
+    tiny = -1000.0 + rng.normal(size=(2, c))
+    tiny[rows, y] = tiny.max(axis=1) + 1.0  # every logit near -1000, the true class the largest
+    far = rng.normal(size=(2, c))
+    far[rows, y] = -1000.0 + rng.normal(size=2)  # ordinary logits, the true class 1000 below them
+    return {"overflow": {"logits": huge, "y": y}, "underflow": {"logits": tiny, "y": y},
+            "far": {"logits": far, "y": y}}
 
 
 def _project(ev, scenario):
@@ -146,10 +187,71 @@ def _wrong_axis(z, y, dout, n):
     return dout * d / n
 
 
-def _unstable(p):
-    if p.check.scenario == "extreme" and p.passed("numgrad.dlogits") and p.failure.nonfinite:
-        return {"evidence": t("right for ordinary logits, but logits of +-1000 give {value}",
-                              value=p.failure.nonfinite)}
+def _nonfinite(p, scenario: str, key: str) -> str | None:
+    """'nan' or 'inf' when the learner's key in scenario holds one, else None."""
+    result = p.ev.results.get(scenario)
+    v = (result or {}).get("values", {}).get(key)
+    if v is None or v.kind not in ("array", "scalar") or v.array.dtype.kind != "f":
+        return None
+    a = v.array
+    return "nan" if np.isnan(a).any() else "inf" if np.isinf(a).any() else None
+
+
+def _broken(p, probe: str) -> str | None:
+    """What went non-finite in the learner's code on a probe: 'loss = nan', 'dlogits = inf' ..."""
+    for key in ("loss", "dlogits"):
+        value = _nonfinite(p, f"probe.{probe}", key)
+        if value:
+            return f"{key} = {value}"
+    return None
+
+
+def _went_nonfinite(p) -> bool:
+    """A non-finite value from code that is right for ordinary logits (else the cause is another)."""
+    return (bool(p.failure.nonfinite) or (p.got is not None and not np.all(np.isfinite(p.got)))) \
+        and p.passed("numgrad.dlogits")
+
+
+def _overflow(p):
+    what = _went_nonfinite(p) and _broken(p, "overflow")
+    if what:
+        return {"evidence": t("with every logit near +1000 (the true class the largest), {what}: "
+                              "exp overflowed", what=what)}
+    return None
+
+
+def _underflow(p):
+    what = _went_nonfinite(p) and not _broken(p, "overflow") and _broken(p, "underflow")
+    if what:
+        return {"evidence": t("with every logit near -1000, {what}: exp underflowed to 0 in every "
+                              "class and the sum was 0", what=what)}
+    return None
+
+
+def _far_case(key: str):
+    def test(p):
+        if not _went_nonfinite(p) or _broken(p, "overflow") or _broken(p, "underflow"):
+            return None
+        value = _nonfinite(p, "probe.far", key)
+        if value and (key == "loss" or not _nonfinite(p, "probe.far", "loss")):
+            return {"value": value}
+        return None
+    return test
+
+
+def _epsilon_in_log(p):
+    """The loss is -mean(log(p_y + eps)): an epsilon inside the log caps each term at -log(eps)."""
+    if p.label != "loss" or p.got is None or p.expected is None or not np.all(np.isfinite(p.got)):
+        return None
+    logits, y, _ = _call(p)
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    picked = log_p[np.arange(len(y)), y.astype(int)]
+    for k in range(3, 17):
+        eps = 10.0 ** -k
+        loss = -np.mean(np.log(np.exp(picked) + eps))
+        if close(np.reshape(p.got, ()), loss) and not close(loss, np.reshape(p.expected, ())):
+            return {"eps": f"{eps:g}", "delta": f"{float(np.reshape(p.expected, ())) - loss:.4g}"}
     return None
 
 
@@ -158,8 +260,30 @@ MISTAKES = [
             "element per row with d[np.arange(N), y] -= 1", _rule("got = (p - 1 at [:, y]) / N", _fancy)),
     Mistake("softmax_wrong_axis", "the softmax was normalised over the batch (axis 0), not over "
             "the classes: {evidence}", _rule("got uses softmax(logits, axis=0)", _wrong_axis)),
-    Mistake("unstable_softmax", "exp overflowed: {evidence}. Subtract each row's max before exp",
-            _unstable),
+    Mistake("unstable_softmax", "the softmax is not stable: {evidence}. Subtract each row's max "
+            "before exp", _overflow, where="SoftmaxCrossEntropy.forward",
+            says_zh="softmax 不稳定：{evidence}。在 exp 之前先减去每行的最大值"),
+    Mistake("unstable_softmax", "the softmax is not stable: {evidence}. Subtract each row's max "
+            "before exp", _underflow, where="SoftmaxCrossEntropy.forward",
+            says_zh="softmax 不稳定：{evidence}。在 exp 之前先减去每行的最大值"),
+    Mistake("log_of_zero", "the loss takes log of a probability that underflowed to 0: with the "
+            "true class 1000 below the others, the loss is {value}. Compute log-probabilities as "
+            "shifted - log(sum(exp(shifted))), never log(softmax)", _far_case("loss"),
+            where="SoftmaxCrossEntropy.forward",
+            says_zh="损失对一个下溢为 0 的概率取了 log：当真实类别比其他类别低 1000 时，损失为 {value}。"
+                    "用 shifted - log(sum(exp(shifted))) 计算对数概率，不要写 log(softmax)"),
+    Mistake("division_by_vanishing_probability", "dlogits divides by the true class's probability "
+            "(or its exp), which underflows to 0 when the true class is 1000 below the others: "
+            "dlogits has {value} there while the loss is finite. p - onehot(y) never divides",
+            _far_case("dlogits"),
+            says_zh="dlogits 除以了真实类别的概率（或它的 exp），当真实类别比其他类别低 1000 时它下溢为 0："
+                    "此时 dlogits 出现 {value}，而损失是有限的。p - onehot(y) 从不做除法"),
+    Mistake("epsilon_in_log", "the loss differs: it matches -mean(log(p + {eps})), an epsilon "
+            "inside the log, which changes it by {delta} here. Use log-probabilities "
+            "(shifted - log(sum(exp(shifted)))): no epsilon is needed", _epsilon_in_log,
+            where="SoftmaxCrossEntropy.forward",
+            says_zh="损失不对：它等于 -mean(log(p + {eps}))，即在 log 里加了 epsilon，这里因此差了 {delta}。"
+                    "用对数概率（shifted - log(sum(exp(shifted))))，不需要 epsilon"),
     Mistake("missing_onehot_subtraction", "the 1 at the true class was never subtracted: "
             "{evidence}", _rule("got = p / N", lambda z, y, d, n: d * _softmax(z) / n)),
     Mistake("gradient_wrt_probs", "that is the gradient with respect to the probabilities, not the "
@@ -174,8 +298,20 @@ MISTAKES = [
                 lambda z, y, d, n: _fancy_free(p.inputs["logits"], p.inputs["y"].astype(int), d, n))(p)),
     Mistake("cache_modified_in_place", "backward changed the probabilities forward cached: "
             "{evidence}. Copy them before subtracting (d = self.probs.copy())",
-            lambda p: p.check.call == "second" and first_call_right("dlogits")(p)),
+            lambda p: p.check.call == "second" and _changed_cache(p) and first_call_right("dlogits")(p)),
 ]
+
+
+def _changed_cache(p) -> bool:
+    """The second result is the right formula run on probabilities the first call changed in
+    place (p - onehot, divided by N, scaled by dout): the fingerprint of a cache modified."""
+    a, params = p.inputs, p.ev.params(p.scenario)
+    z, y = a["logits"], a["y"].astype(int)
+    n = z.shape[0]
+    onehot = np.eye(z.shape[1])[y]
+    first = _softmax(z) - onehot
+    return any(close(p.got, params["dout2"] * (cache - onehot) / n)
+               for cache in (first, first / n, params["dout"] * first / n))
 
 
 def _wrt_probs(z, y, dout, n):

@@ -1,0 +1,245 @@
+"""Diagnoses that never mislead: each test is named after a point of the issue, and built from
+small wrong implementations written here (edits of the solution text)."""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from bpdrill import compare, diagnose, reference, registry, runner
+from bpdrill.judge import Evidence, Failed, compare_arrays
+from bpdrill.report import CheckResult
+from conftest import (execute_inline, expectations, failure_summary, fixture_files,
+                      grade_inline, solution_path)
+
+
+def edited(tmp_path, name: str, *edits: tuple[str, str]):
+    """The solution of `name` with each (old, new) applied once, written as a learner file."""
+    text = solution_path(name).read_text(encoding="utf-8")
+    for old, new in edits:
+        assert text.count(old) == 1, old
+        text = text.replace(old, new)
+    path = tmp_path / f"{name}.py"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def diagnoses(report) -> dict:
+    """check id -> diagnosis name, for the failed checks that carry one."""
+    return {c.id: c.diagnosis.name for c in report.checks if not c.passed and c.diagnosis}
+
+
+# ---- softmax_ce learners --------------------------------------------------------------------
+
+KEEP_LOGITS = ("        self.y = y\n", "        self.y = y\n        self.logits = logits\n")
+# The student solution of the issue: the gradient through 1 / exp_scores[y] (inf * 0 = nan once
+# exp of the true class's shifted logit underflows, below about -745).
+THROUGH_ONE_OVER_EXP = [KEEP_LOGITS, (
+    "        dlogits[np.arange(n), self.y] -= 1.0  # softmax + CE: p - onehot(y)\n",
+    "        rows = np.arange(n)\n"
+    "        exp_scores = np.exp(self.logits - self.logits.max(axis=1, keepdims=True))\n"
+    "        dlogits[rows, self.y] -= (1.0 / exp_scores[rows, self.y]) * exp_scores[rows, self.y]\n")]
+LOSS = "return float(-log_probs[np.arange(n), y].mean())"
+EPSILON_IN_LOG = [(LOSS, "return float(-np.log(self.probs[np.arange(n), y] + 1e-8).mean())")]
+LOG_OF_SOFTMAX = [(LOSS, "return float(-np.log(self.probs[np.arange(n), y]).mean())")]
+UNSHIFTED = [("        shifted = logits - logits.max(axis=1, keepdims=True)  # (N, C), row max is 0\n",
+              "        shifted = logits  # no max subtracted\n")]
+
+
+def test_no_vacuous_claims(tmp_path):
+    # one factor fits any two numbers: never claimed for a single number ...
+    assert diagnose._factor_of(np.array(0.0088 * 3.0), np.array(3.0)) is None
+    assert diagnose._factor_of(np.array([5.0]), np.array([2.0])) is None
+    # ... nor for an array where only one element matters
+    assert diagnose._factor_of(np.array([0.0, 7.0, 0.0]), np.array([0.0, 2.0, 0.0])) is None
+    assert diagnose._factor_of(np.array([2.0, 4.0]), np.array([1.0, 2.0])) == pytest.approx(2.0)
+    # the loss with an epsilon inside the log: said as what it is, never "a constant factor"
+    path = edited(tmp_path, "softmax_ce", *EPSILON_IN_LOG)
+    for seed in range(3):
+        report = grade_inline("softmax_ce", path, seed)
+        found = diagnoses(report)
+        assert found.get("edge.extreme") == "epsilon_in_log", failure_summary(report)
+        assert "constant_factor" not in found.values()
+        message = next(c.diagnosis.message for c in report.checks if c.id == "edge.extreme")
+        assert "1e-08" in message and "factor" not in message
+
+
+@pytest.mark.parametrize("edits,expected", [
+    (THROUGH_ONE_OVER_EXP, "division_by_vanishing_probability"),
+    (LOG_OF_SOFTMAX, "log_of_zero"),
+    (UNSHIFTED, "unstable_softmax"),
+], ids=["one_over_exp", "log_of_softmax", "unshifted"])
+def test_the_right_cause_for_nonfinite_values(tmp_path, edits, expected):
+    path = edited(tmp_path, "softmax_ce", *edits)
+    for seed in range(4):
+        report = grade_inline("softmax_ce", path, seed)
+        found = diagnoses(report)
+        assert found.get("edge.extreme") == expected, f"seed {seed}: {found}\n{failure_summary(report)}"
+        others = {"division_by_vanishing_probability", "log_of_zero", "unstable_softmax"} - {expected}
+        assert not others & set(found.values()), found
+
+
+def test_a_failure_never_reads_like_a_pass():
+    expected = np.array([[0.0, 0.5], [0.25, 0.0]])
+    got = expected + np.array([[1e-7, 0.0], [0.0, 0.0]])  # 1e-7 where 0 was expected
+    assert compare.relative_error(got, expected) < compare.NUMGRAD_TOL  # the aggregate looks fine
+    with pytest.raises(Failed) as caught:
+        compare_arrays("dW", got, expected, "torch")
+    message = caught.value.message
+    assert "relative error" not in message, message  # an aggregate under tolerance is not shown
+    assert "1 of 4 elements outside the tolerance" in message and "dW[0, 0]" in message
+    assert "expected 0, got 1e-07" in message and "allowed" in message
+    # -v never lists worst elements whose expected and got print alike
+    expected = np.array([1.0, 2.0, 3.0])
+    got = expected * (1 + np.array([3e-7, 2e-9, 0.0]))
+    with pytest.raises(Failed) as caught:
+        compare_arrays("dx", got, expected, "torch")
+    for line in caught.value.details:
+        shown = re.match(r"dx\[\d+\]: expected (\S+), got (\S+)$", line)
+        assert shown and shown[1] != shown[2], line
+    assert caught.value.details and "1.0000003" in caught.value.details[0]
+
+
+def test_forward_and_protocol_errors_named_as_such(tmp_path):
+    # ndarray @ Tensor never reaches the Tensor: no __rmatmul__, no __array_ufunc__ = None
+    path = edited(tmp_path, "autograd",
+                  ("    __array_ufunc__ = None  # so `ndarray + Tensor` calls Tensor.__radd__ instead of "
+                   "NumPy's loop\n", ""),
+                  ("    def __rmatmul__(self, other):\n        return as_tensor(other) @ self\n", ""))
+    report = grade_inline("autograd", path, 0)
+    found = diagnoses(report)
+    assert found.get("program.mlp") == "wrong_reflected_operator", failure_summary(report)
+    assert "transposed" not in found.values()
+    mlp = next(c for c in report.checks if c.id == "program.mlp")
+    assert "__rmatmul__" in mlp.diagnosis.message and "__array_ufunc__ = None" in mlp.diagnosis.message
+    # an error raised in a forward computation: its own line, not a backward rule's advice
+    forward = "        return self._result(self.data @ other.data, (self, other), backward)"
+    path = edited(tmp_path, "autograd", (forward, forward.replace("other.data,", "other.data.T,")))
+    line = path.read_text().splitlines().index(forward.replace("other.data,", "other.data.T,")) + 1
+    report = grade_inline("autograd", path, 0)
+    failed = [c for c in report.checks if c.id == "program.matmul"][0]
+    assert failed.diagnosis.name == "error_in_forward", failure_summary(report)
+    assert failed.diagnosis.line == line and f"autograd.py:{line}" in failed.diagnosis.message
+    assert "transposed" not in diagnoses(report).values()
+
+
+NOT_RESET = ("""        grads = {self: grad}  # this call's gradient of each node, summed over its uses
+        for node in reversed(self._topological_order()):
+            g = grads.pop(node, None)
+            if g is None:
+                continue
+            if node.grad is None:
+                node.grad = np.array(g)  # a copy of its own: g may be a read-only view
+            else:
+                node.grad += g  # accumulate across calls (in place: 0-d stays an array)
+            if node._backward is None:
+                continue  # a leaf
+            for parent, parent_grad in zip(node._parents, node._backward(g)):
+                if parent.requires_grad:
+                    parent_grad = unbroadcast(parent_grad, parent.shape)
+""", """        self.grad = np.array(grad)  # every node's .grad is the running sum, never reset
+        for node in reversed(self._topological_order()):
+            if node._backward is None or node.grad is None:
+                continue
+            for parent, parent_grad in zip(node._parents, node._backward(node.grad)):
+                if parent.requires_grad:
+                    parent_grad = unbroadcast(parent_grad, parent.shape)
+                    parent.grad = parent_grad.copy() if parent.grad is None else parent.grad + parent_grad
+                    continue
+""")
+
+
+def test_accumulation_causes_told_apart(tmp_path):
+    path = edited(tmp_path, "autograd", NOT_RESET)
+    for seed in range(3):
+        report = grade_inline("autograd", path, seed)
+        found = diagnoses(report)
+        assert found.get("program.accumulate") == "intermediate_grads_not_reset", failure_summary(report)
+        assert not {"grad_assigned_not_added", "overwrite_not_accumulate", "constant_factor"} & set(found.values())
+
+
+ADAM_STEP = ("            m_hat = self.m[name] / (1 - self.beta1**self.t)\n"
+             "            v_hat = self.v[name] / (1 - self.beta2**self.t)\n"
+             "            p -= self.lr * m_hat / (np.sqrt(v_hat) + self.eps)")
+
+
+@pytest.mark.parametrize("mistake,edits", [
+    ("epsilon_hat", [(ADAM_STEP, "            lr_t = self.lr * np.sqrt(1 - self.beta2**self.t) / (1 - self.beta1**self.t)\n"
+                                 "            p -= lr_t * self.m[name] / (np.sqrt(self.v[name]) + self.eps)")]),
+    ("hardcoded_betas", [("        self.beta1, self.beta2 = betas", "        self.beta1, self.beta2 = 0.9, 0.999")]),
+    ("hardcoded_eps", [("        self.eps = eps", "        self.eps = 1e-8")]),
+])
+def test_more_adam_forms_recognised(tmp_path, mistake, edits):
+    path = edited(tmp_path, "adam", *edits)
+    for seed in range(6):  # beyond tolerance in every seed, never written off as rounding
+        report = grade_inline("adam", path, seed)
+        assert report.score < report.max_score, f"seed {seed}: full marks"
+        found = set(diagnoses(report).values())
+        assert found == {mistake}, f"seed {seed}: {found}\n{failure_summary(report)}"
+
+
+# ---- the property: a mistake's name never lands on a case that is wrong another way ----------
+
+WRONG = [(n, p) for n, p in fixture_files("wrong") if n in
+         ("linear", "sigmoid", "softmax_ce", "mlp", "adam", "autograd")]
+
+
+@pytest.mark.parametrize("name,path", WRONG, ids=[f"{n}/{p.stem}" for n, p in WRONG])
+def test_property_a_fixture_gets_no_name_but_its_own(name, path):
+    expected = set(expectations(path)["diagnosis"]) - {"none"}
+    for seed in (2000, 2001):
+        report = grade_inline(name, path, seed)
+        others = set(diagnoses(report).values()) - expected
+        assert not others, f"seed {seed}: {path.stem} also named {sorted(others)}\n{failure_summary(report)}"
+
+
+def _solution_evidence(name: str, seed: int):
+    unit = registry.get(name)
+    job, scenarios = runner.build_job(name, solution_path(name), seed)
+    outcome = execute_inline(job, scenarios, 10)
+    return unit, Evidence(name, {s.name: s for s in scenarios}, outcome.results, _references(name),
+                          str(solution_path(name)))
+
+
+def _references(name: str):
+    """Scenario -> the PyTorch reference, computed in this process."""
+    if hasattr(reference, "for_unit"):
+        return reference.for_unit(registry.get(name))
+    return lambda scenario: reference.compute(name, [scenario])[scenario.name]
+
+
+def _perturbations(expected: np.ndarray, rng) -> list[np.ndarray]:
+    scale = float(np.max(np.abs(expected))) or 1.0
+    c = float(rng.uniform(1.13, 1.47))  # no batch size, class count or 1/N: an odd factor
+    return [expected + 0.05 * scale * rng.normal(size=expected.shape),
+            expected + 1e-5 * scale * rng.normal(size=expected.shape),
+            c * expected, -c * expected]
+
+
+@pytest.mark.parametrize("name", ["linear", "sigmoid", "softmax_ce", "mlp", "adam", "autograd"])
+def test_property_random_perturbations_get_no_specific_diagnosis(name):
+    """Random noise on the right answer, or an odd constant factor: no mistake may be named but
+    the generic constant factor (which says only what it measured)."""
+    rng = np.random.default_rng(7)
+    for seed in (0, 1):
+        unit, ev = _solution_evidence(name, seed)
+        outcomes = {c.id: CheckResult(c.id, c.english, c.kind, None, True, c.points, c.points)
+                    for c in unit.checks}
+        for check in unit.checks:
+            ref = ev.reference(check.scenario)
+            for target in check.targets or (None,):
+                expected = ref.get(target) if target and isinstance(ref, dict) else None
+                if isinstance(ref, dict) and target == "grad":
+                    leaf, expected = next(iter(ref["grads"].items()), (None, None))
+                    target = f"{leaf}.grad"
+                if not isinstance(expected, np.ndarray) or expected.size < 2:
+                    continue
+                for got in _perturbations(expected, rng):
+                    failure = Failed("forced", target=target, got=got, expected=expected)
+                    outcomes[check.id].passed = False
+                    with np.errstate(all="ignore"):  # as the runner judges: formulas like -1/p may overflow
+                        found = diagnose.diagnose(unit, ev, check, failure, outcomes, {check.id: (check, failure)})
+                    outcomes[check.id].passed = True
+                    assert found is None or found.name == "constant_factor", \
+                        f"seed {seed} {check.id} [{target}]: {found}"
