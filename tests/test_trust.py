@@ -97,3 +97,20 @@ def test_the_tests_never_touch_the_learners_real_history(tmp_path, private_data_
     assert private_data_folder != REAL_DATA and not private_data_folder.is_relative_to(REAL_DATA)
     assert len(records(private_data_folder)) == 2  # the runs did record, in the test's own folder
     assert [r for r in records(REAL_DATA) if r["workspace"] == str(mine.resolve())] == []
+
+
+# ---- no traceback from bad options -------------------------------------------------------
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "NaN"])
+@pytest.mark.parametrize("args", [("check", "linear", "--timeout"), ("drill", "linear", "--minutes"),
+                                  ("watch", "linear", "--interval"), ("watch", "linear", "--timeout")])
+def test_non_finite_numbers_are_usage_errors_before_anything_is_touched(ws, private_data_folder, args, value):
+    solve(ws, "linear")
+    before = (ws / "linear.py").read_bytes()
+    result = CliRunner().invoke(cli, [*args, value])
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output and isinstance(result.exception, (SystemExit, type(None)))
+    assert "finite" in result.output or "range" in result.output
+    assert (ws / "linear.py").read_bytes() == before and not (ws / workspace.ATTEMPTS).exists()
+    assert records(private_data_folder) == []
+

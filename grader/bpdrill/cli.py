@@ -4,6 +4,7 @@ from __future__ import annotations
 import difflib
 import functools
 import json
+import math
 import secrets
 import sys
 import time
@@ -20,6 +21,18 @@ from bpdrill.report import RunReport, render
 class UsageProblem(click.ClickException):
     """A mistake in how bpdrill was called (or where): one line, exit status 2."""
     exit_code = 2
+
+
+class FiniteRange(click.FloatRange):
+    """A number within a range (seconds, minutes). nan passes a FloatRange (it compares
+    False with both ends), so every non-finite value is refused here, before anything runs."""
+    name = "number"
+
+    def convert(self, value, param, ctx):
+        number = click.FLOAT.convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(t("{value} is not a finite number", value=value), param, ctx)
+        return super().convert(number, param, ctx)
 
 
 def _names_or_fail(names) -> list[str]:
@@ -118,7 +131,7 @@ def list_command(as_json, workspace_dir):
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of a table.")
 @click.option("--seed", type=click.IntRange(0, 2**63 - 1), help="Draw the hidden inputs from this seed.")
 @click.option("--solution", is_flag=True, help="Check the reference solutions instead of your files.")
-@click.option("--timeout", type=click.FloatRange(0.5, 600), default=runner.DEFAULT_TIMEOUT,
+@click.option("--timeout", type=FiniteRange(0.5, 600), default=runner.DEFAULT_TIMEOUT,
               show_default=True, help="Seconds each exercise's code may run.")
 @click.option("-v", "--verbose", is_flag=True, help="Show passed checks and the worst elements of each failure.")
 @common
@@ -173,7 +186,7 @@ def _record(hist, ws: Path, reports, seed: int):
 @cli.command("drill")
 @click.argument("name", required=False)
 @click.option("--random", "pick", is_flag=True, help="Pick the exercise you are weakest at.")
-@click.option("--minutes", type=click.FloatRange(0.5, 600), help="The time limit (default: the exercise's).")
+@click.option("--minutes", type=FiniteRange(0.5, 600), help="The time limit (default: the exercise's).")
 @common
 def drill_command(name, pick, minutes, workspace_dir):
     """Timed practice: a fresh skeleton (your old attempt is kept) and a running clock."""
@@ -275,9 +288,9 @@ def solution(name, as_diff, workspace_dir):
 
 @cli.command()
 @click.argument("name")
-@click.option("--interval", type=click.FloatRange(0.05, 10), default=0.3, show_default=True,
+@click.option("--interval", type=FiniteRange(0.05, 10), default=0.3, show_default=True,
               help="Seconds between looks at the file.")
-@click.option("--timeout", type=click.FloatRange(0.5, 600), default=runner.DEFAULT_TIMEOUT, show_default=True,
+@click.option("--timeout", type=FiniteRange(0.5, 600), default=runner.DEFAULT_TIMEOUT, show_default=True,
               help="Seconds each check may run.")
 @common
 def watch(name, interval, timeout, workspace_dir):
