@@ -99,6 +99,66 @@ def test_the_tests_never_touch_the_learners_real_history(tmp_path, private_data_
     assert [r for r in records(REAL_DATA) if r["workspace"] == str(mine.resolve())] == []
 
 
+# ---- progress belongs to a workspace and to the file as it is now ------------------------
+
+def test_progress_belongs_to_its_workspace(ws, tmp_path):
+    solve(ws, "sigmoid")
+    assert run("check", "sigmoid", "--seed", "1").exit_code == 0
+    assert listed()["sigmoid"]["progress"] == "passes_now"
+    other = listed("--workspace", tmp_path / "B")["sigmoid"]
+    assert (other["status"], other["progress"], other["passes_now"], other["solved_before"]) == \
+        ("not_started", "not_started", False, False)
+    assert other["best_score"] is None
+    assert "not started" in run("list", "--workspace", tmp_path / "B").output.split("sigmoid")[1].splitlines()[0]
+
+
+def test_reset_drill_and_edits_turn_passes_now_into_solved_before(ws, clock):
+    solve(ws, "linear")
+    run("check", "linear", "--seed", "1")
+    row = listed()["linear"]
+    assert (row["status"], row["progress"], row["passes_now"]) == ("passed", "passes_now", True)
+
+    run("reset", "linear")
+    row = listed()["linear"]
+    assert (row["status"], row["progress"], row["passes_now"], row["solved_before"]) == \
+        ("not_started", "solved_before", False, True)
+    table = run("list").output
+    assert "solved before" in table and "passes now" not in table
+
+    solve(ws, "linear")  # the same content as the passing check: it passes now, no re-check needed
+    assert listed()["linear"]["progress"] == "passes_now"
+    with open(ws / "linear.py", "a") as f:
+        f.write("# changed since\n")
+    assert listed()["linear"]["progress"] == "solved_before"
+
+    solve(ws, "linear")
+    run("drill", "linear")
+    assert listed()["linear"]["progress"] == "solved_before"
+
+
+def test_list_json_keeps_the_old_keys(ws):
+    doc = json.loads(run("list", "--json").output)
+    assert doc["workspace"] == str(ws.resolve())
+    for row in doc["exercises"]:
+        assert set(row) >= {"name", "title", "difficulty", "status", "best_score", "best_seconds", "file",
+                            "progress", "passes_now", "solved_before"}
+        assert row["status"] in ("passed", "in_progress", "not_started")
+        assert row["progress"] in history.PROGRESS
+
+
+def test_stats_are_per_workspace_and_say_which(ws, tmp_path, clock):
+    run("drill", "linear")
+    clock.now += 100
+    solve(ws, "linear")
+    run("check", "linear", "--seed", "1")
+    here = json.loads(run("stats", "--json").output)
+    elsewhere = json.loads(run("stats", "--json", "--workspace", tmp_path / "B").output)
+    assert here["workspace"] == str(ws.resolve()) and elsewhere["workspace"] == str((tmp_path / "B").resolve())
+    assert here["exercises"][0]["attempts"] == 1 and here["exercises"][0]["best_seconds"] == 100
+    assert elsewhere["exercises"][0]["attempts"] == 0 and elsewhere["exercises"][0]["last_score"] is None
+    assert str(ws.resolve()) in run("stats").output
+
+
 # ---- no traceback from bad options -------------------------------------------------------
 
 @pytest.mark.parametrize("value", ["nan", "inf", "-inf", "NaN"])
@@ -114,3 +174,150 @@ def test_non_finite_numbers_are_usage_errors_before_anything_is_touched(ws, priv
     assert (ws / "linear.py").read_bytes() == before and not (ws / workspace.ATTEMPTS).exists()
     assert records(private_data_folder) == []
 
+
+# ---- history errors in one place ---------------------------------------------------------
+
+@pytest.fixture
+def locked_history(private_data_folder):
+    """Another process holds the history's write lock for as long as the test runs."""
+    path = private_data_folder / "history.sqlite3"
+    history.History.open(path).close()
+    holder = subprocess.Popen([sys.executable, "-c", f"""
+import sqlite3, sys, time
+db = sqlite3.connect({str(path)!r}, isolation_level=None)
+db.execute("BEGIN EXCLUSIVE")
+print("locked", flush=True)
+sys.stdin.read()
+"""], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "locked"
+    yield path
+    holder.stdin.close()
+    holder.wait(timeout=10)
+
+
+def test_a_locked_history_never_stops_the_report(ws, locked_history, monkeypatch):
+    monkeypatch.setattr(history, "LOCK_TIMEOUT", 0.3)
+    result = CliRunner().invoke(cli, ["check", "linear", "--json", "--seed", "1"])
+    assert result.exit_code == 1, result.output
+    assert json.loads(result.stdout)["exercises"][0]["status"] == "not_started"  # the report, whole
+    assert str(locked_history) in result.stderr and "locked" in result.stderr
+    assert result.stderr.count("warning") == 1 and "Traceback" not in result.output
+
+    (ws / "linear.py").write_text("# my attempt\n")
+    refused = CliRunner().invoke(cli, ["drill", "linear"])
+    assert refused.exit_code == 1 and "no drill started" in refused.output and "Traceback" not in refused.output
+    assert (ws / "linear.py").read_text() == "# my attempt\n"  # nothing touched
+
+
+def test_a_damaged_history_is_set_aside_kept_and_a_new_one_started(ws, private_data_folder):
+    for old in private_data_folder.glob("history.sqlite3*"):  # written by the fixture's `list`
+        old.unlink()
+    damaged = private_data_folder / "history.sqlite3"
+    damaged.write_bytes(b"not a database, whatever it was " * 100)
+    result = CliRunner().invoke(cli, ["check", "linear", "--seed", "1"])
+    assert result.exit_code == 1 and "not started" in result.stdout  # the report is printed
+    kept = [p for p in private_data_folder.iterdir() if p.name.startswith("history.sqlite3.damaged")]
+    assert len(kept) == 1 and kept[0].read_bytes() == b"not a database, whatever it was " * 100
+    assert str(damaged) in result.stderr and str(kept[0]) in result.stderr
+    assert [r["exercise"] for r in records(private_data_folder)] == ["linear"]  # the new one records
+    assert CliRunner().invoke(cli, ["check", "linear", "--seed", "1"]).stderr == ""  # said once, then fine
+
+
+def as_learner(folder: Path, args, env: dict | None = None):
+    """bpdrill run by a learner who cannot write in folder (it and its files made read-only for
+    the call). Root
+    writes anyway, so as root it runs without the capability to override file permissions."""
+    prefix = []
+    if ROOTED:
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            pytest.skip("as root, this needs setpriv to give up the override of file permissions")
+        prefix = [setpriv, "--bounding-set", "-dac_override,-dac_read_search", "--"]
+    files = [f for f in folder.iterdir() if f.is_file()]
+    for path in (folder, *files):
+        path.chmod(0o555 if path.is_dir() else 0o444)
+    try:
+        return subprocess.run([*prefix, sys.executable, "-m", "bpdrill", *map(str, args)], capture_output=True,
+                              text=True, env=env or dict(os.environ), timeout=120)
+    finally:
+        for path in (folder, *files):
+            path.chmod(0o755 if path.is_dir() else 0o644)
+
+
+def test_a_read_only_data_folder_still_lets_stats_and_list_read(ws, private_data_folder):
+    solve(ws, "sigmoid")
+    assert run("check", "sigmoid", "--seed", "1").exit_code == 0
+
+    listed_now = as_learner(private_data_folder, ["list", "--json"])
+    assert listed_now.returncode == 0, listed_now.stderr
+    row = {r["name"]: r for r in json.loads(listed_now.stdout)["exercises"]}["sigmoid"]
+    assert row["progress"] == "passes_now" and row["best_score"][0] == row["best_score"][1] > 0
+    stats = as_learner(private_data_folder, ["stats", "--json"])
+    assert stats.returncode == 0, stats.stderr
+    assert {e["exercise"]: e for e in json.loads(stats.stdout)["exercises"]}["sigmoid"]["last_score"] == \
+        row["best_score"]
+    assert listed_now.stderr + stats.stderr == ""  # reading needs no warning
+
+    checked = as_learner(private_data_folder, ["check", "sigmoid", "--seed", "2"])
+    assert checked.returncode == 0 and "full marks" in checked.stdout, checked.stdout + checked.stderr
+    assert "cannot write the practice history" in checked.stderr and "BPDRILL_DATA" in checked.stderr
+    assert str(private_data_folder / "history.sqlite3") in checked.stderr and "Traceback" not in checked.stderr
+    assert len(records(private_data_folder)) == 1  # read, not written
+
+
+def width(text: str) -> int:
+    """Terminal columns: a CJK character takes two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def display_cells(line: str) -> list[tuple[int, int]]:
+    """(first, last + 1) terminal column of each cell; cells are parted by two or more spaces."""
+    return [(width(line[:m.start()]), width(line[:m.end()])) for m in re.finditer(r"\S+(?: \S+)*", line)]
+
+
+def assert_aligned(lines: list[str], columns: int) -> None:
+    """Every column starts (left-aligned) or ends (right-aligned) at one terminal column."""
+    cells = [display_cells(line)[:columns] for line in lines]
+    assert all(len(c) == columns for c in cells), lines
+    for i in range(columns):
+        starts, ends = {c[i][0] for c in cells}, {c[i][1] for c in cells}
+        assert len(starts) == 1 or len(ends) == 1, (i, "\n".join(lines))
+
+
+def test_chinese_tables_line_up_in_list_stats_and_check(ws, clock):
+    for seconds in (300, 200):
+        run("drill", "linear")
+        clock.now += seconds
+        solve(ws, "linear")
+        run("check", "linear", "--seed", "1")
+    solve(ws, "sigmoid")
+    run("check", "sigmoid", "--seed", "1")
+    run("reset", "sigmoid")
+    (ws / "mlp.py").write_text("# started\n")
+    names = catalog.names()
+
+    table = run("list", "--lang", "zh").output.splitlines()
+    header = next(i for i, line in enumerate(table) if line.startswith("练习"))
+    rows = table[header:header + 1 + len(names)]
+    assert_aligned(rows, 5)  # the title, last, is not padded
+    assert {"当前通过", "曾经解出", "未开始", "进行中"} <= set(re.findall(r"[\u4e00-\u9fff]+", "\n".join(rows)))
+
+    table = run("stats", "--lang", "zh").output.splitlines()
+    header = next(i for i, line in enumerate(table) if line.startswith("练习"))
+    assert_aligned(table[header:header + 1 + len(names)], 8)
+    assert "变快" in "\n".join(table)
+
+    wrong = (ROOT / "tests" / "fixtures" / "wrong" / "linear" / "dW_transposed.py").read_text()
+    (ws / "linear.py").write_text(wrong)
+    report = run("check", "linear", "-v", "--seed", "2", "--lang", "zh").output.splitlines()
+    marked = [re.match(r"    (通过|失败) +", line) for line in report]
+    name_columns = {width(m.group()) for m in marked if m}
+    assert sum(1 for m in marked if m) > 2 and len(name_columns) == 1, report
+
+
+def test_hint_past_the_deepest_level_repeats_the_last_and_is_not_counted(ws, clock):
+    run("drill", "linear")
+    shown = [run("hint", "linear").output for _ in range(5)]
+    deepest = catalog.get("linear").hints[2].strip()[:40]
+    assert all("Hint 3/3" in out and deepest in out for out in shown[2:])
+    assert json.loads(run("stats", "--json").output)["exercises"][0]["hints"] == 3

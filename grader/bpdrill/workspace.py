@@ -1,6 +1,7 @@
 """Where the learner's files live: finding and creating the workspace, fresh skeletons, kept attempts."""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -103,6 +104,14 @@ def exercise_file(workspace: Path, name: str) -> Path:
         raise WorkspaceError(t("{path} is missing: run `bpdrill reset {name}` for a fresh skeleton",
                                path=path, name=name))
     return path
+
+
+def content_hash(path: Path) -> str | None:
+    """A fingerprint of the file's content (sha256), or None when it cannot be read."""
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
 
 
 def is_untouched(workspace: Path, name: str) -> bool:
