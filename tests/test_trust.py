@@ -265,6 +265,55 @@ def test_a_read_only_data_folder_still_lets_stats_and_list_read(ws, private_data
     assert len(records(private_data_folder)) == 1  # read, not written
 
 
+# ---- reset / drill robustness ------------------------------------------------------------
+
+def test_reset_and_drill_in_a_read_only_workspace_say_so_in_one_line(ws):
+    (ws / "linear.py").write_text("# my attempt\n")
+    for args in (["reset", "linear"], ["drill", "linear"], ["reset", "--all"]):
+        result = as_learner(ws, args)
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert "Traceback" not in result.stderr and "cannot write" in result.stderr, result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1 and result.stdout == "", result.stderr
+    assert (ws / "linear.py").read_text() == "# my attempt\n"
+    assert not (ws / workspace.ATTEMPTS).exists()
+    assert not history.History.open().drills()  # no drill was started
+
+
+def test_reset_when_attempts_is_a_file_says_so_and_loses_nothing(ws):
+    (ws / workspace.ATTEMPTS).write_text("my notes\n")
+    (ws / "linear.py").write_text("# my attempt\n")
+    for args in (("reset", "linear"), ("drill", "linear")):
+        result = CliRunner().invoke(cli, list(args))
+        assert result.exit_code == 2 and "Traceback" not in result.output
+        assert "is a file, not a folder" in result.output and len(result.output.strip().splitlines()) == 1
+    assert (ws / workspace.ATTEMPTS).read_text() == "my notes\n"
+    assert (ws / "linear.py").read_text() == "# my attempt\n"
+
+
+def test_an_exercise_file_that_is_a_directory_is_called_a_directory(ws):
+    (ws / "linear.py").unlink()
+    (ws / "linear.py").mkdir()
+    (ws / "linear.py" / "inside.txt").write_text("kept\n")
+    for args in (("reset", "linear"), ("drill", "linear"), ("check", "linear"), ("solution", "linear", "--diff")):
+        result = CliRunner().invoke(cli, list(args))
+        assert result.exit_code == 2, (args, result.output)
+        assert "is a directory" in result.output and "Traceback" not in result.output, result.output
+    assert (ws / "linear.py" / "inside.txt").read_text() == "kept\n"
+    assert not history.History.open().drills()
+
+
+def test_ten_resets_at_once_lose_nothing(ws):
+    (ws / "linear.py").write_text("# my attempt, the only copy\n")
+    procs = [subprocess.Popen([sys.executable, "-m", "bpdrill", "reset", "linear"], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(10)]
+    results = [(p.wait(timeout=120), *p.communicate()) for p in procs]
+    assert all(code == 0 and "Traceback" not in err for code, _, err in results), results
+    assert (ws / "linear.py").read_bytes() == skeleton_path("linear").read_bytes()
+    kept = list((ws / workspace.ATTEMPTS).iterdir())
+    assert kept and all(p.read_text() == "# my attempt, the only copy\n" for p in kept)
+    assert [p.name for p in ws.iterdir() if p.name.endswith(".tmp")] == []
+
+
 def width(text: str) -> int:
     """Terminal columns: a CJK character takes two."""
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)

@@ -253,9 +253,11 @@ def reset(names, all_, workspace_dir):
     ws = _workspace(workspace_dir)
     hist = _history()
     for name in catalog.names() if all_ else _names_or_fail(names):
-        kept = workspace.reset(ws, name)
-        if hist:
-            hist.reset_hints(name, str(ws))
+        try:
+            kept = workspace.reset(ws, name)
+        except workspace.WorkspaceError as exc:
+            raise UsageProblem(str(exc)) from None
+        hist.reset_hints(name, str(ws))
         note = t(" (your attempt is kept at {path})", path=kept) if kept else ""
         click.echo(t("{name}: fresh skeleton at {path}{note}", name=name, path=ws / f"{name}.py", note=note))
 
@@ -285,7 +287,10 @@ def solution(name, as_diff, workspace_dir):
     if not as_diff:
         click.echo(reference)
         return
-    mine = workspace.exercise_file(ws, name).read_text(encoding="utf-8")
+    try:
+        mine = workspace.exercise_file(ws, name).read_text(encoding="utf-8")
+    except workspace.WorkspaceError as exc:
+        raise UsageProblem(str(exc)) from None
     lines = list(difflib.unified_diff(mine.splitlines(keepends=True), reference.splitlines(keepends=True),
                                       fromfile=t("your {name}.py", name=name),
                                       tofile=t("reference {name}.py", name=name)))
@@ -305,7 +310,10 @@ def watch(name, interval, timeout, workspace_dir):
     """Re-check an exercise every time you save it (Ctrl-C stops)."""
     name = _names_or_fail([name])[0]
     ws = _workspace(workspace_dir)
-    path = workspace.exercise_file(ws, name)
+    try:
+        path = workspace.exercise_file(ws, name)
+    except workspace.WorkspaceError as exc:
+        raise UsageProblem(str(exc)) from None
     hist = _history()
     click.echo(t("watching {path}; save to re-check, Ctrl-C to stop", path=path))
     seen = None
