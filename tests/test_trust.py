@@ -314,6 +314,38 @@ def test_ten_resets_at_once_lose_nothing(ws):
     assert [p.name for p in ws.iterdir() if p.name.endswith(".tmp")] == []
 
 
+# ---- messages a learner acts on ----------------------------------------------------------
+
+def test_solution_diff_ignores_comments_and_the_todo_markers(ws):
+    answer = "\n".join(line.split("  #")[0] for line in [
+        "        self.dW = self.x.T @ dout  # my note",
+        "",
+        "        self.db = dout.sum(axis=0)",
+        "        dx = dout @ self.W.T",
+        "        return dx"])
+    skeleton = skeleton_path("linear").read_text()
+    todo = re.search(r"\n        raise NotImplementedError\(.*\)", skeleton)
+    mine = skeleton[:todo.start()] + "\n" + answer + "   # done!\n\n" + skeleton[todo.end():]
+    (ws / "linear.py").write_text(mine)
+    same = run("solution", "linear", "--diff")
+    assert same.exit_code == 0 and "line for line" in same.output
+    assert not re.search(r"^[+-] ", same.output, re.M), same.output
+
+    (ws / "linear.py").write_text(mine.replace("dout.sum(axis=0)", "dout.sum(axis=1)"))
+    differs = run("solution", "linear", "--diff").output
+    assert "-        self.db = dout.sum(axis=1)" in differs and "+        self.db = dout.sum(axis=0)" in differs
+    assert "BEGIN TODO" not in differs and "TODO" not in differs.split("@@", 1)[1]
+
+
+def test_declining_the_reveal_prompt_is_not_an_error(ws, clock):
+    run("drill", "linear")
+    for answer in ("n\n", "\n"):
+        result = CliRunner().invoke(cli, ["solution", "linear"], input=answer)
+        assert result.exit_code == 0 and "Error" not in result.output, result.output
+        assert "not shown; the drill goes on" in result.output and "class Linear" not in result.output
+    assert history.History.open().active_drill(str(ws.resolve())) is not None
+
+
 def width(text: str) -> int:
     """Terminal columns: a CJK character takes two."""
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from bpdrill import __version__, catalog, drill, history, i18n, runner, workspace
+from bpdrill import __version__, catalog, drill, history, i18n, runner, source, workspace
 from bpdrill.columns import table
 from bpdrill.drill import format_seconds
 from bpdrill.i18n import t
@@ -280,8 +280,9 @@ def solution(name, as_diff, workspace_dir):
             shown = click.confirm(question, default=False, err=True)
         except click.Abort:  # no answer (no terminal): keep the drill going
             shown = False
-        if not shown:
-            raise click.ClickException(t("not shown; the drill goes on"))
+        if not shown:  # a choice, not an error
+            click.echo(t("not shown; the drill goes on"))
+            return
         hist.end_drill(active.id, solution_seen=True)
     reference = workspace.solution_path(name).read_text(encoding="utf-8")
     if not as_diff:
@@ -291,10 +292,15 @@ def solution(name, as_diff, workspace_dir):
         mine = workspace.exercise_file(ws, name).read_text(encoding="utf-8")
     except workspace.WorkspaceError as exc:
         raise UsageProblem(str(exc)) from None
-    lines = list(difflib.unified_diff(mine.splitlines(keepends=True), reference.splitlines(keepends=True),
+    lines = list(difflib.unified_diff([line + "\n" for line in source.code_lines(mine)],
+                                      [line + "\n" for line in source.code_lines(reference)],
                                       fromfile=t("your {name}.py", name=name),
                                       tofile=t("reference {name}.py", name=name)))
-    click.echo("".join(lines) if lines else t("your file is the reference, line for line"))
+    if not lines:
+        click.echo(t("your code is the reference, line for line (comments and blank lines aside)"))
+        return
+    click.echo(t("(comments and blank lines are left out of the comparison)"))
+    click.echo("".join(lines), nl=False)
 
 
 # ---- watch ------------------------------------------------------------------------------
