@@ -402,3 +402,32 @@ def test_hint_past_the_deepest_level_repeats_the_last_and_is_not_counted(ws, clo
     deepest = catalog.get("linear").hints[2].strip()[:40]
     assert all("Hint 3/3" in out and deepest in out for out in shown[2:])
     assert json.loads(run("stats", "--json").output)["exercises"][0]["hints"] == 3
+
+
+# ---- a newcomer follows the README without guessing --------------------------------------
+
+def test_the_readme_is_enough_to_start():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    first = readme.split("```sh\n", 1)[1].split("```", 1)[0]
+    assert first == ("python3 -m venv .venv && .venv/bin/pip install -e '.[test]' && .venv/bin/bpdrill check linear\n"
+                     ".venv/bin/python -m pytest\n")
+    assert "SPEC.md" not in readme  # the README describes the JSON itself
+    for field in ("seed", "workspace", "exercises", "file", "score", "max_score", "status", "checks", "id",
+                  "kind", "target", "passed", "message", "diagnosis", "line", "not_started"):
+        assert f"`{field}`" in readme or f'"{field}"' in readme, field
+    assert "source .venv/bin/activate" in readme and ".venv/bin" in readme
+    assert "torch==2.13.0" in readme and "--index-url https://download.pytorch.org/whl/cpu" in readme
+    intro = readme[readme.index("```", readme.index("```sh") + 3):readme.index("## A tour")]
+    assert "not started" in intro and "status 1" in intro
+
+
+def test_the_readme_names_every_field_of_the_json_report(ws):
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    wrong = (ROOT / "tests" / "fixtures" / "wrong" / "linear" / "dW_transposed.py").read_text()
+    (ws / "linear.py").write_text(wrong)
+    doc = json.loads(run("check", "linear", "--json", "--seed", "3").output)
+    keys = set(doc) | set(doc["exercises"][0])
+    for c in doc["exercises"][0]["checks"]:
+        keys |= set(c) | set(c.get("diagnosis") or {})
+    missing = sorted(k for k in keys if f"`{k}`" not in readme and f'"{k}"' not in readme)
+    assert not missing, f"the README does not describe {missing}"
