@@ -292,15 +292,14 @@ def solution(name, as_diff, workspace_dir):
         mine = workspace.exercise_file(ws, name).read_text(encoding="utf-8")
     except workspace.WorkspaceError as exc:
         raise UsageProblem(str(exc)) from None
-    lines = list(difflib.unified_diff([line + "\n" for line in source.code_lines(mine)],
-                                      [line + "\n" for line in source.code_lines(reference)],
-                                      fromfile=t("your {name}.py", name=name),
-                                      tofile=t("reference {name}.py", name=name)))
+    lines = source.code_diff(mine, reference, t("your line {mine}, reference line {reference}"))
     if not lines:
         click.echo(t("your code is the reference, line for line (comments and blank lines aside)"))
         return
+    click.echo(t("--- your {name}.py", name=name))
+    click.echo(t("+++ reference {name}.py", name=name))
     click.echo(t("(comments and blank lines are left out of the comparison)"))
-    click.echo("".join(lines), nl=False)
+    click.echo("\n".join(lines))
 
 
 # ---- watch ------------------------------------------------------------------------------
