@@ -1,9 +1,9 @@
 """Results of a check run: data classes, the JSON document, and the terminal table."""
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass, field
 
+from bpdrill.columns import pad
 from bpdrill.i18n import t
 
 STATUSES = ("passed", "partial", "failed", "not_started", "error")
@@ -73,12 +73,6 @@ _STATUS_COLOUR = {"passed": "green", "partial": "yellow", "failed": "red",
                   "not_started": "bright_black", "error": "red"}
 
 
-def _pad(text: str, width: int) -> str:
-    """text padded with spaces to width terminal columns (a CJK character takes two)."""
-    used = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-    return text + " " * max(0, width - used)
-
-
 def render(report: RunReport, verbose: bool = False, style=lambda text, **kw: text) -> str:
     """The report as text for a terminal; style is click.style or the identity."""
     lines = [t("seed {seed}  (repeat with --seed {seed})", seed=report.seed), ""]
@@ -126,5 +120,5 @@ def render(report: RunReport, verbose: bool = False, style=lambda text, **kw: te
 
 def _mark(word: str, colour: str, style) -> str:
     """'ok   ' or 'FAIL ': the word styled, then spaces up to the check name's column."""
-    padded = _pad(word, 4) + " "
+    padded = pad(word, 4) + " "
     return style(word, fg=colour) + padded[len(word):]
