@@ -217,8 +217,9 @@ def trend(times: list[float]) -> str:
     return "steady"
 
 
-def exercise_stats(history: History, exercise: str) -> ExerciseStats:
-    drills = history.drills(exercise)
+def exercise_stats(history: History, exercise: str, keep=None) -> ExerciseStats:
+    """keep(drill) -> bool chooses the drills counted (interview mode's are timed apart)."""
+    drills = [d for d in history.drills(exercise) if keep is None or keep(d)]
     times = [d.green_seconds for d in drills if d.solved]
     checks = history.checks(exercise)
     last = (checks[-1]["score"], checks[-1]["max_score"]) if checks else None
