@@ -109,16 +109,24 @@ def gradeable() -> tuple[str, ...]:
     return tuple(found)
 
 
+def last_drilled(hist: History) -> list[str]:
+    """The exercise drilled last, if any: what is due is served first, but never straight back."""
+    drills = hist.drills()
+    return [drills[-1].exercise] if drills else []
+
+
 def pick_exercise(hist: History, deck: srs.Deck, avoid=(), allowed=None) -> str:
-    """What is due first (most overdue, not one of the last drilled), else the weakest."""
-    allowed = list(allowed if allowed is not None else catalog.names())
-    recent = [d.exercise for d in reversed(hist.drills())][:drill.SPACING]
-    due = deck.pick_exercise(allowed, avoid=[*avoid, *recent]) or deck.pick_exercise(allowed, avoid=avoid)
+    """The most overdue exercise among allowed (not one of avoid, not the one just drilled),
+    else the weakest (drill.weakness: never drilled, last unsolved, slow), not one of the last
+    drill.SPACING drilled while others remain; ties in the order of the catalog."""
+    pool = list(allowed if allowed is not None else catalog.names())
+    allowed = [n for n in pool if n not in avoid] or pool
+    due = deck.pick_exercise(allowed, avoid=last_drilled(hist))
     if due is not None:
         return due
-    keys = {n: drill.weakness(hist, n) for n in allowed if n not in avoid} or {n: drill.weakness(hist, n) for n in allowed}
-    fresh = {n: k for n, k in keys.items() if n not in recent} or keys
-    return min(sorted(fresh), key=lambda n: fresh[n])
+    recent = [d.exercise for d in reversed(hist.drills())][:drill.SPACING]
+    candidates = [n for n in allowed if n not in recent] or allowed
+    return min(candidates, key=lambda n: drill.weakness(hist, n))
 
 
 # ---- stats ------------------------------------------------------------------------------

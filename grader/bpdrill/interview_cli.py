@@ -15,7 +15,7 @@ import time
 
 import click
 
-from bpdrill import catalog, drill, history, i18n, interview, questions, runner, srs
+from bpdrill import catalog, history, i18n, interview, questions, runner, srs
 from bpdrill.cli import UsageProblem, _history, _record, _workspace, cli, common
 from bpdrill.drill import format_seconds
 from bpdrill.i18n import t
@@ -57,10 +57,8 @@ def format_interval(seconds: float) -> str:
 
 
 def due_exercise(hist) -> str | None:
-    """For `drill --random`: the most overdue exercise (not one of the last drilled), or None."""
-    deck = _open_deck(hist)
-    recent = [d.exercise for d in reversed(hist.drills())][:drill.SPACING]
-    return deck.pick_exercise(catalog.names(), avoid=recent)
+    """For `drill --random`: the most overdue exercise (never the one just drilled), or None."""
+    return _open_deck(hist).pick_exercise(catalog.names(), avoid=interview.last_drilled(hist))
 
 
 # ---- one question -----------------------------------------------------------------------
@@ -244,7 +242,7 @@ def _question_part(deck, pool) -> dict:
     q = deck.pick_question(pool)
     begun = history.clock()
     result = ask_one(q, deck, source="mock")
-    return {"kind": "question", "item": q.id, "passed": result["rating"] in ("good", "easy"),
+    return {"kind": "question", "item": q.id, "passed": result["rating"] in ("hard", "good", "easy"),
             "rating": result["rating"], "seconds": history.clock() - begun, "missed": result["missed"]}
 
 
