@@ -415,3 +415,32 @@ def test_a_mock_check_that_fails_shows_the_plain_diagnosis_and_waits(env, monkey
 def test_mock_in_chinese(env, slow_learner):
     result = run("mock", "--minutes", "5", "--lang", "zh", input="\n3\nskip\n\n3\n")
     assert "模拟面试" in result.output and "Mock interview" not in result.output
+
+
+def test_a_mock_round_without_input_shows_the_warm_up_and_stops_before_any_exercise(env):
+    result = run("mock")
+    assert result.exit_code == 0, result.output
+    assert "Model answer:" in result.output and "the mock round stops here" in result.output
+    assert "Part 2" not in result.output
+    doc = stats_json()
+    assert doc["interview"] == [] and [p["kind"] for p in doc["mocks"][0]["parts"]] == ["question"]
+    assert doc["reviews"]["cards"] == 0  # nothing rated, nothing scheduled
+
+
+def test_drill_random_interview_lays_a_blank_page_and_list_calls_it_not_started(env):
+    result = run("drill", "--random", "--interview")
+    assert result.exit_code == 0, result.output
+    name = re.search(r"\((\w+)\)", result.output.splitlines()[0])[1]
+    assert (env / f"{name}.py").read_text() == blank.blank_for(name)
+    rows = {r["name"]: r for r in json.loads(run("list", "--json").output)["exercises"]}
+    assert rows[name]["status"] == "not_started"
+
+
+def test_watch_during_an_interview_drill_gives_the_plain_diagnosis(env):
+    from bpdrill.cli import _watch_round
+    run("drill", "linear", "--interview")
+    (env / "linear.py").write_text((FIXTURES / "wrong" / "linear" / "dW_transposed.py").read_text())
+    hist = history.History.open()
+    line = _watch_round("linear", env / "linear.py", env, hist, 5.0)
+    hist.close()
+    assert "the gradient is transposed" in line and "got.T is right" not in line

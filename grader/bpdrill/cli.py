@@ -84,7 +84,7 @@ def list_command(as_json, workspace_dir):
         best = stats.best_score if stats else None
         if best and best[0] == best[1]:
             status = "passed"
-        elif workspace.is_untouched(ws, ex.name):
+        elif workspace.is_untouched(ws, ex.name) or interview.is_blank(ws, ex.name):
             status = "not_started"
         else:
             status = "in_progress"

@@ -95,9 +95,10 @@ def ask_one(q: questions.Question, deck: srs.Deck | None, answer: str | None = N
     if answer:
         click.echo(t("{named}/{total} key points named in your answer", named=sum(ticks), total=len(ticks)))
     result = {"question": q.id, "answered": bool(answer), "rating": None,
-              "named": sum(1 for x in ticks if x), "missed": missed}
+              "named": sum(1 for x in ticks if x), "missed": missed, "ended": ended}
     if rating is None and not ended:
         rating = _ask_rating()
+        result["ended"] = rating is None
     if rating is None or deck is None:
         click.echo(t("no rating given: nothing recorded"))
         return result
@@ -210,12 +211,13 @@ def _coding_part(hist, deck, ws, name: str, limit_minutes: float, mock_id: int) 
     click.echo(t("Edit: {file}", file=started.file))
     click.echo(t("Time limit: {limit}. The clock is running.", limit=format_seconds(started.drill.limit_seconds)))
     begun = history.clock()
-    passed, score = False, None
+    passed, score, stopped = False, None, False
     while True:
         click.echo(t("Press Enter when `bpdrill check {name}` passes, or type skip: ", name=name), nl=False)
         line = _line()
         if line is None or line.strip().lower() in ("skip", "跳过"):
-            if line is None:
+            stopped = line is None
+            if stopped:
                 click.echo()
             break
         seed = secrets.randbelow(2**31)
@@ -235,7 +237,7 @@ def _coding_part(hist, deck, ws, name: str, limit_minutes: float, mock_id: int) 
         click.echo(t("{name}: not solved", name=name))
     mistakes = deck.diagnoses(started.drill.id)
     return {"kind": "exercise", "item": name, "passed": passed, "seconds": history.clock() - begun,
-            "score": score, "missed": mistakes}
+            "score": score, "missed": mistakes, "stopped": stopped}
 
 
 def _question_part(deck, pool) -> dict:
@@ -243,7 +245,8 @@ def _question_part(deck, pool) -> dict:
     begun = history.clock()
     result = ask_one(q, deck, source="mock")
     return {"kind": "question", "item": q.id, "passed": result["rating"] in ("hard", "good", "easy"),
-            "rating": result["rating"], "seconds": history.clock() - begun, "missed": result["missed"]}
+            "rating": result["rating"], "seconds": history.clock() - begun, "missed": result["missed"],
+            "stopped": result["ended"]}
 
 
 @cli.command()
@@ -265,29 +268,38 @@ def mock(minutes, workspace_dir):
                              minutes=f"{minutes:g}"), bold=True))
     parts = []
 
-    def part(number_title: str, run) -> dict:
+    def part(number_title: str, run) -> bool:
+        """Run one part and save the summary so far; False when the input ended (stop the round)."""
         click.echo("\n" + click.style(f"== {number_title} ==", bold=True))
-        done = run()
-        parts.append(done)
+        parts.append(run())
         interview.save_mock(hist, mock_id, parts)
-        return done
+        if parts[-1].get("stopped"):
+            click.echo("\n" + t("no more input: the mock round stops here"))
+        return not parts[-1].get("stopped")
 
     def left_minutes() -> float:
         return max(1.0, (deadline - history.clock()) / 60)
 
-    warmup = [q for q in questions.questions() if q.topic in questions.GENERAL_TOPICS]
-    part(t("Part {n}: warm-up question", n=1), lambda: _question_part(deck, warmup))
-    first = interview.pick_exercise(hist, deck, allowed=interview.gradeable())
-    part(t("Part {n}: coding", n=2), lambda: _coding_part(
-        hist, deck, ws, first, min(catalog.get(first).minutes, left_minutes()), mock_id))
-    follow = questions.about(first) or questions.about("backprop")
-    part(t("Part {n}: follow-up question on {name}", n=3, name=first), lambda: _question_part(deck, follow))
-    if deadline - history.clock() >= SECOND_EXERCISE_SECONDS:
+    def rounds():
+        warmup = [q for q in questions.questions() if q.topic in questions.GENERAL_TOPICS]
+        if not part(t("Part {n}: warm-up question", n=1), lambda: _question_part(deck, warmup)):
+            return
+        first = interview.pick_exercise(hist, deck, allowed=interview.gradeable())
+        if not part(t("Part {n}: coding", n=2), lambda: _coding_part(
+                hist, deck, ws, first, min(catalog.get(first).minutes, left_minutes()), mock_id)):
+            return
+        follow = questions.about(first) or questions.about("backprop")
+        if not part(t("Part {n}: follow-up question on {name}", n=3, name=first),
+                    lambda: _question_part(deck, follow)):
+            return
+        if deadline - history.clock() < SECOND_EXERCISE_SECONDS:
+            click.echo("\n" + t("no time left for a second exercise"))
+            return
         second = interview.pick_exercise(hist, deck, avoid=[first], allowed=interview.gradeable())
         part(t("Part {n}: coding", n=4), lambda: _coding_part(
             hist, deck, ws, second, min(catalog.get(second).minutes, left_minutes()), mock_id))
-    else:
-        click.echo("\n" + t("no time left for a second exercise"))
+
+    rounds()
     interview.save_mock(hist, mock_id, parts, ended=True)
     click.echo("\n" + summary(parts, minutes))
 
