@@ -213,6 +213,13 @@ def test_the_question_file_is_complete_in_both_languages_with_unique_ids():
                     re.compile(pattern[3:])
 
 
+def test_each_model_answer_names_every_key_point_in_both_languages():
+    """So a typed answer as good as the model's ticks every point, in English or Chinese."""
+    for q in questions.questions():
+        assert all(q.ticks(q.answer)), (q.id, [p.en for p, ok in zip(q.key_points, q.ticks(q.answer)) if not ok])
+        assert all(q.ticks(q.answer_zh)), (q.id, [p.en for p, ok in zip(q.key_points, q.ticks(q.answer_zh)) if not ok])
+
+
 def test_key_points_match_as_the_file_says():
     q = questions.get("linear_gradients")
     full = q.ticks("dx = dout @ W.T ; dW = x.T @ dout ; db = dout.sum(axis=0), every gradient has the shape of its variable")

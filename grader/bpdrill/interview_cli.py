@@ -347,7 +347,10 @@ def stats_extra(hist) -> tuple[dict, list[str]]:
     rows = [r for r in rows if r.attempts]
     rounds = interview.mocks(hist)
     deck = srs.Deck(hist)
-    deck.sync()
+    try:
+        deck.sync()
+    except srs.SrsUnavailable:  # the schedule cannot be brought up to date: show it as it stands
+        pass
     cards, due = deck.cards(), deck.due()
     doc = {"interview": [r.to_json() for r in rows], "mocks": [m.to_json() for m in rounds],
            "reviews": {"cards": len(cards), "due": len(due)}}

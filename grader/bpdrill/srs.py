@@ -115,7 +115,15 @@ class Deck:
     def __init__(self, hist: history.History):
         self.hist, self.db = hist, hist.db
         self.db.executescript(SCHEMA)
-        self.scheduler = _fsrs().Scheduler(enable_fuzzing=False)
+        self._scheduler = None
+
+    @property
+    def scheduler(self):
+        """FSRS's scheduler with its default parameters; fuzzing off (the same history, the same
+        schedule). Made on first use: recording a drill's diagnoses does not need it."""
+        if self._scheduler is None:
+            self._scheduler = _fsrs().Scheduler(enable_fuzzing=False)
+        return self._scheduler
 
     # ---- reviews ------------------------------------------------------------------------
     def review(self, item: str, rating: int, at: float | None = None, source: str = "ask",
