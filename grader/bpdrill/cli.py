@@ -174,7 +174,7 @@ def _record(hist, ws: Path, reports, seed: int):
 
 @cli.command("drill")
 @click.argument("name", required=False)
-@click.option("--random", "pick", is_flag=True, help="Pick the exercise you are weakest at.")
+@click.option("--random", "pick", is_flag=True, help="Pick what is due for review, else the exercise you are weakest at.")
 @click.option("--minutes", type=click.FloatRange(0.5, 600), help="The time limit (default: the exercise's).")
 @click.option("--interview", "blank_page", is_flag=True,
               help="Interview mode: a blank page, no hints, diagnoses without the fix, timed apart.")
