@@ -170,6 +170,25 @@ def test_an_interview_diagnosis_says_what_and_where_but_not_the_fix(env):
     assert any(c["diagnosis"] and c["diagnosis"]["name"] == "transposed" for c in doc["exercises"][0]["checks"])
 
 
+def test_every_mistake_the_readme_lists_has_a_plain_description_in_both_languages():
+    from bpdrill import plain
+    from bpdrill.diagnose import Diagnosis
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    section = readme.split("### The mistakes bpdrill recognises")[1].split("\n### ")[0]
+    listed = re.findall(r"^\| `(\w+)` \|", section, flags=re.M)
+    assert len(listed) > 40
+    english = plain.descriptions()
+    assert not sorted(set(listed) - set(english))
+    i18n.set_language("zh")
+    try:
+        chinese = plain.descriptions()
+        assert all(CJK.search(chinese[name]) for name in listed)
+    finally:
+        i18n.set_language("en")
+    unknown = plain.describe(Diagnosis("brand_new_mistake", "advice", 3, " (in f, x.py:3)"))
+    assert unknown == "a known mistake: brand_new_mistake (in f, x.py:3)"
+
+
 def test_interview_times_are_kept_apart_from_practice_and_stats_shows_both(env, clock):
     run("drill", "linear")
     clock.advance(300)
