@@ -13,37 +13,17 @@ from click.testing import CliRunner
 from bpdrill import blank, catalog, history, i18n, interview, interview_cli, questions, skeleton, srs
 from bpdrill.cli import cli
 from conftest import solution_path
+# env: a fresh workspace and data folder (history, schedule) per test; clock: history.clock faked
+from test_drill import clock, env  # noqa: F401
 
 FIXTURES = Path(__file__).parent / "fixtures"
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
-class FakeClock:
-    def __init__(self, start: float = 1_800_000_000.0):
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    fake = FakeClock()
-    monkeypatch.setattr(history, "clock", fake)
-    return fake
-
-
-@pytest.fixture
-def env(tmp_path, monkeypatch):
-    """A fresh workspace and a fresh data folder (history, schedule) for each test."""
-    ws = tmp_path / "ws"
-    monkeypatch.setenv("BPDRILL_WORKSPACE", str(ws))
-    monkeypatch.setenv("BPDRILL_DATA", str(tmp_path / "data"))
-    monkeypatch.delenv("BPDRILL_LANG", raising=False)
-    yield ws
+@pytest.fixture(autouse=True)
+def english_after():
+    """--lang zh sets the process's language: every test leaves it English."""
+    yield
     i18n.set_language("en")
 
 
