@@ -336,12 +336,21 @@ def test_diagnosed_mistakes_make_a_fast_drill_hard(env, clock):
     hist.close()
 
 
-def test_the_schedule_tables_live_in_the_history_file(env):
-    run("ask", "relu", "--rating", "good")
+def test_the_schedule_tables_are_created_when_the_history_file_is_opened(env):
+    history.History.open().close()
     db = sqlite3.connect(str(history.data_dir() / "history.sqlite3"))
     tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    assert {"srs_cards", "srs_reviews", "drills", "checks"} <= tables
     db.close()
+    assert {"srs_cards", "srs_reviews", "drill_diagnoses", "interview_drills", "mocks", "drills"} <= tables
+
+
+def test_an_unreadable_history_costs_the_record_not_the_question(env, tmp_path, monkeypatch):
+    (tmp_path / "data").write_text("a file where the data folder should be")
+    result = CliRunner().invoke(cli, ["ask", "relu_derivative", "--rating", "good"])
+    assert result.exit_code == 0 and "Model answer:" in result.stdout
+    assert "no practice history this time" in result.stderr and "recorded: good" not in result.stdout
+    assert "nothing recorded: the practice history cannot be opened" in result.stdout
+    assert run("today").exit_code == 2
 
 
 # ---- mock rounds ------------------------------------------------------------------------

@@ -51,6 +51,9 @@ CREATE INDEX IF NOT EXISTS drills_by_exercise ON drills (exercise, started);
 """
 
 
+EXTRA_SCHEMAS: list[str] = []  # tables other modules keep in this file (srs, interview): created on open too
+
+
 def data_dir() -> Path:
     """$BPDRILL_DATA, else the platform's per-user data folder for bpdrill."""
     if os.environ.get("BPDRILL_DATA"):
@@ -98,7 +101,8 @@ class History:
         db.row_factory = sqlite3.Row
         db.execute("PRAGMA journal_mode=WAL")  # readers never block a writer; atomic commits
         db.execute("PRAGMA synchronous=NORMAL")
-        db.executescript(SCHEMA)
+        for script in (SCHEMA, *EXTRA_SCHEMAS):
+            db.executescript(script)
         return cls(db, path)
 
     def close(self) -> None:

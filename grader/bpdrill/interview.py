@@ -30,10 +30,8 @@ CREATE TABLE IF NOT EXISTS mocks (
 );
 """
 
-
-def ensure(hist: History) -> None:
-    """Create interview mode's tables (and the spaced-repetition ones) in the history file."""
-    hist.db.executescript(SCHEMA + srs.SCHEMA)
+if SCHEMA not in history.EXTRA_SCHEMAS:
+    history.EXTRA_SCHEMAS.append(SCHEMA)  # created by History.open, under its error handling
 
 
 # ---- the blank page ---------------------------------------------------------------------
@@ -55,7 +53,6 @@ def lay_blank(ws: Path, name: str) -> Path | None:
 
 def start(hist: History, ws: Path, name: str, minutes: float | None, mock_id: int | None = None) -> drill.Started:
     """An interview drill: a blank page, the clock started, the drill marked as interview mode."""
-    ensure(hist)
     limit = 60 * (minutes if minutes is not None else catalog.get(name).minutes)
     kept = lay_blank(ws, name)
     started = hist.start_drill(name, str(ws), limit)
@@ -66,7 +63,6 @@ def start(hist: History, ws: Path, name: str, minutes: float | None, mock_id: in
 
 
 def drill_ids(hist: History) -> set[int]:
-    ensure(hist)
     return {r["drill_id"] for r in hist.db.execute("SELECT drill_id FROM interview_drills")}
 
 
@@ -88,7 +84,6 @@ def note_check(hist: History | None, running, reports) -> None:
     """After a check during a drill: remember the mistakes it was diagnosed with (for its rating)."""
     if hist is None or running is None:
         return
-    ensure(hist)
     names = [c.diagnosis.name for r in reports if r.name == running.exercise
              for c in r.checks if c.diagnosis is not None]
     srs.Deck(hist).note_diagnoses(running.id, names)
@@ -157,7 +152,6 @@ class Mock:
 
 
 def start_mock(hist: History, minutes: float) -> int:
-    ensure(hist)
     with hist.db:
         hist.db.execute("BEGIN IMMEDIATE")
         return hist.db.execute("INSERT INTO mocks (started, minutes) VALUES (?, ?)",
@@ -174,6 +168,5 @@ def save_mock(hist: History, mock_id: int, parts: list, ended: bool = False) -> 
 
 
 def mocks(hist: History) -> list[Mock]:
-    ensure(hist)
     return [Mock(r["id"], r["started"], r["ended"], r["minutes"], json.loads(r["summary"]).get("parts", []))
             for r in hist.db.execute("SELECT * FROM mocks ORDER BY started, id")]

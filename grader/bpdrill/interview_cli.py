@@ -100,7 +100,8 @@ def ask_one(q: questions.Question, deck: srs.Deck | None, answer: str | None = N
         rating = _ask_rating()
         result["ended"] = rating is None
     if rating is None or deck is None:
-        click.echo(t("no rating given: nothing recorded"))
+        click.echo(t("no rating given: nothing recorded") if rating is None
+                   else t("nothing recorded: the practice history cannot be opened"))
         return result
     due = deck.review(srs.question_item(q.id), rating, source=source)
     click.echo(t("recorded: {rating}; next review {when}", rating=_rating_name(rating),

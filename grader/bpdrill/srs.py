@@ -1,8 +1,8 @@
 """Spaced repetition: coding exercises and spoken questions scheduled together by FSRS.
 
 Each item (an exercise, "exercise:linear", or a question, "question:linear_gradients") has one
-FSRS card, kept as JSON in the practice history's SQLite file (tables created when a Deck is
-opened on it). A review rates one recall: again (1), hard (2), good (3), easy (4).
+FSRS card, kept as JSON in the practice history's SQLite file (its tables are created when the
+history is opened). A review rates one recall: again (1), hard (2), good (3), easy (4).
 
 - A spoken question is rated by the learner (`bpdrill ask`, the mock's questions).
 - A drill is rated from its record when it ends (see drill_rating): unsolved or the
@@ -47,6 +47,10 @@ CREATE TABLE IF NOT EXISTS drill_diagnoses (  -- the known mistakes a drill's ch
     PRIMARY KEY (drill_id, name)
 );
 """
+
+
+if SCHEMA not in history.EXTRA_SCHEMAS:
+    history.EXTRA_SCHEMAS.append(SCHEMA)  # created by History.open, under its error handling
 
 
 class SrsUnavailable(RuntimeError):
@@ -114,7 +118,6 @@ class Deck:
 
     def __init__(self, hist: history.History):
         self.hist, self.db = hist, hist.db
-        self.db.executescript(SCHEMA)
         self._scheduler = None
 
     @property
