@@ -445,7 +445,7 @@ def test_a_mock_round_without_input_shows_the_warm_up_and_stops_before_any_exerc
 def test_drill_random_interview_lays_a_blank_page_and_list_calls_it_not_started(env):
     result = run("drill", "--random", "--interview")
     assert result.exit_code == 0, result.output
-    name = re.search(r"\((\w+)\)", result.output.splitlines()[0])[1]
+    name = re.search(r"\((\w+)\)$", result.output.splitlines()[0])[1]
     assert (env / f"{name}.py").read_text() == blank.blank_for(name)
     rows = {r["name"]: r for r in json.loads(run("list", "--json").output)["exercises"]}
     assert rows[name]["status"] == "not_started"
