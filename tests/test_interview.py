@@ -243,8 +243,10 @@ def test_ask_shows_the_question_reveals_the_answer_and_records_a_self_rating(env
 
 def test_a_typed_answer_ticks_the_key_points_it_names(env, clock):
     result = run("ask", "linear_gradients", input="dx = dout @ W.T\ndW = x.T @ dout\n\n2\n")
-    assert "[x] dW = x^T dout" in result.output.replace("  ", " ") or "[x]" in result.output
-    assert "[ ]" in result.output and "key points named in your answer" in result.output
+    assert "[x] dx = dout W^T, shape (N, in)" in result.output
+    assert "[x] dW = x^T dout, shape (in, out)" in result.output
+    assert "[ ] db = dout summed over the batch axis" in result.output
+    assert "2/4 key points named in your answer" in result.output
     assert "recorded: hard" in result.output
 
 
