@@ -62,3 +62,11 @@ def test_wheel_installs_into_a_fresh_venv_and_drills_outside_the_repo(tmp_path):
     assert solved.returncode == 0, solved.stdout + solved.stderr
     assert "solved in" in solved.stdout
     assert "linear" in sh(bpdrill, "stats", cwd=practice, env=env).stdout
+
+    # Interview rehearsal from the wheel: blank pages, the question bank and the schedule.
+    sh(bpdrill, "drill", "sigmoid", "--interview", cwd=practice, env=env)
+    page = (practice / "sigmoid.py").read_text()
+    assert "raise NotImplementedError" in page and "(1 - s)" not in page
+    asked = sh(bpdrill, "ask", "sigmoid_derivative", "--rating", "good", cwd=practice, env=env)
+    assert "recorded: good" in asked.stdout
+    assert "never practised" in sh(bpdrill, "today", cwd=practice, env=env).stdout

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import click
 
-from bpdrill import __version__, catalog, drill, history, i18n, refcache, runner, source, workspace
+from bpdrill import __version__, catalog, drill, history, i18n, interview, refcache, runner, source, workspace
 from bpdrill.columns import table
 from bpdrill.drill import format_seconds
 from bpdrill.i18n import t
-from bpdrill.report import RunReport, render
+from bpdrill.report import RunReport, diagnosis_text, render
 
 
 class UsageProblem(click.ClickException):
@@ -93,7 +93,7 @@ def list_command(as_json, workspace_dir):
     for ex in catalog.exercises():
         path = ws / ex.filename
         now = history.progress(hist, ex.name, str(ws), workspace.content_hash(path),
-                               workspace.is_untouched(ws, ex.name))
+                               workspace.is_untouched(ws, ex.name) or interview.is_blank(ws, ex.name))
         rows.append({"name": ex.name, "title": ex.text("title", i18n.language()), "difficulty": ex.difficulty,
                      "status": now.status, "progress": now.progress, "passes_now": now.passes_now,
                      "solved_before": now.solved_before,
@@ -154,7 +154,8 @@ def check(names, all_, as_json, seed, solution, timeout, verbose, workspace_dir)
     report = RunReport(seed, str(ws if ws is not None else workspace.solution_path(selected[0]).parent),
                        reports)
     clock = None
-    active = _record(_history(), ws, reports, seed, _unchanged(files, hashes)) if ws is not None else None
+    hist = _history() if ws is not None else None
+    active = _record(hist, ws, reports, seed, _unchanged(files, hashes)) if ws is not None else None
     if active is not None:
         clock = {"exercise": active.exercise, "elapsed_seconds": active.elapsed(),
                  "limit_seconds": active.limit_seconds, "solved": active.solved,
@@ -167,7 +168,7 @@ def check(names, all_, as_json, seed, solution, timeout, verbose, workspace_dir)
     else:
         if clock is not None:
             click.echo(click.style(clock["line"], bold=True) + "\n")
-        click.echo(render(report, verbose=verbose, style=click.style))
+        click.echo(render(report, verbose=verbose, style=click.style, plain=interview.is_interview(hist, active)))
     sys.exit(0 if report.all_passed else 1)
 
 
@@ -197,6 +198,7 @@ def _record(hist, ws: Path, reports, seed: int, hashes: dict):
     active = hist.active_drill(str(ws))
     for r in reports:
         hist.record_check(r.name, str(ws), r.score, r.max_score, r.status, seed, active, hashes.get(r.name))
+    interview.note_check(hist, active, reports)
     return hist.drill(active.id) if active is not None else None
 
 
@@ -204,10 +206,12 @@ def _record(hist, ws: Path, reports, seed: int, hashes: dict):
 
 @cli.command("drill")
 @click.argument("name", required=False)
-@click.option("--random", "pick", is_flag=True, help="Pick the exercise you are weakest at.")
+@click.option("--random", "pick", is_flag=True, help="Pick what is due for review, else the exercise you are weakest at.")
 @click.option("--minutes", type=FiniteRange(0.5, 600), help="The time limit (default: the exercise's).")
+@click.option("--interview", "blank_page", is_flag=True,
+              help="Interview mode: a blank page, no hints, diagnoses without the fix, timed apart.")
 @common
-def drill_command(name, pick, minutes, workspace_dir):
+def drill_command(name, pick, minutes, blank_page, workspace_dir):
     """Timed practice: a fresh skeleton (your old attempt is kept) and a running clock."""
     if bool(name) == bool(pick):
         raise UsageProblem(t("name one exercise to drill, or --random"))
@@ -216,9 +220,9 @@ def drill_command(name, pick, minutes, workspace_dir):
     hist = _history()
     if not hist.can_write():  # before the skeleton is laid: no drill, nothing touched
         raise click.ClickException(t("no drill started: it needs the practice history (see the warning above)"))
-    name = name or drill.pick_random(hist, str(ws))
+    name = name or interview_cli.due_exercise(hist) or drill.pick_random(hist, str(ws))
     try:
-        started = drill.start(hist, ws, name, minutes)
+        started = (interview.start if blank_page else drill.start)(hist, ws, name, minutes)
     except workspace.WorkspaceError as exc:
         raise UsageProblem(str(exc)) from None
     if started.drill is None:
@@ -231,6 +235,10 @@ def drill_command(name, pick, minutes, workspace_dir):
     click.echo(t("Time limit: {limit}. The clock is running.", limit=format_seconds(started.drill.limit_seconds)))
     if started.kept:
         click.echo(t("Your previous attempt is kept at {path}", path=started.kept))
+    if blank_page:
+        click.echo(t("Interview mode: a blank page, no hints; a failed check names the mistake and where, "
+                     "not the fix. Check: bpdrill check {name}", name=name))
+        return
     click.echo(t("Check: bpdrill check {name}  (or bpdrill watch {name}); stuck: bpdrill hint {name}", name=name))
 
 
@@ -246,7 +254,11 @@ def hint(name, workspace_dir):
     ex = catalog.get(name)
     if not ex.hints:
         raise UsageProblem(t("no hints are written for {name} yet", name=name))
-    level = _history().next_hint_level(name, str(ws), len(ex.hints)) or 1
+    hist = _history()
+    if interview.active(hist, ws, name) is not None:
+        raise UsageProblem(t("no hints in an interview drill: an interviewer gives none. Practise {name} with "
+                             "hints in a plain `bpdrill drill {name}`", name=name))
+    level = hist.next_hint_level(name, str(ws), len(ex.hints)) or 1
     click.echo(click.style(t("Hint {level}/{deepest} for {name}:", level=level, deepest=len(ex.hints), name=name),
                       bold=True))
     click.echo(ex.hint(level, i18n.language()))
@@ -367,7 +379,7 @@ def _watch_round(name, path, ws, hist, timeout) -> str:
         return click.style(text + "  " + t("full marks"), fg="green")
     detail = report.message or (f"{failing.name}: {failing.message}" if failing else "")
     if failing is not None and failing.diagnosis is not None:
-        detail += "\n    " + t("looks like:") + " " + failing.diagnosis.message
+        detail += "\n    " + t("looks like:") + " " + diagnosis_text(failing.diagnosis, interview.is_interview(hist, active))
     return text + "\n    " + detail
 
 
@@ -380,10 +392,11 @@ def stats(as_json, workspace_dir):
     """Your practice history per exercise in this workspace: attempts, times to green, scores, trend."""
     ws = _workspace(workspace_dir, create=False)
     hist = _history()
-    rows = [history.exercise_stats(hist, name, str(ws)) for name in catalog.names()]
+    rows = [interview.practice_stats(hist, name, str(ws)) for name in catalog.names()]
+    extra, extra_lines = interview_cli.stats_extra(hist)
     if as_json:
         click.echo(json.dumps({"workspace": str(ws), "history": str(hist.path),
-                               "exercises": [r.to_json() for r in rows]}, indent=2, ensure_ascii=False))
+                               "exercises": [r.to_json() for r in rows], **extra}, indent=2, ensure_ascii=False))
         return
     click.echo(t("practice in the workspace {path} (recorded in {history})", path=ws, history=hist.path) + "\n")
     cells = [(t("exercise"), t("drills"), t("solved"), t("best"), t("median"), t("last score"), t("trend"),
@@ -398,6 +411,8 @@ def stats(as_json, workspace_dir):
     over = sum(r.over_time for r in rows)
     if over:
         click.echo("\n" + t("{count} solved drills ran over their time limit", count=over))
+    for line in extra_lines:
+        click.echo(line)
 
 
 # ---- init -------------------------------------------------------------------------------
@@ -428,3 +443,6 @@ def main():
         click.echo("\n" + t("bpdrill: interrupted"), err=True)
         code = 130
     sys.exit(code or 0)
+
+
+from bpdrill import interview_cli  # noqa: E402  registers ask, today and mock on `cli`

@@ -40,6 +40,7 @@ class Diagnosis:
     name: str  # the mistake's stable id
     message: str
     line: int | None = None  # the line of the learner's file at fault
+    place: str = ""  # " (in Linear.backward, linear.py:33)": what interview mode keeps with the name
 
 
 def close(a, b) -> bool:
@@ -324,7 +325,7 @@ def diagnose(unit, ev: Evidence, check: Check, failure: Failed, outcomes: dict,
     if failure.mistake is not None:
         name, text = failure.mistake
         place, line = where(ev.learner_file, qualname, probe.label)
-        return Diagnosis(name, text + place, line)
+        return Diagnosis(name, text + place, line, place)
     if probe.got is not None and probe.expected is None and failure.target:
         try:  # a shape check knows only the shape: the reference knows the values
             probe.expected = ev.reference(check.scenario).get(failure.target)
@@ -343,5 +344,5 @@ def diagnose(unit, ev: Evidence, check: Check, failure: Failed, outcomes: dict,
             words = {"label": probe.label, **evidence}
             at = mistake.where(probe) if callable(mistake.where) else (mistake.where or qualname)
             place, line = where(ev.learner_file, at, probe.label)
-            return Diagnosis(mistake.name, mistake.text(**words) + place, line)
+            return Diagnosis(mistake.name, mistake.text(**words) + place, line, place)
     return None

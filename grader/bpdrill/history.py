@@ -64,6 +64,9 @@ CREATE INDEX IF NOT EXISTS drills_by_exercise ON drills (exercise, started);
 ADDED_COLUMNS = (("checks", "file_hash", "TEXT"),)
 
 
+EXTRA_SCHEMAS: list[str] = []  # tables other modules keep in this file (srs, interview): created on open too
+
+
 def data_dir() -> Path:
     """$BPDRILL_DATA, else the platform's per-user data folder for bpdrill."""
     if os.environ.get("BPDRILL_DATA"):
@@ -165,7 +168,8 @@ class History:
             self.db.row_factory = sqlite3.Row
             self.db.execute("PRAGMA journal_mode=WAL")  # readers never block a writer; atomic commits
             self.db.execute("PRAGMA synchronous=NORMAL")
-            self.db.executescript(SCHEMA)
+            for script in (SCHEMA, *EXTRA_SCHEMAS):
+                self.db.executescript(script)
             for table, column, declaration in ADDED_COLUMNS:
                 if column not in {row[1] for row in self.db.execute(f"PRAGMA table_info({table})")}:
                     self.db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
@@ -416,9 +420,10 @@ def trend(times: list[float]) -> str:
     return "steady"
 
 
-def exercise_stats(history: History, exercise: str, workspace: str | None = None) -> ExerciseStats:
-    """The record of one exercise in one workspace (every workspace when workspace is None)."""
-    drills = history.drills(exercise, workspace)
+def exercise_stats(history: History, exercise: str, workspace: str | None = None, keep=None) -> ExerciseStats:
+    """The record of one exercise in one workspace (every workspace when workspace is None);
+    keep(drill) -> bool chooses the drills counted (interview mode's are timed apart)."""
+    drills = [d for d in history.drills(exercise, workspace) if keep is None or keep(d)]
     times = [d.green_seconds for d in drills if d.solved]
     checks = history.checks(exercise, workspace)
     last = (checks[-1]["score"], checks[-1]["max_score"]) if checks else None

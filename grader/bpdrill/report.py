@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 
 from bpdrill.columns import pad
 from bpdrill.i18n import t
+from bpdrill.plain import describe
 
 STATUSES = ("passed", "partial", "failed", "not_started", "error")
 
@@ -73,8 +74,9 @@ _STATUS_COLOUR = {"passed": "green", "partial": "yellow", "failed": "red",
                   "not_started": "bright_black", "error": "red"}
 
 
-def render(report: RunReport, verbose: bool = False, style=lambda text, **kw: text) -> str:
-    """The report as text for a terminal; style is click.style or the identity."""
+def render(report: RunReport, verbose: bool = False, style=lambda text, **kw: text, plain: bool = False) -> str:
+    """The report as text for a terminal; style is click.style or the identity. plain (interview
+    mode): a diagnosis names the mistake and its place, without the evidence and the advice."""
     lines = [t("seed {seed}  (repeat with --seed {seed})", seed=report.seed), ""]
     width = max((len(e.name) for e in report.exercises), default=0)
     ok, fail = t("ok"), t("FAIL")
@@ -94,9 +96,10 @@ def render(report: RunReport, verbose: bool = False, style=lambda text, **kw: te
             where = f" [{c.kind}{', ' + c.target if c.target else ''}]"
             lines.append(f"    {_mark(fail, 'red', style)}{c.shown or c.name}{where}")
             lines.append(f"         {c.message}")
-            if c.diagnosis is not None and (verbose or c.diagnosis.message not in shown_diagnoses):
-                shown_diagnoses.add(c.diagnosis.message)
-                lines.append(f"         {style(t('looks like:'), fg='yellow')} {c.diagnosis.message}")
+            said = diagnosis_text(c.diagnosis, plain) if c.diagnosis is not None else None
+            if said is not None and (verbose or said not in shown_diagnoses):
+                shown_diagnoses.add(said)
+                lines.append(f"         {style(t('looks like:'), fg='yellow')} {said}")
             if verbose:
                 lines.extend(f"         {d}" for d in c.details)
         if e.output.strip():
@@ -116,6 +119,11 @@ def render(report: RunReport, verbose: bool = False, style=lambda text, **kw: te
         lines.append(t("next: open {file}, fix what is listed above, then run `bpdrill check {name}`",
                        file=nxt.file, name=nxt.name))
     return "\n".join(lines)
+
+
+def diagnosis_text(diagnosis, plain: bool = False) -> str:
+    """The diagnosis as said to the learner: in full, or (plain) the mistake and place only."""
+    return describe(diagnosis) if plain else diagnosis.message
 
 
 def _mark(word: str, colour: str, style) -> str:
