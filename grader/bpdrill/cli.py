@@ -391,3 +391,8 @@ def main():
         click.echo("\n" + t("bpdrill: interrupted"), err=True)
         code = 130
     sys.exit(code or 0)
+
+
+from bpdrill import see  # noqa: E402 - bpdrill explore, bpdrill capstone (commands that show, not grade)
+
+see.register(cli)
