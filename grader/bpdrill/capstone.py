@@ -103,7 +103,12 @@ def train_task(modules: dict, scenario: Scenario) -> dict:
         loss.backward()
         grads = {name: params[name].grad for name in PARAMS}
         if step == 0:
-            found.update({f"grad0_{name}": np.array(g, dtype=np.float64) for name, g in grads.items()})
+            found.update({f"grad0_{name}": None if g is None else np.array(g, dtype=np.float64)
+                          for name, g in grads.items()})
+            if any(found[f"grad0_{name}"] is None or found[f"grad0_{name}"].shape != params[name].shape
+                   for name in PARAMS):  # no use stepping: the trusted side says which gradient
+                return {"losses": np.full(epochs, np.nan), "seconds": 0.0,
+                        "test_logits": np.full((len(scenario["X_test"]), 10), np.nan), **found}
         optimiser.step(grads)
         if step == 0:
             found.update({f"after0_{name}": np.array(params[name].data, dtype=np.float64) for name in PARAMS})
@@ -148,6 +153,9 @@ def first_adam_step(scenario: Scenario, grads: dict) -> dict:
 
 
 def _relative_error(got, want) -> float:
+    """The largest difference over the largest expected value; inf for a missing or misshapen array."""
+    if not isinstance(got, np.ndarray):
+        return float("inf")
     got, want = np.asarray(got, dtype=float), np.asarray(want, dtype=float)
     if got.shape != want.shape:
         return float("inf")
@@ -174,17 +182,17 @@ def judge(scenario: Scenario, outcome, files: dict) -> Capstone:
         result.verdict = t("your engine did not finish: {failure}{where}", failure=outcome.failure, where=where)
         return result
     if outcome.import_error is not None:
-        result.verdict = t("your files could not be imported: {error}", error=error_text(outcome.import_error))
+        result.verdict = t("your files could not be imported: {error}", error=error_text(outcome.import_error, files.values()))
         return result
     answer = (outcome.results or {}).get(scenario.name)
     if answer is None or answer["error"] is not None:
         error = (answer or {}).get("error") or {}
         if error.get("not_implemented"):
             result.verdict = t("your Tensor or Adam is not finished ({error}): finish autograd and adam first "
-                               "(bpdrill check autograd adam)", error=error_text(error))
+                               "(bpdrill check autograd adam)", error=error_text(error, files.values()))
         else:
             result.verdict = t("your engine raised an error while training: {error}; check autograd first",
-                               error=error_text(error) if error else t("no answer"))
+                               error=error_text(error, files.values()) if error else t("no answer"))
         return result
     values = {k: (v.array if v.array is not None else v.value) for k, v in answer["values"].items()}
     try:
@@ -202,7 +210,10 @@ def judge(scenario: Scenario, outcome, files: dict) -> Capstone:
         result.verdict = t("your engine returned something that is not an array: check autograd first")
         return result
     worst = max(grad_errors, key=grad_errors.get)
-    if grad_errors[worst] > 1e-6:
+    if not np.isfinite(grad_errors[worst]):
+        result.verdict = t("your Tensor's gradients are wrong: after the first backward {name}.grad is missing or "
+                           "has the wrong shape: check autograd first (bpdrill check autograd)", name=worst)
+    elif grad_errors[worst] > 1e-6:
         result.verdict = t("your Tensor's gradients are wrong: on the first batch {name} is off by {error:.1e} "
                            "(relative): check autograd first (bpdrill check autograd)", name=worst,
                            error=grad_errors[worst])
@@ -289,6 +300,7 @@ def torch_main(folder: str) -> int:
     """In the helper process: train the same network in PyTorch float64, write torch.npz."""
     import torch  # only here, in its own process
     torch.set_default_dtype(torch.float64)
+    torch.set_num_threads(1)  # small matrices: threads cost more than they give (and the worker has one)
     _, scenarios = protocol.read_job(folder)
     s = scenarios[0]
     p = s.params

@@ -136,7 +136,9 @@ def probe(name: str, module, seed: int) -> dict:
         return {"out": out, "dx": dx, "dW": layer.dW, "db": layer.db}
     if name in ACTIVATIONS:
         act = getattr(module, ACTIVATIONS[name][1])()
-        out = act.forward(3 * rng.normal(size=(4, 6)))
+        x = 3 * rng.normal(size=(4, 6))
+        x[0, :3] = 0.0  # exactly 0: ReLU's derivative there is 0, as in PyTorch
+        out = act.forward(x)
         return {"out": out, "dx": act.backward(rng.normal(size=(4, 6)))}
     if name == "batchnorm":
         bn = module.BatchNorm1d(5)
@@ -228,13 +230,14 @@ def _weights(modules: dict, scheme: str, width: int, rng, gain: float = 1.0) -> 
 
 
 class _Net:
-    """depth Linear layers; each but the last followed by [BatchNorm1d] and the activation, and
-    (residual) added to its input."""
+    """depth blocks: Linear, [BatchNorm1d], the activation, and (residual) added to the block's
+    input; with head=True the last block is a Linear alone (a regression output)."""
 
-    def __init__(self, modules, depth, width, activation, scheme, residual, batchnorm, rng, gain=1.0):
+    def __init__(self, modules, depth, width, activation, scheme, residual, batchnorm, rng, gain=1.0,
+                 head=False):
         self.blocks = []
         for i in range(depth):
-            last = i == depth - 1
+            last = head and i == depth - 1
             lin = _impl(modules, "linear").Linear(width, width, rng=rng)
             lin.W, lin.b = _weights(modules, scheme, width, rng, gain), np.zeros(width)
             bn = _impl(modules, "batchnorm").BatchNorm1d(width) if batchnorm and not last else None
@@ -278,7 +281,7 @@ def vanishing_task(modules: dict, scenario: Scenario) -> dict:
 def exploding_task(modules: dict, scenario: Scenario) -> dict:
     p = scenario.params
     net = _Net(modules, p["depth"], p["width"], "relu", "he", False, False, np.random.default_rng(p["seed"]),
-               gain=p["gain"])
+               gain=p["gain"], head=True)
     clip = _impl(modules, "clip_grad_norm").clip_grad_norm
     x, y = scenario["x"], scenario["y"]
     losses, norms = [], []
@@ -420,25 +423,31 @@ def _outcome_values(outcome, scenario: str, files: dict) -> tuple[dict | None, s
         return None, outcome.failure + (place(next(iter(files.values()), ""), outcome.hang)
                                         if outcome.hang and files else "")
     if outcome.import_error is not None:
-        return None, error_text(outcome.import_error)
+        return None, error_text(outcome.import_error, files.values())
     result = (outcome.results or {}).get(scenario)
     if result is None:
         return None, t("no answer")
     if result["error"] is not None:
-        return None, error_text(result["error"])
+        return None, error_text(result["error"], files.values())
     return {k: (v.array if v.array is not None else v.value) for k, v in result["values"].items()}, None
 
 
-def error_text(error: dict) -> str:
-    """An error from a task's worker in one line: type, message, and where (the task's learner
-    files are several: the function and line name the place)."""
+def error_text(error: dict, files=()) -> str:
+    """An error from a task's worker in one line: type, message, and where (of the task's
+    learner files, the one with that function at that line)."""
+    from bpdrill.places import display_path, learner_functions
     if error.get("not_implemented"):
         text = t("a TODO is not written yet")
     else:
         text = f"{error['type']}: {error['message']}"
     where = error.get("where") or {}
     if where.get("function"):
-        text += " " + t("(in {function}, line {line})", function=where["function"], line=where["line"])
+        line, function = where["line"], where["function"]
+        for path in files:
+            for name, first, last in learner_functions(path):
+                if first <= line <= last and name.split(".")[-1] == function:
+                    return text + f" ({name}, {display_path(path)}:{line})"
+        text += " " + t("(in {function}, line {line})", function=function, line=line)
     return text
 
 

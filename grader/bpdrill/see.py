@@ -108,7 +108,7 @@ def register(cli_group) -> None:
                     bar.update(done - shown[0])
                     shown[0] = done
             result = capstone.run(ws, seed=seed, with_torch=False, on_progress=progress)
-        if with_torch:
+        if with_torch and result.losses:  # beside a run of yours, not instead of it
             click.echo(t("Now the same network, same start, same batches, in PyTorch ..."))
             try:
                 torch_run = capstone.run_torch(capstone.make_scenario(seed, *capstone.load_digits()))
