@@ -43,17 +43,17 @@ def output_path(name: str) -> Path:
     return folder / name
 
 
-def _save(fig, path: Path) -> Path:
+def _save(fig, path: Path, dpi: int = 100) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.png")
-    fig.savefig(tmp, format="png")
+    fig.savefig(tmp, format="png", dpi=dpi)
     os.replace(tmp, path)
     return path
 
 
 
-def vanishing_png(result, path: Path) -> Path:
+def vanishing_png(result, path: Path, dpi: int = 100) -> Path:
     from bpdrill.explore import CURVES, PANELS
     fig = _figure(12, 7.6)
     axes = fig.subplots(2, 2, sharex=True).ravel()
@@ -77,7 +77,7 @@ def vanishing_png(result, path: Path) -> Path:
     fig.suptitle(f"Gradient per layer at initialisation: depth {result.depth}, width {result.width}, "
                  f"seed {result.seed}", fontsize=12)
     fig.tight_layout()
-    return _save(fig, path)
+    return _save(fig, path, dpi)
 
 
 def exploding_png(result, path: Path) -> Path:
@@ -128,6 +128,7 @@ def capstone_png(result, path: Path) -> Path:
         ax.plot(np.arange(1, len(losses) + 1), np.where(np.isfinite(losses), losses, np.nan),
                 "-" if key == "yours" else "--", marker="o", markersize=3, label=label + suffix)
     ax.set_yscale("log")
+    ax.xaxis.get_major_locator().set_params(integer=True)
     ax.set_xlabel("epoch")
     ax.set_ylabel("training loss (cross-entropy)")
     ax.set_title("8x8 digits: the same MLP, same start, same batches", fontsize=11)

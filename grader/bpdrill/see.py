@@ -100,14 +100,17 @@ def register(cli_group) -> None:
         click.echo(t("Training 64 -> {hidden} (ReLU) -> 10 on 8x8 digits with your autograd.py and adam.py "
                      "(seed {seed}, {epochs} epochs, batches of {batch}, Adam lr {lr})", hidden=capstone.HIDDEN,
                      seed=seed, epochs=capstone.EPOCHS, batch=capstone.BATCH, lr=capstone.LR))
-        with click.progressbar(length=capstone.EPOCHS, label=t("epochs"), file=sys.stderr) as bar:
-            shown = [0]
+        if sys.stderr.isatty():
+            with click.progressbar(length=capstone.EPOCHS, label=t("epochs"), file=sys.stderr) as bar:
+                shown = [0]
 
-            def progress(done, total):
-                if done > shown[0]:
-                    bar.update(done - shown[0])
-                    shown[0] = done
-            result = capstone.run(ws, seed=seed, with_torch=False, on_progress=progress)
+                def progress(done, total):
+                    if done > shown[0]:
+                        bar.update(done - shown[0])
+                        shown[0] = done
+                result = capstone.run(ws, seed=seed, with_torch=False, on_progress=progress)
+        else:  # no terminal to draw a bar on
+            result = capstone.run(ws, seed=seed, with_torch=False)
         if with_torch and result.losses:  # beside a run of yours, not instead of it
             click.echo(t("Now the same network, same start, same batches, in PyTorch ..."))
             try:
