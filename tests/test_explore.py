@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from bpdrill import capstone, explore
+from bpdrill import capstone, explore, i18n
 from bpdrill.cli import cli
 from bpdrill.isolation import run_workers
 from bpdrill.protocol import Scenario
@@ -23,7 +23,8 @@ def own_folders(tmp_path, monkeypatch):
     """Every test: its own data folder and workspace."""
     monkeypatch.setenv("BPDRILL_DATA", str(tmp_path / "data"))
     monkeypatch.setenv("BPDRILL_WORKSPACE", str(tmp_path / "ws"))
-    return tmp_path
+    yield tmp_path
+    i18n.set_language("en")  # a --lang zh run leaves it set
 
 
 def reference_choices(names) -> dict:
@@ -62,7 +63,6 @@ def test_batchnorm_tames_a_naive_init(vanishing):
 
 
 def test_every_curve_has_a_sentence_in_english_and_chinese(vanishing):
-    from bpdrill import i18n
     text = explore.render_vanishing(vanishing)
     sentences = [line for line in text.splitlines() if line.startswith("      ")]
     assert len(sentences) == sum(len(keys) for _, keys in explore.PANELS)
@@ -197,3 +197,28 @@ def test_a_wrong_engine_gets_a_verdict_not_a_low_number(own_folders, autograd, a
     result = capstone.run(ws, seed=SEED, epochs=2, with_torch=False)
     assert not result.ok
     assert says in result.verdict, result.verdict
+
+
+def test_a_hang_or_a_crash_in_the_learners_layer_is_said_with_its_place(own_folders, monkeypatch):
+    monkeypatch.setattr(explore, "TASK_TIMEOUT", 2.0)
+    ws = _workspace_with(own_folders, {})
+    names = ("linear", "sigmoid", "tanh", "relu", "batchnorm", "init")
+    source = solution_path("linear").read_text()
+    for body, says in (("        while True:\n            pass\n", "timed out after 2 s in Linear.backward"),
+                       ("        raise ValueError('mine')\n", "ValueError: mine in Linear.backward")):
+        (ws / "linear.py").write_text(source.replace("        # BEGIN TODO", body + "        # BEGIN TODO", 1))
+        choices = {**reference_choices(names), "linear": explore.Choice("linear", True, "test", str(ws / "linear.py"))}
+        result = explore.run_vanishing(choices, depth=4, seed=SEED)
+        assert set(result.errors) == set(explore.CURVES), result.errors
+        assert says in next(iter(result.errors.values())), result.errors
+
+
+def test_the_plot_stays_english_when_the_terminal_speaks_chinese(own_folders):
+    pytest.importorskip("matplotlib")
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a missing glyph would warn
+        result = CliRunner().invoke(cli, ["explore", "vanishing", "--no-open", "--depth", "4", "--lang", "zh"],
+                                    catch_exceptions=False)
+    assert result.exit_code == 0 and "残差" in result.output, result.output
+    assert (own_folders / "data" / "plots" / "vanishing.png").is_file()

@@ -178,7 +178,9 @@ def judge(scenario: Scenario, outcome, files: dict) -> Capstone:
     from bpdrill.places import place
     result = Capstone(seed=-1)
     if outcome.failure is not None:
-        where = place(files["autograd"], outcome.hang) if outcome.hang else ""
+        from bpdrill.explore import which_file
+        path = which_file(outcome.hang, files.values())
+        where = place(path, outcome.hang) if path else ""
         result.verdict = t("your engine did not finish: {failure}{where}", failure=outcome.failure, where=where)
         return result
     if outcome.import_error is not None:

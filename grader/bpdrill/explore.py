@@ -317,9 +317,15 @@ class Curve:
 
     @property
     def label(self) -> str:
+        """The curve's name in the learner's language."""
+        return self.english_label.replace(" + residual", " + " + t("residual"))
+
+    @property
+    def english_label(self) -> str:
+        """The curve's name on a plot (the default fonts have no Chinese)."""
         init = {"naive": "N(0, 1)", "xavier": "Xavier", "he": "He"}[self.init]
         name = {"sigmoid": "sigmoid", "tanh": "tanh", "relu": "ReLU"}[self.activation]
-        extra = (" + " + t("residual") if self.residual else "") + (" + BatchNorm" if self.batchnorm else "")
+        extra = (" + residual" if self.residual else "") + (" + BatchNorm" if self.batchnorm else "")
         return f"{name}, {init}{extra}"
 
 
@@ -420,8 +426,8 @@ def _outcome_values(outcome, scenario: str, files: dict) -> tuple[dict | None, s
     """(values, None) or (None, what went wrong) for one scenario of a task's worker."""
     from bpdrill.places import place
     if outcome.failure is not None:
-        return None, outcome.failure + (place(next(iter(files.values()), ""), outcome.hang)
-                                        if outcome.hang and files else "")
+        path = which_file(outcome.hang, files.values())
+        return None, outcome.failure + (place(path, outcome.hang) if path else "")
     if outcome.import_error is not None:
         return None, error_text(outcome.import_error, files.values())
     result = (outcome.results or {}).get(scenario)
@@ -432,22 +438,32 @@ def _outcome_values(outcome, scenario: str, files: dict) -> tuple[dict | None, s
     return {k: (v.array if v.array is not None else v.value) for k, v in result["values"].items()}, None
 
 
+def which_file(where: dict | None, files) -> str | None:
+    """Of a task's learner files, the one with that function at that line (a worker's error or
+    hang names the function and the line, not the file)."""
+    from bpdrill.places import learner_functions
+    if not where or not where.get("function"):
+        return None
+    for path in files:
+        for name, first, last in learner_functions(path):
+            if first <= where["line"] <= last and name.split(".")[-1] == where["function"]:
+                return path
+    return None
+
+
 def error_text(error: dict, files=()) -> str:
-    """An error from a task's worker in one line: type, message, and where (of the task's
-    learner files, the one with that function at that line)."""
-    from bpdrill.places import display_path, learner_functions
+    """An error from a task's worker in one line: type, message, and where."""
+    from bpdrill.places import place
     if error.get("not_implemented"):
         text = t("a TODO is not written yet")
     else:
         text = f"{error['type']}: {error['message']}"
     where = error.get("where") or {}
+    path = which_file(where, files)
+    if path:
+        return text + place(path, where)
     if where.get("function"):
-        line, function = where["line"], where["function"]
-        for path in files:
-            for name, first, last in learner_functions(path):
-                if first <= line <= last and name.split(".")[-1] == function:
-                    return text + f" ({name}, {display_path(path)}:{line})"
-        text += " " + t("(in {function}, line {line})", function=function, line=line)
+        text += " " + t("(in {function}, line {line})", function=where["function"], line=where["line"])
     return text
 
 

@@ -64,7 +64,7 @@ def vanishing_png(result, path: Path, dpi: int = 100) -> Path:
                 continue
             norms = np.where(np.isfinite(result.norms[key]) & (result.norms[key] > 0), result.norms[key], np.nan)
             ax.plot(layers, norms, marker="o", markersize=3, color=f"C{list(CURVES).index(key)}",
-                    label=f"{CURVES[key].label}  (first/last {_ratio(result.ratio(key))})")
+                    label=f"{CURVES[key].english_label}  (first/last {_ratio(result.ratio(key))})")
         ax.set_yscale("log")
         ax.xaxis.get_major_locator().set_params(integer=True)
         ax.set_title(title, fontsize=11)
