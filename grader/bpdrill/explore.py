@@ -22,6 +22,7 @@ from __future__ import annotations
 import importlib.util
 import math
 import os
+import secrets
 import sys
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -80,8 +81,11 @@ def _has_grader(name: str) -> bool:
 
 
 def choose(ws: Path, names, seed: int = 0, history=None) -> dict[str, Choice]:
-    """For each exercise named: use the learner's file, or the reference, and why."""
-    from bpdrill import runner, workspace
+    """For each exercise named: use the learner's file, or the reference, and why.
+
+    seed: the hidden input of the comparison with the reference (exercises with no grader
+    module); checks draw their own fresh seed. A check run here is recorded in the history."""
+    from bpdrill import reference, runner, workspace
     choices, to_check, to_probe = {}, {}, {}
     for name in names:
         path = ws / f"{name}.py"
@@ -99,15 +103,20 @@ def choose(ws: Path, names, seed: int = 0, history=None) -> dict[str, Choice]:
                 to_check[name] = path
             else:
                 to_probe[name] = path
-    if to_check:
-        for report in runner.run_checks(to_check, seed):
+    if to_check:  # fresh hidden inputs, as `bpdrill check` draws them (ready ones from the pool first)
+        check_seed = reference.pooled_seed(list(to_check))
+        if check_seed is None:
+            check_seed = secrets.randbelow(2**31)
+        else:
+            reference.mark_used(list(to_check), check_seed)
+        for report in runner.run_checks(to_check, check_seed):
             passed = report.status == "passed"
             choices[report.name] = Choice(report.name, passed, t("it passes its checks") if passed else
                                           t("{score}/{possible} in its checks", score=report.score,
                                             possible=report.max_score), str(to_check[report.name]))
             if history is not None:
-                history.record_check(report.name, str(ws), report.score, report.max_score, report.status, seed,
-                                     None)
+                history.record_check(report.name, str(ws), report.score, report.max_score, report.status,
+                                     check_seed, None)
     if to_probe:
         choices.update(_probe_all(to_probe, seed))
     return {name: choices[name] for name in names}
