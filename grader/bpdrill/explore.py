@@ -548,8 +548,24 @@ def _unicode_ok() -> bool:
     return encoding.lower().replace("-", "") in ("utf8", "utf16", "utf32")
 
 
+COLUMNS = 40  # at most this many bars a row: deeper networks share a bar between layers
+
+
+def _columns(values: np.ndarray) -> np.ndarray:
+    """values, or for more than COLUMNS of them the geometric mean of each run of neighbours."""
+    values = np.asarray(values, dtype=float)
+    if len(values) <= COLUMNS:
+        return values
+    with np.errstate(all="ignore"):
+        return np.array([np.exp(np.mean(np.log(g))) if np.all(np.isfinite(g) & (g > 0)) else
+                         (np.inf if not np.all(np.isfinite(g)) else 0.0)
+                         for g in np.array_split(values, COLUMNS)])
+
+
 def bars(values: np.ndarray, low: float, high: float) -> str:
-    """One character per value, its height on a log scale from low to high."""
+    """One character per value (per run of values beyond COLUMNS), its height on a log scale
+    from low to high."""
+    values = _columns(values)
     ramp = "▁▂▃▄▅▆▇█" if _unicode_ok() else "_.-:=+*#"
     span = math.log10(high) - math.log10(low) if high > low > 0 else 0.0
     out = []
@@ -615,4 +631,7 @@ def exploding_sentence(result: Exploding, key: str) -> str:
     if result.trains(key):
         return t("the same gradients, rescaled to norm {max_norm}: every step is short, and the loss falls",
                  max_norm=result.max_norm)
-    return t("clipped steps, yet the loss did not fall tenfold: check your clip_grad_norm")
+    losses = result.losses[key]
+    return t("clipped, the loss went from {first} to {last}: with weights this small there is little to "
+             "rescue (the default --gain is {gain})", first=_num(losses[0]), last=_num(losses[-1]),
+             gain=EXPLODING["gain"])
