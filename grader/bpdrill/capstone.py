@@ -17,7 +17,6 @@ formula, and a loss that is NaN or does not fall says which part to check first.
 """
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess

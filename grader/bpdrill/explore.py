@@ -37,6 +37,7 @@ from bpdrill.protocol import Scenario
 COMPONENTS = ("linear", "sigmoid", "relu", "tanh", "batchnorm", "init", "clip_grad_norm")
 ACTIVATIONS = {"sigmoid": ("sigmoid", "Sigmoid"), "tanh": ("tanh", "Tanh"), "relu": ("relu", "ReLU")}
 TASK_TIMEOUT = 60.0  # seconds for an exploration's worker (a check's default is 5)
+PROBE_TIMEOUT = 5.0  # seconds for one file's comparison with the reference
 WIDTH = 64
 BATCH = 64
 
@@ -204,14 +205,14 @@ def _probe_all(files: dict, seed: int) -> dict[str, Choice]:
     jobs = [({"task": "bpdrill.explore:probe_task", "files": {name: str(path)},
               "classes": {name: catalog.get(name).class_name}, "lang": i18n.language()},
              [Scenario("probe", "probe", {}, {"exercise": name, "seed": seed})]) for name, path in files.items()]
-    outcomes = run_workers(jobs, TASK_TIMEOUT, os.cpu_count() or 1)
+    outcomes = run_workers(jobs, PROBE_TIMEOUT, os.cpu_count() or 1)
     choices = {}
     for (name, path), outcome in zip(files.items(), outcomes):
         result = (outcome.results or {}).get("probe")
         if outcome.failure or outcome.import_error or result is None or result["error"] is not None:
             error = outcome.import_error or (result or {}).get("error") or {}
-            reason = t("not started") if error.get("not_implemented") else t(
-                "it raised an error on a test input")
+            reason = outcome.failure or (t("not started") if error.get("not_implemented") else t(
+                "it raised an error on a test input"))
             choices[name] = Choice(name, False, reason, str(path))
             continue
         values = {k: v.array if v.array is not None else v.value for k, v in result["values"].items()}
