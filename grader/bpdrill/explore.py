@@ -425,8 +425,8 @@ def _inputs(seed: int, width: int) -> tuple[np.ndarray, np.ndarray]:
 
 def _task_job(task: str, choices: dict) -> dict:
     mine = {name: c.file for name, c in choices.items() if c.mine}
-    for name, choice in choices.items():
-        if not choice.mine:
+    for name in COMPONENTS:
+        if name not in mine:
             reference_module(name)  # loaded now, before the fork: the worker cannot read solutions/
     return {"task": f"bpdrill.explore:{task}", "files": mine,
             "classes": {name: catalog.get(name).class_name for name in mine}, "lang": i18n.language()}
