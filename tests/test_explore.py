@@ -222,3 +222,12 @@ def test_the_plot_stays_english_when_the_terminal_speaks_chinese(own_folders):
                                     catch_exceptions=False)
     assert result.exit_code == 0 and "残差" in result.output, result.output
     assert (own_folders / "data" / "plots" / "vanishing.png").is_file()
+
+
+def test_a_task_job_also_runs_where_workers_cannot_be_forked(monkeypatch):
+    from bpdrill import isolation
+    monkeypatch.setattr(isolation, "CAN_FORK", False)  # a fresh interpreter reads the job from files
+    names = ("linear", "sigmoid", "tanh", "relu", "batchnorm", "init")
+    result = explore.run_vanishing(reference_choices(names), depth=20, seed=SEED)
+    assert not result.errors, result.errors
+    assert result.ratio("sigmoid") <= 1e-2

@@ -44,11 +44,17 @@ BATCH = 64
 
 # ---- which implementation: the learner's, or the reference -----------------------------------
 
+_REFERENCE_FILES: dict = {}  # name -> the reference's file, for a worker started afresh (no fork)
+
+
 @lru_cache(maxsize=None)
 def reference_module(name: str):
     """The reference solution of an exercise, loaded under a private name (not in sys.modules)."""
-    from bpdrill.workspace import solution_path
-    spec = importlib.util.spec_from_file_location(f"_bpdrill_reference_{name}", solution_path(name))
+    path = _REFERENCE_FILES.get(name)
+    if path is None:
+        from bpdrill.workspace import solution_path
+        path = solution_path(name)
+    spec = importlib.util.spec_from_file_location(f"_bpdrill_reference_{name}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -231,6 +237,13 @@ def _impl(modules: dict, name: str):
     return modules[name] if name in modules else reference_module(name)
 
 
+def reference_files() -> dict:
+    """Where each reference is, for a task's scenarios: a worker that is not forked (and so has
+    not inherited them) loads them from there, without importing bpdrill.solutions."""
+    from bpdrill.workspace import solution_path
+    return {name: str(solution_path(name)) for name in COMPONENTS}
+
+
 def _weights(modules: dict, scheme: str, width: int, rng, gain: float = 1.0) -> np.ndarray:
     if scheme == "naive":
         return gain * rng.standard_normal((width, width))
@@ -280,6 +293,7 @@ class _Net:
 
 def vanishing_task(modules: dict, scenario: Scenario) -> dict:
     p = scenario.params
+    _REFERENCE_FILES.update(p.get("references", {}))
     net = _Net(modules, p["depth"], p["width"], p["activation"], p["init"], p["residual"], p["batchnorm"],
                np.random.default_rng(p["seed"]))
     with np.errstate(all="ignore"):
@@ -290,6 +304,7 @@ def vanishing_task(modules: dict, scenario: Scenario) -> dict:
 
 def exploding_task(modules: dict, scenario: Scenario) -> dict:
     p = scenario.params
+    _REFERENCE_FILES.update(p.get("references", {}))
     net = _Net(modules, p["depth"], p["width"], "relu", "he", False, False, np.random.default_rng(p["seed"]),
                gain=p["gain"], head=True)
     clip = _impl(modules, "clip_grad_norm").clip_grad_norm
@@ -482,7 +497,8 @@ def run_vanishing(choices: dict, depth: int = 20, width: int = WIDTH, seed: int 
     x, upstream = _inputs(seed, width)
     scenarios = [Scenario(c.key, "vanishing", {"x": x, "upstream": upstream},
                           {"depth": depth, "width": width, "activation": c.activation, "init": c.init,
-                           "residual": c.residual, "batchnorm": c.batchnorm, "seed": seed})
+                           "residual": c.residual, "batchnorm": c.batchnorm, "seed": seed,
+                           "references": reference_files()})
                  for c in CURVES.values()]
     job = _task_job("vanishing_task", choices)
     outcome = run_workers([(job, scenarios)], TASK_TIMEOUT, 1)[0]
@@ -527,7 +543,8 @@ def run_exploding(choices: dict, depth: int = 20, width: int = WIDTH, seed: int 
     y = np.tanh(x @ rng.normal(size=(width, width)) / np.sqrt(width))  # a target the network can fit
     settings = {**EXPLODING, **({"steps": steps} if steps else {}), **({"gain": gain} if gain else {})}
     scenarios = [Scenario(key, "exploding", {"x": x, "y": y},
-                          {"depth": depth, "width": width, "seed": seed, "clip": key == "clipped", **settings})
+                          {"depth": depth, "width": width, "seed": seed, "clip": key == "clipped",
+                           "references": reference_files(), **settings})
                  for key in ("plain", "clipped")]
     job = _task_job("exploding_task", choices)
     outcome = run_workers([(job, scenarios)], TASK_TIMEOUT, 1)[0]
