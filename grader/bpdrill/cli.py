@@ -446,3 +446,6 @@ def main():
 
 
 from bpdrill import interview_cli  # noqa: E402  registers ask, today and mock on `cli`
+from bpdrill import see  # noqa: E402 - bpdrill explore, bpdrill capstone (commands that show, not grade)
+
+see.register(cli)
