@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bpdrill import catalog, protocol, runner, worker
+from bpdrill import catalog, history, protocol, runner, worker
 from bpdrill.isolation import WorkerOutcome
 from bpdrill.workspace import skeleton_path, solution_path
 
@@ -35,6 +35,23 @@ else:  # pragma: no cover - Python 3.10
 
 FIXTURES = Path(__file__).parent / "fixtures"
 EXERCISES = catalog.names()
+
+# Where the person running the tests keeps their own practice history, found before any test
+# changes the environment. No test may write there (see private_data_folder below).
+REAL_DATA = history.data_dir()
+REAL_HOME = os.environ.get("HOME", "")
+
+
+@pytest.fixture(autouse=True)
+def private_data_folder(tmp_path_factory, monkeypatch):
+    """Every test gets its own, empty data folder, so running the tests records nothing in the
+    learner's real history. HOME, XDG_DATA_HOME and APPDATA are moved too: a subprocess that
+    drops BPDRILL_DATA from its environment still lands in a temporary folder."""
+    scratch = tmp_path_factory.mktemp("private")
+    monkeypatch.setenv("BPDRILL_DATA", str(scratch / "data"))
+    for variable in ("HOME", "XDG_DATA_HOME", "APPDATA"):
+        monkeypatch.setenv(variable, str(scratch / variable.lower()))
+    return scratch / "data"
 
 
 def execute_inline(job: dict, scenarios: list, timeout: float) -> WorkerOutcome:
@@ -158,5 +175,5 @@ def fresh_workspace(tmp_path, monkeypatch):
     return ws
 
 
-__all__ = ["FIXTURES", "EXERCISES", "grade_inline", "fixture_files", "expectations", "mistakes",
-           "wrong_fixture", "FixtureEditError", "failure_summary", "skeleton_path", "solution_path"]
+__all__ = ["FIXTURES", "EXERCISES", "REAL_DATA", "REAL_HOME", "grade_inline", "fixture_files", "expectations",
+           "mistakes", "wrong_fixture", "FixtureEditError", "failure_summary", "skeleton_path", "solution_path"]

@@ -174,7 +174,7 @@ def test_drill_random_from_the_command_line(env, clock):
     assert result.exit_code == 0 and "Drill:" in result.output
 
 
-def test_hints_go_one_level_deeper_each_call_and_are_counted(env, clock):
+def test_hints_go_one_level_deeper_each_call_and_each_level_is_counted_once(env, clock):
     ex = catalog.get("linear")
     assert len(ex.hints) == 3 and len(ex.hints_zh) == 3
     run("drill", "linear")
@@ -182,7 +182,7 @@ def test_hints_go_one_level_deeper_each_call_and_are_counted(env, clock):
     assert [f"Hint {i}/3" in out for i, out in zip((1, 2, 3, 3), shown)] == [True] * 4
     assert ex.hints[0].strip()[:40] in shown[0] and ex.hints[2].strip()[:40] in shown[2]
     assert "deepest hint" in shown[3]
-    assert history.History.open().active_drill(str(env)).hints == 4
+    assert history.History.open().active_drill(str(env)).hints == 3  # the repeat is not counted
     run("drill", "linear")  # a new drill starts from the first hint again
     assert "Hint 1/3" in run("hint", "linear").output
 
@@ -196,7 +196,7 @@ def test_every_exercise_has_three_hints_in_both_languages():
 def test_solution_during_a_running_drill_asks_first(env, clock):
     run("drill", "softmax_ce")
     refused = run("solution", "softmax_ce", input="n\n")
-    assert refused.exit_code == 1 and "not shown" in refused.output
+    assert refused.exit_code == 0 and "not shown" in refused.output and "Error" not in refused.output
     assert history.History.open().active_drill(str(env)) is not None
     shown = run("solution", "softmax_ce", input="y\n")
     assert shown.exit_code == 0 and "class SoftmaxCrossEntropy" in shown.output
@@ -207,7 +207,7 @@ def test_solution_during_a_running_drill_asks_first(env, clock):
 def test_solution_without_a_terminal_during_a_drill_is_not_shown(env, clock):
     run("drill", "linear")
     result = CliRunner().invoke(cli, ["solution", "linear"])  # no input at all
-    assert result.exit_code == 1 and "class Linear" not in result.output
+    assert result.exit_code == 0 and "class Linear" not in result.output and "not shown" in result.output
 
 
 def test_solution_diff_shows_how_yours_differs(env, clock):

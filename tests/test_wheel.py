@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import REAL_HOME
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -27,12 +29,14 @@ def sh(*args, cwd, env, check=True):
 def test_wheel_installs_into_a_fresh_venv_and_drills_outside_the_repo(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BPDRILL_", "PYTHON", "VIRTUAL_ENV"))}
     env["BPDRILL_DATA"] = str(tmp_path / "data")
+    # pip reads its configuration (an index, a cache) from the real home; bpdrill never sees it.
+    pip_env = {**env, "HOME": REAL_HOME}
     sh(sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-       "-w", tmp_path / "dist", ROOT, cwd=tmp_path, env=env)
+       "-w", tmp_path / "dist", ROOT, cwd=tmp_path, env=pip_env)
     wheel = next((tmp_path / "dist").glob("bpdrill-*.whl"))
     sh(sys.executable, "-m", "venv", tmp_path / "venv", cwd=tmp_path, env=env)
     venv = tmp_path / "venv" / "bin"
-    sh(venv / "pip", "install", "-q", wheel, cwd=tmp_path, env=env)
+    sh(venv / "pip", "install", "-q", wheel, cwd=tmp_path, env=pip_env)
     bpdrill = venv / "bpdrill"
 
     away = tmp_path / "elsewhere"
@@ -58,3 +62,11 @@ def test_wheel_installs_into_a_fresh_venv_and_drills_outside_the_repo(tmp_path):
     assert solved.returncode == 0, solved.stdout + solved.stderr
     assert "solved in" in solved.stdout
     assert "linear" in sh(bpdrill, "stats", cwd=practice, env=env).stdout
+
+    # Interview rehearsal from the wheel: blank pages, the question bank and the schedule.
+    sh(bpdrill, "drill", "sigmoid", "--interview", cwd=practice, env=env)
+    page = (practice / "sigmoid.py").read_text()
+    assert "raise NotImplementedError" in page and "(1 - s)" not in page
+    asked = sh(bpdrill, "ask", "sigmoid_derivative", "--rating", "good", cwd=practice, env=env)
+    assert "recorded: good" in asked.stdout
+    assert "never practised" in sh(bpdrill, "today", cwd=practice, env=env).stdout

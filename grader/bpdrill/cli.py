@@ -4,6 +4,7 @@ from __future__ import annotations
 import difflib
 import functools
 import json
+import math
 import secrets
 import sys
 import time
@@ -11,15 +12,28 @@ from pathlib import Path
 
 import click
 
-from bpdrill import __version__, catalog, drill, history, i18n, refcache, runner, workspace
+from bpdrill import __version__, catalog, drill, history, i18n, interview, refcache, runner, source, workspace
+from bpdrill.columns import table
 from bpdrill.drill import format_seconds
 from bpdrill.i18n import t
-from bpdrill.report import RunReport, render
+from bpdrill.report import RunReport, diagnosis_text, render
 
 
 class UsageProblem(click.ClickException):
     """A mistake in how bpdrill was called (or where): one line, exit status 2."""
     exit_code = 2
+
+
+class FiniteRange(click.FloatRange):
+    """A number within a range (seconds, minutes). nan passes a FloatRange (it compares
+    False with both ends), so every non-finite value is refused here, before anything runs."""
+    name = "number"
+
+    def convert(self, value, param, ctx):
+        number = click.FLOAT.convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(t("{value} is not a finite number", value=value), param, ctx)
+        return super().convert(number, param, ctx)
 
 
 def _names_or_fail(names) -> list[str]:
@@ -33,22 +47,19 @@ def _names_or_fail(names) -> list[str]:
     return list(dict.fromkeys(names))  # in the order given, once each
 
 
-def _workspace(option) -> Path:
+def _workspace(option, create: bool = True) -> Path:
     try:
         ws = workspace.resolve(option)
-        workspace.ensure(ws)
+        if create:
+            workspace.ensure(ws)
     except (workspace.WorkspaceError, OSError) as exc:
         raise UsageProblem(str(exc)) from None
     return ws
 
 
-def _history() -> history.History | None:
-    """The practice record, or None (with a warning) when its file cannot be opened."""
-    try:
-        return history.History.open()
-    except (OSError, history.sqlite3.Error) as exc:
-        click.echo(t("warning: no practice history this time ({error})", error=exc), err=True)
-        return None
+def _history() -> history.History:
+    """The practice record. Trouble with its file is said on stderr and never stops a command."""
+    return history.History.open(warn=lambda message: click.echo(message, err=True))
 
 
 def common(command):
@@ -80,31 +91,31 @@ def list_command(as_json, workspace_dir):
     hist = _history()
     rows = []
     for ex in catalog.exercises():
-        stats = history.exercise_stats(hist, ex.name) if hist else None
-        best = stats.best_score if stats else None
-        if best and best[0] == best[1]:
-            status = "passed"
-        elif workspace.is_untouched(ws, ex.name):
-            status = "not_started"
-        else:
-            status = "in_progress"
+        path = ws / ex.filename
+        now = history.progress(hist, ex.name, str(ws), workspace.content_hash(path),
+                               workspace.is_untouched(ws, ex.name) or interview.is_blank(ws, ex.name))
         rows.append({"name": ex.name, "title": ex.text("title", i18n.language()), "difficulty": ex.difficulty,
-                     "status": status, "best_score": list(best) if best else None,
-                     "best_seconds": stats.best_seconds if stats else None,
-                     "file": str(ws / ex.filename)})
+                     "status": now.status, "progress": now.progress, "passes_now": now.passes_now,
+                     "solved_before": now.solved_before,
+                     "best_score": list(now.best_score) if now.best_score else None,
+                     "best_seconds": now.best_seconds, "file": str(path)})
     if as_json:
-        click.echo(json.dumps({"workspace": str(ws), "exercises": rows}, indent=2, ensure_ascii=False))
+        click.echo(json.dumps({"workspace": str(ws), "history": str(hist.path), "exercises": rows},
+                              indent=2, ensure_ascii=False))
         return
-    click.echo(t("workspace: {path}", path=ws) + "\n")
-    header = (t("exercise"), t("level"), t("status"), t("best score"), t("best time"), t("title"))
-    click.echo(f"{header[0]:<12} {header[1]:<6} {header[2]:<13} {header[3]:<11} {header[4]:<10} {header[5]}")
-    status_words = {"passed": t("passed"), "not_started": t("not started"), "in_progress": t("in progress")}
+    click.echo(t("progress in the workspace {path}", path=ws) + "\n")
+    words = {"passes_now": t("passes now"), "solved_before": t("solved before"),
+             "not_started": t("not started"), "in_progress": t("in progress")}
+    cells = [(t("exercise"), t("level"), t("status"), t("best score"), t("best time"), t("title"))]
     for r in rows:
-        best = f"{r['best_score'][0]}/{r['best_score'][1]}" if r["best_score"] else "-"
-        when = format_seconds(r["best_seconds"]) if r["best_seconds"] is not None else "-"
-        click.echo(f"{r['name']:<12} {'*' * r['difficulty']:<6} {status_words[r['status']]:<13} "
-              f"{best:<11} {when:<10} {r['title']}")
-    nxt = next((r for r in rows if r["status"] != "passed"), None)
+        cells.append((r["name"], "*" * r["difficulty"], words[r["progress"]],
+                      f"{r['best_score'][0]}/{r['best_score'][1]}" if r["best_score"] else "-",
+                      format_seconds(r["best_seconds"]) if r["best_seconds"] is not None else "-", r["title"]))
+    click.echo("\n".join(table(cells, "<<<<<<")))
+    if any(r["progress"] == "solved_before" for r in rows):
+        click.echo("\n" + t("solved before: full marks once in this workspace, but not for the file as it "
+                            "is now; `bpdrill check NAME` tells where it stands"))
+    nxt = next((r for r in rows if r["progress"] != "passes_now"), None)
     if nxt:
         click.echo("\n" + t("next: bpdrill drill {name}   (or edit {file}, then bpdrill check {name})",
                        name=nxt["name"], file=nxt["file"]))
@@ -118,7 +129,7 @@ def list_command(as_json, workspace_dir):
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of a table.")
 @click.option("--seed", type=click.IntRange(0, 2**63 - 1), help="Draw the hidden inputs from this seed.")
 @click.option("--solution", is_flag=True, help="Check the reference solutions instead of your files.")
-@click.option("--timeout", type=click.FloatRange(0.5, 600), default=runner.DEFAULT_TIMEOUT,
+@click.option("--timeout", type=FiniteRange(0.5, 600), default=runner.DEFAULT_TIMEOUT,
               show_default=True, help="Seconds each exercise's code may run.")
 @click.option("-v", "--verbose", is_flag=True, help="Show passed checks and the worst elements of each failure.")
 @common
@@ -137,12 +148,14 @@ def check(names, all_, as_json, seed, solution, timeout, verbose, workspace_dir)
         except workspace.WorkspaceError as exc:
             raise UsageProblem(str(exc)) from None
     seed, pooled = _seed(seed, selected)
+    hashes = {name: workspace.content_hash(path) for name, path in files.items()}
     reports = runner.run_checks(files, seed, timeout=timeout)
     _after_run(selected, seed, pooled)
     report = RunReport(seed, str(ws if ws is not None else workspace.solution_path(selected[0]).parent),
                        reports)
     clock = None
-    active = _record(_history(), ws, reports, seed) if ws is not None else None
+    hist = _history() if ws is not None else None
+    active = _record(hist, ws, reports, seed, _unchanged(files, hashes)) if ws is not None else None
     if active is not None:
         clock = {"exercise": active.exercise, "elapsed_seconds": active.elapsed(),
                  "limit_seconds": active.limit_seconds, "solved": active.solved,
@@ -155,7 +168,7 @@ def check(names, all_, as_json, seed, solution, timeout, verbose, workspace_dir)
     else:
         if clock is not None:
             click.echo(click.style(clock["line"], bold=True) + "\n")
-        click.echo(render(report, verbose=verbose, style=click.style))
+        click.echo(render(report, verbose=verbose, style=click.style, plain=interview.is_interview(hist, active)))
     sys.exit(0 if report.all_passed else 1)
 
 
@@ -174,13 +187,18 @@ def _after_run(names: list[str], seed: int, pooled: bool) -> None:
     refcache.prefetch(names)
 
 
-def _record(hist, ws: Path, reports, seed: int):
+def _unchanged(files: dict, before: dict) -> dict:
+    """Each file's content hash from before the check, or None where it changed meanwhile
+    (saved during the check: which content was graded is not known)."""
+    return {name: h if h == workspace.content_hash(files[name]) else None for name, h in before.items()}
+
+
+def _record(hist, ws: Path, reports, seed: int, hashes: dict):
     """Record each exercise's result; the running drill as it stands after them, or None."""
-    if hist is None:
-        return None
     active = hist.active_drill(str(ws))
     for r in reports:
-        hist.record_check(r.name, str(ws), r.score, r.max_score, r.status, seed, active)
+        hist.record_check(r.name, str(ws), r.score, r.max_score, r.status, seed, active, hashes.get(r.name))
+    interview.note_check(hist, active, reports)
     return hist.drill(active.id) if active is not None else None
 
 
@@ -188,19 +206,27 @@ def _record(hist, ws: Path, reports, seed: int):
 
 @cli.command("drill")
 @click.argument("name", required=False)
-@click.option("--random", "pick", is_flag=True, help="Pick the exercise you are weakest at.")
-@click.option("--minutes", type=click.FloatRange(0.5, 600), help="The time limit (default: the exercise's).")
+@click.option("--random", "pick", is_flag=True, help="Pick what is due for review, else the exercise you are weakest at.")
+@click.option("--minutes", type=FiniteRange(0.5, 600), help="The time limit (default: the exercise's).")
+@click.option("--interview", "blank_page", is_flag=True,
+              help="Interview mode: a blank page, no hints, diagnoses without the fix, timed apart.")
 @common
-def drill_command(name, pick, minutes, workspace_dir):
+def drill_command(name, pick, minutes, blank_page, workspace_dir):
     """Timed practice: a fresh skeleton (your old attempt is kept) and a running clock."""
     if bool(name) == bool(pick):
         raise UsageProblem(t("name one exercise to drill, or --random"))
+    name = None if pick else _names_or_fail([name])[0]
     ws = _workspace(workspace_dir)
     hist = _history()
-    if hist is None:
-        raise UsageProblem(t("a drill needs the practice history, which cannot be opened"))
-    name = drill.pick_random(hist) if pick else _names_or_fail([name])[0]
-    started = drill.start(hist, ws, name, minutes)
+    if not hist.can_write():  # before the skeleton is laid: no drill, nothing touched
+        raise click.ClickException(t("no drill started: it needs the practice history (see the warning above)"))
+    name = name or interview_cli.due_exercise(hist) or drill.pick_random(hist, str(ws))
+    try:
+        started = (interview.start if blank_page else drill.start)(hist, ws, name, minutes)
+    except workspace.WorkspaceError as exc:
+        raise UsageProblem(str(exc)) from None
+    if started.drill is None:
+        raise click.ClickException(t("no drill started: it needs the practice history (see the warning above)"))
     ex = catalog.get(name)
     lang = i18n.language()
     click.echo(click.style(t("Drill: {title} ({name})", title=ex.text("title", lang), name=name), bold=True))
@@ -209,6 +235,10 @@ def drill_command(name, pick, minutes, workspace_dir):
     click.echo(t("Time limit: {limit}. The clock is running.", limit=format_seconds(started.drill.limit_seconds)))
     if started.kept:
         click.echo(t("Your previous attempt is kept at {path}", path=started.kept))
+    if blank_page:
+        click.echo(t("Interview mode: a blank page, no hints; a failed check names the mistake and where, "
+                     "not the fix. Check: bpdrill check {name}", name=name))
+        return
     click.echo(t("Check: bpdrill check {name}  (or bpdrill watch {name}); stuck: bpdrill hint {name}", name=name))
 
 
@@ -225,7 +255,10 @@ def hint(name, workspace_dir):
     if not ex.hints:
         raise UsageProblem(t("no hints are written for {name} yet", name=name))
     hist = _history()
-    level = hist.next_hint_level(name, str(ws), len(ex.hints)) if hist else 1
+    if interview.active(hist, ws, name) is not None:
+        raise UsageProblem(t("no hints in an interview drill: an interviewer gives none. Practise {name} with "
+                             "hints in a plain `bpdrill drill {name}`", name=name))
+    level = hist.next_hint_level(name, str(ws), len(ex.hints)) or 1
     click.echo(click.style(t("Hint {level}/{deepest} for {name}:", level=level, deepest=len(ex.hints), name=name),
                       bold=True))
     click.echo(ex.hint(level, i18n.language()))
@@ -248,9 +281,11 @@ def reset(names, all_, workspace_dir):
     ws = _workspace(workspace_dir)
     hist = _history()
     for name in catalog.names() if all_ else _names_or_fail(names):
-        kept = workspace.reset(ws, name)
-        if hist:
-            hist.reset_hints(name, str(ws))
+        try:
+            kept = workspace.reset(ws, name)
+        except workspace.WorkspaceError as exc:
+            raise UsageProblem(str(exc)) from None
+        hist.reset_hints(name, str(ws))
         note = t(" (your attempt is kept at {path})", path=kept) if kept else ""
         click.echo(t("{name}: fresh skeleton at {path}{note}", name=name, path=ws / f"{name}.py", note=note))
 
@@ -266,41 +301,52 @@ def solution(name, as_diff, workspace_dir):
     name = _names_or_fail([name])[0]
     ws = _workspace(workspace_dir)
     hist = _history()
-    active = hist.active_drill(str(ws)) if hist else None
+    active = hist.active_drill(str(ws))
     if active is not None and active.exercise == name and not active.solved:
         question = t("A drill of {name} is running: seeing the solution ends it unsolved. Show it?", name=name)
         try:
             shown = click.confirm(question, default=False, err=True)
         except click.Abort:  # no answer (no terminal): keep the drill going
             shown = False
-        if not shown:
-            raise click.ClickException(t("not shown; the drill goes on"))
+        if not shown:  # a choice, not an error
+            click.echo(t("not shown; the drill goes on"))
+            return
         hist.end_drill(active.id, solution_seen=True)
     reference = workspace.solution_path(name).read_text(encoding="utf-8")
     if not as_diff:
         click.echo(reference)
         return
-    mine = workspace.exercise_file(ws, name).read_text(encoding="utf-8")
-    lines = list(difflib.unified_diff(mine.splitlines(keepends=True), reference.splitlines(keepends=True),
-                                      fromfile=t("your {name}.py", name=name),
-                                      tofile=t("reference {name}.py", name=name)))
-    click.echo("".join(lines) if lines else t("your file is the reference, line for line"))
+    try:
+        mine = workspace.exercise_file(ws, name).read_text(encoding="utf-8")
+    except workspace.WorkspaceError as exc:
+        raise UsageProblem(str(exc)) from None
+    lines = source.code_diff(mine, reference, t("your line {mine}, reference line {reference}"))
+    if not lines:
+        click.echo(t("your code is the reference, line for line (comments and blank lines aside)"))
+        return
+    click.echo(t("--- your {name}.py", name=name))
+    click.echo(t("+++ reference {name}.py", name=name))
+    click.echo(t("(comments and blank lines are left out of the comparison)"))
+    click.echo("\n".join(lines))
 
 
 # ---- watch ------------------------------------------------------------------------------
 
 @cli.command()
 @click.argument("name")
-@click.option("--interval", type=click.FloatRange(0.05, 10), default=0.1, show_default=True,
+@click.option("--interval", type=FiniteRange(0.05, 10), default=0.1, show_default=True,
               help="Seconds between looks at the file.")
-@click.option("--timeout", type=click.FloatRange(0.5, 600), default=runner.DEFAULT_TIMEOUT, show_default=True,
+@click.option("--timeout", type=FiniteRange(0.5, 600), default=runner.DEFAULT_TIMEOUT, show_default=True,
               help="Seconds each check may run.")
 @common
 def watch(name, interval, timeout, workspace_dir):
     """Re-check an exercise every time you save it (Ctrl-C stops)."""
     name = _names_or_fail([name])[0]
     ws = _workspace(workspace_dir)
-    path = workspace.exercise_file(ws, name)
+    try:
+        path = workspace.exercise_file(ws, name)
+    except workspace.WorkspaceError as exc:
+        raise UsageProblem(str(exc)) from None
     hist = _history()
     click.echo(t("watching {path}; save to re-check, Ctrl-C to stop", path=path))
     seen = None
@@ -320,10 +366,11 @@ def watch(name, interval, timeout, workspace_dir):
 
 def _watch_round(name, path, ws, hist, timeout) -> str:
     seed, pooled = _seed(None, [name])
+    before = {name: workspace.content_hash(path)}
     report = runner.run_checks({name: path}, seed, timeout=timeout)[0]
     _after_run([name], seed, pooled)
     line = [time.strftime("%H:%M:%S"), f"{name} {report.score}/{report.max_score}"]
-    active = _record(hist, ws, [report], seed)
+    active = _record(hist, ws, [report], seed, _unchanged({name: path}, before))
     if active is not None and active.exercise == name:
         line.append(drill.clock_line(active))
     text = "  ".join(line)
@@ -332,7 +379,7 @@ def _watch_round(name, path, ws, hist, timeout) -> str:
         return click.style(text + "  " + t("full marks"), fg="green")
     detail = report.message or (f"{failing.name}: {failing.message}" if failing else "")
     if failing is not None and failing.diagnosis is not None:
-        detail += "\n    " + t("looks like:") + " " + failing.diagnosis.message
+        detail += "\n    " + t("looks like:") + " " + diagnosis_text(failing.diagnosis, interview.is_interview(hist, active))
     return text + "\n    " + detail
 
 
@@ -342,25 +389,30 @@ def _watch_round(name, path, ws, hist, timeout) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of a table.")
 @common
 def stats(as_json, workspace_dir):
-    """Your practice history per exercise: attempts, times to green, scores, trend."""
+    """Your practice history per exercise in this workspace: attempts, times to green, scores, trend."""
+    ws = _workspace(workspace_dir, create=False)
     hist = _history()
-    rows = [history.exercise_stats(hist, name) for name in catalog.names()] if hist else []
+    rows = [interview.practice_stats(hist, name, str(ws)) for name in catalog.names()]
+    extra, extra_lines = interview_cli.stats_extra(hist)
     if as_json:
-        click.echo(json.dumps({"history": str(hist.path) if hist else None,
-                          "exercises": [r.to_json() for r in rows]}, indent=2, ensure_ascii=False))
+        click.echo(json.dumps({"workspace": str(ws), "history": str(hist.path),
+                               "exercises": [r.to_json() for r in rows], **extra}, indent=2, ensure_ascii=False))
         return
-    cols = (t("exercise"), t("drills"), t("solved"), t("best"), t("median"), t("last score"), t("trend"),
-            t("hints"))
-    click.echo(f"{cols[0]:<12} {cols[1]:>6} {cols[2]:>6} {cols[3]:>8} {cols[4]:>8} {cols[5]:>10}  {cols[6]:<8} {cols[7]:>5}")
+    click.echo(t("practice in the workspace {path} (recorded in {history})", path=ws, history=hist.path) + "\n")
+    cells = [(t("exercise"), t("drills"), t("solved"), t("best"), t("median"), t("last score"), t("trend"),
+              t("hints"))]
     for r in rows:
-        best = format_seconds(r.best_seconds) if r.best_seconds is not None else "-"
-        median = format_seconds(r.median_seconds) if r.median_seconds is not None else "-"
-        last = f"{r.last_score[0]}/{r.last_score[1]}" if r.last_score else "-"
-        trend = t(r.trend) if r.trend else "-"
-        click.echo(f"{r.exercise:<12} {r.attempts:>6} {r.solved:>6} {best:>8} {median:>8} {last:>10}  {trend:<8} {r.hints:>5}")
+        cells.append((r.exercise, str(r.attempts), str(r.solved),
+                      format_seconds(r.best_seconds) if r.best_seconds is not None else "-",
+                      format_seconds(r.median_seconds) if r.median_seconds is not None else "-",
+                      f"{r.last_score[0]}/{r.last_score[1]}" if r.last_score else "-",
+                      t(r.trend) if r.trend else "-", str(r.hints)))
+    click.echo("\n".join(table(cells, "<>>>>><>")))
     over = sum(r.over_time for r in rows)
     if over:
         click.echo("\n" + t("{count} solved drills ran over their time limit", count=over))
+    for line in extra_lines:
+        click.echo(line)
 
 
 # ---- init -------------------------------------------------------------------------------
@@ -391,3 +443,9 @@ def main():
         click.echo("\n" + t("bpdrill: interrupted"), err=True)
         code = 130
     sys.exit(code or 0)
+
+
+from bpdrill import interview_cli  # noqa: E402  registers ask, today and mock on `cli`
+from bpdrill import see  # noqa: E402 - bpdrill explore, bpdrill capstone (commands that show, not grade)
+
+see.register(cli)

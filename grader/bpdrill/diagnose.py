@@ -41,6 +41,7 @@ class Diagnosis:
     name: str  # the mistake's stable id
     message: str
     line: int | None = None  # the line of the learner's file at fault
+    place: str = ""  # " (in Linear.backward, linear.py:33)": what interview mode keeps with the name
 
 
 def close(a, b) -> bool:
@@ -385,7 +386,7 @@ def diagnose(unit, ev: Evidence, check: Check, failure: Failed, outcomes: dict,
     if failure.mistake is not None:
         name, text = failure.mistake
         place, line = where(ev.learner_file, qualname, probe.label)
-        return Diagnosis(name, text + place, line)
+        return Diagnosis(name, text + place, line, place)
     if probe.got is not None and probe.expected is None and failure.target:
         try:  # a shape check knows only the shape: the reference knows the values
             probe.expected = ev.reference(check.scenario).get(failure.target)
@@ -405,5 +406,5 @@ def diagnose(unit, ev: Evidence, check: Check, failure: Failed, outcomes: dict,
             at = evidence.get("at") or (mistake.where(probe) if callable(mistake.where)
                                         else (mistake.where or qualname))  # "at": where it was raised
             place, line = where(ev.learner_file, at, probe.label, evidence.get("at_line"))
-            return Diagnosis(mistake.name, mistake.text(**words) + place, line)
+            return Diagnosis(mistake.name, mistake.text(**words) + place, line, place)
     return None

@@ -27,16 +27,17 @@ class Started:
 
 
 def start(hist: History, ws: Path, name: str, minutes: float | None) -> Started:
-    """A fresh skeleton for name (the old attempt kept), and the clock started."""
+    """A fresh skeleton for name (the old attempt kept), and the clock started (drill None
+    when the history could not record it). WorkspaceError when the skeleton cannot be laid."""
     limit = 60 * (minutes if minutes is not None else catalog.get(name).minutes)
     kept = workspace.reset(ws, name)
     drill = hist.start_drill(name, str(ws), limit)
     return Started(drill, ws / f"{name}.py", kept)
 
 
-def weakness(hist: History, name: str) -> tuple:
+def weakness(hist: History, name: str, workspace: str | None = None) -> tuple:
     """Sort key, weakest first: never drilled; last drill unsolved; slow against your best."""
-    drills = hist.drills(name)
+    drills = hist.drills(name, workspace)
     if not drills:
         return (0, 0.0)
     last = drills[-1]
@@ -47,13 +48,14 @@ def weakness(hist: History, name: str) -> tuple:
     return (2, -slowness)
 
 
-def pick_random(hist: History, rng: random.Random | None = None) -> str:
-    """The weakest exercise, not one of the last SPACING drilled; ties broken at random."""
+def pick_random(hist: History, workspace: str | None = None, rng: random.Random | None = None) -> str:
+    """The weakest exercise in workspace (None: in every one), not one of the last SPACING
+    drilled; ties broken at random."""
     rng = rng or random.Random()
     names = catalog.names()
-    recent = [d.exercise for d in reversed(hist.drills())][:SPACING]
+    recent = [d.exercise for d in reversed(hist.drills(workspace=workspace))][:SPACING]
     candidates = [n for n in names if n not in recent] or names
-    keys = {n: weakness(hist, n) for n in candidates}
+    keys = {n: weakness(hist, n, workspace) for n in candidates}
     weakest = min(keys.values())
     tied = [n for n in candidates if keys[n][0] == weakest[0] and
             (weakest[0] != 2 or abs(keys[n][1] - weakest[1]) < 0.05)]

@@ -91,11 +91,17 @@ def _describe_exit(code: int | None) -> str:
     return t("the exercise file ended the worker (exit status {code}) before it could report", code=code)
 
 
-def _hang_location(dump: str, learner_file: str) -> dict | None:
-    """The innermost frame in the learner's file of faulthandler's dump of the main thread."""
+def learner_files(job: dict) -> list[str]:
+    """The learner's files a job imports: its "file", or a task's "files"."""
+    return list(job["files"].values()) if "files" in job else [job["file"]]
+
+
+def _hang_location(dump: str, learner_file) -> dict | None:
+    """The innermost frame in the learner's file (or files) of faulthandler's dump of the main thread."""
+    files = {learner_file} if isinstance(learner_file, str) else set(learner_file)
     frames = re.findall(r'File "(.+?)", line (\d+) in (\S+)', dump)
     for filename, line, function in frames:  # faulthandler lists the innermost frame first
-        if os.path.abspath(filename) == learner_file:
+        if os.path.abspath(filename) in files:
             return {"line": int(line), "function": function}
     return None
 
@@ -109,13 +115,14 @@ def _clean_environment(job_dir: str) -> dict:
 
 # ---- the sandbox ---------------------------------------------------------------------------
 
-def _readable_roots(learner_file: str) -> list[str]:
+def _readable_roots(learner_file) -> list[str]:
     """What a worker may read: the interpreter and its libraries (never bpdrill's own folder,
     where the solutions are), system libraries, and the learner's workspace."""
     kit = Path(__file__).resolve().parents[2]  # a clone's root, or site-packages for a wheel
     package = Path(__file__).resolve().parent
+    files = [learner_file] if isinstance(learner_file, str) else learner_file
     roots = {sys.prefix, sys.base_prefix, sys.exec_prefix, "/usr", "/lib", "/lib64", "/bin", "/etc",
-             os.path.dirname(learner_file)}
+             *(os.path.dirname(f) for f in files)}
     roots.update(p for p in sys.path if p and os.path.isdir(p))
     readable = []
     for root in sorted(roots):
@@ -132,7 +139,7 @@ def _readable_roots(learner_file: str) -> list[str]:
     return readable
 
 
-def _sandbox(job_dir: str, learner_file: str) -> None:
+def _sandbox(job_dir: str, learner_file) -> None:
     """Landlock: read-only outside job_dir, nothing of the kit's own. Silently absent where the
     kernel or the landlock package is (the README's threat model says so)."""
     try:
@@ -180,7 +187,7 @@ def _child(job: dict, scenarios: list, job_dir: str, out_w: int, err_w: int) -> 
         os.environ.clear()
         os.environ.update(_clean_environment(job_dir))
         signal.signal(signal.SIGINT, signal.SIG_DFL)
-        _sandbox(job_dir, job["file"])
+        _sandbox(job_dir, learner_files(job))
         code = worker.serve(job, scenarios, job_dir)
     except BaseException:  # noqa: BLE001 - the worker reports nothing: the grader says it ended early
         import traceback
@@ -194,8 +201,11 @@ class _Worker:
     """A running worker: its process group, its output pipes, its deadline."""
 
     def __init__(self, job: dict, scenarios: list, timeout: float, selector):
-        self.job = {**job, "file": os.path.abspath(job["file"]),
-                    "limits": {"seconds": timeout, "memory": MEMORY_LIMIT}}
+        self.job = {**job, "limits": {"seconds": timeout, "memory": MEMORY_LIMIT}}
+        if "files" in job:  # a task job: several learner files (maybe none)
+            self.job["files"] = {k: os.path.abspath(v) for k, v in job["files"].items()}
+        else:
+            self.job["file"] = os.path.abspath(job["file"])
         self.scenarios, self.timeout, self.selector = scenarios, timeout, selector
         self.dir = tempfile.mkdtemp(prefix="bpdrill-")
         self.code = None
@@ -209,8 +219,9 @@ class _Worker:
             if self.pid == 0:
                 _child(self.job, scenarios, self.dir, out_w, err_w)
         else:  # pragma: no cover - no fork: a fresh interpreter reads the job from files
-            protocol.write_job(self.dir, self.job["exercise"], self.job["file"], self.job["class"], scenarios,
-                               self.job["lang"], self.job["limits"])
+            protocol.write_job(self.dir, self.job.get("exercise", ""), self.job.get("file", ""),
+                               self.job.get("class", ""), scenarios, self.job["lang"], self.job["limits"],
+                               **{k: self.job[k] for k in ("task", "files", "classes") if k in self.job})
             self.proc = subprocess.Popen([sys.executable, "-I", "-m", "bpdrill.worker", self.dir],
                                          stdin=subprocess.DEVNULL, stdout=out_w, stderr=err_w, cwd=self.dir,
                                          env=_clean_environment(self.dir))
@@ -256,7 +267,7 @@ class _Worker:
     def outcome(self, timed_out: bool) -> WorkerOutcome:
         output = self.streams[0].text() + self.streams[1].text()
         dump_path = os.path.join(self.dir, "timeout.txt")
-        learner_file = self.job["file"]
+        learner_file = learner_files(self.job)
         try:
             if timed_out or (os.path.exists(dump_path) and os.path.getsize(dump_path) > 0):
                 hang = None
@@ -297,8 +308,11 @@ def kill_all() -> None:
         _kill_group(pid)
 
 
-def run_workers(tasks: list, timeout: float, parallel: int = 2) -> list[WorkerOutcome]:
-    """Run each (job, scenarios) in its own worker, `parallel` at a time; outcomes in order."""
+def run_workers(tasks: list, timeout: float, parallel: int = 2, tick=None) -> list[WorkerOutcome]:
+    """Run each (job, scenarios) in its own worker, `parallel` at a time; outcomes in order.
+
+    tick(index, folder), when given, is called about ten times a second for each running
+    worker, with its job folder (where a long task may leave word of its progress)."""
     outcomes: list = [None] * len(tasks)
     pending = list(enumerate(tasks))
     running: dict[int, _Worker] = {}
@@ -309,6 +323,10 @@ def run_workers(tasks: list, timeout: float, parallel: int = 2) -> list[WorkerOu
                     index, (job, scenarios) = pending.pop(0)
                     running[index] = _Worker(job, scenarios, timeout, selector)
                 wait = max(0.0, min(w.deadline for w in running.values()) - time.monotonic())
+                if tick is not None:
+                    wait = min(wait, 0.1)
+                    for index, w in running.items():
+                        tick(index, w.dir)
                 for key, _ in selector.select(timeout=min(wait, 0.05 if any(
                         w.pidfd is None for w in running.values()) else wait)):
                     if isinstance(key.data, _Capped) and not key.data.drain():

@@ -54,9 +54,10 @@ class ProtocolError(Exception):
 # ---- the job: trusted side -> worker ------------------------------------------------------
 
 def write_job(folder: str, exercise: str, file: str, class_name: str, scenarios: list[Scenario],
-              lang: str, limits: dict | None = None) -> None:
+              lang: str, limits: dict | None = None, **extra) -> None:
+    """extra: more plain fields of the job (a task job's "task", "files", "classes")."""
     job = {"exercise": exercise, "file": str(file), "class": class_name, "lang": lang, "limits": limits,
-           "scenarios": [{"name": s.name, "mode": s.mode, "params": s.params} for s in scenarios]}
+           "scenarios": [{"name": s.name, "mode": s.mode, "params": s.params} for s in scenarios], **extra}
     with open(os.path.join(folder, JOB), "w", encoding="utf-8") as f:
         json.dump(job, f)
     np.savez(os.path.join(folder, INPUTS),

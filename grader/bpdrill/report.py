@@ -1,10 +1,11 @@
 """Results of a check run: data classes, the JSON document, and the terminal table."""
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass, field
 
+from bpdrill.columns import pad
 from bpdrill.i18n import t
+from bpdrill.plain import describe
 
 STATUSES = ("passed", "partial", "failed", "not_started", "error")
 
@@ -103,14 +104,9 @@ _STATUS_COLOUR = {"passed": "green", "partial": "yellow", "failed": "red",
                   "not_started": "bright_black", "error": "red"}
 
 
-def _pad(text: str, width: int) -> str:
-    """text padded with spaces to width terminal columns (a CJK character takes two)."""
-    used = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-    return text + " " * max(0, width - used)
-
-
-def render(report: RunReport, verbose: bool = False, style=lambda text, **kw: text) -> str:
-    """The report as text for a terminal; style is click.style or the identity."""
+def render(report: RunReport, verbose: bool = False, style=lambda text, **kw: text, plain: bool = False) -> str:
+    """The report as text for a terminal; style is click.style or the identity. plain (interview
+    mode): a diagnosis names the mistake and its place, without the evidence and the advice."""
     lines = [t("seed {seed}  (repeat with --seed {seed})", seed=report.seed), ""]
     width = max((len(e.name) for e in report.exercises), default=0)
     ok, fail = t("ok"), t("FAIL")
@@ -136,9 +132,10 @@ def render(report: RunReport, verbose: bool = False, style=lambda text, **kw: te
                 continue  # the exercise's message already says it (not started, crashed ...)
             lines.append(f"    {_mark(fail, 'red', style)}{c.shown or c.name}{_where(c)}")
             lines.append(f"         {c.message}")
-            if c.diagnosis is not None and (verbose or c.diagnosis.message not in shown_diagnoses):
-                shown_diagnoses.add(c.diagnosis.message)
-                lines.append(f"         {style(t('looks like:'), fg='yellow')} {c.diagnosis.message}")
+            said = diagnosis_text(c.diagnosis, plain) if c.diagnosis is not None else None
+            if said is not None and (verbose or said not in shown_diagnoses):
+                shown_diagnoses.add(said)
+                lines.append(f"         {style(t('looks like:'), fg='yellow')} {said}")
             if verbose:
                 lines.extend(f"         {d}" for d in c.details)
             if len(group) > 1:
@@ -172,7 +169,12 @@ def _where(c: CheckResult) -> str:
     return f" [{c.kind}{', ' + c.target if c.target else ''}]"
 
 
+def diagnosis_text(diagnosis, plain: bool = False) -> str:
+    """The diagnosis as said to the learner: in full, or (plain) the mistake and place only."""
+    return describe(diagnosis) if plain else diagnosis.message
+
+
 def _mark(word: str, colour: str, style) -> str:
     """'ok   ' or 'FAIL ': the word styled, then spaces up to the check name's column."""
-    padded = _pad(word, 4) + " "
+    padded = pad(word, 4) + " "
     return style(word, fg=colour) + padded[len(word):]

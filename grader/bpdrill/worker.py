@@ -10,6 +10,7 @@ the trusted side judges.
 from __future__ import annotations
 
 import faulthandler
+import importlib
 import importlib.abc
 import importlib.util
 import json
@@ -92,26 +93,57 @@ def load_learner_module(path: str, class_name: str):
     return module
 
 
+def resolve_task(spec: str):
+    """The trusted function a task job names, "module:function" (imported before the fork)."""
+    module_name, _, function = spec.partition(":")
+    module = sys.modules.get(module_name) or importlib.import_module(module_name)
+    return getattr(module, function)
+
+
+def _at_fault(exc: BaseException, files: list[str]) -> str:
+    """Of several learner files, the one holding the innermost frame of exc (else the first)."""
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        if os.path.abspath(frame.filename) in files:
+            return os.path.abspath(frame.filename)
+    return files[0] if files else ""
+
+
 def run_job(job: dict, scenarios: list, numpy_before: dict | None = None) -> tuple[dict, dict]:
     """Run every scenario of a job; returns (result, arrays) ready to be written.
 
+    A job is one exercise's `drive` on one learner file ("exercise", "file", "class"), or a
+    task: a trusted function ("task": "module:function") given several learner modules
+    ("files" and "classes", keyed by exercise), called as task(modules, scenario).
     numpy_before: numpy_snapshot() from before the learner's import, to refuse results
     computed after the file replaced part of numpy.
     """
-    learner_file = os.path.abspath(job["file"])
     encoder = protocol.Encoder()
     result = {"import_error": None, "scenarios": {}}
-    unit = registry.get(job["exercise"])  # imported before the learner's file: it cannot replace it
-    try:
-        module = load_learner_module(learner_file, job["class"])
-    except BaseException as exc:  # noqa: BLE001 - anything the learner's import does is reported
-        result["import_error"] = error_record(exc, learner_file)
-        return result, encoder.arrays
+    if job.get("task"):
+        task = resolve_task(job["task"])  # trusted, found before the learner's files are imported
+        files = {name: os.path.abspath(path) for name, path in job["files"].items()}
+        classes = job["classes"]
+    else:
+        unit = registry.get(job["exercise"])  # imported before the learner's file: it cannot replace it
+        files = {job["exercise"]: os.path.abspath(job["file"])}
+        classes = {job["exercise"]: job["class"]}
+    modules = {}
+    for name, path in files.items():
+        try:
+            modules[name] = load_learner_module(path, classes[name])
+        except BaseException as exc:  # noqa: BLE001 - anything the learner's import does is reported
+            result["import_error"] = error_record(exc, path)
+            return result, encoder.arrays
+    paths = list(files.values())
     for scenario in scenarios:
         try:
-            values = unit.drive(module, scenario)
+            if job.get("task"):
+                values = task(modules, scenario)
+            else:
+                values = unit.drive(modules[job["exercise"]], scenario)
         except BaseException as exc:  # noqa: BLE001 - one scenario's failure is that scenario's
-            result["scenarios"][scenario.name] = {"error": error_record(exc, learner_file), "values": {}}
+            result["scenarios"][scenario.name] = {"error": error_record(exc, _at_fault(exc, paths)),
+                                                  "values": {}}
             continue
         result["scenarios"][scenario.name] = {
             "error": None, "values": {k: encoder.encode(v) for k, v in values.items()}}
@@ -120,7 +152,7 @@ def run_job(job: dict, scenarios: list, numpy_before: dict | None = None) -> tup
         if changed:  # results computed with a patched numpy cannot be trusted: none count
             exc = NumpyTampered(t("the exercise file replaced {names}: changing numpy is not allowed "
                                   "in an exercise", names=", ".join(changed)))
-            result = {"import_error": error_record(exc, learner_file), "scenarios": {}}
+            result = {"import_error": error_record(exc, paths[0] if paths else ""), "scenarios": {}}
     return result, encoder.arrays
 
 
