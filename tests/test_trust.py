@@ -20,7 +20,7 @@ from click.testing import CliRunner
 
 from bpdrill import catalog, history, workspace
 from bpdrill.cli import cli
-from conftest import REAL_DATA, skeleton_path, solution_path
+from conftest import wrong_fixture, REAL_DATA, skeleton_path, solution_path
 
 ROOT = Path(__file__).resolve().parent.parent
 ROOTED = hasattr(os, "geteuid") and os.geteuid() == 0
@@ -388,7 +388,7 @@ def test_chinese_tables_line_up_in_list_stats_and_check(ws, clock):
     assert_aligned(table[header:header + 1 + len(names)], 8)
     assert "变快" in "\n".join(table)
 
-    wrong = (ROOT / "tests" / "fixtures" / "wrong" / "linear" / "dW_transposed.py").read_text()
+    wrong = wrong_fixture("linear", "dW_transposed").read_text()
     (ws / "linear.py").write_text(wrong)
     report = run("check", "linear", "-v", "--seed", "2", "--lang", "zh").output.splitlines()
     marked = [re.match(r"    (通过|失败) +", line) for line in report]
@@ -423,7 +423,7 @@ def test_the_readme_is_enough_to_start():
 
 def test_the_readme_names_every_field_of_the_json_report(ws):
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    wrong = (ROOT / "tests" / "fixtures" / "wrong" / "linear" / "dW_transposed.py").read_text()
+    wrong = wrong_fixture("linear", "dW_transposed").read_text()
     (ws / "linear.py").write_text(wrong)
     doc = json.loads(run("check", "linear", "--json", "--seed", "3").output)
     keys = set(doc) | set(doc["exercises"][0])

@@ -42,6 +42,16 @@ class Diagnosis:
     message: str
     line: int | None = None  # the line of the learner's file at fault
     place: str = ""  # " (in Linear.backward, linear.py:33)": what interview mode keeps with the name
+    what: str = ""  # the message's first clause, before the evidence and the advice
+
+
+def first_clause(text: str) -> str:
+    """What a mistake's sentence says is wrong, before its evidence and advice: the words up to
+    the first colon (English or Chinese)."""
+    for mark in (": ", "："):
+        if mark in text:
+            text = text.split(mark, 1)[0]
+    return text.strip()
 
 
 def close(a, b) -> bool:
@@ -406,5 +416,6 @@ def diagnose(unit, ev: Evidence, check: Check, failure: Failed, outcomes: dict,
             at = evidence.get("at") or (mistake.where(probe) if callable(mistake.where)
                                         else (mistake.where or qualname))  # "at": where it was raised
             place, line = where(ev.learner_file, at, probe.label, evidence.get("at_line"))
-            return Diagnosis(mistake.name, mistake.text(**words) + place, line, place)
+            said = mistake.text(**words)
+            return Diagnosis(mistake.name, said + place, line, place, first_clause(said))
     return None

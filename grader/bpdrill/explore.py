@@ -92,7 +92,7 @@ def choose(ws: Path, names, seed: int = 0, history=None) -> dict[str, Choice]:
 
     seed: the hidden input of the comparison with the reference (exercises with no grader
     module); checks draw their own fresh seed. A check run here is recorded in the history."""
-    from bpdrill import reference, runner, workspace
+    from bpdrill import refcache, runner, workspace
     choices, to_check, to_probe = {}, {}, {}
     for name in names:
         path = ws / f"{name}.py"
@@ -111,11 +111,11 @@ def choose(ws: Path, names, seed: int = 0, history=None) -> dict[str, Choice]:
             else:
                 to_probe[name] = path
     if to_check:  # fresh hidden inputs, as `bpdrill check` draws them (ready ones from the pool first)
-        check_seed = reference.pooled_seed(list(to_check))
+        check_seed = refcache.pooled_seed(list(to_check))
         if check_seed is None:
             check_seed = secrets.randbelow(2**31)
         else:
-            reference.mark_used(list(to_check), check_seed)
+            refcache.mark_used(list(to_check), check_seed)
         for report in runner.run_checks(to_check, check_seed):
             passed = report.status == "passed"
             choices[report.name] = Choice(report.name, passed, t("it passes its checks") if passed else

@@ -15,7 +15,7 @@ import time
 
 import click
 
-from bpdrill import catalog, history, i18n, interview, questions, runner, srs
+from bpdrill import catalog, history, i18n, interview, questions, runner, srs, workspace
 from bpdrill.cli import UsageProblem, _history, _record, _workspace, cli, common
 from bpdrill.drill import format_seconds
 from bpdrill.i18n import t
@@ -150,7 +150,7 @@ def ask(target, answer, rating, workspace_dir):
     """A spoken interview question: answer aloud or type, see the model answer, rate yourself."""
     pool = _resolve_pool(target)
     hist = _history()
-    deck = _open_deck(hist) if hist is not None else None
+    deck = _open_deck(hist) if hist is not None and hist.db is not None else None
     q = deck.pick_question(pool) if deck is not None else pool[0]
     ask_one(q, deck, answer=answer, rating=RATING_WORDS[rating] if rating else None)
 
@@ -224,7 +224,7 @@ def _coding_part(hist, deck, ws, name: str, limit_minutes: float, mock_id: int) 
         seed = secrets.randbelow(2**31)
         report = runner.run_checks({name: started.file}, seed)[0]
         score = [report.score, report.max_score]
-        running = _record(hist, ws, [report], seed)
+        running = _record(hist, ws, [report], seed, {name: workspace.content_hash(started.file)})
         if report.status == "passed":
             passed = True
             click.echo(click.style(t("{name}: full marks in {time}", name=name,

@@ -2,7 +2,9 @@
 
 In practice a diagnosis gives the evidence and the advice ("... so divide by N once"). In an
 interview drill, the report says only the mistake's plain description and the place at fault
-(report.render(..., plain=True)): what is wrong and where, never the corrected formula.
+(report.render(..., plain=True)): what is wrong and where, never the corrected formula. The
+description is written here for the first shelf's mistakes; any other mistake is described by
+the first clause of its own sentence, which says what is wrong before any evidence or advice.
 """
 from __future__ import annotations
 
@@ -63,5 +65,6 @@ def descriptions() -> dict:
 
 def describe(diagnosis) -> str:
     """The plain description of a diagnosis's mistake and its place (never the advice)."""
-    what = descriptions().get(diagnosis.name) or t("a known mistake: {name}", name=diagnosis.name)
+    what = (descriptions().get(diagnosis.name) or getattr(diagnosis, "what", "")
+            or t("a known mistake: {name}", name=diagnosis.name))
     return what + (getattr(diagnosis, "place", "") or "")
