@@ -85,11 +85,18 @@ def fingerprint(name: str) -> str:
         torch_version = metadata.version("torch")
     except metadata.PackageNotFoundError:
         torch_version = "none"
-    module_file = registry.get(name).module.__file__
     h = hashlib.sha256(f"{__version__}|{torch_version}|".encode())
-    for path in (module_file, Path(__file__).with_name("reference.py")):
+    for path in (*_unit_files(registry.get(name).module), Path(__file__).with_name("reference.py")):
         h.update(Path(path).read_bytes())
     return h.hexdigest()[:16]
+
+
+def _unit_files(module) -> list[Path]:
+    """The source of an exercise's grader: its module, or every .py of its package folder."""
+    path = Path(module.__file__)
+    if path.name == "__init__.py":  # a package (checks/autograd/): all of it, in a fixed order
+        return sorted(path.parent.rglob("*.py"))
+    return [path]
 
 
 def cache_dir() -> Path:

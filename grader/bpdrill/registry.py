@@ -1,8 +1,8 @@
 """The one registry of exercises: catalog.toml's entries, each with its grader module.
 
 An exercise is one unit: its entry in catalog.toml (texts and hints, English and Chinese),
-its solution (solutions/NAME.py, the source of its skeleton) and one grader module,
-bpdrill.checks.NAME, which holds everything the grader knows about it:
+its solution (solutions/NAME.py, the source of its skeleton) and one grader module (or package
+folder), bpdrill.checks.NAME, which holds everything the grader knows about it:
 
     scenarios(rng) -> [Scenario]         the hidden inputs, drawn from a seeded generator
     drive(module, scenario) -> dict      run in the worker: call the learner's code, return raw values
@@ -82,6 +82,8 @@ def problems() -> list[str]:
     for kind, package in (("solution", "bpdrill.solutions"), ("grader module", "bpdrill.checks")):
         on_disk = {p.name[:-3] for p in resources.files(package).iterdir()
                    if p.name.endswith(".py") and not p.name.startswith("_")}
+        on_disk |= {p.name for p in resources.files(package).iterdir()  # a unit grown into a folder
+                    if p.is_dir() and p.joinpath("__init__.py").is_file()}
         found += [f"{name}: a {kind} with no catalog.toml entry" for name in sorted(on_disk - listed)]
     for name in names():
         meta = catalog.get(name)
