@@ -1,3 +1,3 @@
-from bpdrill.cli import main
+from bpdrill.launch import main
 
 main()

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bpdrill import protocol, registry
+from bpdrill import launch, protocol, registry
 from bpdrill.refcache import POOL, flatten, fresh_count, load, store, unflatten
 
 
@@ -82,11 +82,10 @@ class Server:
     Requests are answered in order; `submit` returns at once, `result` waits for the answer.
     """
 
-    def __init__(self):
+    def __init__(self, proc: subprocess.Popen | None = None):
+        """proc: a helper already started (bpdrill.launch starts one as the command begins)."""
         self.dir = tempfile.mkdtemp(prefix="bpdrill-ref-")
-        self.proc = subprocess.Popen([sys.executable, "-I", "-m", "bpdrill.reference", "serve"],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                     text=True, env={**os.environ, "BPDRILL_PREFETCH": "0"})
+        self.proc = proc or launch.start_helper()
         self.sent = 0
         self.answered: dict[int, dict] = {}
 
@@ -134,7 +133,9 @@ def compute(name: str, scenarios: list) -> dict:
 
 
 def serve() -> int:
-    """The helper's loop: a folder per line on stdin, 'INDEX ok' (or a reason) per line out."""
+    """The helper's loop: a folder per line on stdin, 'INDEX ok' (or a reason) per line out.
+    torch is imported first, while the grader is still starting and running its workers."""
+    _ref()
     for line in sys.stdin:
         folder = line.strip()
         index = os.path.basename(folder)
@@ -179,9 +180,13 @@ class References:
         self.server: Server | None = None
         self.tickets: dict = {}
         missing = [name for name, refs in self.known.items() if refs is None]
+        early = launch.take_helper()  # started as the command began, if it looked needed
         if missing and not inline:
-            self.server = Server()
+            self.server = Server(early)
             self.tickets = {name: self.server.submit(name, self.scenarios[name]) for name in missing}
+        elif early is not None:  # every reference was kept after all
+            early.kill()
+            early.wait()
 
     def _all(self, name: str) -> dict:
         if self.known[name] is None:
@@ -203,7 +208,7 @@ class References:
             if self.inline:
                 return compute(name, [scenario])[scenario.name]
             if self.server is None:
-                self.server = Server()
+                self.server = Server(launch.take_helper())
             return self.server.result(self.server.submit(name, [scenario]))[scenario.name]
         return reference
 
