@@ -17,21 +17,23 @@ import sys
 import tempfile
 import time
 from functools import lru_cache
+import importlib.util
 from importlib import metadata
 from pathlib import Path
 
-import numpy as np
-
-from bpdrill import __version__, registry
+from bpdrill import __version__
 
 POOL = 8  # fresh seeds kept ready for each exercise
 SEP = "/"
 
 
 # ---- nested results <-> flat arrays -----------------------------------------------------------
+# NumPy is imported inside the functions that use it: bpdrill.launch reads the pool through
+# this module before anything loads NumPy.
 
 def flatten(value, prefix: str = "") -> dict:
     """{'grads': {'x': a}} -> {'grads/x': a}: every leaf an ndarray (numbers and flags 0-d)."""
+    import numpy as np
     if isinstance(value, dict):
         flat = {}
         for key, sub in value.items():
@@ -41,6 +43,7 @@ def flatten(value, prefix: str = "") -> dict:
 
 
 def unflatten(flat: dict) -> dict:
+    import numpy as np
     nested: dict = {}
     for key, array in flat.items():
         *path, last = key.split(SEP)
@@ -53,6 +56,7 @@ def unflatten(flat: dict) -> dict:
 
 def inputs_digest(scenario) -> str:
     """What a reference was computed from: the scenario's arrays and parameters."""
+    import numpy as np
     h = hashlib.sha256(json.dumps([scenario.name, scenario.mode, scenario.params], sort_keys=True,
                                   default=str).encode())
     for key in sorted(scenario.arrays):
@@ -63,6 +67,7 @@ def inputs_digest(scenario) -> str:
 
 
 def _checksum(flat: dict) -> str:
+    import numpy as np
     h = hashlib.sha256()
     for key in sorted(flat):
         a = np.ascontiguousarray(flat[key])
@@ -86,14 +91,16 @@ def fingerprint(name: str) -> str:
     except metadata.PackageNotFoundError:
         torch_version = "none"
     h = hashlib.sha256(f"{__version__}|{torch_version}|".encode())
-    for path in (*_unit_files(registry.get(name).module), Path(__file__).with_name("reference.py")):
+    for path in (*_unit_files(name), Path(__file__).with_name("reference.py")):
         h.update(Path(path).read_bytes())
     return h.hexdigest()[:16]
 
 
-def _unit_files(module) -> list[Path]:
-    """The source of an exercise's grader: its module, or every .py of its package folder."""
-    path = Path(module.__file__)
+def _unit_files(name: str) -> list[Path]:
+    """The source of an exercise's grader: its module, or every .py of its package folder.
+    Found, not imported: bpdrill.launch asks before NumPy is loaded."""
+    spec = importlib.util.find_spec(f"bpdrill.checks.{name}")
+    path = Path(spec.origin)
     if path.name == "__init__.py":  # a package (checks/autograd/): all of it, in a fixed order
         return sorted(path.parent.rglob("*.py"))
     return [path]
@@ -112,6 +119,7 @@ def _folder(name: str) -> Path:
 def load(name: str, seed: int, scenarios: list) -> dict | None:
     """{scenario: reference} kept for this exercise and seed, or None: missing, corrupted
     (checksum), or computed from other inputs (digest). A bad entry is removed."""
+    import numpy as np
     path = _folder(name) / f"{seed}.npz"
     try:
         with np.load(path, allow_pickle=False) as data:
@@ -133,6 +141,7 @@ def load(name: str, seed: int, scenarios: list) -> dict | None:
 def store(name: str, seed: int, scenarios: list, references: dict) -> None:
     """Keep every scenario's reference for this exercise and seed (atomically: a reader never
     sees half a file). Failing to write is not an error: the next run computes them again."""
+    import numpy as np
     try:
         folder = _folder(name)
         folder.mkdir(parents=True, exist_ok=True)
@@ -167,6 +176,14 @@ def pooled_seed(names: list[str]) -> int | None:
         return min(common) if common else None
     except OSError:
         return None
+
+
+def covered(names: list[str], seed: int | None) -> bool:
+    """Will a check of these exercises find every reference kept? With a seed, its files; without,
+    a fresh pooled seed for all of them."""
+    if seed is None:
+        return pooled_seed(names) is not None
+    return all((_folder(name) / f"{seed}.npz").is_file() for name in names)
 
 
 def mark_used(names: list[str], seed: int) -> None:
