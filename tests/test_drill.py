@@ -12,7 +12,7 @@ import time
 import pytest
 from click.testing import CliRunner
 
-from bpdrill import catalog, drill, history, workspace
+from bpdrill import catalog, drill, history, progress, workspace
 from bpdrill.cli import cli
 from conftest import solution_path
 
@@ -128,7 +128,7 @@ def test_trend_median_and_best_over_several_drills(env, clock):
     s = stats_json()["linear"]
     assert (s["attempts"], s["solved"], s["best_seconds"], s["median_seconds"]) == (3, 3, 200, 300)
     assert s["trend"] == "faster"
-    assert history.trend([100, 100, 150]) == "slower" and history.trend([100, 104]) == "steady"
+    assert progress.trend([100, 100, 150]) == "slower" and progress.trend([100, 104]) == "steady"
 
 
 def test_random_picks_the_never_drilled_then_the_failed_and_spaces_them(env, clock):

@@ -126,7 +126,7 @@ def test_a_task_worker_still_refuses_the_solutions_after_the_reference_was_loade
     explore.reference_module("linear")  # loaded in this process, as before a fork
     ws = _workspace_with(own_folders, {})
     (ws / "linear.py").write_text("import bpdrill.solutions.linear\nfrom bpdrill.solutions.linear import Linear\n")
-    job = {"task": "bpdrill.explore:probe_task", "files": {"linear": str(ws / "linear.py")},
+    job = {"task": "bpdrill.explore_tasks:probe_task", "files": {"linear": str(ws / "linear.py")},
            "classes": {"linear": "Linear"}, "lang": "en"}
     outcome = run_workers([(job, [Scenario("probe", "probe", {}, {"exercise": "linear", "seed": 1})])], 10, 1)[0]
     assert outcome.import_error is not None and outcome.import_error["type"] == "ForbiddenImport"

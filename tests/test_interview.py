@@ -459,7 +459,7 @@ def test_drill_random_interview_lays_a_blank_page_and_list_calls_it_not_started(
 
 
 def test_watch_during_an_interview_drill_gives_the_plain_diagnosis(env):
-    from bpdrill.cli import _watch_round
+    from bpdrill.cli_practice import _watch_round
     run("drill", "linear", "--interview")
     (env / "linear.py").write_text(wrong_fixture("linear", "dW_transposed").read_text())
     hist = history.History.open()

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from bpdrill import catalog, history, workspace
+from bpdrill import catalog, history, progress, workspace
 from bpdrill.cli import cli
 from conftest import wrong_fixture, REAL_DATA, skeleton_path, solution_path
 
@@ -143,7 +143,7 @@ def test_list_json_keeps_the_old_keys(ws):
         assert set(row) >= {"name", "title", "difficulty", "status", "best_score", "best_seconds", "file",
                             "progress", "passes_now", "solved_before"}
         assert row["status"] in ("passed", "in_progress", "not_started")
-        assert row["progress"] in history.PROGRESS
+        assert row["progress"] in progress.PROGRESS
 
 
 def test_stats_are_per_workspace_and_say_which(ws, tmp_path, clock):

@@ -32,6 +32,15 @@ def perturbed_outputs(forward, array: np.ndarray, h: float):
     return np.stack(plus), np.stack(minus)
 
 
+def raised(make) -> str:
+    """The name of the exception make() raised, or "no exception"."""
+    try:
+        make()
+    except Exception as exc:  # noqa: BLE001 - which exception, if any, is the answer
+        return type(exc).__name__
+    return "no exception"
+
+
 def number(value, what: str) -> float:
     """value as a float, or a TypeError that says what came back instead."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number, np.ndarray)):

@@ -11,31 +11,26 @@ practice history (the last check, when it is newer than the file), else from run
 checks now (runner.run_checks), else, for an exercise this build has no grader module for,
 from comparing it with the reference on one hidden input.
 
-Learner code runs only in a worker (bpdrill.isolation): the experiments below named
-`*_task` are trusted functions the worker calls with the learner's modules (a task job).
-The reference solutions a task falls back on are loaded here, before the worker is forked,
-under private names: the worker never reads the kit's solutions from disk, and a learner's
-`import bpdrill.solutions` stays refused.
+Learner code runs only in a worker (bpdrill.isolation), in the experiments of
+bpdrill.explore_tasks; the curves, what each shows and the terminal's bars are in
+bpdrill.explore_curves.
 """
 from __future__ import annotations
 
 import importlib.util
-import math
 import os
 import secrets
-import sys
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from bpdrill import catalog, i18n
+from bpdrill.explore_curves import CURVES, PANELS, _num, bars, panel_title, what_it_shows
+from bpdrill.explore_tasks import COMPONENTS, probe_agrees, reference_files, reference_module
 from bpdrill.i18n import t
 from bpdrill.protocol import Scenario
 
-COMPONENTS = ("linear", "sigmoid", "relu", "tanh", "batchnorm", "init", "clip_grad_norm")
-ACTIVATIONS = {"sigmoid": ("sigmoid", "Sigmoid"), "tanh": ("tanh", "Tanh"), "relu": ("relu", "ReLU")}
 TASK_TIMEOUT = 60.0  # seconds for an exploration's worker (a check's default is 5)
 PROBE_TIMEOUT = 5.0  # seconds for one file's comparison with the reference
 WIDTH = 64
@@ -43,22 +38,6 @@ BATCH = 64
 
 
 # ---- which implementation: the learner's, or the reference -----------------------------------
-
-_REFERENCE_FILES: dict = {}  # name -> the reference's file, for a worker started afresh (no fork)
-
-
-@lru_cache(maxsize=None)
-def reference_module(name: str):
-    """The reference solution of an exercise, loaded under a private name (not in sys.modules)."""
-    path = _REFERENCE_FILES.get(name)
-    if path is None:
-        from bpdrill.workspace import solution_path
-        path = solution_path(name)
-    spec = importlib.util.spec_from_file_location(f"_bpdrill_reference_{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 def shown_name(name: str) -> str:
     """How an exercise's code is named in a sentence: Linear, ReLU, the init functions ..."""
@@ -141,74 +120,9 @@ def _last_check(history, name: str, ws: Path, path: Path) -> str | None:
 
 # ---- a quick comparison with the reference, for an exercise with no grader module here --------
 
-def probe(name: str, module, seed: int) -> dict:
-    """One hidden input through an exercise's code: the outputs to compare with the reference's."""
-    rng = np.random.default_rng(seed)
-    if name == "linear":
-        layer = module.Linear(5, 4, rng=np.random.default_rng(0))
-        layer.W, layer.b = rng.normal(size=(5, 4)), rng.normal(size=4)
-        out = layer.forward(rng.normal(size=(3, 5)))
-        dx = layer.backward(rng.normal(size=(3, 4)))
-        return {"out": out, "dx": dx, "dW": layer.dW, "db": layer.db}
-    if name in ACTIVATIONS:
-        act = getattr(module, ACTIVATIONS[name][1])()
-        x = 3 * rng.normal(size=(4, 6))
-        x[0, :3] = 0.0  # exactly 0: ReLU's derivative there is 0, as in PyTorch
-        out = act.forward(x)
-        return {"out": out, "dx": act.backward(rng.normal(size=(4, 6)))}
-    if name == "batchnorm":
-        bn = module.BatchNorm1d(5)
-        bn.gamma, bn.beta = rng.normal(size=5), rng.normal(size=5)
-        out = bn.forward(2 * rng.normal(size=(6, 5)) + 1)
-        dx = bn.backward(rng.normal(size=(6, 5)))
-        return {"out": out, "dx": dx, "dgamma": bn.dgamma, "dbeta": bn.dbeta}
-    if name == "clip_grad_norm":
-        grads = {"a": 5 * rng.normal(size=(3, 4)), "b": 5 * rng.normal(size=7)}
-        total = module.clip_grad_norm(grads, 1.0)
-        small = {"c": 1e-3 * rng.normal(size=4)}
-        kept = module.clip_grad_norm(small, 1.0)
-        return {"total": float(total), "a": grads["a"], "b": grads["b"], "kept": float(kept), "c": small["c"]}
-    if name == "init":
-        # Statistics against the theory, not a draw against the reference's (any correct sampler passes).
-        found = {}
-        for scheme, fans in (("xavier", (300, 200)), ("kaiming", (300, 200))):
-            std = math.sqrt(2 / sum(fans)) if scheme == "xavier" else math.sqrt(2 / fans[0])
-            for kind in ("uniform", "normal"):
-                w = np.asarray(getattr(module, f"{scheme}_{kind}")(*fans, np.random.default_rng(seed)))
-                again = np.asarray(getattr(module, f"{scheme}_{kind}")(*fans, np.random.default_rng(seed)))
-                found[f"{scheme}_{kind}"] = np.array([
-                    w.shape == fans, float(np.std(w)) / std, float(np.abs(w).max()) / (math.sqrt(3) * std),
-                    abs(float(np.mean(w))) / std, np.array_equal(w, again)], dtype=float)
-        return found
-    raise KeyError(name)
-
-
-def probe_task(modules: dict, scenario: Scenario) -> dict:
-    """In the worker: the probe of one learner module."""
-    name = scenario.params["exercise"]
-    return probe(name, modules[name], scenario.params["seed"])
-
-
-def probe_agrees(name: str, values: dict, seed: int) -> bool:
-    if name == "init":
-        for key in ("xavier_uniform", "xavier_normal", "kaiming_uniform", "kaiming_normal"):
-            shape_ok, std_ratio, max_ratio, mean_ratio, repeat = values[key]
-            if not (shape_ok and repeat and abs(std_ratio - 1) < 0.03 and mean_ratio < 0.03):
-                return False
-            if key.endswith("uniform") and not 0.98 < max_ratio <= 1 + 1e-9:
-                return False
-        return True
-    expected = probe(name, reference_module(name), seed)
-    for key, want in expected.items():
-        got = values.get(key)
-        if got is None or np.shape(got) != np.shape(want) or not np.allclose(got, want, rtol=1e-6, atol=1e-9):
-            return False
-    return True
-
-
 def _probe_all(files: dict, seed: int) -> dict[str, Choice]:
     from bpdrill.isolation import run_workers
-    jobs = [({"task": "bpdrill.explore:probe_task", "files": {name: str(path)},
+    jobs = [({"task": "bpdrill.explore_tasks:probe_task", "files": {name: str(path)},
               "classes": {name: catalog.get(name).class_name}, "lang": i18n.language()},
              [Scenario("probe", "probe", {}, {"exercise": name, "seed": seed})]) for name, path in files.items()]
     outcomes = run_workers(jobs, PROBE_TIMEOUT, os.cpu_count() or 1)
@@ -231,187 +145,7 @@ def _probe_all(files: dict, seed: int) -> dict[str, Choice]:
     return choices
 
 
-# ---- the experiments (trusted code, run in the worker with the learner's modules) -------------
-
-def _impl(modules: dict, name: str):
-    return modules[name] if name in modules else reference_module(name)
-
-
-def reference_files() -> dict:
-    """Where each reference is, for a task's scenarios: a worker that is not forked (and so has
-    not inherited them) loads them from there, without importing bpdrill.solutions."""
-    from bpdrill.workspace import solution_path
-    return {name: str(solution_path(name)) for name in COMPONENTS}
-
-
-def _weights(modules: dict, scheme: str, width: int, rng, gain: float = 1.0) -> np.ndarray:
-    if scheme == "naive":
-        return gain * rng.standard_normal((width, width))
-    init = _impl(modules, "init")
-    draw = init.xavier_normal if scheme == "xavier" else init.kaiming_normal
-    return gain * np.asarray(draw(width, width, rng), dtype=np.float64)
-
-
-class _Net:
-    """depth blocks: Linear, [BatchNorm1d], the activation, and (residual) added to the block's
-    input; with head=True the last block is a Linear alone (a regression output)."""
-
-    def __init__(self, modules, depth, width, activation, scheme, residual, batchnorm, rng, gain=1.0,
-                 head=False):
-        self.blocks = []
-        for i in range(depth):
-            last = head and i == depth - 1
-            lin = _impl(modules, "linear").Linear(width, width, rng=rng)
-            lin.W, lin.b = _weights(modules, scheme, width, rng, gain), np.zeros(width)
-            bn = _impl(modules, "batchnorm").BatchNorm1d(width) if batchnorm and not last else None
-            file, cls = ACTIVATIONS[activation]
-            act = None if last else getattr(_impl(modules, file), cls)()
-            self.blocks.append((lin, bn, act, residual and not last))
-
-    def forward(self, x):
-        h = x
-        for lin, bn, act, residual in self.blocks:
-            z = lin.forward(h)
-            if bn is not None:
-                z = bn.forward(z)
-            a = act.forward(z) if act is not None else z
-            h = h + a if residual else a
-        return h
-
-    def backward(self, g):
-        """Returns the norm of the gradient reaching each Linear's output, first layer first."""
-        norms = []
-        for lin, bn, act, residual in reversed(self.blocks):
-            d = act.backward(g) if act is not None else g
-            if bn is not None:
-                d = bn.backward(d)
-            norms.append(float(np.linalg.norm(d)))
-            dx = lin.backward(d)
-            g = g + dx if residual else dx
-        return np.array(norms[::-1])
-
-
-def vanishing_task(modules: dict, scenario: Scenario) -> dict:
-    p = scenario.params
-    _REFERENCE_FILES.update(p.get("references", {}))
-    net = _Net(modules, p["depth"], p["width"], p["activation"], p["init"], p["residual"], p["batchnorm"],
-               np.random.default_rng(p["seed"]))
-    with np.errstate(all="ignore"):
-        net.forward(scenario["x"])
-        norms = net.backward(scenario["upstream"])
-    return {"norms": norms, "dW": np.array([float(np.linalg.norm(b[0].dW)) for b in net.blocks])}
-
-
-def exploding_task(modules: dict, scenario: Scenario) -> dict:
-    p = scenario.params
-    _REFERENCE_FILES.update(p.get("references", {}))
-    net = _Net(modules, p["depth"], p["width"], "relu", "he", False, False, np.random.default_rng(p["seed"]),
-               gain=p["gain"], head=True)
-    clip = _impl(modules, "clip_grad_norm").clip_grad_norm
-    x, y = scenario["x"], scenario["y"]
-    losses, norms = [], []
-    with np.errstate(all="ignore"):
-        for _ in range(p["steps"]):
-            out = net.forward(x)
-            losses.append(0.5 * float(np.mean(np.sum((out - y) ** 2, axis=1))))
-            if not np.isfinite(losses[-1]):
-                break
-            net.backward((out - y) / len(x))
-            grads = {}
-            for i, (lin, _, _, _) in enumerate(net.blocks):
-                grads[f"W{i}"], grads[f"b{i}"] = lin.dW, lin.db
-            if p["clip"]:
-                norms.append(float(clip(grads, p["max_norm"])))
-            else:
-                norms.append(float(np.sqrt(sum(float(np.sum(g * g)) for g in grads.values()))))
-            for i, (lin, _, _, _) in enumerate(net.blocks):
-                lin.W = lin.W - p["lr"] * grads[f"W{i}"]
-                lin.b = lin.b - p["lr"] * grads[f"b{i}"]
-    return {"losses": np.array(losses), "norms": np.array(norms)}
-
-
-# ---- the trusted side: scenarios, running them, the verdicts ---------------------------------
-
-@dataclass(frozen=True)
-class Curve:
-    key: str
-    activation: str
-    init: str
-    residual: bool = False
-    batchnorm: bool = False
-
-    @property
-    def label(self) -> str:
-        """The curve's name in the learner's language."""
-        return self.english_label.replace(" + residual", " + " + t("residual"))
-
-    @property
-    def english_label(self) -> str:
-        """The curve's name on a plot (the default fonts have no Chinese)."""
-        init = {"naive": "N(0, 1)", "xavier": "Xavier", "he": "He"}[self.init]
-        name = {"sigmoid": "sigmoid", "tanh": "tanh", "relu": "ReLU"}[self.activation]
-        extra = (" + residual" if self.residual else "") + (" + BatchNorm" if self.batchnorm else "")
-        return f"{name}, {init}{extra}"
-
-
-CURVES = {c.key: c for c in (
-    Curve("sigmoid", "sigmoid", "xavier"), Curve("tanh", "tanh", "xavier"), Curve("relu", "relu", "xavier"),
-    Curve("relu_naive", "relu", "naive"), Curve("relu_he", "relu", "he"),
-    Curve("sigmoid_residual", "sigmoid", "xavier", residual=True),
-    Curve("relu_residual", "relu", "xavier", residual=True),
-    Curve("tanh_naive", "tanh", "naive"), Curve("tanh_naive_bn", "tanh", "naive", batchnorm=True),
-    Curve("relu_naive_bn", "relu", "naive", batchnorm=True),
-)}
-# (title, curves) of each panel: one question each
-PANELS = (
-    ("activation (Xavier init: variance 1/fan_in)", ("sigmoid", "tanh", "relu")),
-    ("initialisation (ReLU)", ("relu_naive", "relu", "relu_he")),
-    ("residual connections", ("sigmoid", "sigmoid_residual", "relu", "relu_residual")),
-    ("BatchNorm (N(0, 1) init)", ("tanh_naive", "tanh_naive_bn", "relu_naive", "relu_naive_bn")),
-)
-
-
-def panel_title(title: str) -> str:
-    return {"activation (Xavier init: variance 1/fan_in)": t("activation (Xavier init: variance 1/fan_in)"),
-            "initialisation (ReLU)": t("initialisation (ReLU)"),
-            "residual connections": t("residual connections"),
-            "BatchNorm (N(0, 1) init)": t("BatchNorm (N(0, 1) init)")}[title]
-
-
-def what_it_shows(key: str, ratio: float, level: float) -> str:
-    """One sentence per curve: what it shows (ratio: first layer's norm over the last layer's)."""
-    r, v = _num(ratio), _num(level)
-    return {
-        "sigmoid": t("the first layer gets {ratio} of the last layer's gradient: every sigmoid multiplies it "
-                     "by its slope, at most 1/4, so it vanishes layer after layer", ratio=r),
-        "tanh": t("tanh's slope is near 1 around 0, so with Xavier init the gradient shrinks only mildly "
-                  "(first/last {ratio})", ratio=r),
-        "relu": t("ReLU zeroes half the units, and Xavier's variance 1/fan_in does not make up for it: the "
-                  "gradient halves in variance at each layer (first/last {ratio})", ratio=r),
-        "relu_naive": t("N(0, 1) weights multiply the gradient by about sqrt(fan_in / 2) at each layer: it "
-                        "explodes toward the input (first/last {ratio})", ratio=r),
-        "relu_he": t("He init (variance 2/fan_in) makes up for the half ReLU zeroes: the gradient keeps its "
-                     "size through every layer (first/last {ratio})", ratio=r),
-        "sigmoid_residual": t("with x + f(x) the gradient has a path that skips every sigmoid: it no longer "
-                              "vanishes (first/last {ratio})", ratio=r),
-        "relu_residual": t("the same ReLU layers with x + f(x): the identity path carries the gradient down "
-                           "whole and every branch adds to it, so it grows toward the input instead of "
-                           "shrinking (first/last {ratio})", ratio=r),
-        "tanh_naive": t("N(0, 1) weights saturate most tanh units, but multiply the gradient by about "
-                        "sqrt(fan_in) at each layer; the weights win, and it explodes toward the input "
-                        "(first/last {ratio})", ratio=r),
-        "tanh_naive_bn": t("BatchNorm rescales every pre-activation to variance 1 whatever the weights: tanh "
-                           "stays in its linear range (first/last {ratio})", ratio=r),
-        "relu_naive_bn": t("BatchNorm divides out the N(0, 1) weights' scale: across the whole depth the "
-                           "gradient now changes by a factor {ratio}, around {level}", ratio=r, level=v),
-    }[key]
-
-
-def _num(value: float) -> str:
-    if not np.isfinite(value):
-        return t("overflow")
-    return f"{value:.0e}" if value and (abs(value) >= 1e3 or abs(value) < 1e-2) else f"{value:.3g}"
-
+# ---- the experiments: their scenarios, running them in a worker, the results ----------------
 
 @dataclass
 class Vanishing:
@@ -443,7 +177,7 @@ def _task_job(task: str, choices: dict) -> dict:
     for name in COMPONENTS:
         if name not in mine:
             reference_module(name)  # loaded now, before the fork: the worker cannot read solutions/
-    return {"task": f"bpdrill.explore:{task}", "files": mine,
+    return {"task": f"bpdrill.explore_tasks:{task}", "files": mine,
             "classes": {name: catalog.get(name).class_name for name in mine}, "lang": i18n.language()}
 
 
@@ -560,41 +294,6 @@ def run_exploding(choices: dict, depth: int = 20, width: int = WIDTH, seed: int 
 
 
 # ---- the terminal view ---------------------------------------------------------------------
-
-def _unicode_ok() -> bool:
-    encoding = getattr(sys.stdout, "encoding", None) or ""
-    return encoding.lower().replace("-", "") in ("utf8", "utf16", "utf32")
-
-
-COLUMNS = 40  # at most this many bars a row: deeper networks share a bar between layers
-
-
-def _columns(values: np.ndarray) -> np.ndarray:
-    """values, or for more than COLUMNS of them the geometric mean of each run of neighbours."""
-    values = np.asarray(values, dtype=float)
-    if len(values) <= COLUMNS:
-        return values
-    with np.errstate(all="ignore"):
-        return np.array([np.exp(np.mean(np.log(g))) if np.all(np.isfinite(g) & (g > 0)) else
-                         (np.inf if not np.all(np.isfinite(g)) else 0.0)
-                         for g in np.array_split(values, COLUMNS)])
-
-
-def bars(values: np.ndarray, low: float, high: float) -> str:
-    """One character per value (per run of values beyond COLUMNS), its height on a log scale
-    from low to high."""
-    values = _columns(values)
-    ramp = "▁▂▃▄▅▆▇█" if _unicode_ok() else "_.-:=+*#"
-    span = math.log10(high) - math.log10(low) if high > low > 0 else 0.0
-    out = []
-    for v in values:
-        if not np.isfinite(v) or v <= 0:
-            out.append("!" if not np.isfinite(v) else " ")
-            continue
-        level = 0 if span == 0 else (math.log10(v) - math.log10(low)) / span
-        out.append(ramp[min(len(ramp) - 1, max(0, int(round(level * (len(ramp) - 1)))))])
-    return "".join(out)
-
 
 def render_vanishing(result: Vanishing) -> str:
     lines = [t("The gradient reaching each of {depth} layers at initialisation (width {width}, batch {batch}, "

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from bpdrill import blank, catalog, drill, history, registry, srs, workspace
+from bpdrill import blank, catalog, drill, history, progress, registry, srs, workspace
 from bpdrill.history import History
 
 SCHEMA = """
@@ -130,14 +130,14 @@ def pick_exercise(hist: History, deck: srs.Deck, avoid=(), allowed=None) -> str:
 
 # ---- stats ------------------------------------------------------------------------------
 
-def practice_stats(hist: History, name: str, workspace: str | None = None) -> history.ExerciseStats:
+def practice_stats(hist: History, name: str, workspace: str | None = None) -> progress.ExerciseStats:
     ids = drill_ids(hist)
-    return history.exercise_stats(hist, name, workspace, keep=lambda d: d.id not in ids)
+    return progress.exercise_stats(hist, name, workspace, keep=lambda d: d.id not in ids)
 
 
-def interview_stats(hist: History, name: str, workspace: str | None = None) -> history.ExerciseStats:
+def interview_stats(hist: History, name: str, workspace: str | None = None) -> progress.ExerciseStats:
     ids = drill_ids(hist)
-    return history.exercise_stats(hist, name, workspace, keep=lambda d: d.id in ids)
+    return progress.exercise_stats(hist, name, workspace, keep=lambda d: d.id in ids)
 
 
 # ---- mock rounds ------------------------------------------------------------------------

@@ -54,7 +54,7 @@ def _save(fig, path: Path, dpi: int = 100) -> Path:
 
 
 def vanishing_png(result, path: Path, dpi: int = 100) -> Path:
-    from bpdrill.explore import CURVES, PANELS
+    from bpdrill.explore_curves import CURVES, PANELS
     fig = _figure(12, 7.6)
     axes = fig.subplots(2, 2, sharex=True).ravel()
     layers = np.arange(1, result.depth + 1)

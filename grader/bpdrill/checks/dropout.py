@@ -16,7 +16,7 @@ import numpy as np
 
 from bpdrill import compare, i18n
 from bpdrill.diagnose import Mistake, formula
-from bpdrill.driving import perturbed_outputs, snapshot
+from bpdrill.driving import perturbed_outputs, raised, snapshot
 from bpdrill.i18n import t
 from bpdrill.judge import Check, Failed, compare_arrays, numgrad_check, shape_check, unchanged_check
 from bpdrill.protocol import Scenario
@@ -152,14 +152,6 @@ def _layer(module, s: Scenario):
     return module.Dropout(p=s.params["p"], rng=np.random.default_rng(s.params["seed"]))
 
 
-def _raised(make) -> str:
-    try:
-        make()
-    except Exception as exc:  # noqa: BLE001 - which exception, if any, is the answer
-        return type(exc).__name__
-    return "no exception"
-
-
 def drive(module, s: Scenario) -> dict:
     if s.mode == "perturb":  # a fresh layer, same seed, every time: the same mask for every forward
         x = s["x"]
@@ -180,8 +172,8 @@ def drive(module, s: Scenario) -> dict:
     else:
         out = {}
         if s.params.get("bounds"):
-            out["raised.one"] = _raised(lambda: module.Dropout(p=1.0))
-            out["raised.negative"] = _raised(lambda: module.Dropout(p=-0.1))
+            out["raised.one"] = raised(lambda: module.Dropout(p=1.0))
+            out["raised.negative"] = raised(lambda: module.Dropout(p=-0.1))
         out["out"] = snapshot(layer.forward(x))
         out["dx"] = snapshot(layer.backward(dout))
         if "dout2" in s:

@@ -29,6 +29,7 @@ import math
 import numpy as np
 
 from bpdrill import i18n
+from bpdrill.compare import ks_distance, kurtosis, rms
 from bpdrill.diagnose import Mistake
 from bpdrill.driving import snapshot
 from bpdrill.i18n import t
@@ -67,38 +68,6 @@ def scale_tolerance(n: int) -> float:
 
 def ks_tolerance(n: int) -> float:
     return math.sqrt(math.log(2 / KS_ALPHA) / (2 * n))
-
-
-def kurtosis(W: np.ndarray) -> float:
-    W2 = W * W
-    m2 = float(np.mean(W2))
-    return float(np.mean(W2 * W2)) / (m2 * m2) if m2 > 0 else float("nan")
-
-
-def rms(W: np.ndarray) -> float:
-    return float(np.sqrt(np.mean(W * W)))
-
-
-def normal_cdf(z: np.ndarray) -> np.ndarray:
-    """The standard normal CDF, vectorised: erf by Abramowitz and Stegun 7.1.26 (absolute error
-    under 1.5e-7, four orders of magnitude below any KS tolerance here)."""
-    x = np.abs(z) / math.sqrt(2.0)
-    k = 1.0 / (1.0 + 0.3275911 * x)
-    poly = k * (0.254829592 + k * (-0.284496736 + k * (1.421413741 + k * (-1.453152027 + k * 1.061405429))))
-    erf = 1.0 - poly * np.exp(-x * x)
-    return 0.5 * (1.0 + np.sign(z) * erf)
-
-
-def ks_distance(W: np.ndarray, std: float, bound: float | None) -> float:
-    """sup |F_n - F| between the draw and N(0, std^2), or U(-bound, bound) when bound is given."""
-    x = np.sort(W.reshape(-1))
-    n = x.size
-    if bound is not None:
-        cdf = np.clip((x + bound) / (2 * bound), 0.0, 1.0)
-    else:
-        cdf = normal_cdf(x / std)
-    i = np.arange(1, n + 1)
-    return float(max(np.max(i / n - cdf), np.max(cdf - (i - 1) / n)))
 
 
 # ---- judges -----------------------------------------------------------------------------------
