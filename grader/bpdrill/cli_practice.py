@@ -126,16 +126,34 @@ def watch(name, interval, timeout, workspace_dir):
     seen = None
     try:
         while True:
-            try:
-                stamp = path.stat().st_mtime_ns, path.stat().st_size
-            except FileNotFoundError:
-                stamp = None
+            stamp = _stamp(path)
             if stamp != seen and stamp is not None:
-                seen = stamp
+                seen = _settled(path, stamp)
                 click.echo(_watch_round(name, path, ws, hist, timeout))
             time.sleep(interval)
     except KeyboardInterrupt:
         click.echo(t("stopped watching"))
+
+
+def _stamp(path):
+    try:
+        stat = path.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    return stat.st_mtime_ns, stat.st_size
+
+
+def _settled(path, stamp, pause: float = 0.02, limit: float = 0.5):
+    """The file's stamp once a save is over: an editor that truncates and then writes shows two
+    stamps in a row; grading the empty file between them would print a verdict on nothing."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        time.sleep(pause)
+        now = _stamp(path)
+        if now == stamp:
+            return stamp
+        stamp = now
+    return stamp
 
 
 def _watch_round(name, path, ws, hist, timeout) -> str:
