@@ -32,13 +32,18 @@ class ForbiddenImport(ImportError):
     pass
 
 
+def _forbidden(fullname: str) -> str | None:
+    """The forbidden package fullname belongs to, or None."""
+    return next((p for p in FORBIDDEN_PACKAGES if fullname == p or fullname.startswith(p + ".")), None)
+
+
 class _RefuseForbidden(importlib.abc.MetaPathFinder):
     def find_spec(self, fullname, path=None, target=None):
-        for package in FORBIDDEN_PACKAGES:
-            if fullname == package or fullname.startswith(package + "."):
-                raise ForbiddenImport(
-                    t("importing {module} is not allowed in an exercise: compute the gradients yourself",
-                      module=package))
+        package = _forbidden(fullname)
+        if package is not None:
+            raise ForbiddenImport(
+                t("importing {module} is not allowed in an exercise: compute the gradients yourself",
+                  module=package))
         return None
 
 
@@ -186,6 +191,10 @@ def serve(job: dict, scenarios: list, job_dir: str) -> int:
     savez, dump, replace = np.savez, json.dump, os.replace
     if job.get("limits"):
         apply_limits(job["limits"], job_dir)
+    # A forbidden package already loaded (a process that computed references in-process, as the
+    # project's tests do, then forked) must be imported again, through the refusing finder.
+    for loaded in [m for m in sys.modules if _forbidden(m)]:
+        del sys.modules[loaded]
     sys.meta_path.insert(0, _RefuseForbidden())
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 3000))
     result, out_arrays = run_job(job, scenarios, numpy_snapshot())
