@@ -165,10 +165,13 @@ def fill(names: list[str], count: int = POOL) -> int:
 
 
 class References:
-    """The references of one run: kept ones, else computed by the helper process, which is
-    started (and its work submitted) before the workers so that importing torch overlaps them.
+    """The references of one run: kept ones, else computed by the helper process.
 
-    inline=True computes them in this process instead (the project's tests: trusted code only).
+    When bpdrill.launch started the helper as the command began, the missing work is submitted
+    at once, so that importing torch overlaps the grader's start and its workers. Otherwise the
+    helper starts when a reference is first needed: a run where nothing needs one (skeletons,
+    crashes) never starts torch. inline=True computes them in this process instead (the
+    project's tests: trusted code only).
     """
 
     def __init__(self, seed: int, prepared: dict, inline: bool = False, keep: bool = True):
@@ -179,20 +182,28 @@ class References:
         self.computed: set = set()
         self.server: Server | None = None
         self.tickets: dict = {}
-        missing = [name for name, refs in self.known.items() if refs is None]
         early = launch.take_helper()  # started as the command began, if it looked needed
-        if missing and not inline:
-            self.server = Server(early)
-            self.tickets = {name: self.server.submit(name, self.scenarios[name]) for name in missing}
+        if early is not None and self._missing() and not inline:
+            self._submit(Server(early))
         elif early is not None:  # every reference was kept after all
             early.kill()
             early.wait()
+
+    def _missing(self) -> list[str]:
+        return [name for name, refs in self.known.items() if refs is None]
+
+    def _submit(self, server: Server) -> None:
+        """Send every missing batch to the helper (answers are read when needed)."""
+        self.server = server
+        self.tickets = {name: server.submit(name, self.scenarios[name]) for name in self._missing()}
 
     def _all(self, name: str) -> dict:
         if self.known[name] is None:
             if self.inline:
                 self.known[name] = compute(name, self.scenarios[name])
             else:
+                if self.server is None:
+                    self._submit(Server())
                 self.known[name] = self.server.result(self.tickets[name])
             self.computed.add(name)
         return self.known[name]
@@ -208,7 +219,7 @@ class References:
             if self.inline:
                 return compute(name, [scenario])[scenario.name]
             if self.server is None:
-                self.server = Server(launch.take_helper())
+                self._submit(Server())
             return self.server.result(self.server.submit(name, [scenario]))[scenario.name]
         return reference
 
