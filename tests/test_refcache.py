@@ -36,9 +36,10 @@ def test_a_checked_seed_keeps_its_references_and_the_next_run_uses_them(cache):
 def test_a_corrupted_entry_is_detected_and_computed_again(cache):
     _check("sigmoid", 6)
     (entry,) = (cache / "sigmoid").rglob("6.npz")
-    data = dict(np.load(entry))
-    data["basic/dx"] = data["basic/dx"] + 1.0  # a wrong reference that still parses
-    np.savez(entry, **data)
+    with np.load(entry) as stored:
+        flat = refcache.unpack(str(stored["index"]), stored["data"])
+    flat["basic/dx"] = flat["basic/dx"] + 1.0  # a wrong reference that still parses
+    np.savez(entry, **refcache.pack(flat))
     assert refcache.load("sigmoid", 6, _scenarios("sigmoid", 6)) is None, "checksum"
     assert not entry.exists(), "removed, never trusted"
     assert _check("sigmoid", 6).status == "passed"

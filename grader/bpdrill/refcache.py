@@ -76,6 +76,32 @@ def _checksum(flat: dict) -> str:
     return h.hexdigest()
 
 
+def pack(flat: dict) -> dict:
+    """Many arrays as two: a JSON index (key, dtype, shape, offset, size) and one byte buffer.
+    autograd's references hold thousands of small arrays; one .npz member each took 0.8 s to
+    read, the packed form a few milliseconds."""
+    import numpy as np
+    index, chunks, offset = [], [], 0
+    for key in sorted(flat):
+        a = np.asarray(flat[key])  # (not ascontiguousarray: it turns a 0-d array into 1-d)
+        raw = a.tobytes()  # C order, whatever the array's layout
+        index.append([key, a.dtype.str, list(a.shape), offset, len(raw)])
+        chunks.append(raw)
+        offset += len(raw)
+    return {"index": np.array(json.dumps(index)), "data": np.frombuffer(b"".join(chunks), dtype=np.uint8)}
+
+
+def unpack(index: str, data) -> dict:
+    import numpy as np
+    buffer = data.tobytes()
+    flat = {}
+    for key, dtype, shape, offset, size in json.loads(index):
+        dtype = np.dtype(dtype)
+        flat[key] = np.frombuffer(buffer, dtype=dtype, count=size // dtype.itemsize if dtype.itemsize else 0,
+                                  offset=offset).reshape(shape).copy()
+    return flat
+
+
 # ---- the cache --------------------------------------------------------------------------------
 
 def _data_dir() -> Path:
@@ -123,7 +149,7 @@ def load(name: str, seed: int, scenarios: list) -> dict | None:
     path = _folder(name) / f"{seed}.npz"
     try:
         with np.load(path, allow_pickle=False) as data:
-            flat = {k: data[k] for k in data.files}
+            flat = unpack(str(data["index"]), data["data"])
     except FileNotFoundError:
         return None
     except Exception:  # noqa: BLE001 - any unreadable entry is recomputed, never trusted
@@ -150,7 +176,7 @@ def store(name: str, seed: int, scenarios: list, references: dict) -> None:
         flat.update({f"__inputs__/{s.name}": np.array(inputs_digest(s)) for s in scenarios})
         fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp.npz")
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, **flat)
+            np.savez(f, **pack(flat))
         os.replace(tmp, folder / f"{seed}.npz")
     except OSError:
         pass
