@@ -69,3 +69,25 @@ def drive_layer(layer, s) -> dict:
         out["dx3"] = snapshot(layer.backward(s["dout3"]))
     out.update({"after.x": x, "after.dout": dout})
     return out
+
+
+def drive_loss(loss_fn, s, x: str, y: str, grad: str, labels=None) -> dict:
+    """A loss with forward(x, y) -> float and backward(dout=1.0) -> grad of x (mse, BCE, softmax
+    cross-entropy): the first backward (with params["dout"], or the default), a second with
+    dout2, one after a new forward on x3, y3, the inputs afterwards, or in "perturb" mode the
+    losses around x. labels converts y as the learner receives it (class indices: int64)."""
+    convert = labels or (lambda a: a)
+    xs, ys = s[x], convert(s[y])
+    if s.mode == "perturb":
+        plus, minus = perturbed_outputs(lambda: loss_fn.forward(xs, ys), xs, s.params["h"])
+        return {f"plus.{x}": plus, f"minus.{x}": minus}
+    out = {"loss": snapshot(loss_fn.forward(xs, ys))}
+    dout = s.params.get("dout")
+    out[grad] = snapshot(loss_fn.backward() if dout is None else loss_fn.backward(dout))
+    if "dout2" in s.params:
+        out[f"{grad}2"] = snapshot(loss_fn.backward(s.params["dout2"]))
+    if f"{x}3" in s:
+        loss_fn.forward(s[f"{x}3"], convert(s[f"{y}3"]))
+        out[f"{grad}3"] = snapshot(loss_fn.backward(s.params["dout3"]))
+    out.update({f"after.{x}": xs, f"after.{y}": ys})
+    return out

@@ -50,6 +50,22 @@ class Ref:
         the bit, without torch importing sympy to check dout's shape (a second or more)."""
         (y * self.leaf(dout, False)).sum().backward()
 
+    def loss(self, s, fn, x: str, y: str, grad: str, labels: bool = False) -> dict:
+        """loss = fn(x, y) and the gradient of dout * loss for each call drive_loss makes: the
+        first (params["dout"], default 1), dout2, and dout3 after the new forward on x3, y3."""
+        out = {}
+        for suffix in ("", "2", "3"):
+            key = f"dout{suffix}"
+            if suffix and key not in s.params:
+                continue
+            new = "3" if suffix == "3" else ""
+            xs = self.leaf(s.arrays[f"{x}{new}"])
+            ys = self.long(s.arrays[f"{y}{new}"]) if labels else self.leaf(s.arrays[f"{y}{new}"], False)
+            loss = fn(xs, ys)
+            (loss * s.params.get(key, 1.0)).backward()
+            out.update({f"loss{suffix}": self.numpy(loss), f"{grad}{suffix}": self.numpy(xs.grad)})
+        return out
+
     def layer(self, s, fn) -> dict:
         """out = fn(x) and dx for each backward drive_layer makes: dout, dout2, and dout3
         after the new forward on x3."""

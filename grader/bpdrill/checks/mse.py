@@ -5,7 +5,7 @@ import numpy as np
 
 from bpdrill import compare
 from bpdrill.diagnose import Mistake, close, first_call_right, formula
-from bpdrill.driving import perturbed_outputs, snapshot
+from bpdrill.driving import drive_loss
 from bpdrill.i18n import register, t
 from bpdrill.judge import Check, matches_reference, numgrad_check, shape_check, unchanged_check
 from bpdrill.protocol import Scenario
@@ -62,37 +62,13 @@ CHECKS = [
 # ---- the worker's side ----------------------------------------------------------------------
 
 def drive(module, s: Scenario) -> dict:
-    loss_fn = module.MSELoss()
-    pred, target = s["pred"], s["target"]
-    if s.mode == "perturb":
-        plus, minus = perturbed_outputs(lambda: loss_fn.forward(pred, target), pred, s.params["h"])
-        return {"plus.pred": plus, "minus.pred": minus}
-    out = {"loss": snapshot(loss_fn.forward(pred, target))}
-    dout = s.params.get("dout")
-    out["dpred"] = snapshot(loss_fn.backward() if dout is None else loss_fn.backward(dout))
-    if "dout2" in s.params:
-        out["dpred2"] = snapshot(loss_fn.backward(s.params["dout2"]))
-    if "pred3" in s:
-        loss_fn.forward(s["pred3"], s["target3"])
-        out["dpred3"] = snapshot(loss_fn.backward(s.params["dout3"]))
-    out.update({"after.pred": pred, "after.target": target})
-    return out
+    return drive_loss(module.MSELoss(), s, "pred", "target", "dpred")
 
 
 # ---- the trusted side: PyTorch float64 ------------------------------------------------------
 
 def reference(ref, s: Scenario) -> dict:
-    out = {}
-    for suffix in ("", "2", "3"):
-        key = f"dout{suffix}"
-        if suffix and key not in s.params:
-            continue
-        new = "3" if suffix == "3" else ""
-        pred = ref.leaf(s.arrays[f"pred{new}"])
-        loss = ref.torch.nn.functional.mse_loss(pred, ref.leaf(s.arrays[f"target{new}"], False))
-        (loss * s.params.get(key, 1.0)).backward()
-        out.update({f"loss{suffix}": ref.numpy(loss), f"dpred{suffix}": ref.numpy(pred.grad)})
-    return out
+    return ref.loss(s, ref.torch.nn.functional.mse_loss, "pred", "target", "dpred")
 
 
 # ---- diagnosis ----------------------------------------------------------------------------

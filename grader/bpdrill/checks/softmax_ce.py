@@ -5,7 +5,7 @@ import numpy as np
 
 from bpdrill import compare
 from bpdrill.diagnose import Mistake, close, first_call_right, formula
-from bpdrill.driving import perturbed_outputs, snapshot
+from bpdrill.driving import drive_loss
 from bpdrill.judge import Check, matches_reference, numgrad_check, shape_check, unchanged_check
 from bpdrill.protocol import Scenario
 from bpdrill.i18n import register, t
@@ -109,37 +109,13 @@ CHECKS = [
 # ---- the worker's side ----------------------------------------------------------------------
 
 def drive(module, s: Scenario) -> dict:
-    loss_fn = module.SoftmaxCrossEntropy()
-    logits, y = s["logits"], s["y"].astype(np.int64)
-    if s.mode == "perturb":
-        plus, minus = perturbed_outputs(lambda: loss_fn.forward(logits, y), logits, s.params["h"])
-        return {"plus.logits": plus, "minus.logits": minus}
-    out = {"loss": snapshot(loss_fn.forward(logits, y))}
-    dout = s.params.get("dout")
-    out["dlogits"] = snapshot(loss_fn.backward() if dout is None else loss_fn.backward(dout))
-    if "dout2" in s.params:
-        out["dlogits2"] = snapshot(loss_fn.backward(s.params["dout2"]))
-    if "logits3" in s:
-        loss_fn.forward(s["logits3"], s["y3"].astype(np.int64))
-        out["dlogits3"] = snapshot(loss_fn.backward(s.params["dout3"]))
-    out.update({"after.logits": logits, "after.y": y})
-    return out
+    return drive_loss(module.SoftmaxCrossEntropy(), s, "logits", "y", "dlogits", labels=lambda a: a.astype(np.int64))
 
 
 # ---- the trusted side: PyTorch float64 ------------------------------------------------------
 
 def reference(ref, s: Scenario) -> dict:
-    out = {}
-    for suffix in ("", "2", "3"):
-        key = f"dout{suffix}"
-        if suffix and key not in s.params:
-            continue
-        new = "3" if suffix == "3" else ""
-        logits = ref.leaf(s.arrays[f"logits{new}"])
-        loss = ref.torch.nn.functional.cross_entropy(logits, ref.long(s.arrays[f"y{new}"]))
-        (loss * s.params.get(key, 1.0)).backward()
-        out.update({f"loss{suffix}": ref.numpy(loss), f"dlogits{suffix}": ref.numpy(logits.grad)})
-    return out
+    return ref.loss(s, ref.torch.nn.functional.cross_entropy, "logits", "y", "dlogits", labels=True)
 
 
 # ---- diagnosis ----------------------------------------------------------------------------
