@@ -285,3 +285,71 @@ def unchanged_check(*names: str, scenario: str = "basic", what: str = "backward"
     shown = ", ".join(names)
     return Check("purity.inputs", "purity", names, points, scenario, unchanged(*names, what=what),
                  "{what} leaves {names} unchanged", title_args=(("what", what), ("names", shown)))
+
+
+# ---- optimisers: the caller's arrays after step(grads) -----------------------------------
+
+def param_names(ev, scenario) -> list[str]:
+    """The names of an optimiser scenario's parameters (its arrays param.<name>)."""
+    return sorted(k[len("param."):] for k in ev.inputs(scenario) if k.startswith("param."))
+
+
+def moves_like_reference(ev, check: Check) -> None:
+    """The caller's arrays moved exactly as the reference optimiser (torch.optim.*) moves them.
+
+    Compares displacements (after - before), so that an update of size lr is judged at the
+    update's own scale rather than the parameter's.
+    """
+    ref = ev.reference(check.scenario)
+    inputs = ev.inputs(check.scenario)
+    for name in param_names(ev, check.scenario):
+        label = f"params[{name!r}]"
+        got = ev.array(check.scenario, f"param.{name}", label)
+        before = inputs[f"param.{name}"]
+        if got.shape != before.shape:
+            raise Failed(t("{label}: shape changed from {before} to {got}", label=label, before=before.shape,
+                           got=got.shape), target="params")
+        moved, expected = got - before, ref[name] - before
+        mask = compare.elementwise_mismatch(moved, expected)
+        if not np.all(np.isfinite(moved)):
+            raise Failed(t("{label}: non-finite values after step", label=label), target="params", got=got,
+                         label=label)
+        if mask.any():
+            steps = ev.params(check.scenario)["steps"]
+            worst = compare.worst_elements(moved, expected, excess=True)
+            details = []
+            for i, e, g in worst:
+                shown_e, shown_g = compare.distinct(e, g)
+                details.append(t("{label}{index} moved by {got}, expected {expected}", label=label,
+                                 index=compare.format_index(i), got=shown_g, expected=shown_e))
+            index, e, g = worst[0]
+            shown_e, shown_g = compare.distinct(e, g)
+            # the measure that failed: elements outside their tolerance, and the worst of them
+            message = t("{label} after {steps} step(s): {count} of {size} elements moved outside the "
+                        "tolerance; worst {label}{index} moved by {got}, expected {expected}", label=label,
+                        steps=steps, count=int(mask.sum()), size=mask.size, index=compare.format_index(index),
+                        got=shown_g, expected=shown_e)
+            raise Failed(message, target="params", details=details)
+
+
+def updated_in_place(ev, check: Check) -> None:
+    """step changed the very arrays the caller passed in (not new ones)."""
+    inputs = ev.inputs(check.scenario)
+    for name in param_names(ev, check.scenario):
+        got = ev.value(check.scenario, f"param.{name}")
+        if got.kind == "array" and got.array.shape == inputs[f"param.{name}"].shape and \
+                np.array_equal(got.array, inputs[f"param.{name}"]):
+            raise Failed(t("params[{name!r}]: the caller's array did not change; update it in place "
+                           "(p -= ..., not p = p - ...)", name=name), target="params")
+
+
+def grads_untouched(ev, check: Check) -> None:
+    """step left the caller's gradients as they were."""
+    inputs = ev.inputs(check.scenario)
+    for key, before in inputs.items():
+        if key.startswith("grad."):
+            v = ev.value(check.scenario, f"grad_after.{key[len('grad.'):]}")
+            if v.kind != "array" or not np.array_equal(v.array, before):
+                name = key.split(".")[-1]
+                raise Failed(t("grads[{name!r}] was modified in place by step: add weight decay into "
+                               "a new array", name=name), target="params")

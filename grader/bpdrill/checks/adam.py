@@ -3,21 +3,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from bpdrill import compare
 from bpdrill.diagnose import Mistake, close
-from bpdrill.driving import snapshot
-from bpdrill.judge import Check, Failed
+from bpdrill.driving import drive_optimizer
+from bpdrill.judge import Check, grads_untouched, moves_like_reference, updated_in_place
 from bpdrill.protocol import Scenario
 from bpdrill.i18n import register, t
 
 SHAPES = [(3, 4), (4,), (2, 3, 2)]
 
 register({
-    "{label} after {steps} step(s): {count} of {size} elements moved outside the tolerance; worst "
-    "{label}{index} moved by {got}, expected {expected}":
-        "{label} 经过 {steps} 步后：{size} 个元素中有 {count} 个的移动量超出容差；最差的是 {label}{index}，"
-        "移动了 {got}，应为 {expected}",
-    "{label}{index} moved by {got}, expected {expected}": "{label}{index} 移动了 {got}，应为 {expected}",
     "the update matches lr_t = lr * sqrt(1 - beta2**t) / (1 - beta1**t) with eps added to sqrt(v)":
         "更新量与 lr_t = lr * sqrt(1 - beta2**t) / (1 - beta1**t)、并把 eps 加在 sqrt(v) 上的写法一致",
     "the update matches betas = (0.9, 0.999) whatever the constructor was given":
@@ -50,83 +44,20 @@ def scenarios(rng) -> list[Scenario]:
     ]
 
 
-def _names(ev, scenario):
-    return sorted(k[len("param."):] for k in ev.inputs(scenario) if k.startswith("param."))
-
-
-def matches_torch_adam(ev, check: Check) -> None:
-    """The caller's arrays moved exactly as torch.optim.Adam moves them.
-
-    Compares displacements (after - before), so that an update of size lr is judged at the
-    update's own scale rather than the parameter's.
-    """
-    ref = ev.reference(check.scenario)
-    inputs = ev.inputs(check.scenario)
-    for name in _names(ev, check.scenario):
-        label = f"params[{name!r}]"
-        got = ev.array(check.scenario, f"param.{name}", label)
-        before = inputs[f"param.{name}"]
-        if got.shape != before.shape:
-            raise Failed(t("{label}: shape changed from {before} to {got}", label=label, before=before.shape,
-                           got=got.shape), target="params")
-        moved, expected = got - before, ref[name] - before
-        mask = compare.elementwise_mismatch(moved, expected)
-        if not np.all(np.isfinite(moved)):
-            raise Failed(t("{label}: non-finite values after step", label=label), target="params", got=got,
-                         label=label)
-        if mask.any():
-            steps = ev.params(check.scenario)["steps"]
-            worst = compare.worst_elements(moved, expected, excess=True)
-            details = []
-            for i, e, g in worst:
-                shown_e, shown_g = compare.distinct(e, g)
-                details.append(t("{label}{index} moved by {got}, expected {expected}", label=label,
-                                 index=compare.format_index(i), got=shown_g, expected=shown_e))
-            index, e, g = worst[0]
-            shown_e, shown_g = compare.distinct(e, g)
-            # the measure that failed: elements outside their tolerance, and the worst of them
-            message = t("{label} after {steps} step(s): {count} of {size} elements moved outside the "
-                        "tolerance; worst {label}{index} moved by {got}, expected {expected}", label=label,
-                        steps=steps, count=int(mask.sum()), size=mask.size, index=compare.format_index(index),
-                        got=shown_g, expected=shown_e)
-            raise Failed(message, target="params", details=details)
-
-
-def in_place(ev, check: Check) -> None:
-    inputs = ev.inputs(check.scenario)
-    for name in _names(ev, check.scenario):
-        got = ev.value(check.scenario, f"param.{name}")
-        if got.kind == "array" and got.array.shape == inputs[f"param.{name}"].shape and \
-                np.array_equal(got.array, inputs[f"param.{name}"]):
-            raise Failed(t("params[{name!r}]: the caller's array did not change; update it in place "
-                           "(p -= ..., not p = p - ...)", name=name), target="params")
-
-
-def grads_untouched(ev, check: Check) -> None:
-    inputs = ev.inputs(check.scenario)
-    for key, before in inputs.items():
-        if key.startswith("grad."):
-            v = ev.value(check.scenario, f"grad_after.{key[len('grad.'):]}")
-            if v.kind != "array" or not np.array_equal(v.array, before):
-                name = key.split(".")[-1]
-                raise Failed(t("grads[{name!r}] was modified in place by step: add weight decay into "
-                               "a new array", name=name), target="params")
-
-
 CHECKS = [
-    Check("torch.one_step", "torch", "params", 1, "one_step", matches_torch_adam,
+    Check("torch.one_step", "torch", "params", 1, "one_step", moves_like_reference,
           "one step matches torch.optim.Adam", "一步更新与 torch.optim.Adam 一致"),
-    Check("torch.multi", "torch", "params", 2, "multi", matches_torch_adam,
+    Check("torch.multi", "torch", "params", 2, "multi", moves_like_reference,
           "10 steps, 3 parameters match torch.optim.Adam", "3 个参数、10 步更新与 torch.optim.Adam 一致"),
-    Check("edge.weight_decay", "edge", "params", 1, "weight_decay", matches_torch_adam,
+    Check("edge.weight_decay", "edge", "params", 1, "weight_decay", moves_like_reference,
           "weight_decay=0.1 (L2 added to the gradient)", "weight_decay=0.1（L2 项加到梯度上）"),
-    Check("edge.tiny", "edge", "params", 1, "tiny", matches_torch_adam,
+    Check("edge.tiny", "edge", "params", 1, "tiny", moves_like_reference,
           "tiny gradients (~1e-6, where eps matters)", "极小的梯度（约 1e-6，此时 eps 起作用）"),
-    Check("torch.betas", "torch", "params", 1, "betas", matches_torch_adam,
+    Check("torch.betas", "torch", "params", 1, "betas", moves_like_reference,
           "custom betas, eps and lr", "自定义 betas、eps 和 lr"),
-    Check("torch.large_eps", "torch", "params", 1, "large_eps", matches_torch_adam,
+    Check("torch.large_eps", "torch", "params", 1, "large_eps", moves_like_reference,
           "eps = 0.1: eps added to sqrt(v_hat), as torch does", "eps = 0.1：eps 加在 sqrt(v_hat) 上，与 torch 一致"),
-    Check("edge.in_place", "edge", "params", 1, "multi", in_place,
+    Check("edge.in_place", "edge", "params", 1, "multi", updated_in_place,
           "the caller's arrays are updated in place", "调用方传入的数组被原地更新"),
     Check("purity.grads", "purity", "params", 1, "weight_decay", grads_untouched,
           "step leaves the gradients unchanged", "step 不修改传入的梯度"),
@@ -136,38 +67,17 @@ CHECKS = [
 # ---- the worker's side ----------------------------------------------------------------------
 
 def drive(module, s: Scenario) -> dict:
-    names = s.keys_with_prefix("param.")
-    params = {name: s[f"param.{name}"] for name in names}
-    held = dict(params)  # the caller's references: step must update these arrays in place
-    optimizer = module.Adam(params, **s.params["hyper"])
-    out = {}
-    for step in range(s.params["steps"]):  # not `t`: that name is the message function
-        grads = {name: s[f"grad.{step}.{name}"] for name in names}
-        optimizer.step(grads)
-        out.update({f"grad_after.{step}.{name}": g for name, g in grads.items()})
-    out.update({f"param.{name}": held[name] for name in names})
-    learner_view = getattr(optimizer, "params", None)
-    if isinstance(learner_view, dict):
-        out.update({f"view.{name}": snapshot(learner_view.get(name)) for name in names})
-    return out
+    return drive_optimizer(lambda params: module.Adam(params, **s.params["hyper"]), s)
 
 
 # ---- the trusted side: torch.optim.Adam -----------------------------------------------------
 
 def reference(ref, s: Scenario) -> dict:
     """The parameters after s.params['steps'] steps of torch.optim.Adam."""
-    torch = ref.torch
-    names = s.keys_with_prefix("param.")
-    params = {name: ref.leaf(s.arrays[f"param.{name}"]) for name in names}
     hyper = dict(s.params["hyper"])
     if "betas" in hyper:
         hyper["betas"] = tuple(hyper["betas"])
-    optimizer = torch.optim.Adam(list(params.values()), foreach=False, **hyper)
-    for step in range(s.params["steps"]):
-        for name, p in params.items():
-            p.grad = torch.tensor(s.arrays[f"grad.{step}.{name}"])
-        optimizer.step()
-    return {name: ref.numpy(p) for name, p in params.items()}
+    return ref.optimizer(s, lambda params: ref.torch.optim.Adam(params, foreach=False, **hyper))
 
 
 # ---- diagnosis: Adam re-run in NumPy with one known mistake switched on -------------------
@@ -245,7 +155,7 @@ def _simulated(mistake: str, evidence: str):
 
 def _matches_variant(p, variant: str, mistake: str, evidence: str):
     """Evidence when the learner's parameters equal Adam written with `variant`, else None."""
-    if p.check.judge is not matches_torch_adam:
+    if p.check.judge is not moves_like_reference:
         return None
     wrong = simulate(p.ev.scenarios[p.scenario], variant)
     got = {n: p.learner(p.scenario, f"param.{n}") for n in wrong}

@@ -10,17 +10,15 @@ from __future__ import annotations
 import numpy as np
 
 from bpdrill import i18n
-from bpdrill.checks.adam import grads_untouched, in_place, matches_torch_adam
 from bpdrill.diagnose import Mistake, close
-from bpdrill.driving import snapshot
+from bpdrill.driving import drive_optimizer, raised
 from bpdrill.i18n import t
-from bpdrill.judge import Check, Failed
+from bpdrill.judge import Check, Failed, grads_untouched, moves_like_reference, updated_in_place
 from bpdrill.protocol import Scenario
 
 # adam's judges compare the caller's arrays with ev.reference(scenario) (whatever optimiser
 # computed it), check they moved in place, and that the gradients were left alone: the same
 # three questions for every optimiser over a dict of arrays.
-moved_as_torch = matches_torch_adam
 
 SHAPES = [(3, 4), (5,), (2, 3, 2), ()]  # () : a 0-d parameter, updated in place too
 
@@ -67,26 +65,26 @@ def nesterov_invalid(ev, check: Check) -> None:
 
 
 CHECKS = [
-    Check("torch.plain", "torch", "params", 1, "plain", moved_as_torch,
+    Check("torch.plain", "torch", "params", 1, "plain", moves_like_reference,
           "3 steps without momentum match torch.optim.SGD", "无动量的 3 步更新与 torch.optim.SGD 一致"),
-    Check("edge.first_step", "edge", "params", 1, "first_step", moved_as_torch,
+    Check("edge.first_step", "edge", "params", 1, "first_step", moves_like_reference,
           "the first step with momentum uses the gradient itself (the buffer starts as g, not zeros)",
           "带动量的第一步直接使用梯度本身（缓冲区初始化为 g，而不是零）"),
-    Check("torch.momentum", "torch", "params", 2, "momentum", moved_as_torch,
+    Check("torch.momentum", "torch", "params", 2, "momentum", moves_like_reference,
           "6 steps with momentum, 4 parameters (one 0-d) match torch.optim.SGD",
           "带动量、4 个参数（含一个 0 维参数）的 6 步更新与 torch.optim.SGD 一致"),
-    Check("torch.dampening", "torch", "params", 1, "dampening", moved_as_torch,
+    Check("torch.dampening", "torch", "params", 1, "dampening", moves_like_reference,
           "momentum with dampening matches torch.optim.SGD", "带 dampening 的动量与 torch.optim.SGD 一致"),
-    Check("torch.nesterov", "torch", "params", 1, "nesterov", moved_as_torch,
+    Check("torch.nesterov", "torch", "params", 1, "nesterov", moves_like_reference,
           "Nesterov momentum matches torch.optim.SGD", "Nesterov 动量与 torch.optim.SGD 一致"),
-    Check("edge.weight_decay", "edge", "params", 1, "weight_decay", moved_as_torch,
+    Check("edge.weight_decay", "edge", "params", 1, "weight_decay", moves_like_reference,
           "weight_decay (L2 added to the gradient) with momentum", "带动量的 weight_decay（L2 项加到梯度上）"),
-    Check("torch.nesterov_weight_decay", "torch", "params", 1, "nesterov_weight_decay", moved_as_torch,
+    Check("torch.nesterov_weight_decay", "torch", "params", 1, "nesterov_weight_decay", moves_like_reference,
           "Nesterov with weight_decay matches torch.optim.SGD", "Nesterov 加 weight_decay 与 torch.optim.SGD 一致"),
     Check("edge.nesterov_invalid", "edge", "params", 1, "nesterov", nesterov_invalid,
           "nesterov=True without momentum or with dampening raises ValueError",
           "nesterov=True 但没有动量或带 dampening 时抛出 ValueError"),
-    Check("edge.in_place", "edge", "params", 1, "momentum", in_place,
+    Check("edge.in_place", "edge", "params", 1, "momentum", updated_in_place,
           "the caller's arrays are updated in place", "调用方传入的数组被原地更新"),
     Check("purity.grads", "purity", "params", 1, "weight_decay", grads_untouched,
           "step leaves the gradients unchanged", "step 不修改传入的梯度"),
@@ -95,33 +93,14 @@ CHECKS = [
 
 # ---- the worker's side ----------------------------------------------------------------------
 
-def _raised(make) -> str:
-    try:
-        make()
-    except Exception as exc:  # noqa: BLE001 - which exception, if any, is the answer
-        return type(exc).__name__
-    return "no exception"
-
-
 def drive(module, s: Scenario) -> dict:
-    names = s.keys_with_prefix("param.")
-    params = {name: s[f"param.{name}"] for name in names}
-    held = dict(params)  # the caller's references: step must update these arrays in place
     out = {}
     if s.params.get("invalid"):
-        out["raised.no_momentum"] = _raised(lambda: module.SGD({"w": np.zeros(3)}, lr=0.1, momentum=0.0,
-                                                               nesterov=True))
-        out["raised.dampening"] = _raised(lambda: module.SGD({"w": np.zeros(3)}, lr=0.1, momentum=0.9,
-                                                             dampening=0.1, nesterov=True))
-    optimizer = module.SGD(params, **s.params["hyper"])
-    for step in range(s.params["steps"]):  # not `t`: that name is the message function
-        grads = {name: s[f"grad.{step}.{name}"] for name in names}
-        optimizer.step(grads)
-        out.update({f"grad_after.{step}.{name}": g for name, g in grads.items()})
-    out.update({f"param.{name}": held[name] for name in names})
-    learner_view = getattr(optimizer, "params", None)
-    if isinstance(learner_view, dict):
-        out.update({f"view.{name}": snapshot(learner_view.get(name)) for name in names})
+        out["raised.no_momentum"] = raised(lambda: module.SGD({"w": np.zeros(3)}, lr=0.1, momentum=0.0,
+                                                              nesterov=True))
+        out["raised.dampening"] = raised(lambda: module.SGD({"w": np.zeros(3)}, lr=0.1, momentum=0.9,
+                                                            dampening=0.1, nesterov=True))
+    out.update(drive_optimizer(lambda params: module.SGD(params, **s.params["hyper"]), s))
     return out
 
 
@@ -129,15 +108,7 @@ def drive(module, s: Scenario) -> dict:
 
 def reference(ref, s: Scenario) -> dict:
     """The parameters after s.params['steps'] steps of torch.optim.SGD."""
-    torch = ref.torch
-    names = s.keys_with_prefix("param.")
-    params = {name: ref.leaf(s.arrays[f"param.{name}"]) for name in names}
-    optimizer = torch.optim.SGD(list(params.values()), foreach=False, **s.params["hyper"])
-    for step in range(s.params["steps"]):
-        for name, p in params.items():
-            p.grad = torch.tensor(s.arrays[f"grad.{step}.{name}"])
-        optimizer.step()
-    return {name: ref.numpy(p) for name, p in params.items()}
+    return ref.optimizer(s, lambda params: ref.torch.optim.SGD(params, foreach=False, **s.params["hyper"]))
 
 
 # ---- diagnosis: SGD re-run in NumPy with one known mistake switched on --------------------
@@ -186,7 +157,7 @@ def _simulated(mistake: str, evidence: str, evidence_zh: str):
     """A Mistake test: the caller's parameters equal SGD written with `mistake` (and the right
     answer does not)."""
     def test(p):
-        if p.check.judge is not moved_as_torch:
+        if p.check.judge is not moves_like_reference:
             return None
         wrong = simulate(p.ev.scenarios[p.scenario], mistake)
         got = {n: p.learner(p.scenario, f"param.{n}") for n in wrong}
