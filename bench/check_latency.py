@@ -27,8 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from bpdrill import registry
-from bpdrill.workspace import solution_path
+from bpdrill.grading import registry
+from bpdrill.practice.workspace import solution_path
 
 BPDRILL = [sys.executable, "-m", "bpdrill"]
 
@@ -58,7 +58,7 @@ def peak_rss_mb(cmd: list[str], env: dict) -> float:
 
 
 def fill(env: dict, names: list[str], count: int) -> None:
-    subprocess.run([sys.executable, "-m", "bpdrill.reference", "fill", "--count", str(count), *names],
+    subprocess.run([sys.executable, "-m", "bpdrill.grading.reference", "fill", "--count", str(count), *names],
                    env=env, check=True)
 
 

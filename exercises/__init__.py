@@ -1,2 +1,2 @@
-"""Pristine skeletons, generated from solutions/ by `python -m bpdrill.skeleton`. Never edit by hand:
+"""Pristine skeletons, generated from solutions/ by `python -m bpdrill.practice.skeleton`. Never edit by hand:
 practise in your workspace (`bpdrill check` creates it)."""

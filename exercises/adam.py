@@ -1,4 +1,4 @@
-# Generated from solutions/adam.py by `python -m bpdrill.skeleton`: edit your workspace copy.
+# Generated from solutions/adam.py by `python -m bpdrill.practice.skeleton`: edit your workspace copy.
 """The Adam optimiser, with the exact arithmetic of torch.optim.Adam.
 
 For each parameter p with gradient g, at step t = 1, 2, ...:

@@ -1,4 +1,4 @@
-# Generated from solutions/attention.py by `python -m bpdrill.skeleton`: edit your workspace copy.
+# Generated from solutions/attention.py by `python -m bpdrill.practice.skeleton`: edit your workspace copy.
 """Scaled dot-product attention, batched, with an optional mask.
 
     S = Q K^T / sqrt(d)                       (N, Tq, Tk)  scores

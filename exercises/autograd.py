@@ -1,4 +1,4 @@
-# Generated from solutions/autograd.py by `python -m bpdrill.skeleton`: edit your workspace copy.
+# Generated from solutions/autograd.py by `python -m bpdrill.practice.skeleton`: edit your workspace copy.
 """A small reverse-mode autograd engine over NumPy arrays.
 
 Every operation returns a new Tensor that remembers its parents and a `backward`

@@ -1,4 +1,4 @@
-# Generated from solutions/batchnorm.py by `python -m bpdrill.skeleton`: edit your workspace copy.
+# Generated from solutions/batchnorm.py by `python -m bpdrill.practice.skeleton`: edit your workspace copy.
 """Batch normalisation of feature vectors, as torch.nn.BatchNorm1d.
 
 Training mode (self.training = True), for x (N, D) and every feature j:

@@ -1,4 +1,4 @@
-# Generated from solutions/bce_logits.py by `python -m bpdrill.skeleton`: edit your workspace copy.
+# Generated from solutions/bce_logits.py by `python -m bpdrill.practice.skeleton`: edit your workspace copy.
 """Binary cross-entropy on logits: with s = sigmoid(z),
 
 loss = mean(-[y * log(s) + (1 - y) * log(1 - s)]) = mean(softplus(z) - y * z),

@@ -1,4 +1,4 @@
-# Generated from solutions/clip_grad_norm.py by `python -m bpdrill.skeleton`: edit your workspace copy.
+# Generated from solutions/clip_grad_norm.py by `python -m bpdrill.practice.skeleton`: edit your workspace copy.
 """Gradient clipping by global norm, as torch.nn.utils.clip_grad_norm_.
 
 All the gradients together are treated as one long vector:

@@ -1,4 +1,4 @@
-# Generated from solutions/conv2d.py by `python -m bpdrill.skeleton`: edit your workspace copy.
+# Generated from solutions/conv2d.py by `python -m bpdrill.practice.skeleton`: edit your workspace copy.
 """2-D convolution (cross-correlation, as torch.nn.functional.conv2d), stride and zero padding.
 
     x_pad = x with p zeros added on each side of H and of W        (N, C_in, H + 2p, W + 2p)

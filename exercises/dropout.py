@@ -1,4 +1,4 @@
-# Generated from solutions/dropout.py by `python -m bpdrill.skeleton`: edit your workspace copy.
+# Generated from solutions/dropout.py by `python -m bpdrill.practice.skeleton`: edit your workspace copy.
 """Inverted dropout: in training, zero each element with probability p and scale the kept
 ones by 1 / (1 - p), so the expected output equals the input; in evaluation, the identity.
 

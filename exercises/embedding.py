@@ -1,4 +1,4 @@
-# Generated from solutions/embedding.py by `python -m bpdrill.skeleton`: edit your workspace copy.
+# Generated from solutions/embedding.py by `python -m bpdrill.practice.skeleton`: edit your workspace copy.
 """Embedding lookup table, as torch.nn.Embedding: out = W[idx].
 
 Each integer index in idx picks one row of W (V, D); the output has idx's shape plus a

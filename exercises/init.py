@@ -1,4 +1,4 @@
-# Generated from solutions/init.py by `python -m bpdrill.skeleton`: edit your workspace copy.
+# Generated from solutions/init.py by `python -m bpdrill.practice.skeleton`: edit your workspace copy.
 """Weight initialisation, with the distributions of torch.nn.init.
 
 A weight matrix W (fan_in, fan_out) maps fan_in inputs to fan_out outputs (x @ W, the

@@ -1,4 +1,4 @@
-# Generated from solutions/layernorm.py by `python -m bpdrill.skeleton`: edit your workspace copy.
+# Generated from solutions/layernorm.py by `python -m bpdrill.practice.skeleton`: edit your workspace copy.
 """Layer normalisation over the last axis, as torch.nn.LayerNorm(D).
 
 For x (..., D), each vector x[..., :] of length D is normalised on its own:

@@ -1,4 +1,4 @@
-# Generated from solutions/linear.py by `python -m bpdrill.skeleton`: edit your workspace copy.
+# Generated from solutions/linear.py by `python -m bpdrill.practice.skeleton`: edit your workspace copy.
 """Linear (fully connected) layer: out = x @ W + b.
 
 Your task: write `Linear.backward`. Given dout = dL/dout, return dx = dL/dx and store

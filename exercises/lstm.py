@@ -1,4 +1,4 @@
-# Generated from solutions/lstm.py by `python -m bpdrill.skeleton`: edit your workspace copy.
+# Generated from solutions/lstm.py by `python -m bpdrill.practice.skeleton`: edit your workspace copy.
 """One step of an LSTM (as torch.nn.LSTMCell), gates in PyTorch's order i, f, g, o.
 
     a = x @ Wx + h @ Wh + b                       (N, 4H), split into four (N, H) blocks:

@@ -1,4 +1,4 @@
-# Generated from solutions/maxpool2d.py by `python -m bpdrill.skeleton`: edit your workspace copy.
+# Generated from solutions/maxpool2d.py by `python -m bpdrill.practice.skeleton`: edit your workspace copy.
 """2-D max pooling (as torch.nn.functional.max_pool2d, no padding).
 
     out[n, c, i, j] = max of x[n, c, s*i : s*i + k, s*j : s*j + k]

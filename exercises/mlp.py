@@ -1,4 +1,4 @@
-# Generated from solutions/mlp.py by `python -m bpdrill.skeleton`: edit your workspace copy.
+# Generated from solutions/mlp.py by `python -m bpdrill.practice.skeleton`: edit your workspace copy.
 """A two-layer network: Linear -> sigmoid -> Linear -> softmax, mean cross-entropy loss.
 
     z1 = X @ W1 + b1      (N, H)

@@ -1,4 +1,4 @@
-# Generated from solutions/mse.py by `python -m bpdrill.skeleton`: edit your workspace copy.
+# Generated from solutions/mse.py by `python -m bpdrill.practice.skeleton`: edit your workspace copy.
 """Mean squared error: loss = mean((pred - target)**2), the mean over all elements.
 
 Your task: write `MSELoss.backward`: the gradient of dout * loss with respect to pred.

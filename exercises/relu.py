@@ -1,4 +1,4 @@
-# Generated from solutions/relu.py by `python -m bpdrill.skeleton`: edit your workspace copy.
+# Generated from solutions/relu.py by `python -m bpdrill.practice.skeleton`: edit your workspace copy.
 """ReLU activation: relu(x) = max(x, 0), element-wise.
 
 Your task: write `ReLU.backward`. Given dout = dL/dout, return dx = dL/dx.

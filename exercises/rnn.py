@@ -1,4 +1,4 @@
-# Generated from solutions/rnn.py by `python -m bpdrill.skeleton`: edit your workspace copy.
+# Generated from solutions/rnn.py by `python -m bpdrill.practice.skeleton`: edit your workspace copy.
 """A vanilla (Elman) RNN with tanh, unrolled over a whole sequence.
 
     h_t = tanh(x_t @ Wx + h_{t-1} @ Wh + b)     for t = 1 .. T, starting from h_0 = h0

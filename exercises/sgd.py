@@ -1,4 +1,4 @@
-# Generated from solutions/sgd.py by `python -m bpdrill.skeleton`: edit your workspace copy.
+# Generated from solutions/sgd.py by `python -m bpdrill.practice.skeleton`: edit your workspace copy.
 """Stochastic gradient descent with momentum, with the exact arithmetic of torch.optim.SGD.
 
 For each parameter p with gradient g, at every step:

@@ -1,4 +1,4 @@
-# Generated from solutions/sigmoid.py by `python -m bpdrill.skeleton`: edit your workspace copy.
+# Generated from solutions/sigmoid.py by `python -m bpdrill.practice.skeleton`: edit your workspace copy.
 """Sigmoid activation: s(x) = 1 / (1 + exp(-x)), element-wise.
 
 Your task: write `Sigmoid.backward`. Given dout = dL/ds, return dx = dL/dx.

@@ -1,4 +1,4 @@
-# Generated from solutions/softmax.py by `python -m bpdrill.skeleton`: edit your workspace copy.
+# Generated from solutions/softmax.py by `python -m bpdrill.practice.skeleton`: edit your workspace copy.
 """Softmax over the last axis: s_i = exp(x_i) / sum_j exp(x_j), for every leading index.
 
 Your task: write `Softmax.backward`. Given dout = dL/ds, return dx = dL/dx, the

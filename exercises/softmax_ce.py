@@ -1,4 +1,4 @@
-# Generated from solutions/softmax_ce.py by `python -m bpdrill.skeleton`: edit your workspace copy.
+# Generated from solutions/softmax_ce.py by `python -m bpdrill.practice.skeleton`: edit your workspace copy.
 """Softmax followed by cross-entropy, averaged over the batch.
 
 loss = -(1/N) * sum_i log softmax(logits_i)[y_i]

@@ -1,4 +1,4 @@
-# Generated from solutions/tanh.py by `python -m bpdrill.skeleton`: edit your workspace copy.
+# Generated from solutions/tanh.py by `python -m bpdrill.practice.skeleton`: edit your workspace copy.
 """Tanh activation: t(x) = tanh(x) = (exp(x) - exp(-x)) / (exp(x) + exp(-x)), element-wise.
 
 Your task: write `Tanh.backward`. Given dout = dL/dt, return dx = dL/dx.

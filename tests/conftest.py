@@ -5,7 +5,7 @@ small named edits of the solution (tests/fixtures/wrong/<exercise>.toml), applie
 current solution and written once per test session to a temporary folder as
 <exercise>/<mistake id>.py: the grader imports a real file and reports lines in it.
 
-`grade_inline` runs the worker's own code (bpdrill.worker.run_job) inside the test process.
+`grade_inline` runs the worker's own code (bpdrill.grading.worker.run_job) inside the test process.
 It is for the project's own trusted files only (solutions and the fixtures in
 tests/fixtures), to sweep hundreds of seeds quickly; everything the CLI does goes through
 a real worker process, and the tests of the CLI and of isolation use that path.
@@ -24,9 +24,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bpdrill import catalog, history, protocol, runner, worker
-from bpdrill.isolation import WorkerOutcome
-from bpdrill.workspace import skeleton_path, solution_path
+from bpdrill import catalog
+from bpdrill.practice import history
+from bpdrill.core import protocol
+from bpdrill.grading import runner, worker
+from bpdrill.grading.isolation import WorkerOutcome
+from bpdrill.practice.workspace import skeleton_path, solution_path
 
 if sys.version_info >= (3, 11):
     import tomllib

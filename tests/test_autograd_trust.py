@@ -9,8 +9,8 @@ import json
 import numpy as np
 import pytest
 
-from bpdrill import registry
-from bpdrill.report import ExerciseReport, RunReport, render
+from bpdrill.grading import registry
+from bpdrill.grading.report import ExerciseReport, RunReport, render
 from conftest import failure_summary, grade_inline, solution_path
 from test_misleading import THROUGH_ONE_OVER_EXP, diagnoses, edited
 
@@ -127,8 +127,8 @@ def test_one_root_cause_is_reported_once_and_charged_once(tmp_path):
 
 
 def test_the_cap_is_no_change_where_every_check_is_about_the_gradient():
-    from bpdrill.diagnose import Diagnosis
-    from bpdrill.report import CheckResult, cap_root_causes
+    from bpdrill.core.diagnose import Diagnosis
+    from bpdrill.grading.report import CheckResult, cap_root_causes
     checks = registry.get("adam").checks
     results = [CheckResult(c.id, c.english, c.kind, "params", False, 0, c.points,
                            diagnosis=Diagnosis("no_bias_correction", "m")) for c in checks]

@@ -7,8 +7,9 @@ import subprocess
 import pytest
 from click.testing import CliRunner
 
-from bpdrill import catalog, workspace
-from bpdrill.cli import cli
+from bpdrill import catalog
+from bpdrill.practice import workspace
+from bpdrill.cli.main import cli
 from conftest import solution_path
 
 

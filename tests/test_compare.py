@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from bpdrill import compare
+from bpdrill.core import compare
 
 shapes = hnp.array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=5)
 finite = st.floats(-10, 10, allow_nan=False, allow_infinity=False)
@@ -57,7 +57,7 @@ def test_worst_elements_are_ordered_and_indexed():
 
 def test_a_nan_number_from_the_learner_never_passes_a_comparison():
     """A 0-d result that comes back as a number is checked for NaN like any array."""
-    from bpdrill.judge import Evidence, Failed, Value
+    from bpdrill.core.judge import Evidence, Failed, Value
     ev = Evidence("autograd", {}, {"s": {"error": None, "values": {
         "grad.x": Value("scalar", array=np.array(np.nan)),
         "ok": Value("scalar", array=np.array(2.0))}}}, lambda s: {}, "x.py")

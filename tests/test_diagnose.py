@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from bpdrill import diagnose, reference, registry, runner
-from bpdrill.judge import Evidence, Failed
-from bpdrill.cli import cli
-from bpdrill.report import CheckResult
+from bpdrill.core import diagnose
+from bpdrill.grading import reference, registry, runner
+from bpdrill.core.judge import Evidence, Failed
+from bpdrill.cli.main import cli
+from bpdrill.grading.report import CheckResult
 from conftest import (EXERCISES, sweep, execute_inline, expectations, failure_summary, fixture_files,
                       grade_inline, solution_path, wrong_fixture)
 

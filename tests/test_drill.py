@@ -12,8 +12,9 @@ import time
 import pytest
 from click.testing import CliRunner
 
-from bpdrill import catalog, drill, history, progress, workspace
-from bpdrill.cli import cli
+from bpdrill import catalog
+from bpdrill.practice import drill, history, progress, workspace
+from bpdrill.cli.main import cli
 from conftest import solution_path
 
 
@@ -242,7 +243,7 @@ def test_history_is_intact_after_a_kill_during_writes(tmp_path):
     writer = subprocess.Popen([sys.executable, "-c", f"""
 import itertools
 from pathlib import Path
-from bpdrill import history
+from bpdrill.practice import history
 h = history.History.open(Path({str(db)!r}))
 print("ready", flush=True)
 for i in itertools.count():

@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from bpdrill import capstone, explore, i18n
-from bpdrill.cli import cli
-from bpdrill.isolation import run_workers
-from bpdrill.protocol import Scenario
+from bpdrill.explore import capstone, explore
+from bpdrill import i18n
+from bpdrill.cli.main import cli
+from bpdrill.grading.isolation import run_workers
+from bpdrill.core.protocol import Scenario
 from conftest import solution_path, wrong_fixture
 
 SEED = 0
@@ -114,7 +115,7 @@ def test_the_learners_files_are_used_when_they_pass_and_the_reference_otherwise(
 
 
 def test_the_history_decides_when_its_last_check_is_newer_than_the_file(own_folders):
-    from bpdrill import history
+    from bpdrill.practice import history
     ws = _workspace_with(own_folders, {"linear": solution_path("linear")})
     hist = history.History.open()
     hist.record_check("linear", str(ws), 3, 8, "partial", 1, None)
@@ -126,7 +127,7 @@ def test_a_task_worker_still_refuses_the_solutions_after_the_reference_was_loade
     explore.reference_module("linear")  # loaded in this process, as before a fork
     ws = _workspace_with(own_folders, {})
     (ws / "linear.py").write_text("import bpdrill.solutions.linear\nfrom bpdrill.solutions.linear import Linear\n")
-    job = {"task": "bpdrill.explore_tasks:probe_task", "files": {"linear": str(ws / "linear.py")},
+    job = {"task": "bpdrill.explore.tasks:probe_task", "files": {"linear": str(ws / "linear.py")},
            "classes": {"linear": "Linear"}, "lang": "en"}
     outcome = run_workers([(job, [Scenario("probe", "probe", {}, {"exercise": "linear", "seed": 1})])], 10, 1)[0]
     assert outcome.import_error is not None and outcome.import_error["type"] == "ForbiddenImport"
@@ -171,7 +172,7 @@ def test_the_capstone_with_the_reference_engine_reaches_the_bar_beside_pytorch(o
     assert result.seconds["yours"] < 60
     assert result.accuracy["torch"] == pytest.approx(result.accuracy["yours"], abs=0.01)  # same start, same batches
     np.testing.assert_allclose(result.losses["torch"], result.losses["yours"], rtol=1e-6)
-    from bpdrill import plots
+    from bpdrill.explore import plots
     try:
         assert plots.capstone_png(result, own_folders / "c.png").stat().st_size > 1000
     except plots.MissingExtra:
@@ -225,7 +226,7 @@ def test_the_plot_stays_english_when_the_terminal_speaks_chinese(own_folders):
 
 
 def test_a_task_job_also_runs_where_workers_cannot_be_forked(monkeypatch):
-    from bpdrill import isolation
+    from bpdrill.grading import isolation
     monkeypatch.setattr(isolation, "CAN_FORK", False)  # a fresh interpreter reads the job from files
     names = ("linear", "sigmoid", "tanh", "relu", "batchnorm", "init")
     result = explore.run_vanishing(reference_choices(names), depth=20, seed=SEED)

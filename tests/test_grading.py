@@ -93,7 +93,7 @@ def test_failed_checks_name_the_gradient_shapes_and_relative_error():
 
 def test_correct_variants_pass_through_real_worker_processes():
     """The CLI's path: limits, import guards and the numpy-tampering check never fail correct code."""
-    from bpdrill import runner
+    from bpdrill.grading import runner
     # Every solution in one run: one torch helper computes (and keeps) every reference of the seed,
     # so the variants' runs below need none.
     for report in runner.run_checks({name: solution_path(name) for name in EXERCISES}, seed=99):

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from bpdrill import catalog, i18n, registry
-from bpdrill.cli import cli
+from bpdrill import catalog, i18n
+from bpdrill.grading import registry
+from bpdrill.cli.main import cli
 from conftest import wrong_fixture
 
 GRADER = Path(i18n.__file__).parent
@@ -33,7 +34,7 @@ def templates() -> set[str]:
 
 def inline_pairs() -> list[tuple[str, str]]:
     """(English, Chinese) written side by side: check titles and mistake sentences."""
-    from bpdrill import diagnose
+    from bpdrill.core import diagnose
     pairs = []
     for name in catalog.names():
         unit = registry.get(name)

@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from bpdrill import blank, catalog, history, i18n, interview, interview_cli, questions, skeleton, srs
-from bpdrill.cli import cli
+from bpdrill.practice import blank, history, interview, questions, skeleton, srs
+from bpdrill import catalog, i18n
+from bpdrill.cli import interview as interview_cli
+from bpdrill.cli.main import cli
 from conftest import wrong_fixture, solution_path
 # env: a fresh workspace and data folder (history, schedule) per test; clock: history.clock faked
 from test_drill import clock, env  # noqa: F401
@@ -151,13 +153,14 @@ def test_an_interview_diagnosis_says_what_and_where_but_not_the_fix(env):
 
 
 def test_every_mistake_the_readme_lists_has_a_plain_description_in_both_languages():
-    from bpdrill import plain
-    from bpdrill.diagnose import Diagnosis
+    from bpdrill.core import plain
+    from bpdrill.core.diagnose import Diagnosis
     readme = (Path(__file__).parent.parent / "README.md").read_text()
     section = readme.split("### The mistakes bpdrill recognises")[1].split("\n### ")[0]
     listed = re.findall(r"^\| `(\w+)` \|", section, flags=re.M)
     assert len(listed) > 40
-    from bpdrill import diagnose, registry
+    from bpdrill.core import diagnose
+    from bpdrill.grading import registry
     mistakes = [*diagnose.GENERIC, *(m for n in registry.names() for m in registry.get(n).mistakes)]
     english = plain.descriptions()
     clauses = {m.name for m in mistakes if diagnose.first_clause(m.says)}
@@ -459,7 +462,7 @@ def test_drill_random_interview_lays_a_blank_page_and_list_calls_it_not_started(
 
 
 def test_watch_during_an_interview_drill_gives_the_plain_diagnosis(env):
-    from bpdrill.cli_practice import _watch_round
+    from bpdrill.cli.practice import _watch_round
     run("drill", "linear", "--interview")
     (env / "linear.py").write_text(wrong_fixture("linear", "dW_transposed").read_text())
     hist = history.History.open()

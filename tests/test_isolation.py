@@ -18,8 +18,8 @@ import time
 import pytest
 from click.testing import CliRunner
 
-from bpdrill import runner
-from bpdrill.cli import cli
+from bpdrill.grading import runner
+from bpdrill.cli.main import cli
 from conftest import solution_path
 
 SOLUTION = solution_path("linear").read_text()

@@ -7,9 +7,10 @@ import re
 import numpy as np
 import pytest
 
-from bpdrill import compare, diagnose, reference, registry, runner
-from bpdrill.judge import Evidence, Failed, compare_arrays
-from bpdrill.report import CheckResult
+from bpdrill.core import compare, diagnose
+from bpdrill.grading import reference, registry, runner
+from bpdrill.core.judge import Evidence, Failed, compare_arrays
+from bpdrill.grading.report import CheckResult
 from conftest import (execute_inline, expectations, failure_summary, fixture_files,
                       grade_inline, solution_path)
 

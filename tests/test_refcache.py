@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from bpdrill import refcache, registry, runner
-from bpdrill.cli import cli
+from bpdrill.grading import refcache, registry, runner
+from bpdrill.cli.main import cli
 from conftest import solution_path
 
 

@@ -6,7 +6,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from bpdrill import registry, runner
+from bpdrill.grading import registry, runner
 from conftest import EXERCISES, FIXTURES, fixture_files, grade_fresh
 
 

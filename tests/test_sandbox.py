@@ -12,8 +12,8 @@ import sys
 import pytest
 from click.testing import CliRunner
 
-from bpdrill import isolation
-from bpdrill.cli import cli
+from bpdrill.grading import isolation
+from bpdrill.cli.main import cli
 from test_isolation import SOLUTION, all_text, grade_pair, with_backward
 
 landlock_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Landlock is Linux's")
@@ -50,7 +50,7 @@ def test_a_worker_cannot_plant_a_module_beside_the_grader(tmp_path):
 @sandboxed
 @pytest.mark.parametrize("what", ["solutions", "history"])
 def test_a_worker_cannot_read_the_solutions_or_the_history(tmp_path, monkeypatch, what):
-    from bpdrill.workspace import solution_path
+    from bpdrill.practice.workspace import solution_path
     data = tmp_path / "data"
     data.mkdir()
     (data / "history.sqlite3").write_text("records")

@@ -7,12 +7,12 @@ import sys
 
 import pytest
 
-from bpdrill import skeleton
+from bpdrill.practice import skeleton
 from conftest import EXERCISES, FIXTURES, skeleton_path, solution_path
 
 
 def test_exercises_folder_is_up_to_date_with_the_solutions():
-    assert skeleton.stale() == [], "run `python -m bpdrill.skeleton` and commit exercises/"
+    assert skeleton.stale() == [], "run `python -m bpdrill.practice.skeleton` and commit exercises/"
 
 
 def test_a_todo_region_becomes_a_raise_with_the_same_indentation():

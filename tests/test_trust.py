@@ -18,8 +18,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from bpdrill import catalog, history, progress, workspace
-from bpdrill.cli import cli
+from bpdrill import catalog
+from bpdrill.practice import history, progress, workspace
+from bpdrill.cli.main import cli
 from conftest import wrong_fixture, REAL_DATA, skeleton_path, solution_path
 
 ROOT = Path(__file__).resolve().parent.parent

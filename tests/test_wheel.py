@@ -55,7 +55,7 @@ def test_wheel_installs_into_a_fresh_venv_and_drills_outside_the_repo(tmp_path):
     graded = sh(bpdrill, "check", "linear", cwd=practice, env=env, check=False)
     assert graded.returncode == 1 and "not started" in graded.stdout and "drill linear" in graded.stdout
 
-    reference = sh(venv / "python", "-c", "from bpdrill.workspace import solution_path; "
+    reference = sh(venv / "python", "-c", "from bpdrill.practice.workspace import solution_path; "
                    "print(solution_path('linear'))", cwd=practice, env=env).stdout.strip()
     (practice / "linear.py").write_text(Path(reference).read_text())
     solved = sh(bpdrill, "check", "linear", cwd=practice, env=env, check=False)

@@ -1,3 +1,3 @@
-from bpdrill.launch import main
+from bpdrill.cli.launch import main
 
 main()

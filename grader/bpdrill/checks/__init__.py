@@ -1,1 +1,1 @@
-"""One module per exercise: everything the grader knows about it (see bpdrill.registry)."""
+"""One module per exercise: everything the grader knows about it (see bpdrill.grading.registry)."""

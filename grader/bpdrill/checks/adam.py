@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from bpdrill.diagnose import Mistake, close
-from bpdrill.driving import drive_optimizer
-from bpdrill.judge import Check, grads_untouched, moves_like_reference, updated_in_place
-from bpdrill.protocol import Scenario
+from bpdrill.core.diagnose import Mistake, close
+from bpdrill.core.driving import drive_optimizer
+from bpdrill.core.judge import Check, grads_untouched, moves_like_reference, updated_in_place
+from bpdrill.core.protocol import Scenario
 from bpdrill.i18n import register, t
 
 SHAPES = [(3, 4), (4,), (2, 3, 2)]

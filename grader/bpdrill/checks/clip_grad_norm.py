@@ -13,10 +13,10 @@ from __future__ import annotations
 import numpy as np
 
 from bpdrill import i18n
-from bpdrill.diagnose import Mistake, close
+from bpdrill.core.diagnose import Mistake, close
 from bpdrill.i18n import t
-from bpdrill.judge import Check, Failed, compare_arrays
-from bpdrill.protocol import Scenario
+from bpdrill.core.judge import Check, Failed, compare_arrays
+from bpdrill.core.protocol import Scenario
 
 EPS = 1e-6  # torch's: coef = max_norm / (total_norm + 1e-6)
 

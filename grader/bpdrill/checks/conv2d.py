@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from bpdrill import compare, i18n
-from bpdrill.diagnose import Mistake, close, formula
-from bpdrill.driving import perturbed_outputs, snapshot
+from bpdrill.core import compare
+from bpdrill import i18n
+from bpdrill.core.diagnose import Mistake, close, formula
+from bpdrill.core.driving import perturbed_outputs, snapshot
 from bpdrill.i18n import t
-from bpdrill.judge import Check, matches_reference, numgrad_check, shape_check, unchanged_check
-from bpdrill.protocol import Scenario
+from bpdrill.core.judge import Check, matches_reference, numgrad_check, shape_check, unchanged_check
+from bpdrill.core.protocol import Scenario
 
 GRADS = ("dx", "dW", "db")
 

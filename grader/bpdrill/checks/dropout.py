@@ -14,12 +14,13 @@ from dataclasses import replace
 
 import numpy as np
 
-from bpdrill import compare, i18n
-from bpdrill.diagnose import Mistake, formula
-from bpdrill.driving import perturbed_outputs, raised, snapshot
+from bpdrill.core import compare
+from bpdrill import i18n
+from bpdrill.core.diagnose import Mistake, formula
+from bpdrill.core.driving import perturbed_outputs, raised, snapshot
 from bpdrill.i18n import t
-from bpdrill.judge import Check, Failed, compare_arrays, numgrad_check, shape_check, unchanged_check
-from bpdrill.protocol import Scenario
+from bpdrill.core.judge import Check, Failed, compare_arrays, numgrad_check, shape_check, unchanged_check
+from bpdrill.core.protocol import Scenario
 
 ERRORS_OF_A_MISSING_EVAL_BRANCH = ("TypeError", "AttributeError", "ValueError", "IndexError")
 

@@ -29,12 +29,12 @@ import math
 import numpy as np
 
 from bpdrill import i18n
-from bpdrill.compare import ks_distance, kurtosis, rms
-from bpdrill.diagnose import Mistake
-from bpdrill.driving import snapshot
+from bpdrill.core.compare import ks_distance, kurtosis, rms
+from bpdrill.core.diagnose import Mistake
+from bpdrill.core.driving import snapshot
 from bpdrill.i18n import t
-from bpdrill.judge import Check, Failed
-from bpdrill.protocol import Scenario
+from bpdrill.core.judge import Check, Failed
+from bpdrill.core.protocol import Scenario
 
 FUNCTIONS = ("xavier_uniform", "xavier_normal", "kaiming_uniform", "kaiming_normal")
 SIGMAS = 8.0

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from bpdrill import compare
-from bpdrill.diagnose import Mistake, first_call_right, formula
-from bpdrill.driving import perturbed_outputs, snapshot
-from bpdrill.judge import Check, matches_reference, numgrad_check, shape_check, unchanged_check
-from bpdrill.protocol import Scenario
+from bpdrill.core import compare
+from bpdrill.core.diagnose import Mistake, first_call_right, formula
+from bpdrill.core.driving import perturbed_outputs, snapshot
+from bpdrill.core.judge import Check, matches_reference, numgrad_check, shape_check, unchanged_check
+from bpdrill.core.protocol import Scenario
 
 EPS = 1e-5  # LayerNorm's default: the hidden layers are built with it
 GRADS = ("dx", "dgamma", "dbeta")

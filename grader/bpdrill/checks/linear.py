@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from bpdrill import compare
-from bpdrill.diagnose import Mistake, formula
-from bpdrill.judge import Check, matches_reference, numgrad_check, shape_check, unchanged_check
-from bpdrill.protocol import Scenario
-from bpdrill.driving import perturbed_outputs, snapshot
+from bpdrill.core import compare
+from bpdrill.core.diagnose import Mistake, formula
+from bpdrill.core.judge import Check, matches_reference, numgrad_check, shape_check, unchanged_check
+from bpdrill.core.protocol import Scenario
+from bpdrill.core.driving import perturbed_outputs, snapshot
 
 
 def _inputs(rng, n, d_in, d_out):

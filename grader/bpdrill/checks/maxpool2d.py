@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from bpdrill import compare, i18n
-from bpdrill.diagnose import Mistake, formula, in_backward
-from bpdrill.driving import perturbed_outputs, snapshot
+from bpdrill.core import compare
+from bpdrill import i18n
+from bpdrill.core.diagnose import Mistake, formula, in_backward
+from bpdrill.core.driving import perturbed_outputs, snapshot
 from bpdrill.i18n import t
-from bpdrill.judge import Check, ScenarioError, matches_reference, numgrad_check, shape_check, unchanged_check
-from bpdrill.protocol import Scenario
+from bpdrill.core.judge import Check, ScenarioError, matches_reference, numgrad_check, shape_check, unchanged_check
+from bpdrill.core.protocol import Scenario
 
 
 def _distinct(rng, shape):

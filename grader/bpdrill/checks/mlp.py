@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from bpdrill import compare
-from bpdrill.diagnose import Mistake, close, first_call_right, formula
-from bpdrill.driving import number, perturbed_outputs, snapshot
-from bpdrill.judge import (Check, Failed, compare_arrays, matches_reference, numgrad_check, shape_check,
+from bpdrill.core import compare
+from bpdrill.core.diagnose import Mistake, close, first_call_right, formula
+from bpdrill.core.driving import number, perturbed_outputs, snapshot
+from bpdrill.core.judge import (Check, Failed, compare_arrays, matches_reference, numgrad_check, shape_check,
                            unchanged_check)
-from bpdrill.protocol import Scenario
+from bpdrill.core.protocol import Scenario
 from bpdrill.i18n import register, t
 
 PARAMS = ("W1", "b1", "W2", "b2")

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from bpdrill import compare
-from bpdrill.diagnose import Mistake, close, first_call_right, formula
-from bpdrill.driving import drive_loss
+from bpdrill.core import compare
+from bpdrill.core.diagnose import Mistake, close, first_call_right, formula
+from bpdrill.core.driving import drive_loss
 from bpdrill.i18n import register, t
-from bpdrill.judge import Check, matches_reference, numgrad_check, shape_check, unchanged_check
-from bpdrill.protocol import Scenario
+from bpdrill.core.judge import Check, matches_reference, numgrad_check, shape_check, unchanged_check
+from bpdrill.core.protocol import Scenario
 
 
 def _inputs(rng, shape):

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from bpdrill import compare, i18n
-from bpdrill.diagnose import Mistake, close, first_call_right, formula
-from bpdrill.driving import perturbed_outputs, snapshot
+from bpdrill.core import compare
+from bpdrill import i18n
+from bpdrill.core.diagnose import Mistake, close, first_call_right, formula
+from bpdrill.core.driving import perturbed_outputs, snapshot
 from bpdrill.i18n import t
-from bpdrill.judge import Check, matches_reference, numgrad_check, shape_check, unchanged_check
-from bpdrill.protocol import Scenario, describe
+from bpdrill.core.judge import Check, matches_reference, numgrad_check, shape_check, unchanged_check
+from bpdrill.core.protocol import Scenario, describe
 
 GRADS = ("dx", "dh0", "dWx", "dWh", "db")
 PARAMS = ("dWx", "dWh", "db")

@@ -10,11 +10,11 @@ from __future__ import annotations
 import numpy as np
 
 from bpdrill import i18n
-from bpdrill.diagnose import Mistake, close
-from bpdrill.driving import drive_optimizer, raised
+from bpdrill.core.diagnose import Mistake, close
+from bpdrill.core.driving import drive_optimizer, raised
 from bpdrill.i18n import t
-from bpdrill.judge import Check, Failed, grads_untouched, moves_like_reference, updated_in_place
-from bpdrill.protocol import Scenario
+from bpdrill.core.judge import Check, Failed, grads_untouched, moves_like_reference, updated_in_place
+from bpdrill.core.protocol import Scenario
 
 # adam's judges compare the caller's arrays with ev.reference(scenario) (whatever optimiser
 # computed it), check they moved in place, and that the gradients were left alone: the same

@@ -5,12 +5,12 @@ import tracemalloc
 
 import numpy as np
 
-from bpdrill import compare
-from bpdrill.diagnose import Mistake, close, first_call_right, formula
-from bpdrill.driving import drive_layer, snapshot
+from bpdrill.core import compare
+from bpdrill.core.diagnose import Mistake, close, first_call_right, formula
+from bpdrill.core.driving import drive_layer, snapshot
 from bpdrill.i18n import register, t
-from bpdrill.judge import Check, Failed, matches_reference, numgrad_check, shape_check, unchanged_check
-from bpdrill.protocol import Scenario
+from bpdrill.core.judge import Check, Failed, matches_reference, numgrad_check, shape_check, unchanged_check
+from bpdrill.core.protocol import Scenario
 
 
 # A wide input: one row's (C, C) Jacobian is C / N = 333 times the input, a (N, C, C) stack

@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from bpdrill import compare
+from bpdrill.core import compare
 from bpdrill.checks.autograd.mistakes import MISTAKES, sizes, where
 from bpdrill.checks.autograd.programs import (
     MAX_CHECKED_STEPS, PROGRAMS, learner_method, numpy_method, run_steps, show, torch_method,
 )
-from bpdrill.driving import perturbed_outputs, snapshot
+from bpdrill.core.driving import perturbed_outputs, snapshot
 from bpdrill.i18n import register, t
-from bpdrill.judge import Check, Failed, compare_arrays
-from bpdrill.protocol import Scenario
+from bpdrill.core.judge import Check, Failed, compare_arrays
+from bpdrill.core.protocol import Scenario
 
 __all__ = ["scenarios", "drive", "reference", "CHECKS", "MISTAKES", "where", "sizes"]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from bpdrill.checks.autograd.programs import PROGRAMS, show
-from bpdrill.diagnose import Mistake, broadcast_not_undone, close, learner_frames, same_values_other_shape
+from bpdrill.core.diagnose import Mistake, broadcast_not_undone, close, learner_frames, same_values_other_shape
 from bpdrill.i18n import register, t
 
 register({

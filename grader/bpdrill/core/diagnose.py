@@ -1,0 +1,241 @@
+"""Naming the mistake: which known error a failed check's output looks like, with the evidence.
+
+A diagnosis is computed from the learner's own outputs (the failed array, and the same code's
+outputs on the other hidden scenarios: a batch of one, a second backward, a tree-shaped graph
+next to a reused node ...), never guessed from the source text. Each Mistake is a small
+declarative unit: a name, a test over a Probe that returns the evidence (a dict of words for
+the message) when the mistake fits, and the sentence to say. The generic ones are GENERIC in
+bpdrill.core.mistakes (also reachable here as diagnose.GENERIC); each exercise's module in
+bpdrill.checks adds its own MISTAKES and says in WHERE which method computes each target.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from bpdrill.core import compare
+from bpdrill.core.judge import Check, Evidence, Failed
+from bpdrill.core.places import display_path, statement_line
+from bpdrill.i18n import language, t
+
+
+@dataclass(frozen=True)
+class Mistake:
+    name: str
+    says: str  # plain English words (the key into zh.toml); {placeholders} are filled from the test's evidence
+    test: Callable  # (Probe) -> dict of evidence when the mistake fits, else None
+    kinds: tuple = ()  # check kinds it applies to (empty: any)
+    where: object = None  # the method at fault, when not the exercise's usual one: str or (Probe) -> str
+    says_zh: str = ""  # the same in Chinese (else says is looked up in the Chinese tables)
+
+    def text(self, **words) -> str:
+        template = (self.says_zh if language() == "zh" else "") or t(self.says)
+        return template.format(**words)
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    name: str  # the mistake's stable id
+    message: str
+    line: int | None = None  # the line of the learner's file at fault
+    place: str = ""  # " (in Linear.backward, linear.py:33)": what interview mode keeps with the name
+    what: str = ""  # the message's first clause, before the evidence and the advice
+
+
+def first_clause(text: str) -> str:
+    """What a mistake's sentence says is wrong, before its evidence and advice: the words up to
+    the first colon (English or Chinese)."""
+    for mark in (": ", "："):
+        if mark in text:
+            text = text.split(mark, 1)[0]
+    return text.strip()
+
+
+def close(a, b) -> bool:
+    """Same shape and equal up to the torch-check tolerance."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    return a.shape == b.shape and np.all(np.isfinite(a)) and not compare.elementwise_mismatch(a, b).any()
+
+
+class Probe:
+    """What a Mistake's test may look at for one failed check."""
+
+    def __init__(self, ev: Evidence, check: Check, failure: Failed, outcomes: dict, sizes: Callable,
+                 failures: dict | None = None):  # sizes(ev, scenario) -> {"N": ..., "C": ...}
+        self.ev, self.check, self.failure, self.outcomes = ev, check, failure, outcomes
+        self.failures = failures or {}  # check id -> (Check, Failed): every failure of the run
+        self.scenario = check.scenario
+        self.label = failure.label or failure.target
+        self.got = failure.got
+        self.expected = failure.expected
+        self._sizes = sizes
+
+    @property
+    def inputs(self) -> dict:
+        return self.ev.inputs(self.scenario)
+
+    def sizes(self, scenario: str | None = None) -> dict:
+        """N (batch size), C (classes) ... of a scenario, for naming constant factors."""
+        return self._sizes(self.ev, scenario or self.scenario)
+
+    def passed(self, check_id: str) -> bool:
+        """Did the check with this id pass in this run?"""
+        outcome = self.outcomes.get(check_id)
+        return outcome is not None and outcome.passed
+
+    def learner(self, scenario: str, key: str):
+        """The learner's array for key in scenario, or None when there is no valid one."""
+        try:
+            return self.ev.array(scenario, key)
+        except Failed:
+            return None
+
+    def error(self, scenario: str) -> dict | None:
+        result = self.ev.results.get(scenario)
+        return result["error"] if result else None
+
+    def reference(self, scenario: str | None = None) -> dict:
+        return self.ev.reference(scenario or self.scenario)
+
+    def reference_with(self, **arrays) -> dict:
+        """The reference for this scenario with some inputs replaced (dout of ones, say)."""
+        from dataclasses import replace
+        scenario = self.ev.scenarios[self.scenario]
+        return self.ev._reference(replace(scenario, arrays={**scenario.arrays, **arrays}))
+
+
+def formula(says_evidence: str, candidate: Callable, zh: str = ""):
+    """A Mistake test: the learner's array equals what candidate(probe) computes (and the right
+    answer does not), i.e. the learner wrote that wrong formula. says_evidence is English; zh its
+    Chinese (else it is looked up in the Chinese tables)."""
+    def test(p: Probe):
+        if p.got is None:
+            return None
+        wrong = candidate(p)
+        if wrong is None or (p.expected is not None and close(p.expected, wrong)):
+            return None
+        evidence = (zh if language() == "zh" else "") or t(says_evidence)
+        return {"evidence": evidence} if close(p.got, wrong) else None
+    return test
+
+
+def first_call_right(first_key: str):
+    """A Mistake test for a check on a second call: the first call of the same scenario was right,
+    so something the first backward did (to a cache, or to its own state) changed the second.
+    first_key names the first call's result; '{label}' in it stands for the checked array."""
+    def test(p: Probe):
+        if p.got is None:
+            return None
+        key = first_key.format(label=p.label)
+        first = p.learner(p.scenario, key)
+        ref = p.reference().get(key)
+        if first is not None and ref is not None and close(first, ref):
+            return {"evidence": t("the first backward after forward was right, this later one is not")}
+        return None
+    return test
+
+
+# ---- shared tests: shapes, and where in the learner's file an error was raised --------------
+
+def same_values_other_shape(p: Probe):
+    """The right values in a shape with extra or missing size-1 axes (keepdims)."""
+    g, e = p.got, p.expected
+    if g is None or e is None or g.shape == e.shape or g.size != e.size:
+        return None
+    if close(g.reshape(e.shape), e):
+        return {"evidence": t("the values are right but the shape is {got}, expected {expected}",
+                              got=g.shape, expected=e.shape)}
+    return None
+
+
+def broadcast_not_undone(p: Probe):
+    """A gradient left in the broadcast shape that, summed back down, is right."""
+    g, e = p.got, p.expected
+    if g is None or e is None or g.shape == e.shape or g.ndim < e.ndim:
+        return None
+    try:
+        np.broadcast_shapes(g.shape, e.shape)
+    except ValueError:
+        return None
+    lead = g.ndim - e.ndim
+    summed = g.sum(axis=tuple(range(lead))) if lead else g
+    axes = tuple(i for i, n in enumerate(e.shape) if n == 1 and summed.shape[i] != 1)
+    summed = summed.sum(axis=axes, keepdims=True) if axes else summed
+    if summed.shape == e.shape and close(summed, e):
+        return {"evidence": t("{label} has the broadcast shape {got}; summed back down to "
+                              "{expected} it is right", label=p.label, got=g.shape, expected=e.shape)}
+    return None
+
+
+_FRAME = re.compile(r'line (\d+), in (\S+)\n(?:    (.*)\n)?')
+
+
+def learner_frames(error: dict | None) -> list[tuple[int, str, str]]:
+    """(line, function, code) of each frame of the learner's file in an error, outermost first."""
+    text = (error or {}).get("traceback", "")
+    return [(int(m[1]), m[2], (m[3] or "").strip()) for m in _FRAME.finditer(text + "\n")]
+
+
+def in_backward(error: dict | None) -> bool:
+    """Was the error raised inside a backward rule (a function called backward, or step)?"""
+    return any(name.lstrip("_") in ("backward", "step") for _, name, _ in learner_frames(error))
+
+
+# ---- running the mistakes ----------------------------------------------------------------
+
+def where(path: str, qualname: str | None, label: str | None, line: int | None = None) -> tuple[str, int | None]:
+    """(' (in Linear.backward, workspace/linear.py:33)', 33): the method at fault and the line
+    that computes the gradient (its assignment or return), else the method's first line.
+    line: the line already known (where an error was raised)."""
+    if not qualname:
+        return "", None
+    line = line or statement_line(path, qualname, label)
+    return t(" (in {name}, {file})", name=qualname,
+             file=display_path(path) + (":" + str(line) if line else "")), line
+
+
+def diagnose(unit, ev: Evidence, check: Check, failure: Failed, outcomes: dict,
+             failures: dict | None = None) -> Diagnosis | None:
+    """The first known mistake that fits a failed check, or None. unit: a registry.Unit."""
+    probe = Probe(ev, check, failure, outcomes, unit.sizes, failures)
+    qualname = unit.where(probe)
+    if failure.mistake is not None:
+        name, text = failure.mistake
+        place, line = where(ev.learner_file, qualname, probe.label)
+        return Diagnosis(name, text + place, line, place)
+    if probe.got is not None and probe.expected is None and failure.target:
+        try:  # a shape check knows only the shape: the reference knows the values
+            probe.expected = ev.reference(check.scenario).get(failure.target)
+        except Exception:  # noqa: BLE001 - no reference for this target: diagnose without it
+            probe.expected = None
+    if probe.got is not None and probe.expected is not None and close(probe.got, probe.expected):
+        return None  # a diagnosis explains a difference: a right answer has none to explain
+    from bpdrill.core.mistakes import GENERIC  # here, not at the top: bpdrill.core.mistakes imports this module
+    for mistake in [*unit.mistakes, *GENERIC]:
+        if mistake.kinds and check.kind not in mistake.kinds:
+            continue
+        try:
+            evidence = mistake.test(probe)
+        except Exception:  # noqa: BLE001 - a hypothesis that cannot be tested on this output
+            evidence = None
+        if evidence:
+            words = {"label": probe.label, **evidence}
+            at = evidence.get("at") or (mistake.where(probe) if callable(mistake.where)
+                                        else (mistake.where or qualname))  # "at": where it was raised
+            place, line = where(ev.learner_file, at, probe.label, evidence.get("at_line"))
+            said = mistake.text(**words)
+            return Diagnosis(mistake.name, said + place, line, place, first_clause(said))
+    return None
+
+
+def __getattr__(name: str):
+    """diagnose.GENERIC (and the tests behind it, diagnose._factor_of ...) as before they moved
+    to bpdrill.core.mistakes, which is imported on first use: it imports this module."""
+    if not name.startswith("__"):
+        from bpdrill.core import mistakes
+        if hasattr(mistakes, name):
+            return getattr(mistakes, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,156 @@
+"""Where in the learner's file: paths as the learner types them, methods and lines, errors.
+
+Parsed, never run: the learner's file is read as text here (the worker alone imports it).
+"""
+from __future__ import annotations
+
+import ast
+import functools
+import os
+
+from bpdrill.i18n import t
+from bpdrill.core.protocol import MEMORY_LIMIT
+
+
+def display_path(path: str) -> str:
+    """A file's path as the learner would type it: relative to here when inside, else absolute."""
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        return path
+    return path if rel.startswith("..") else rel
+
+
+def learner_functions(path: str) -> list[tuple[str, int, int]]:
+    """(name, first line, last line) of each function and method of the learner's file:
+    'unbroadcast', 'Linear.backward'. Parsed, never run; [] when it does not parse."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return []
+    return _functions(path, stat.st_mtime_ns, stat.st_size)  # a new key once the file is saved
+
+
+@functools.lru_cache(maxsize=32)
+def _tree(path: str, mtime_ns: int, size: int) -> ast.Module | None:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return ast.parse(f.read())
+    except (OSError, SyntaxError, ValueError):
+        return None
+
+
+def _parsed(path: str) -> ast.Module | None:
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return _tree(path, stat.st_mtime_ns, stat.st_size)  # a new key once the file is saved
+
+
+@functools.lru_cache(maxsize=32)
+def _functions(path: str, mtime_ns: int, size: int) -> list[tuple[str, int, int]]:
+    tree = _tree(path, mtime_ns, size)
+    if tree is None:
+        return []
+    found = []
+    for node in tree.body:
+        defs = [(node.name, node)] if isinstance(node, ast.FunctionDef) else \
+            [(f"{node.name}.{item.name}", item) for item in node.body
+             if isinstance(item, ast.FunctionDef)] if isinstance(node, ast.ClassDef) else []
+        found += [(name, d.lineno, d.end_lineno or d.lineno) for name, d in defs]
+    return found
+
+
+def qualified_name(path: str, line: int, function: str | None) -> str | None:
+    """'Linear.backward' for a line inside that method of the learner's file."""
+    if function in (None, "<module>"):
+        return None
+    inside = [name for name, first, last in learner_functions(path) if first <= line <= last]
+    return inside[-1] if inside else function
+
+
+def place(path: str, where: dict | None) -> str:
+    """' in Linear.backward (workspace/linear.py:23)', or as much of it as is known."""
+    shown = display_path(path)
+    if not where:
+        return t(" ({file})", file=shown)
+    name = qualified_name(path, where["line"], where.get("function"))
+    if name:
+        return t(" in {name} ({file}:{line})", name=name, file=shown, line=where["line"])
+    return t(" ({file}:{line})", file=shown, line=where["line"])
+
+
+def memory_text() -> str:
+    return t("ran out of memory (the limit is {limit:g} GiB)", limit=MEMORY_LIMIT / 1024**3)
+
+
+def describe_error(error: dict, learner_file: str) -> str:
+    """An exception from the learner's code as one line: what happened, and where in their file."""
+    where, kind = error.get("where"), error["type"]
+    message = error["message"].strip().splitlines()[0] if error["message"].strip() else ""
+    if error.get("not_implemented"):
+        return t("not started: the TODO{place} still raises NotImplementedError",
+                 place=place(learner_file, where))
+    if kind == "SyntaxError" or kind == "IndentationError" or kind == "TabError":
+        return t("syntax error at {file}:{line}: {message}", file=display_path(learner_file),
+                 line=where["line"] if where else "?", message=message)
+    if kind in ("ForbiddenImport", "NumpyTampered"):
+        return f"{message}{place(learner_file, where) if where else ''}"
+    text, advice = {
+        "SystemExit": (t("called sys.exit({code})", code=message), t(": an exercise must return, not exit")),
+        "KeyboardInterrupt": (t("raised KeyboardInterrupt"), ""),
+        "RecursionError": (t("recursed without end (RecursionError)"), ""),
+        "MemoryError": (memory_text(), ""),
+    }.get(kind, (f"{kind}: {message}" if message else kind, ""))
+    return text + (place(learner_file, where) if where else "") + advice
+
+
+def _method(path: str, qualname: str):
+    tree = _parsed(path)
+    if tree is None:
+        return None
+    owner, _, name = qualname.rpartition(".")
+    for node in tree.body:
+        if owner and isinstance(node, ast.ClassDef) and node.name == owner:
+            for item in node.body:
+                if isinstance(item, ast.FunctionDef) and item.name == name:
+                    return item
+        elif not owner and isinstance(node, ast.FunctionDef) and node.name == name:
+            return node
+    return None
+
+
+def _assigns(target, label: str) -> bool:
+    """Is `target` (of an assignment) the gradient called label: self.dW, dx, grads["W1"]?"""
+    if isinstance(target, (ast.Tuple, ast.List)):
+        return any(_assigns(e, label) for e in target.elts)
+    if isinstance(target, ast.Attribute):
+        return target.attr == label
+    if isinstance(target, ast.Name):
+        return target.id == label
+    if isinstance(target, ast.Subscript):
+        key = target.slice
+        return isinstance(key, ast.Constant) and key.value == label
+    return False
+
+
+def statement_line(path: str, qualname: str | None, label: str | None) -> int | None:
+    """The line of the learner's file that computes `label` inside `qualname`: the last
+    assignment to it (self.dW = ..., dx = ..., grads["W1"] = ...), else the method's last
+    `return`, else the method's first line. None when the method is not found."""
+    if not qualname:
+        return None
+    method = _method(path, qualname)
+    if method is None:
+        return None
+    name = (label or "").split(".")[0].split("[")[0]
+    found, returns = None, None
+    for node in ast.walk(method):
+        if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)) and name:
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if any(_assigns(target, name) for target in targets) and (found is None or node.lineno > found):
+                found = node.lineno
+        elif isinstance(node, ast.Return) and node.value is not None:
+            returns = node.lineno if returns is None else max(returns, node.lineno)
+    return found or returns or method.lineno

@@ -1,0 +1,1 @@
+"""Explorations: gradients through deep stacks of the learner's layers, plots, the capstone."""

@@ -1,0 +1,2 @@
+"""Grading: the registry of exercises, the worker and its isolation, the PyTorch references
+and their cache, the run, the report."""

@@ -1,0 +1,344 @@
+"""Running learner code in worker processes: limits, sandbox, process groups, captured output.
+
+Learner code never runs in the grader's process. Each job runs in a worker forked from the
+grader (which has NumPy and the grader already imported, and never torch), so a worker costs
+milliseconds rather than an interpreter start. Before any learner code runs, the worker:
+- leaves the grader's session (its own process group, killed as one with all it started),
+- reads no stdin and writes stdout and stderr into pipes the grader drains and trims,
+- closes every other descriptor it inherited, runs in a fresh temporary folder with a
+  scrubbed environment,
+- where Linux offers Landlock without privileges, can read only the interpreter, its
+  libraries and the learner's workspace, and write only its temporary folder: the kit's
+  solutions, the practice history and the grader's own stdout (/proc/PPID/fd/1) are out of
+  its reach,
+- runs under a wall-clock, CPU and memory limit.
+Whatever happens there comes back as a WorkerOutcome: plain data, never a pickled object.
+Up to `parallel` workers run at once; one thread of the grader waits for them all.
+"""
+from __future__ import annotations
+
+import io
+import os
+import re
+import selectors
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from bpdrill.core import protocol
+from bpdrill.grading import worker  # imported before any worker is forked: never inside one
+from bpdrill.i18n import t
+from bpdrill.core.protocol import MEMORY_LIMIT
+
+OUTPUT_CAP = 16 * 1024  # bytes kept of each of the learner's stdout and stderr
+KILL_GRACE = 1.5  # seconds between the worker's own timeout report and a hard kill
+CAN_FORK = hasattr(os, "fork")
+
+_live: set = set()  # process groups of the workers running now, so an interrupt can end them all
+
+
+@dataclass
+class WorkerOutcome:
+    import_error: dict | None = None  # the learner's file could not be imported
+    results: dict | None = None  # scenario -> {"error", "values"}, decoded by bpdrill.core.protocol
+    output: str = ""  # what the learner's code printed (stdout then stderr), trimmed
+    failure: str | None = None  # why there is no result: timed out, crashed, malformed ...
+    hang: dict | None = None  # for a timeout: where the learner's code was (line, function)
+
+
+class _Capped:
+    """One of the worker's output pipes, drained to its end, keeping only OUTPUT_CAP bytes."""
+
+    def __init__(self, fd: int):
+        self.fd, self.kept, self.total = fd, bytearray(), 0
+        os.set_blocking(fd, False)
+
+    def drain(self) -> bool:
+        """Read what is there; False at the end of the pipe."""
+        while True:
+            try:
+                chunk = os.read(self.fd, 65536)
+            except BlockingIOError:
+                return True
+            except OSError:
+                return False
+            if not chunk:
+                return False
+            self.total += len(chunk)
+            if len(self.kept) < OUTPUT_CAP:
+                self.kept += chunk[: OUTPUT_CAP - len(self.kept)]
+
+    def text(self) -> str:
+        text = self.kept.decode("utf-8", errors="replace")  # bytes that are not UTF-8 become U+FFFD
+        if self.total > len(self.kept):
+            text += "\n" + t("... ({count} more bytes not shown)", count=self.total - len(self.kept)) + "\n"
+        return text
+
+
+def _describe_exit(code: int | None) -> str:
+    if code is not None and code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        extra = {"SIGSEGV": t(" (a segmentation fault)"), "SIGKILL": t(" (killed)"), "SIGABRT": t(" (aborted)"),
+                 "SIGXCPU": t(" (over its CPU time limit)"), "SIGBUS": t(" (a bus error)")}.get(name, "")
+        return t("the exercise crashed the worker with {signal}{extra}", signal=name, extra=extra)
+    return t("the exercise file ended the worker (exit status {code}) before it could report", code=code)
+
+
+def learner_files(job: dict) -> list[str]:
+    """The learner's files a job imports: its "file", or a task's "files"."""
+    return list(job["files"].values()) if "files" in job else [job["file"]]
+
+
+def _hang_location(dump: str, learner_file) -> dict | None:
+    """The innermost frame in the learner's file (or files) of faulthandler's dump of the main thread."""
+    files = {learner_file} if isinstance(learner_file, str) else set(learner_file)
+    frames = re.findall(r'File "(.+?)", line (\d+) in (\S+)', dump)
+    for filename, line, function in frames:  # faulthandler lists the innermost frame first
+        if os.path.abspath(filename) in files:
+            return {"line": int(line), "function": function}
+    return None
+
+
+def _clean_environment(job_dir: str) -> dict:
+    """What a worker may see of the environment: no BPDRILL_*, no PYTHON*, no secrets."""
+    keep = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "TZ")}
+    return {**keep, "HOME": job_dir, "TMPDIR": job_dir, "PYTHONDONTWRITEBYTECODE": "1",
+            "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+# ---- the sandbox ---------------------------------------------------------------------------
+
+def _readable_roots(learner_file) -> list[str]:
+    """What a worker may read: the interpreter and its libraries (never bpdrill's own folder,
+    where the solutions are), system libraries, and the learner's workspace."""
+    kit = Path(__file__).resolve().parents[3]  # a clone's root, or site-packages for a wheel
+    package = Path(__file__).resolve().parents[1]
+    files = [learner_file] if isinstance(learner_file, str) else learner_file
+    roots = {sys.prefix, sys.base_prefix, sys.exec_prefix, "/usr", "/lib", "/lib64", "/bin", "/etc",
+             *(os.path.dirname(f) for f in files)}
+    roots.update(p for p in sys.path if p and os.path.isdir(p))
+    readable = []
+    for root in sorted(roots):
+        path = Path(root).resolve()
+        if not path.exists():
+            continue
+        if path == kit or kit.is_relative_to(path) or package.is_relative_to(path):
+            # a folder holding the kit: everything in it but the kit's own package and solutions
+            readable += [str(entry) for entry in path.iterdir()
+                         if not (entry.resolve() == package or entry.name.startswith("bpdrill")
+                                 or entry.resolve() in (kit / "solutions", kit / "grader"))]
+        else:
+            readable.append(str(path))
+    return readable
+
+
+def _sandbox(job_dir: str, learner_file) -> None:
+    """Landlock: read-only outside job_dir, nothing of the kit's own. Silently absent where the
+    kernel or the landlock package is (the README's threat model says so)."""
+    try:
+        import landlock
+        from landlock import FSAccess
+        abi = landlock.landlock_abi_version()
+    except Exception:  # noqa: BLE001 - no Landlock here: the other limits still hold
+        return
+    handled = FSAccess.all()
+    if abi < 3:
+        handled &= ~FSAccess.TRUNCATE
+    if abi < 5:
+        handled &= ~FSAccess.IOCTL_DEV
+    read_dir = FSAccess.EXECUTE | FSAccess.READ_FILE | FSAccess.READ_DIR
+    read_file = FSAccess.EXECUTE | FSAccess.READ_FILE
+    ruleset = landlock.Ruleset(restrict_rules=handled)
+    for path in _readable_roots(learner_file):
+        try:
+            ruleset.allow(path, rules=read_dir if os.path.isdir(path) else read_file)
+        except OSError:
+            continue
+    ruleset.allow(os.devnull, rules=FSAccess.READ_FILE | FSAccess.WRITE_FILE)
+    ruleset.allow(job_dir, rules=handled)
+    ruleset.apply()
+
+
+# ---- one worker --------------------------------------------------------------------------------
+
+def _child(job: dict, scenarios: list, job_dir: str, out_w: int, err_w: int) -> None:
+    """In the forked worker: cut every tie to the grader, then run the job. Never returns."""
+    code = 70
+    try:
+        os.setsid()  # its own session and process group
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.dup2(out_w, 1)
+        os.dup2(err_w, 2)
+        os.closerange(3, 1 << 16)  # the grader's history, pipes of other workers, its stdout copies
+        sys.stdin = io.TextIOWrapper(io.FileIO(0, "r", closefd=False), encoding="utf-8")
+        sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), encoding="utf-8",
+                                      errors="backslashreplace", write_through=True)
+        sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), encoding="utf-8",
+                                      errors="backslashreplace", write_through=True)
+        os.chdir(job_dir)
+        os.environ.clear()
+        os.environ.update(_clean_environment(job_dir))
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        _sandbox(job_dir, learner_files(job))
+        code = worker.serve(job, scenarios, job_dir)
+    except BaseException:  # noqa: BLE001 - the worker reports nothing: the grader says it ended early
+        code = 70
+    finally:
+        os._exit(code)
+
+
+class _Worker:
+    """A running worker: its process group, its output pipes, its deadline."""
+
+    def __init__(self, job: dict, scenarios: list, timeout: float, selector):
+        self.job = {**job, "limits": {"seconds": timeout, "memory": MEMORY_LIMIT}}
+        if "files" in job:  # a task job: several learner files (maybe none)
+            self.job["files"] = {k: os.path.abspath(v) for k, v in job["files"].items()}
+        else:
+            self.job["file"] = os.path.abspath(job["file"])
+        self.scenarios, self.timeout, self.selector = scenarios, timeout, selector
+        self.dir = tempfile.mkdtemp(prefix="bpdrill-")
+        self.code = None
+        self.started = time.monotonic()
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        if CAN_FORK:
+            self.pid = os.fork()
+            if self.pid == 0:
+                _child(self.job, scenarios, self.dir, out_w, err_w)
+        else:  # pragma: no cover - no fork: a fresh interpreter reads the job from files
+            protocol.write_job(self.dir, self.job.get("exercise", ""), self.job.get("file", ""),
+                               self.job.get("class", ""), scenarios, self.job["lang"], self.job["limits"],
+                               **{k: self.job[k] for k in ("task", "files", "classes") if k in self.job})
+            self.proc = subprocess.Popen([sys.executable, "-I", "-m", "bpdrill.grading.worker", self.dir],
+                                         stdin=subprocess.DEVNULL, stdout=out_w, stderr=err_w, cwd=self.dir,
+                                         env=_clean_environment(self.dir))
+            self.pid = self.proc.pid
+        _live.add(self.pid)
+        os.close(out_w)
+        os.close(err_w)
+        self.streams = [_Capped(out_r), _Capped(err_r)]
+        for stream in self.streams:
+            selector.register(stream.fd, selectors.EVENT_READ, stream)
+        try:
+            self.pidfd = os.pidfd_open(self.pid)
+            selector.register(self.pidfd, selectors.EVENT_READ, self)
+        except (AttributeError, OSError):
+            self.pidfd = None
+
+    @property
+    def deadline(self) -> float:
+        return self.started + self.timeout + KILL_GRACE
+
+    def exited(self) -> bool:
+        if self.code is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.code = os.waitstatus_to_exitcode(status)
+        return self.code is not None
+
+    def stop(self) -> None:
+        """Kill its whole process group (anything it started too) and reap it."""
+        _kill_group(self.pid)
+        if self.code is None:
+            _, status = os.waitpid(self.pid, 0)
+            self.code = os.waitstatus_to_exitcode(status)
+        _live.discard(self.pid)
+        for stream in self.streams:
+            _unregister(self.selector, stream.fd)
+            stream.drain()
+            os.close(stream.fd)
+        if self.pidfd is not None:
+            _unregister(self.selector, self.pidfd)
+            os.close(self.pidfd)
+
+    def outcome(self, timed_out: bool) -> WorkerOutcome:
+        output = self.streams[0].text() + self.streams[1].text()
+        dump_path = os.path.join(self.dir, "timeout.txt")
+        learner_file = learner_files(self.job)
+        try:
+            if timed_out or (os.path.exists(dump_path) and os.path.getsize(dump_path) > 0):
+                hang = None
+                if os.path.exists(dump_path):
+                    with open(dump_path, encoding="utf-8", errors="replace") as f:
+                        hang = _hang_location(f.read(), learner_file)
+                return WorkerOutcome(output=output, hang=hang,
+                                     failure=t("timed out after {seconds:g} s", seconds=self.timeout))
+            if self.code != 0 or not protocol.has_result(self.dir):
+                return WorkerOutcome(output=output, failure=_describe_exit(self.code))
+            try:
+                import_error, results = protocol.read_result(self.dir, [s.name for s in self.scenarios])
+            except protocol.ProtocolError as exc:
+                return WorkerOutcome(output=output, failure=t("the worker's answer was refused: {reason}",
+                                                              reason=exc))
+            return WorkerOutcome(import_error, results, output=output)
+        finally:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _unregister(selector, fd: int) -> None:
+    try:
+        selector.unregister(fd)
+    except (KeyError, ValueError):
+        pass
+
+
+def _kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def kill_all() -> None:
+    """End every running worker and whatever it started (used on Ctrl-C)."""
+    for pid in list(_live):
+        _kill_group(pid)
+
+
+def run_workers(tasks: list, timeout: float, parallel: int = 2, tick=None) -> list[WorkerOutcome]:
+    """Run each (job, scenarios) in its own worker, `parallel` at a time; outcomes in order.
+
+    tick(index, folder), when given, is called about ten times a second for each running
+    worker, with its job folder (where a long task may leave word of its progress)."""
+    outcomes: list = [None] * len(tasks)
+    pending = list(enumerate(tasks))
+    running: dict[int, _Worker] = {}
+    with selectors.DefaultSelector() as selector:
+        try:
+            while pending or running:
+                while pending and len(running) < max(1, parallel):
+                    index, (job, scenarios) = pending.pop(0)
+                    running[index] = _Worker(job, scenarios, timeout, selector)
+                wait = max(0.0, min(w.deadline for w in running.values()) - time.monotonic())
+                if tick is not None:
+                    wait = min(wait, 0.1)
+                    for index, w in running.items():
+                        tick(index, w.dir)
+                for key, _ in selector.select(timeout=min(wait, 0.05 if any(
+                        w.pidfd is None for w in running.values()) else wait)):
+                    if isinstance(key.data, _Capped) and not key.data.drain():
+                        _unregister(selector, key.fd)
+                for index, w in list(running.items()):
+                    if w.exited() or time.monotonic() >= w.deadline:
+                        hung = w.code is None  # still running at its deadline
+                        w.stop()
+                        outcomes[index] = w.outcome(timed_out=hung)
+                        del running[index]
+        except BaseException:
+            for w in running.values():
+                w.stop()
+                shutil.rmtree(w.dir, ignore_errors=True)
+            raise
+    return outcomes

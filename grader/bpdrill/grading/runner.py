@@ -1,0 +1,144 @@
+"""Running checks: hidden inputs from the seed -> worker process -> judges -> ExerciseReport."""
+from __future__ import annotations
+
+import os
+import zlib
+from typing import Callable
+
+import numpy as np
+
+from bpdrill.core import diagnose
+from bpdrill import i18n
+from bpdrill.grading import reference, registry
+from bpdrill.i18n import t
+from bpdrill.grading.isolation import WorkerOutcome, kill_all, run_workers
+from bpdrill.core.judge import Evidence, Failed, ScenarioError
+from bpdrill.core.places import describe_error, place
+from bpdrill.grading.report import CheckResult, ExerciseReport, cap_root_causes
+
+DEFAULT_TIMEOUT = 5.0  # seconds per exercise: a correct file needs under 0.5
+
+
+def exercise_rng(seed: int, name: str) -> np.random.Generator:
+    """Each exercise's hidden inputs depend on the seed and its name, not on what else runs."""
+    return np.random.default_rng([seed, zlib.crc32(name.encode())])
+
+
+def build_job(name: str, path: str, seed: int) -> tuple[dict, list]:
+    """The job for one exercise's worker and its scenarios (the hidden inputs of this seed)."""
+    unit = registry.get(name)
+    scenarios = unit.scenarios(exercise_rng(seed, name))
+    job = {"exercise": name, "file": str(path), "class": unit.meta.class_name,
+           "lang": i18n.language()}  # the worker's own messages ('a list of 3 items') in this language
+    return job, scenarios
+
+
+def judge(name: str, path: str, scenarios: list, outcome: WorkerOutcome, references) -> ExerciseReport:
+    """Score one exercise from what its worker returned. Only trusted code runs here.
+
+    references: Scenario -> the PyTorch reference (reference.References.for_exercise)."""
+    # Learner outputs can be huge or odd, and diagnoses try formulas like -1/p on them: an
+    # overflow there is part of the verdict, never a warning printed at the learner.
+    with np.errstate(all="ignore"):
+        return _judge(registry.get(name), path, {s.name: s for s in scenarios}, outcome, references)
+
+
+def _judge(unit, path: str, scenarios: dict, outcome: WorkerOutcome, references) -> ExerciseReport:
+    message, results = "", {}
+    exercise_error = outcome.import_error
+    if outcome.failure is not None:
+        message = outcome.failure + (place(path, outcome.hang) if outcome.hang else "")
+    elif exercise_error is not None:
+        message = describe_error(exercise_error, path)
+    else:
+        results = outcome.results or {}
+    evidence = Evidence(unit.name, scenarios, results, references, path)
+
+    check_results, failures = [], {}
+    for check in unit.checks:
+        failure = None
+        try:
+            if message:
+                raise ScenarioError(message, exercise_error)
+            evidence.values(check.scenario)  # a scenario that raised fails before any reference is built
+            check.judge(evidence, check)
+        except Failed as exc:
+            failure = exc
+        except Exception as exc:  # noqa: BLE001 - an output so odd that judging it raised
+            failure = Failed(t("could not judge what came back ({error_type}: {error})",
+                               error_type=type(exc).__name__, error=exc))
+        primary = (check.targets or (None,))[0]
+        if failure is None:
+            check_results.append(CheckResult(check.id, check.english, check.kind, primary, True, check.points,
+                                             check.points, shown=check.name))
+        else:
+            target = failure.target if failure.target in check.targets else primary
+            check_results.append(CheckResult(check.id, check.english, check.kind, target, False, 0, check.points,
+                                             failure.message, failure.details, shown=check.name))
+            failures[check.id] = (check, failure)
+    if not message:  # name the mistakes, now that every check's outcome is known
+        outcomes = {c.id: c for c in check_results}
+        for check, failure in failures.values():
+            if _unwritten(failure):
+                continue  # a TODO that still raises: nothing written, nothing to diagnose
+            outcomes[check.id].diagnosis = _diagnose(unit, evidence, check, failure, outcomes, failures)
+        cap_root_causes(check_results, unit.checks)  # one root cause costs at most its gradient's points
+    score = sum(c.score for c in check_results)
+    possible = sum(c.max_score for c in check_results)
+
+    errors = [r["error"] for r in results.values() if r["error"] is not None]
+    failed_messages = {c.message for c in check_results if not c.passed}
+    if not message and score == 0 and len(failed_messages) == 1 and errors:
+        message = failed_messages.pop()  # one error behind every check: say it once
+    # Every check failing on a TODO that still raises: not started (said in any language).
+    not_started = {describe_error(e, path) for e in errors if e.get("not_implemented")}
+    if score == possible:
+        status = "passed"
+    elif score > 0:
+        status = "partial"
+    elif outcome.failure is not None or exercise_error:
+        status = "error"
+    elif errors and all(e.get("not_implemented") for e in errors) and \
+            all(c.message in not_started for c in check_results):
+        status = "not_started"
+        message = describe_error(errors[0], path)
+    else:
+        status = "failed"
+    return ExerciseReport(unit.name, str(path), score, possible, status, check_results, message, outcome.output)
+
+
+def _unwritten(failure) -> bool:
+    error = getattr(failure, "error", None)
+    return isinstance(failure, ScenarioError) and bool(error) and bool(error.get("not_implemented"))
+
+
+def _diagnose(unit, evidence, check, failure, outcomes, failures):
+    try:
+        return diagnose.diagnose(unit, evidence, check, failure, outcomes, failures)
+    except Exception:  # noqa: BLE001 - a diagnosis is a bonus: never let it cost the report
+        return None
+
+
+Execute = Callable[[dict, list, float], WorkerOutcome]
+
+
+def run_checks(files: dict, seed: int, timeout: float = DEFAULT_TIMEOUT,
+               execute: Execute | None = None, jobs: int | None = None,
+               keep_references: bool = True) -> list[ExerciseReport]:
+    """Check each exercise (name -> learner file): workers run as many at once as there are
+    cores; execute(job, scenarios, timeout) replaces them (the tests' trusted in-process path,
+    which also computes references in process)."""
+    prepared = {name: build_job(name, path, seed) for name, path in files.items()}
+    references = reference.References(seed, prepared, inline=execute is not None, keep=keep_references)
+    try:
+        if execute is None:
+            outcomes = run_workers([prepared[name] for name in files], timeout, jobs or os.cpu_count() or 1)
+        else:
+            outcomes = [execute(*prepared[name], timeout) for name in files]
+        return [judge(name, str(files[name]), prepared[name][1], outcome, references.for_exercise(name))
+                for name, outcome in zip(files, outcomes)]
+    except KeyboardInterrupt:
+        kill_all()  # workers run in their own process groups: Ctrl-C does not reach them
+        raise
+    finally:
+        references.close()
