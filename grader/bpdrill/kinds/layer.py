@@ -25,6 +25,7 @@ the new forward.
 """
 from __future__ import annotations
 
+import tracemalloc
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -139,9 +140,27 @@ def _forward(spec: Layer, obj, s: Scenario, suffix: str = ""):
     return obj.forward(*args, **spec.extra_args)
 
 
-def _backward(spec: Layer, obj, s: Scenario, suffix: str = "") -> dict:
-    returned = obj.backward(*spec.upstream_given(s, suffix))
-    out = {}
+def measured(call) -> tuple:
+    """(call's result, the most memory it held at once, in bytes, as tracemalloc counts NumPy's
+    allocations)."""
+    tracing = tracemalloc.is_tracing()
+    if not tracing:
+        tracemalloc.start()
+    tracemalloc.reset_peak()
+    before = tracemalloc.get_traced_memory()[0]
+    try:
+        result = call()
+        peak = tracemalloc.get_traced_memory()[1] - before
+    finally:
+        if not tracing:
+            tracemalloc.stop()
+    return result, float(peak)
+
+
+def _backward(spec: Layer, obj, s: Scenario, suffix: str = "", measure: bool = False) -> dict:
+    call = lambda: obj.backward(*spec.upstream_given(s, suffix))  # noqa: E731
+    returned, peak = measured(call) if measure else (call(), None)
+    out = {} if peak is None else {"peak": peak}
     if spec.returned:
         out.update({f"{g}{suffix}": snapshot(v)
                     for g, v in zip(spec.returned, _as_tuple(returned, spec.returned, "backward"))})
@@ -160,7 +179,13 @@ def build(spec: Layer, module, s: Scenario):
 
 
 def drive(spec: Layer, module, s: Scenario) -> dict:
+    """A "perturb" scenario: the outputs around each array; "memory": one forward, and the
+    backward with the peak memory it allocated (key "peak"); otherwise the calls of the life
+    cycle."""
     obj = build(spec, module, s)
+    if s.mode == "memory":
+        outputs = _as_tuple(_forward(spec, obj, s), spec.outputs, "forward")
+        return {**{o: snapshot(v) for o, v in zip(spec.outputs, outputs)}, **_backward(spec, obj, s, measure=True)}
     if s.mode == "perturb":
         held = {name: s[name] for name in (*spec.inputs, *spec.fixed) if name in s}
         for p in spec.params:  # the arrays the object holds: perturbing them moves its forward
@@ -342,6 +367,21 @@ def sizes(spec: Layer):
             return {}
         return {"N": ev.inputs(scenario)[spec.batch].shape[0]}
     return size
+
+
+def call_arrays(spec: Layer, p) -> dict:
+    """The arrays of the call a check judges, under their plain names: the first call's, the
+    second backward's (its upstream gradients), or the new forward's (its inputs and upstream);
+    a loss's dout is a number here."""
+    arrays = dict(p.inputs)
+    scenario = p.ev.scenarios[p.scenario]
+    suffix = {"second": SECOND, "new_forward": NEW}.get(p.check.call, "")
+    given = spec.upstream_given(scenario, suffix)
+    arrays.update(zip(spec.upstream, given if given else spec.upstream_ones(scenario, suffix)))
+    if p.check.call == "new_forward":
+        arrays.update({name: arrays[f"{name}{NEW}"] for name in (*spec.inputs, *spec.fixed)
+                       if f"{name}{NEW}" in arrays})
+    return arrays
 
 
 def _reference_key(p, prefix: str) -> np.ndarray | None:
