@@ -83,6 +83,7 @@ def project(spec: Loss):
 
 where = layer.where
 sizes = layer.sizes
+call_arrays = layer.call_arrays
 MISTAKES = layer.MISTAKES
 
 
