@@ -53,7 +53,7 @@ class Layer:
     returns: tuple | None = None  # what backward returns: default d<input> for each input
     make: Callable | None = None  # (learner module, scenario) -> the object; default cls()
     numgrad: tuple | None = None  # the gradients with a numgrad check (default: all)
-    numgrad_points: int = 1
+    numgrad_points: int | dict = 1  # for every gradient, or gradient -> points (others 1)
     batch: str | None = "x"  # the input whose first axis is the batch size N (None: no N)
     extra_args: dict = field(default_factory=dict)  # keyword arguments of forward, fixed per exercise
 
@@ -323,15 +323,18 @@ def project(spec: Layer):
 def checks(spec: Layer, torch_scenario: str, torch_title: str = "{key} matches PyTorch",
            torch_title_zh: str = "{key} 与 PyTorch 一致", single: str | None = "single",
            twice_scenario: str | None = "twice", purity: tuple | None = None,
-           with_outputs: bool = False) -> list[Check]:
+           with_outputs: bool = False, shape_scenario: str = "basic", extra: tuple = ()) -> list[Check]:
     """The standard checks of a layer, every id stable across exercises. with_outputs: the
-    first torch check compares forward's outputs too (a loss's value)."""
+    first torch check compares forward's outputs too (a loss's value); extra: the exercise's own
+    checks, placed before the later calls' checks."""
     grads = spec.grads
     likes = {g: of for g, of in grads.items()}
     numgrad = spec.numgrad if spec.numgrad is not None else tuple(grads)
     all_grads = tuple(grads)
-    found = [shape_check(g, like=likes[g]) for g in all_grads]
-    found += [numgrad_check(g, grads[g], project(spec), points=spec.numgrad_points) for g in numgrad]
+    points = spec.numgrad_points if isinstance(spec.numgrad_points, dict) else \
+        {g: spec.numgrad_points for g in numgrad}
+    found = [shape_check(g, like=likes[g], scenario=shape_scenario) for g in all_grads]
+    found += [numgrad_check(g, grads[g], project(spec), points=points.get(g, 1)) for g in numgrad]
     for number, g in enumerate(all_grads):
         also = spec.outputs if with_outputs and number == 0 else ()
         found.append(Check(f"torch.{g}", "torch", (g, *also) if also else g, 1, torch_scenario,
@@ -339,6 +342,7 @@ def checks(spec: Layer, torch_scenario: str, torch_title: str = "{key} matches P
     if single:
         found.append(Check("edge.single", "edge", all_grads, 1, single, matches_reference(*all_grads),
                            "batch of one", "批大小为 1"))
+    found += extra
     if twice_scenario:
         found.append(Check("edge.second_backward", "edge", all_grads, 1, twice_scenario,
                            matches_reference(*((f"{g}{SECOND}", f"{g}{SECOND}", g) for g in all_grads)),
@@ -391,14 +395,19 @@ def _reference_key(p, prefix: str) -> np.ndarray | None:
 
 
 def _accumulated(p):
-    if p.check.call != "second" or p.got is None:
+    """After a second backward: the first call's gradient plus the second's; after the new
+    forward's backward too: the sum of all three calls."""
+    if p.check.call not in ("second", "new_forward") or p.got is None:
         return None
     ref = p.reference()
-    first, second = ref.get(p.label), ref.get(f"{p.label}{SECOND}")
-    if first is None or second is None or close(first + second, second):
+    calls = [ref.get(p.label), ref.get(f"{p.label}{SECOND}")]
+    if p.check.call == "new_forward":
+        calls.append(ref.get(f"{p.label}{NEW}"))
+    if any(c is None for c in calls) or close(sum(calls), calls[-1]):
         return None
-    if close(p.got, first + second):
-        return {"evidence": t("got = first call + second call")}
+    if close(p.got, sum(calls)):
+        return {"evidence": t("got = first call + second call") if len(calls) == 2 else
+                t("got = the sum of every call's gradient")}
     return None
 
 
