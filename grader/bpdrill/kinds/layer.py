@@ -25,6 +25,7 @@ the new forward.
 """
 from __future__ import annotations
 
+import functools
 import tracemalloc
 from dataclasses import dataclass, field
 from typing import Callable
@@ -56,6 +57,7 @@ class Layer:
     numgrad_points: int | dict = 1  # for every gradient, or gradient -> points (others 1)
     batch: str | None = "x"  # the input whose first axis is the batch size N (None: no N)
     extra_args: dict = field(default_factory=dict)  # keyword arguments of forward, fixed per exercise
+    options: tuple = ()  # scenario parameters the torch call takes as keywords (stride, padding)
 
     # -- names derived from the spec ------------------------------------------------------
     @property
@@ -240,7 +242,8 @@ def _tensor(ref, value):
     return ref.leaf(value, False)
 
 
-def _call(spec: Layer, ref, arrays: dict, upstream: list, inputs_suffix: str = "") -> dict:
+def _one_call(spec: Layer, ref, arrays: dict, upstream: list, inputs_suffix: str = "",
+              options: dict | None = None) -> dict:
     """Forward and backward in PyTorch for one call; the outputs and every gradient."""
     leaves = {}
     for name in spec.inputs:
@@ -252,7 +255,8 @@ def _call(spec: Layer, ref, arrays: dict, upstream: list, inputs_suffix: str = "
         key = f"{name}{inputs_suffix}" if inputs_suffix else name
         fixed[name] = _tensor(ref, arrays[key]) if key in arrays else None
     kwargs = {name.replace(".", "_"): v for name, v in {**leaves, **fixed}.items()}
-    y = spec.torch(ref.torch, **kwargs, **spec.extra_args)
+    options = options or {}
+    y = spec.torch(ref.torch, **kwargs, **spec.extra_args, **options)
     ys = y if isinstance(y, tuple) else (y,)
     sum((yk * ref.leaf(u, False)).sum() for yk, u in zip(ys, upstream)).backward()
     out = {o: ref.numpy(yk) for o, yk in zip(spec.outputs, ys)}
@@ -267,6 +271,8 @@ def _call(spec: Layer, ref, arrays: dict, upstream: list, inputs_suffix: str = "
 
 def reference(spec: Layer, ref, s: Scenario) -> dict:
     a = s.arrays
+    options = {name: s.params[name] for name in spec.options}
+    _call = functools.partial(_one_call, options=options)
     out = _call(spec, ref, a, spec.upstream_given(s) or spec.upstream_ones(s))
     ones = _call(spec, ref, a, spec.upstream_ones(s))
     out.update({f"{ONES}{k}": v for k, v in ones.items() if k not in spec.outputs})
@@ -292,7 +298,8 @@ def twice(first: dict, second_upstream: dict, new_inputs: dict, new_upstream: di
 
 
 def perturb(basic: Scenario, wrt: tuple | None = None) -> Scenario:
-    params = {"h": compare.H, **({"wrt": list(wrt)} if wrt else {})}
+    """The scenario of basic's forward outputs around each array (wrt: only these)."""
+    params = {**basic.params, "h": compare.H, **({"wrt": list(wrt)} if wrt else {})}
     return Scenario(f"{basic.name}.perturb", "perturb", basic.arrays, params)
 
 
