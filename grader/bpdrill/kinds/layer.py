@@ -330,7 +330,8 @@ def project(spec: Layer):
 def checks(spec: Layer, torch_scenario: str, torch_title: str = "{key} matches PyTorch",
            torch_title_zh: str = "{key} 与 PyTorch 一致", single: str | None = "single",
            twice_scenario: str | None = "twice", purity: tuple | None = None,
-           with_outputs: bool = False, shape_scenario: str = "basic", extra: tuple = ()) -> list[Check]:
+           with_outputs: bool = False, shape_scenario: str = "basic", extra: tuple = (),
+           numgrad_scenario: str = "basic") -> list[Check]:
     """The standard checks of a layer, every id stable across exercises. with_outputs: the
     first torch check compares forward's outputs too (a loss's value); extra: the exercise's own
     checks, placed before the later calls' checks."""
@@ -341,7 +342,8 @@ def checks(spec: Layer, torch_scenario: str, torch_title: str = "{key} matches P
     points = spec.numgrad_points if isinstance(spec.numgrad_points, dict) else \
         {g: spec.numgrad_points for g in numgrad}
     found = [shape_check(g, like=likes[g], scenario=shape_scenario) for g in all_grads]
-    found += [numgrad_check(g, grads[g], project(spec), points=points.get(g, 1)) for g in numgrad]
+    found += [numgrad_check(g, grads[g], project(spec), scenario=numgrad_scenario, points=points.get(g, 1))
+              for g in numgrad]
     for number, g in enumerate(all_grads):
         also = spec.outputs if with_outputs and number == 0 else ()
         found.append(Check(f"torch.{g}", "torch", (g, *also) if also else g, 1, torch_scenario,
