@@ -36,7 +36,7 @@ from bpdrill.core import compare
 from bpdrill.core.diagnose import Mistake, close
 from bpdrill.core.driving import perturbed_outputs, snapshot
 from bpdrill.core.judge import Check, matches_reference, numgrad_check, shape_check, unchanged_check
-from bpdrill.core.protocol import Scenario
+from bpdrill.core.protocol import Scenario, describe
 from bpdrill.i18n import t
 
 SECOND, NEW = "2", "3"  # the suffixes of the second backward and of the backward after a new forward
@@ -129,8 +129,11 @@ def _as_tuple(value, names: tuple, what: str) -> tuple:
     if len(names) == 1:
         return (value,)
     if not isinstance(value, (tuple, list)) or len(value) != len(names):
-        raise TypeError(t("{what} must return a tuple ({names}), got {got}", what=what,
-                          names=", ".join(names), got=type(value).__name__))
+        shown = "(" + ", ".join(names) + ")"
+        raise TypeError(t("backward returned {got}; expected a tuple {names}", got=describe(value), names=shown)
+                        if what == "backward" else
+                        t("{what} must return a tuple ({names}), got {got}", what=what, names=", ".join(names),
+                          got=describe(value)))
     return tuple(value)
 
 
