@@ -99,7 +99,7 @@ class Layer:
         return self.upstream_given(s, SECOND) is not None
 
     def has_new(self, s) -> bool:
-        return any(f"{name}{NEW}" in s for name in self.inputs)
+        return any(f"{name}{NEW}" in s for name in (*self.inputs, *self.fixed))
 
 
 def _grad_path(param: str) -> str:
