@@ -58,16 +58,27 @@ def _inputs(rng, shape, k, s=None, shared=False):
     return {"x": x, "dout": dout}
 
 
+def _ties(rng, shape, k):
+    """The output of a ReLU: about half the values exactly 0, so that many windows hold several
+    equal maxima (every window of zeros does); one window in each plane holds a positive tie."""
+    x = np.maximum(rng.normal(size=shape), 0.0)
+    x[:, :, 0, 0] = x[:, :, 0, 1] = 1.0 + x.max()  # the first window: two equal maxima in its top row
+    N, C, H, W = shape
+    dout = rng.normal(size=(N, C, _out_size(H, k, k), _out_size(W, k, k)))
+    return {"x": x, "dout": dout}
+
+
 def scenarios(rng) -> list[Scenario]:
     h, w = (int(v) for v in rng.permutation(range(4, 8))[:2])  # H != W; not always a multiple of k
     ho, wo = (int(v) for v in rng.permutation(range(5, 8))[:2])  # 2 or 3 windows of 3 at stride 2
     hg, wg = (int(v) for v in rng.permutation(range(6, 10))[:2])
-    first, later = _inputs(rng, (2, 3, h, w), 2), _inputs(rng, (2, 3, h, w), 2)
+    first, later = _inputs(rng, (3, 3, h, w), 2), _inputs(rng, (3, 3, h, w), 2)
     twice = layer.twice(first, {"dout": rng.normal(size=first["dout"].shape)}, {"x": later["x"]},
                         {"dout": later["dout"]})
     overlap = Scenario("overlap", "backward", _inputs(rng, (2, 2, ho, wo), 3, 2, shared=True), {"k": 3, "s": 2})
     return [
-        Scenario("basic", "backward", _inputs(rng, (2, 3, h, w), 2), {"k": 2, "s": None}),
+        Scenario("basic", "backward", _inputs(rng, (3, 3, h, w), 2), {"k": 2, "s": None}),
+        Scenario("ties", "backward", _ties(rng, (4, 2, h, w), 2), {"k": 2, "s": None}),
         overlap, layer.perturb(overlap),
         Scenario("dense", "backward", _inputs(rng, (1, 2, w, h), 2, 1), {"k": 2, "s": 1}),
         Scenario("gap", "backward", _inputs(rng, (2, 2, hg, wg), 2, 3), {"k": 2, "s": 3}),
@@ -83,6 +94,9 @@ CHECKS = layer.checks(SPEC, "basic", "dx matches PyTorch: kernel 2, default stri
           "kernel 3、stride 2：同时是两个重叠窗口最大值的元素得到两份梯度之和"),
     Check("edge.stride_one", "edge", "dx", 1, "dense", matches_reference("dx"),
           "kernel 2, stride 1: every window overlaps its neighbours", "kernel 2、stride 1：每个窗口都与相邻窗口重叠"),
+    Check("edge.ties", "edge", "dx", 1, "ties", matches_reference("dx"),
+          "tied maxima (the zeros after a ReLU): the gradient goes to the first, as PyTorch",
+          "并列最大值（ReLU 之后的 0）：梯度只给第一个，与 PyTorch 一致"),
     Check("edge.stride_gap", "edge", "dx", 1, "gap", matches_reference("dx"),
           "kernel 2, stride 3: gaps between windows get no gradient", "kernel 2、stride 3：窗口之间的空隙没有梯度")))
 
@@ -105,6 +119,10 @@ def simulate(x, dout, k, s, mistake: str | None = None) -> np.ndarray:
             if mistake == "stride_ignored_in_backward":
                 r, col = k * i, k * j
             window = x[:, :, r:r + k, col:col + k].reshape(N, C, k * k)
+            if mistake == "gradient_to_every_tied_maximum":  # a mask window == window.max()
+                mask = window == window.max(axis=2, keepdims=True)
+                dx[:, :, r:r + k, col:col + k] += (mask * g[:, :, None]).reshape(N, C, k, k)
+                continue
             di, dj = np.divmod(window.argmax(axis=2), k)
             if mistake == "max_position_transposed":
                 di, dj = dj, di
@@ -163,6 +181,13 @@ def _stale(p):
 
 
 MISTAKES = [
+    Mistake("gradient_to_every_tied_maximum", "where a window holds several equal maxima, each of "
+            "them got the window's gradient: {evidence}. PyTorch sends it to one, the first in "
+            "row-major order (argmax), and ties are common: the zeros after a ReLU",
+            _simulated("gradient_to_every_tied_maximum", "dx equals a mask window == max(window) times dout",
+                       "dx 等于掩码 window == max(window) 乘以 dout"),
+            says_zh="窗口中有多个相等的最大值时，每一个都得到了该窗口的梯度：{evidence}。PyTorch 只把梯度给其中一个，"
+                    "即按行优先顺序的第一个（argmax）；而并列很常见：ReLU 之后的 0"),
     Mistake("gradient_to_whole_window", "every element of a window got the window's gradient: "
             "{evidence}. Only the maximum moved the output: send dout to the argmax alone",
             _simulated("gradient_to_whole_window", "dx equals dout spread over each whole window "
