@@ -271,12 +271,12 @@ MISTAKES = [
                 "not_in_place", "the arrays the caller passed in never changed, though the total norm "
                 "is above max_norm", "总范数超过了 max_norm，调用方传入的数组却始终没有变化")(p),
             says_zh="调用方的梯度没有被缩放：{evidence}。要原地缩放每个数组（g *= coef）；"
-                    "g = g * coef 只是重新绑定了一个局部变量"),
+                    "g = g * coef 只是重新绑定了一个局部变量", at_code=r"coef"),
     Mistake("missing_eps", "the 1e-6 is missing from the clip coefficient: {evidence}. torch uses "
             "max_norm / (total_norm + 1e-6)", lambda p: _zero_division(p) or _simulated(
                 "missing_eps", "the gradients are scaled by max_norm / total_norm exactly",
                 "梯度恰好按 max_norm / total_norm 缩放")(p),
-            says_zh="裁剪系数里少了 1e-6：{evidence}。torch 用的是 max_norm / (total_norm + 1e-6)"),
+            says_zh="裁剪系数里少了 1e-6：{evidence}。torch 用的是 max_norm / (total_norm + 1e-6)", at_code=r"max_norm\s*/"),
     *[Mistake(name, says, _simulated(name, evidence, evidence_zh), says_zh=says_zh)
       for name, says, evidence, says_zh, evidence_zh in [
         ("clip_each_array_by_own_norm", "each gradient was clipped by its own norm: {evidence}. "
