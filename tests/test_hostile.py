@@ -1,0 +1,66 @@
+"""Hostile learner files (tests/hostile/): each scores what its own code earns, and a correct
+file checked beside it keeps full marks (issue: verdicts no file can forge)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from bpdrill.grading import isolation, runner
+from conftest import solution_path
+
+HOSTILE = Path(__file__).parent / "hostile"
+SOLUTION = solution_path("linear").read_text()
+
+
+def grade(tmp_path, source: str, seed: int = 5):
+    """linear.py (source) beside a correct sigmoid, in real workers; the sigmoid must pass."""
+    path = tmp_path / "linear.py"
+    path.write_text(source, encoding="utf-8")
+    linear, sigmoid = runner.run_checks({"linear": path, "sigmoid": solution_path("sigmoid")}, seed=seed,
+                                        timeout=10)
+    assert sigmoid.status == "passed", "a correct file beside a hostile one keeps full marks"
+    return linear
+
+
+def test_a_file_hunting_the_garbage_collector_for_answers_finds_none(tmp_path):
+    """The kept references of the seed (loaded on every check after the first) never reach a
+    worker: the hunt scores what zeros score, on the first check and on the next."""
+    honest = grade(tmp_path, (HOSTILE / "zeros.py").read_text())
+    first = grade(tmp_path, (HOSTILE / "gc_answers.py").read_text())
+    again = grade(tmp_path, (HOSTILE / "gc_answers.py").read_text())  # references kept by now
+    for report in (first, again):
+        assert "ANSWER True" not in report.output and "HUNT 0 " in report.output, report.output
+        assert report.score == honest.score < report.max_score
+    # Only its own exercise's scenarios are in its memory (linear has five), none of sigmoid's.
+    assert "SCENARIOS 5 " in again.output, again.output
+
+
+@pytest.mark.parametrize("how", ["rebind", "rewrite_code", "patch_helper"])
+def test_a_preamble_replacing_the_trusted_driver_earns_nothing(tmp_path, how):
+    source = (HOSTILE / "driver_preamble.py").read_text()
+    if how == "rewrite_code":  # the same lie, by rewriting the real function's code in place
+        source = source.replace("    _checks.drive = _lying_drive\n",
+                                "    _real = _real.__code__\n    _checks.drive.__code__ = _lying_drive.__code__\n")
+        source = source.replace("_real(module, s) if", "None if")
+    elif how == "patch_helper":  # or a helper the real driver calls
+        source = source.replace("    _checks.drive = _lying_drive\n",
+                                "    _checks.snapshot = lambda value: value\n")
+    report = grade(tmp_path, source)
+    assert report.score == 0 and report.status == "error", report.message
+    assert "changing the grader's code is not allowed" in report.message
+
+
+def test_the_graders_environment_cannot_be_read_back_from_memory(tmp_path, monkeypatch):
+    """A secret in the grader's environment is in no worker: not in os.environ, not in libc's
+    environ, not in /proc/self/environ, not in the original block on the stack."""
+    monkeypatch.setenv("BPDRILL_TEST_SECRET", "bpdrill-test-secret-4f1c")
+    isolation.stop_zygote()  # the next zygote starts while the secret is in our environment
+    try:
+        report = grade(tmp_path, (HOSTILE / "environment_readback.py").read_text() + "\n" + SOLUTION)
+    finally:
+        isolation.stop_zygote()
+    assert report.status == "passed"
+    assert "SEARCHED True" in report.output, report.output  # the stack was read: the search ran
+    assert "LEAK" not in report.output, report.output
