@@ -64,3 +64,34 @@ def test_the_graders_environment_cannot_be_read_back_from_memory(tmp_path, monke
     assert report.status == "passed"
     assert "SEARCHED True" in report.output, report.output  # the stack was read: the search ran
     assert "LEAK" not in report.output, report.output
+
+
+# ---- the result channel -------------------------------------------------------------------
+
+CHANNEL = {
+    # A FIFO as the result file: reading it would wait for a writer forever.
+    "fifo_result": "import os, numpy as np\nnp.savez('outputs.npz')\nos.mkfifo('result.json')\nos._exit(0)\n",
+    # A link to /dev/zero as the arrays file: reading it would never end.
+    "zero_outputs": ("import os, json\njson.dump({'import_error': None, 'scenarios': {}}, open('result.json', 'w'))\n"
+                     "os.symlink('/dev/zero', 'outputs.npz')\nos._exit(0)\n"),
+    "zero_result": "import os, numpy as np\nnp.savez('outputs.npz')\nos.symlink('/dev/zero', 'result.json')\nos._exit(0)\n",
+    # A FIFO where the timeout report goes, then a hang.
+    "fifo_timeout": "import os, time\nos.remove('timeout.txt')\nos.mkfifo('timeout.txt')\ntime.sleep(60)\n",
+    "folder_result": "import os, numpy as np\nnp.savez('outputs.npz')\nos.mkdir('result.json')\nos._exit(0)\n",
+}
+
+
+@pytest.mark.parametrize("case", sorted(CHANNEL))
+def test_a_result_file_that_is_no_regular_file_costs_one_line_no_hang(tmp_path, case, monkeypatch):
+    import tempfile
+    jobs = tmp_path / "jobs"
+    jobs.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(jobs))  # the workers' folders, to see them removed
+    report = grade(tmp_path, CHANNEL[case])
+    assert report.status == "error" and report.score == 0
+    assert "\n" not in report.message and "Traceback" not in report.message, report.message
+    if case == "fifo_timeout":
+        assert "timed out" in report.message
+    else:
+        assert "refused" in report.message or "ended the worker" in report.message, report.message
+    assert not list(jobs.iterdir()), "every worker's folder is removed"

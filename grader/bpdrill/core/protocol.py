@@ -11,8 +11,10 @@ format by hand, and a malformed or partial answer is refused here with one clear
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
+import stat
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,6 +24,7 @@ from bpdrill.i18n import t
 MEMORY_LIMIT = 2 * 1024**3  # bytes of address space for a worker (NumPy alone maps ~0.5 GiB)
 
 JOB, INPUTS, RESULT, OUTPUTS = "job.json", "inputs.npz", "result.json", "outputs.npz"
+RESULT_CAP = 64 * 1024**2  # bytes read of each answer file at most: a worker cannot make us read more
 KINDS = ("array", "scalar", "none", "bool", "text", "other")
 
 
@@ -159,22 +162,58 @@ def write_result(folder: str, result: dict, arrays: dict, savez=np.savez, dump=j
     replace(tmp, os.path.join(folder, RESULT))
 
 
+class NotAFile(OSError):
+    """An answer file that is a link, a FIFO, a device or a folder, or larger than allowed."""
+
+
+def read_bounded(path: str, limit: int = RESULT_CAP) -> bytes:
+    """The bytes of a regular file the worker wrote, never following a link, never blocking on
+    a FIFO, never reading past limit: NotAFile (an OSError) for anything else."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.EMLINK):
+            raise NotAFile(t("a link where a file belongs")) from None
+        raise
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise NotAFile(t("not a regular file"))
+        if info.st_size > limit:
+            raise NotAFile(t("larger than {size} MB", size=limit // 1024**2))
+        chunks, total = [], 0
+        while total <= limit:
+            chunk = os.read(fd, min(1 << 20, limit + 1 - total))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+        if total > limit:
+            raise NotAFile(t("larger than {size} MB", size=limit // 1024**2))
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
 def has_result(folder: str) -> bool:
-    return os.path.exists(os.path.join(folder, RESULT))
+    return os.path.lexists(os.path.join(folder, RESULT))
 
 
 def read_result(folder: str, scenario_names: list[str]) -> tuple[dict | None, dict]:
     """(import_error, {scenario: {"error": dict | None, "values": {key: Value}}}).
 
     Raises ProtocolError when the answer is malformed: not JSON, wrong keys, a reference to
-    an array that is not there, a scenario missing or one that was never asked for.
+    an array that is not there, a scenario missing or one that was never asked for; or when
+    an answer file is not a regular file of bounded size (a FIFO, a link to /dev/zero).
     """
+    import io
     try:
-        with open(os.path.join(folder, RESULT), encoding="utf-8") as f:
-            result = json.load(f)
-        with np.load(os.path.join(folder, OUTPUTS), allow_pickle=False) as data:
+        result = json.loads(read_bounded(os.path.join(folder, RESULT)).decode("utf-8"))
+        with np.load(io.BytesIO(read_bounded(os.path.join(folder, OUTPUTS))), allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
-    except (OSError, ValueError, EOFError) as exc:
+    except NotAFile as exc:
+        raise ProtocolError(t("its result file was refused ({reason})", reason=exc)) from None
+    except (OSError, ValueError, EOFError, RecursionError) as exc:
         raise ProtocolError(t("its result could not be read ({error})", error=type(exc).__name__)) from None
     return decode_result(result, arrays, scenario_names)
 

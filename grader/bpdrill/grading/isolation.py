@@ -484,6 +484,7 @@ class _Worker:
 
     def stop(self) -> None:
         """Kill its whole process group (anything it started too, and what escaped it) and reap it."""
+        self.ended = time.monotonic()
         _kill_group(self.pid)
         if self.proc is not None:
             self.code = self.proc.wait()
@@ -507,11 +508,13 @@ class _Worker:
         dump_path = os.path.join(self.dir, "timeout.txt")
         learner_file = learner_files(self.job)
         try:
-            if timed_out or (os.path.exists(dump_path) and os.path.getsize(dump_path) > 0):
-                hang = None
-                if os.path.exists(dump_path):
-                    with open(dump_path, encoding="utf-8", errors="replace") as f:
-                        hang = _hang_location(f.read(), learner_file)
+            try:
+                dump = protocol.read_bounded(dump_path, 1024**2).decode("utf-8", errors="replace")
+            except OSError:  # none, or not a file the worker's faulthandler wrote: no place to name
+                dump = ""
+            ran_out = self.ended - self.started >= self.timeout and not protocol.has_result(self.dir)
+            if timed_out or dump or ran_out:  # ran_out: its own timeout report, written where we cannot read
+                hang = _hang_location(dump, learner_file) if dump else None
                 return WorkerOutcome(output=output, hang=hang,
                                      failure=t("timed out after {seconds:g} s", seconds=self.timeout))
             if self.code != 0 or not protocol.has_result(self.dir):
