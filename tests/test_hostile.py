@@ -95,3 +95,20 @@ def test_a_result_file_that_is_no_regular_file_costs_one_line_no_hang(tmp_path, 
     else:
         assert "refused" in report.message or "ended the worker" in report.message, report.message
     assert not list(jobs.iterdir()), "every worker's folder is removed"
+
+
+def test_the_torch_helper_dying_is_noticed_and_it_is_restarted():
+    """Killed mid-run (by anything: the kernel's OOM killer, a signal), the helper is started
+    again and asked again; every reference still comes back and nobody is blamed."""
+    from bpdrill.grading import reference
+    _, scenarios = runner.build_job("sigmoid", solution_path("sigmoid"), 77)
+    server = reference.Server()
+    try:
+        first = server.submit("sigmoid", scenarios)
+        server.proc.kill()
+        server.proc.wait()
+        second = server.submit("sigmoid", scenarios)
+        assert set(server.result(first)) == set(server.result(second)) == {s.name for s in scenarios}
+        assert server.restarts == 1
+    finally:
+        server.close()
