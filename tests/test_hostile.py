@@ -112,3 +112,80 @@ def test_the_torch_helper_dying_is_noticed_and_it_is_restarted():
         assert server.restarts == 1
     finally:
         server.close()
+
+
+# ---- what a worker can reach ----------------------------------------------------------------
+
+def _landlock(feature: str) -> bool:
+    return isolation.landlock_features()[feature]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not _landlock("scopes"), reason="signal scoping needs Landlock ABI 6")
+def test_a_worker_cannot_signal_any_process_outside_its_own(tmp_path):
+    """Not the grader, not the torch helper, not a sibling, not an unrelated process."""
+    import subprocess
+    victim = subprocess.Popen(["sleep", "60"])
+    try:
+        targets = {"grader": os.getpid(), "unrelated": victim.pid}
+        attack = "".join(f"try:\n    os.kill({pid}, signal.SIGKILL)\n    print('KILLED {name}')\n"
+                         f"except PermissionError:\n    print('REFUSED {name}')\n"
+                         for name, pid in targets.items())
+        report = grade(tmp_path, "import os, signal\n" + attack + SOLUTION)
+        assert report.status == "passed"
+        assert "KILLED" not in report.output and report.output.count("REFUSED") == 2, report.output
+        assert _alive(victim.pid)
+    finally:
+        victim.kill()
+        victim.wait()
+
+
+@pytest.mark.skipif(not _landlock("network"), reason="TCP rules need Landlock ABI 4")
+def test_a_worker_cannot_reach_or_open_a_tcp_port(tmp_path):
+    import socket
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        attack = (f"import socket\nfor what in ('connect', 'bind'):\n    s = socket.socket()\n    try:\n"
+                  f"        (s.connect if what == 'connect' else s.bind)(('127.0.0.1', {port} if what == 'connect' else 0))\n"
+                  f"        print('REACHED', what)\n    except OSError:\n        print('REFUSED', what)\n")
+        report = grade(tmp_path, attack + SOLUTION)
+    assert report.status == "passed"
+    assert "REACHED" not in report.output and report.output.count("REFUSED") == 2, report.output
+
+
+@pytest.mark.skipif(not _landlock("scopes"), reason="abstract unix socket scoping needs Landlock ABI 6")
+def test_a_worker_cannot_reach_an_abstract_unix_socket(tmp_path):
+    import socket
+    name = f"\0bpdrill-test-{os.getpid()}"
+    with socket.socket(socket.AF_UNIX) as server:
+        server.bind(name)
+        server.listen()
+        attack = (f"import socket\ns = socket.socket(socket.AF_UNIX)\ntry:\n    s.connect({name!r})\n"
+                  f"    print('REACHED')\nexcept OSError:\n    print('REFUSED')\n")
+        report = grade(tmp_path, attack + SOLUTION)
+    assert report.status == "passed"
+    assert "REACHED" not in report.output and "REFUSED" in report.output, report.output
+
+
+def test_a_process_in_a_session_of_its_own_does_not_outlive_its_check(tmp_path):
+    """setsid leaves the worker's process group: it is still swept when the check ends."""
+    marker = f"{400 + os.getpid() % 1000}.{os.getpid() % 97}"
+    attack = (f"import subprocess\nchild = subprocess.Popen(['sleep', '{marker}'], start_new_session=True)\n"
+              f"print('STARTED', child.pid)\n")
+    report = grade(tmp_path, attack + SOLUTION)
+    assert report.status == "passed"
+    pid = int(report.output.split("STARTED", 1)[1].split()[0])
+    import time
+    deadline = time.monotonic() + 3
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(pid), "the child that left the worker's session was ended with the check"

@@ -142,31 +142,87 @@ def _readable_roots(learner_file) -> list[str]:
     return readable
 
 
-def sandbox(job_dir: str, learner_file) -> None:
-    """Landlock: read-only outside job_dir, nothing of the kit's own. Silently absent where the
-    kernel or the landlock package is (the README's threat model says so)."""
+# Landlock beyond the file system (the `landlock` package knows only the file system part):
+# ABI 4 handles TCP bind and connect (handled with no rule allowing any port: both denied),
+# ABI 6 scopes signals and abstract unix sockets to the worker's own domain.
+_NET_BIND_TCP, _NET_CONNECT_TCP = 1 << 0, 1 << 1
+_SCOPE_ABSTRACT_UNIX_SOCKET, _SCOPE_SIGNAL = 1 << 0, 1 << 1
+_CREATE_RULESET, _ADD_RULE, _RESTRICT_SELF = 444, 445, 446  # the same number on every architecture
+_PR_SET_NO_NEW_PRIVS = 38
+
+
+def landlock_features() -> dict:
+    """What the kernel's Landlock holds here: {"abi", "files", "network", "scopes"}."""
     try:
         import landlock
+        abi = int(landlock.landlock_abi_version())
+    except Exception:  # noqa: BLE001 - no Landlock (kernel, boot options, or the package)
+        abi = 0
+    return {"abi": abi, "files": abi >= 1, "network": abi >= 4, "scopes": abi >= 6}
+
+
+def sandbox(job_dir: str, learner_file) -> None:
+    """Landlock: read-only outside job_dir, nothing of the kit's own; where the kernel has them,
+    no TCP bind or connect, and signals and abstract unix sockets only within the worker's own
+    processes. Silently less where the kernel or the landlock package lacks a part (the
+    README's threat model says what holds then)."""
+    import ctypes
+    try:
         from landlock import FSAccess
-        abi = landlock.landlock_abi_version()
     except Exception:  # noqa: BLE001 - no Landlock here: the other limits still hold
+        return
+    abi = landlock_features()["abi"]
+    if abi < 1:
         return
     handled = FSAccess.all()
     if abi < 3:
         handled &= ~FSAccess.TRUNCATE
     if abi < 5:
         handled &= ~FSAccess.IOCTL_DEV
+
+    class RulesetAttr(ctypes.Structure):
+        _fields_ = [("fs", ctypes.c_uint64), ("net", ctypes.c_uint64), ("scoped", ctypes.c_uint64)]
+
+    class PathBeneath(ctypes.Structure):
+        _pack_ = 1
+        _fields_ = [("allowed", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    syscall = libc.syscall
+    syscall.restype = ctypes.c_long
+    net = (_NET_BIND_TCP | _NET_CONNECT_TCP) if abi >= 4 else 0
+    scoped = (_SCOPE_ABSTRACT_UNIX_SOCKET | _SCOPE_SIGNAL) if abi >= 6 else 0
+    attr = RulesetAttr(int(handled), net, scoped)
+    size = 24 if abi >= 6 else 16 if abi >= 4 else 8
+    ruleset = syscall(ctypes.c_long(_CREATE_RULESET), ctypes.byref(attr), ctypes.c_size_t(size), ctypes.c_uint32(0))
+    if ruleset < 0:
+        return
+
+    def allow(path: str, rules) -> None:
+        try:
+            fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+        except OSError:
+            return
+        try:
+            rule = PathBeneath(int(rules), fd)
+            syscall(ctypes.c_long(_ADD_RULE), ctypes.c_int(ruleset), ctypes.c_int(1), ctypes.byref(rule),
+                    ctypes.c_uint32(0))
+        finally:
+            os.close(fd)
+
     read_dir = FSAccess.EXECUTE | FSAccess.READ_FILE | FSAccess.READ_DIR
     read_file = FSAccess.EXECUTE | FSAccess.READ_FILE
-    ruleset = landlock.Ruleset(restrict_rules=handled)
     for path in _readable_roots(learner_file):
-        try:
-            ruleset.allow(path, rules=read_dir if os.path.isdir(path) else read_file)
-        except OSError:
-            continue
-    ruleset.allow(os.devnull, rules=FSAccess.READ_FILE | FSAccess.WRITE_FILE)
-    ruleset.allow(job_dir, rules=handled)
-    ruleset.apply()
+        allow(path, read_dir if os.path.isdir(path) else read_file)
+    allow(os.devnull, FSAccess.READ_FILE | FSAccess.WRITE_FILE)
+    allow(job_dir, handled)
+    try:
+        if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS)")
+        if syscall(ctypes.c_long(_RESTRICT_SELF), ctypes.c_int(ruleset), ctypes.c_uint32(0)) != 0:
+            raise OSError(ctypes.get_errno(), "landlock_restrict_self")
+    finally:
+        os.close(ruleset)
 
 
 # ---- one worker --------------------------------------------------------------------------------
