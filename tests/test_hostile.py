@@ -189,3 +189,26 @@ def test_a_process_in_a_session_of_its_own_does_not_outlive_its_check(tmp_path):
     while _alive(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not _alive(pid), "the child that left the worker's session was ended with the check"
+
+
+def test_a_file_larger_than_an_answer_cannot_be_written(tmp_path):
+    report = grade(tmp_path, "open('big', 'wb').write(b'x' * (256 * 1024**2))\n" + SOLUTION)
+    assert report.status == "error" and "File too large" in report.message, report.message
+
+
+def test_memory_is_limited_for_the_worker_and_its_children_together(tmp_path):
+    """Each of three children stays under the per-process limit; together they are over it."""
+    hog = ("import multiprocessing, time\nimport numpy as np\n"
+           "def hold():\n    a = np.ones(110 * 1024**2 // 8)\n    time.sleep(30)\n"
+           "if __name__ != '__mp_main__':\n"
+           "    procs = [multiprocessing.get_context('fork').Process(target=hold) for _ in range(3)]\n"
+           "    [p.start() for p in procs]\n    time.sleep(30)\n")
+    from bpdrill.core import protocol
+    original = isolation.MEMORY_LIMIT
+    isolation.MEMORY_LIMIT = 300 * 1024**2  # the grader's count (the workers' RLIMIT_AS stays 2 GiB)
+    try:
+        report = grade(tmp_path, hog + SOLUTION)
+    finally:
+        isolation.MEMORY_LIMIT = original
+    assert protocol.MEMORY_LIMIT == original
+    assert "processes it started held more than" in report.message, report.message

@@ -89,7 +89,8 @@ def _describe_exit(code: int | None) -> str:
         except ValueError:
             name = f"signal {-code}"
         extra = {"SIGSEGV": t(" (a segmentation fault)"), "SIGKILL": t(" (killed)"), "SIGABRT": t(" (aborted)"),
-                 "SIGXCPU": t(" (over its CPU time limit)"), "SIGBUS": t(" (a bus error)")}.get(name, "")
+                 "SIGXCPU": t(" (over its CPU time limit)"), "SIGBUS": t(" (a bus error)"),
+                 "SIGXFSZ": t(" (it wrote a file larger than {size} MB)", size=protocol.RESULT_CAP // 1024**2)}.get(name, "")
         return t("the exercise crashed the worker with {signal}{extra}", signal=name, extra=extra)
     return t("the exercise file ended the worker (exit status {code}) before it could report", code=code)
 
@@ -486,6 +487,7 @@ class _Worker:
         self.scenarios, self.timeout, self.selector = scenarios, timeout, selector
         self.dir = tempfile.mkdtemp(prefix="bpdrill-")
         self.code, self.gone = None, False
+        self.has_children = self.over_memory = False
         self.started = time.monotonic()
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
@@ -521,6 +523,16 @@ class _Worker:
             selector.register(self.pidfd, selectors.EVENT_READ, self)
         except (AttributeError, OSError):
             self.pidfd = None
+
+    def count_memory(self) -> None:
+        """RLIMIT_AS holds per process: the worker and what it started are counted together here
+        (resident memory of the whole tree), and ended together past MEMORY_LIMIT."""
+        if self.gone or self.code is not None:
+            return
+        tree = _tree(self.pid)
+        self.has_children = len(tree) > 1
+        if self.has_children and sum(_resident(pid) for pid in tree) > MEMORY_LIMIT:
+            self.over_memory = True
 
     @property
     def deadline(self) -> float:
@@ -573,6 +585,10 @@ class _Worker:
                 hang = _hang_location(dump, learner_file) if dump else None
                 return WorkerOutcome(output=output, hang=hang,
                                      failure=t("timed out after {seconds:g} s", seconds=self.timeout))
+            if self.over_memory:
+                return WorkerOutcome(output=output, failure=t(
+                    "ran out of memory: the exercise and the processes it started held more than {limit:g} GiB "
+                    "together", limit=MEMORY_LIMIT / 1024**3))
             if self.code != 0 or not protocol.has_result(self.dir):
                 return WorkerOutcome(output=output, failure=_describe_exit(self.code))
             try:
@@ -590,6 +606,31 @@ def _unregister(selector, fd: int) -> None:
         selector.unregister(fd)
     except (KeyError, ValueError):
         pass
+
+
+def _tree(pid: int) -> list[int]:
+    """pid and every process below it, from /proc/PID/task/TID/children."""
+    found, frontier = [], [pid]
+    while frontier and len(found) < 10000:
+        found += frontier
+        below = []
+        for parent in frontier:
+            try:
+                for task in os.listdir(f"/proc/{parent}/task"):
+                    with open(f"/proc/{parent}/task/{task}/children", "rb") as f:
+                        below += [int(p) for p in f.read().split()]
+            except (OSError, ValueError):
+                continue
+        frontier = below
+    return found
+
+
+def _resident(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/statm", "rb") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
 
 
 def _running(pid: int) -> bool:
@@ -629,8 +670,10 @@ def run_workers(tasks: list, timeout: float, parallel: int = 2, tick=None) -> li
                     index, (job, scenarios) = pending.pop(0)
                     running[index] = _Worker(job, scenarios, timeout, selector)
                 wait = max(0.0, min(w.deadline for w in running.values()) - time.monotonic())
+                wait = min(wait, 0.1)  # ten times a second: the memory of each worker's process tree
+                for w in running.values():
+                    w.count_memory()
                 if tick is not None:
-                    wait = min(wait, 0.1)
                     for index, w in running.items():
                         tick(index, w.dir)
                 for key, _ in selector.select(timeout=min(wait, 0.05 if any(
@@ -639,8 +682,8 @@ def run_workers(tasks: list, timeout: float, parallel: int = 2, tick=None) -> li
                         _unregister(selector, key.fd)
                 for index, w in list(running.items()):
                     ended = w.exited()
-                    if ended or time.monotonic() >= w.deadline:
-                        hung = not ended  # still running at its deadline
+                    if ended or w.over_memory or time.monotonic() >= w.deadline:
+                        hung = not ended and not w.over_memory  # still running at its deadline
                         w.stop()
                         outcomes[index] = w.outcome(timed_out=hung)
                         del running[index]

@@ -209,6 +209,8 @@ def apply_limits(limits: dict, job_dir: str) -> None:
     # grader's NumPy): a huge allocation raises MemoryError, an ordinary one never does.
     memory = _mapped_bytes() + int(limits["memory"])
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    # No file written larger than an answer may be (the job folder would fill the disk).
+    resource.setrlimit(resource.RLIMIT_FSIZE, (protocol.RESULT_CAP, protocol.RESULT_CAP))
     cpu = int(limits["seconds"]) + 2
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))  # SIGXCPU, should the clock fail
     # When the wall-clock limit passes, write every thread's stack (where the learner's code
