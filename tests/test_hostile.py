@@ -212,3 +212,26 @@ def test_memory_is_limited_for_the_worker_and_its_children_together(tmp_path):
         isolation.MEMORY_LIMIT = original
     assert protocol.MEMORY_LIMIT == original
     assert "processes it started held more than" in report.message, report.message
+
+
+# ---- what the learner's code prints ---------------------------------------------------------
+
+FAKE = ("print('\\x1b[2J\\x1b[H' + 'linear  13/13 passed\\ntotal 13/13\\nevery exercise checked has full marks.'"
+        " + '\\x1b[8m')\nprint('\\rover\\u202eturned\\x9b31m')\n")
+
+
+def test_escape_sequences_printed_or_raised_are_shown_as_text_never_acted_on(tmp_path, monkeypatch):
+    import json
+    from click.testing import CliRunner
+    from bpdrill.cli.main import cli
+    ws = tmp_path / "ws"
+    monkeypatch.setenv("BPDRILL_WORKSPACE", str(ws))
+    CliRunner().invoke(cli, ["list"])
+    (ws / "linear.py").write_text(FAKE + "raise ValueError('\\x1b[8mhidden')\n", encoding="utf-8")
+    for args in (["check", "linear", "--seed", "3"], ["check", "linear", "--seed", "3", "--json"]):
+        result = CliRunner().invoke(cli, args)
+        text = result.stdout if "--json" not in args else "".join(
+            e["output"] + e["message"] for e in json.loads(result.stdout)["exercises"])
+        for raw in ("\x1b", "\r", "\u202e", "\x9b"):
+            assert raw not in text, (args, text)
+        assert "\\x1b[2J" in text and "\\x1b[8mhidden" in text and "\\u202e" in text, text

@@ -14,6 +14,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import stat
 from dataclasses import dataclass, field
 
@@ -48,6 +49,22 @@ class Scenario:
 
     def keys_with_prefix(self, prefix: str) -> list[str]:
         return sorted(k[len(prefix):] for k in self.arrays if k.startswith(prefix))
+
+
+# Characters a terminal, a page or a notebook would act on rather than show: C0 controls but
+# tab and newline (ESC starts every escape sequence; CR overwrites a line), DEL, C1 controls,
+# and the invisible or reordering ones of Unicode (zero widths, line separators, bidi).
+_INVISIBLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
+
+
+def visible(text: str) -> str:
+    """text with every control character and escape sequence made visible as an escape
+    (ESC becomes the four characters \\x1b): what learner code printed or raised is shown as
+    text, never interpreted."""
+    if not isinstance(text, str):
+        text = str(text)
+    return _INVISIBLE.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100
+                          else f"\\u{ord(m.group()):04x}", text)
 
 
 class ProtocolError(Exception):
@@ -238,8 +255,11 @@ def _error_record(error) -> dict:
     where = error.get("where")
     if where is not None and not (isinstance(where, dict) and isinstance(where.get("line"), int)):
         raise ProtocolError(t("its result has the wrong layout"))
-    return {"type": error["type"], "message": error["message"], "where": where,
-            "traceback": str(error.get("traceback", "")), "not_implemented": bool(error.get("not_implemented"))}
+    if where is not None:
+        where = {**where, "code": visible(where.get("code") or ""),
+                 "function": None if where.get("function") is None else visible(where["function"])}
+    return {"type": visible(error["type"]), "message": visible(error["message"]), "where": where,
+            "traceback": visible(error.get("traceback", "")), "not_implemented": bool(error.get("not_implemented"))}
 
 
 def _decode_scenario(scenario, arrays: dict) -> dict:

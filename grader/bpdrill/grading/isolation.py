@@ -77,6 +77,7 @@ class _Capped:
 
     def text(self) -> str:
         text = self.kept.decode("utf-8", errors="replace")  # bytes that are not UTF-8 become U+FFFD
+        text = protocol.visible(text)  # ESC[2J and the like shown as text, never acted on
         if self.total > len(self.kept):
             text += "\n" + t("... ({count} more bytes not shown)", count=self.total - len(self.kept)) + "\n"
         return text
