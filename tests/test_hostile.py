@@ -235,3 +235,84 @@ def test_escape_sequences_printed_or_raised_are_shown_as_text_never_acted_on(tmp
         for raw in ("\x1b", "\r", "\u202e", "\x9b"):
             assert raw not in text, (args, text)
         assert "\\x1b[2J" in text and "\\x1b[8mhidden" in text and "\\u202e" in text, text
+
+
+# ---- workspace files read defensively -------------------------------------------------------
+
+def _cli(ws, *args):
+    import subprocess
+    import sys
+    env = {**os.environ, "BPDRILL_WORKSPACE": os.fsdecode(ws)}
+    os.makedirs(ws, exist_ok=True)  # run from inside it
+    return subprocess.run([sys.executable, "-m", "bpdrill", *args], capture_output=True, text=True,
+                          errors="replace", env=env, timeout=120, cwd=os.fsdecode(ws))
+
+
+def _one_clear_outcome(result) -> None:
+    assert "Traceback" not in result.stderr + result.stdout, result.stderr
+    assert result.returncode in (0, 1, 2), result.returncode
+
+
+ODD = {
+    "fifo": lambda path: os.mkfifo(path),
+    "dev_zero": lambda path: os.symlink("/dev/zero", path),
+    "binary": lambda path: path.write_bytes(bytes(range(256)) * 4),
+    "cp1252": lambda path: path.write_bytes("# caf\xe9\n".encode("cp1252") + SOLUTION.encode()),
+    "huge": lambda path: open(path, "wb").truncate(6 * 1024**3),  # sparse: 6 GB, nothing on disk
+}
+
+
+@pytest.mark.parametrize("kind", sorted(ODD))
+@pytest.mark.parametrize("command", [["list"], ["check", "linear"], ["reset", "linear"],
+                                     ["solution", "linear", "--diff"], ["drill", "linear"]])
+def test_an_odd_exercise_file_gets_one_line_never_a_hang_or_traceback(tmp_path, kind, command):
+    ws = tmp_path / "ws"
+    _cli(ws, "list")
+    path = ws / "linear.py"
+    path.unlink()
+    ODD[kind](path)
+    result = _cli(ws, *command)
+    _one_clear_outcome(result)
+    attempts = ws / ".attempts"
+    kept = list(attempts.iterdir()) if attempts.is_dir() else []
+    assert all(p.stat().st_size <= 1024**2 for p in kept), "nothing unbounded copied into .attempts"
+    if kind == "cp1252" and command[0] == "check":
+        assert "linear" in result.stdout
+
+
+def test_reset_never_copies_a_links_target_into_the_attempts(tmp_path):
+    ws, data = tmp_path / "ws", tmp_path / "data"
+    _cli(ws, "list")
+    secret = tmp_path / "history.sqlite3"
+    secret.write_text("the practice record")
+    (ws / "linear.py").unlink()
+    (ws / "linear.py").symlink_to(secret)
+    result = _cli(ws, "reset", "linear")
+    _one_clear_outcome(result)
+    assert "outside the workspace" in result.stdout + result.stderr
+    attempts = ws / ".attempts"
+    assert not attempts.exists() or not any("the practice record" in p.read_text(errors="replace")
+                                            for p in attempts.iterdir())
+    assert secret.read_text() == "the practice record"
+
+
+def test_a_workspace_path_that_is_not_utf8(tmp_path):
+    ws = os.path.join(os.fsencode(tmp_path), b"caf\xe9-ws")
+    for command in (["list"], ["check", "linear"], ["stats"], ["reset", "linear"], ["hint", "linear"]):
+        _one_clear_outcome(_cli(ws, *command))
+
+
+def test_mock_minutes_nan_is_one_clear_line(tmp_path):
+    ws = tmp_path / "ws"
+    result = _cli(ws, "mock", "--minutes", "nan")
+    _one_clear_outcome(result)
+    assert result.returncode == 2 and "nan is not a finite number" in result.stderr, result.stderr
+
+
+def test_bpdrill_run_from_a_workspace_imports_no_module_lying_there(tmp_path):
+    ws = tmp_path / "ws"
+    _cli(ws, "list")
+    (ws / "subprocess.py").write_text("raise SystemExit('PLANTED subprocess imported')\n")
+    result = _cli(ws, "check", "sigmoid")
+    assert "PLANTED" not in result.stdout + result.stderr
+    _one_clear_outcome(result)

@@ -18,7 +18,7 @@ import click
 from bpdrill import catalog, i18n
 from bpdrill.practice import history, interview, questions, srs, workspace
 from bpdrill.grading import runner
-from bpdrill.cli.main import UsageProblem, _history, _record, _workspace, cli, common
+from bpdrill.cli.main import FiniteRange, UsageProblem, _history, _record, _workspace, cli, common
 from bpdrill.practice.drill import format_seconds
 from bpdrill.i18n import t
 from bpdrill.grading.report import RunReport, render
@@ -253,7 +253,7 @@ def _question_part(deck, pool) -> dict:
 
 
 @cli.command()
-@click.option("--minutes", type=click.FloatRange(5, 600), default=45, show_default=True,
+@click.option("--minutes", type=FiniteRange(5, 600), default=45, show_default=True,
               help="The length of the round.")
 @common
 def mock(minutes, workspace_dir):

@@ -348,6 +348,11 @@ def zygote_serve(fd: int) -> int:
             registry.get(name)  # every exercise's module, imported once here rather than per worker
         except Exception:  # noqa: BLE001 - that exercise's worker will say what is wrong
             pass
+    from bpdrill import i18n
+    for lang in i18n.LANGS:  # every table read now: a sandboxed worker cannot read the package's files
+        i18n.set_language(lang)
+        t("ok")
+    i18n.set_language("en")
     _prctl(PR_SET_CHILD_SUBREAPER, 1)  # what a worker starts and leaves behind comes back here
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the grader decides; Ctrl-C reaches it alone
     sock = socket.socket(fileno=fd)
