@@ -18,6 +18,7 @@ Up to `parallel` workers run at once; one thread of the grader waits for them al
 from __future__ import annotations
 
 import atexit
+import importlib
 import io
 import os
 import re
@@ -366,6 +367,12 @@ def zygote_serve(fd: int) -> int:
             break
         request = json.loads(data)
         if request["op"] == "spawn":
+            preload = request.get("preload") or ""
+            if preload.startswith("bpdrill."):  # a task's trusted module: imported here, where files can be read
+                try:
+                    importlib.import_module(preload)
+                except Exception:  # noqa: BLE001 - the worker says what is wrong when it looks it up
+                    pass
             pid = os.fork()
             if pid == 0:
                 job_dir = request["dir"]
@@ -437,8 +444,9 @@ class Zygote:
             raise OSError("the zygote ended")
         return json.loads(answer)
 
-    def spawn(self, job_dir: str, out_w: int, err_w: int) -> int:
-        return int(self._ask({"op": "spawn", "dir": job_dir}, [out_w, err_w])["pid"])
+    def spawn(self, job_dir: str, out_w: int, err_w: int, preload: str = "") -> int:
+        """preload: a trusted module the job's task lives in (imported before the fork)."""
+        return int(self._ask({"op": "spawn", "dir": job_dir, "preload": preload}, [out_w, err_w])["pid"])
 
     def reap(self, pid: int) -> int | None:
         return self._ask({"op": "reap", "pid": pid})["code"]
@@ -481,6 +489,26 @@ def stop_zygote() -> None:
         _zygote = None
 
 
+def _with_local_references(scenario, job_dir: str):
+    """A task scenario naming reference files (explore's stand-ins for a learner's component
+    that does not pass yet), with copies of them in the job folder: the sandboxed worker reads
+    its own folder, never the kit's."""
+    references = scenario.params.get("references") if isinstance(scenario.params, dict) else None
+    if not isinstance(references, dict) or not references:
+        return scenario
+    folder = os.path.join(job_dir, "references")
+    os.makedirs(folder, exist_ok=True)
+    local = {}
+    for name, path in references.items():
+        target = os.path.join(folder, f"{name}.py")
+        try:
+            shutil.copyfile(path, target)
+        except OSError:
+            continue
+        local[name] = target
+    return protocol.Scenario(scenario.name, scenario.mode, scenario.arrays, {**scenario.params, "references": local})
+
+
 class _Worker:
     """A running worker: its process group, its output pipes, its deadline."""
 
@@ -499,6 +527,7 @@ class _Worker:
         err_r, err_w = os.pipe()
         sys.stdout.flush()
         sys.stderr.flush()
+        scenarios = [_with_local_references(s, self.dir) for s in scenarios]
         protocol.write_job(self.dir, self.job.get("exercise", ""), self.job.get("file", ""),
                            self.job.get("class", ""), scenarios, self.job["lang"], self.job["limits"],
                            **{k: self.job[k] for k in ("task", "files", "classes") if k in self.job})
@@ -508,7 +537,7 @@ class _Worker:
             if self.zygote is None:
                 break
             try:
-                self.pid = self.zygote.spawn(self.dir, out_w, err_w)
+                self.pid = self.zygote.spawn(self.dir, out_w, err_w, self.job.get("task", "").partition(":")[0])
                 break
             except (OSError, ValueError, KeyError):
                 self.zygote = None
