@@ -41,12 +41,12 @@ def test_a_file_hunting_the_garbage_collector_for_answers_finds_none(tmp_path):
 def test_a_preamble_replacing_the_trusted_driver_earns_nothing(tmp_path, how):
     source = (HOSTILE / "driver_preamble.py").read_text()
     if how == "rewrite_code":  # the same lie, by rewriting the real function's code in place
-        source = source.replace("    _checks.drive = _lying_drive\n",
-                                "    _real = _real.__code__\n    _checks.drive.__code__ = _lying_drive.__code__\n")
-        source = source.replace("_real(module, s) if", "None if")
+        source = source.replace("    _kind.drive = _lying_drive\n",
+                                "    _kind.drive.__code__ = _lying_drive.__code__\n")
+        source = source.replace("_real(spec, module, s) if", "None if")
     elif how == "patch_helper":  # or a helper the real driver calls
-        source = source.replace("    _checks.drive = _lying_drive\n",
-                                "    _checks.snapshot = lambda value: value\n")
+        source = source.replace("    _kind.drive = _lying_drive\n",
+                                "    _kind._backward = lambda *args, **kwargs: {}\n")
     report = grade(tmp_path, source)
     assert report.score == 0 and report.status == "error", report.message
     assert "changing the grader's code is not allowed" in report.message

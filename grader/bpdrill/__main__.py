@@ -6,6 +6,6 @@ import sys
 if sys.path and sys.path[0] in ("", os.getcwd()):
     del sys.path[0]
 
-from bpdrill.cli.launch import main  # noqa: E402 - after the path is cleaned
+from bpdrill.cli.main import main  # noqa: E402 - after the path is cleaned
 
 main()

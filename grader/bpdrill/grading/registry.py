@@ -1,38 +1,57 @@
 """The one registry of exercises: catalog.toml's entries, each with its grader module.
 
-An exercise is one unit: its entry in catalog.toml (texts and hints, English and Chinese),
-its solution (solutions/NAME.py, the source of its skeleton) and one grader module (or package
-folder), bpdrill.checks.NAME, which holds everything the grader knows about it:
+An exercise is one unit: its entry in catalog.toml (texts, hints, its kind), its solution
+(solutions/NAME.py, the source of its skeleton), its kind (bpdrill.kinds.KIND: the life cycle
+every exercise of that kind shares) and one grader module (or package folder),
+bpdrill.checks.NAME, which says what is particular to it:
 
-    scenarios(rng) -> [Scenario]         the hidden inputs, drawn from a seeded generator
-    drive(module, scenario) -> dict      run in the worker: call the learner's code, return raw values
-    reference(ref, scenario) -> dict     the same computation in PyTorch float64 (ref.torch, ref.leaf ...)
+    SPEC                                 the kind's spec (class, arrays, gradients, the torch call)
+    draw(rng, n) or scenarios(rng)       the hidden inputs, drawn from a seeded generator
     CHECKS                               declarative checks, each with a stable id
-    MISTAKES, where(probe), sizes(ev, scenario)   the known mistakes, for diagnoses
+    MISTAKES                             its own known mistakes (the kind adds the lifecycle ones)
+    drive, reference, where, sizes       only where the kind's do not fit
 
-    python -m bpdrill.grading.registry          says what is missing or disagrees (exit 1), like rustlings' dev check
+What is missing or disagrees is said by `python -m bpdrill.devcheck` (like rustlings' dev check).
 """
 from __future__ import annotations
 
 import importlib
-import sys
+import zlib
 from dataclasses import dataclass
 from functools import lru_cache
 from types import ModuleType
 
+import numpy as np
+
 from bpdrill import catalog
 
-REQUIRED = ("scenarios", "drive", "reference", "CHECKS")
 
 
 @dataclass(frozen=True)
 class Unit:
+    """One exercise: its catalog entry, its kind (bpdrill.kinds.<kind>, which owns the life
+    cycle) and its module (bpdrill.checks.<name>, what is particular to it). A module that
+    defines SPEC gets the kind's driver, reference, scenarios, place and sizes unless it
+    defines its own; its MISTAKES come before the kind's lifecycle mistakes."""
     meta: catalog.Exercise
     module: ModuleType
+    kind: ModuleType
 
     @property
     def name(self) -> str:
         return self.meta.name
+
+    @property
+    def spec(self):
+        return getattr(self.module, "SPEC", None)
+
+    def _own(self, attribute: str):
+        """The module's own function, else the kind's bound to the module's SPEC, else None."""
+        own = getattr(self.module, attribute, None)
+        if own is not None or self.spec is None:
+            return own
+        generic = getattr(self.kind, attribute, None)
+        return (lambda *args: generic(self.spec, *args)) if generic is not None else None
 
     @property
     def checks(self) -> list:
@@ -40,24 +59,44 @@ class Unit:
 
     @property
     def mistakes(self) -> list:
-        return getattr(self.module, "MISTAKES", [])
+        lifecycle = getattr(self.kind, "MISTAKES", []) if self.spec is not None else []
+        return [*getattr(self.module, "MISTAKES", []), *lifecycle]
 
     def scenarios(self, rng) -> list:
-        return self.module.scenarios(rng)
+        own = getattr(self.module, "scenarios", None)
+        if own is not None:
+            return own(rng)
+        return self.kind.standard(self.spec, self.module.draw, rng)
+
+    def scenarios_for(self, seed: int) -> list:
+        """The hidden inputs of this seed: they depend on the seed and the exercise's name, not
+        on what else runs."""
+        return self.scenarios(np.random.default_rng([seed, zlib.crc32(self.name.encode())]))
 
     def drive(self, learner_module, scenario) -> dict:
-        return self.module.drive(learner_module, scenario)
+        return self._own("drive")(learner_module, scenario)
 
     def reference(self, ref, scenario) -> dict:
-        return self.module.reference(ref, scenario)
+        return self._own("reference")(ref, scenario)
 
     def where(self, probe) -> str | None:
-        locate = getattr(self.module, "where", None)
-        return locate(probe) if locate else None
+        own = getattr(self.module, "where", None)
+        if own is None and self.spec is not None and hasattr(self.kind, "where"):
+            own = self.kind.where(self.spec)
+        return own(probe) if own else None
 
     def sizes(self, ev, scenario: str) -> dict:
-        sizes = getattr(self.module, "sizes", None)
-        return sizes(ev, scenario) if sizes else {}
+        own = getattr(self.module, "sizes", None)
+        if own is None and self.spec is not None and hasattr(self.kind, "sizes"):
+            own = self.kind.sizes(self.spec)
+        return own(ev, scenario) if own else {}
+
+    def missing(self) -> list[str]:
+        """What the module lacks to be graded: its own, or its kind's through SPEC."""
+        needs = {"scenarios": self.spec is not None and hasattr(self.module, "draw"),
+                 "drive": self._own("drive") is not None, "reference": self._own("reference") is not None,
+                 "CHECKS": False}
+        return [name for name, by_kind in needs.items() if not hasattr(self.module, name) and not by_kind]
 
 
 def names() -> list[str]:
@@ -68,59 +107,5 @@ def names() -> list[str]:
 def get(name: str) -> Unit:
     """The unit called name; KeyError when the catalog has no such exercise."""
     meta = catalog.get(name)
-    return Unit(meta, importlib.import_module(f"bpdrill.checks.{name}"))
-
-
-def problems() -> list[str]:
-    """Everything missing or disagreeing, one line each: the registry's consistency check."""
-    from importlib import resources
-
-    from bpdrill.practice import skeleton
-    from bpdrill.core.judge import Check
-    found = []
-    listed = set(names())
-    for kind, package in (("solution", "bpdrill.solutions"), ("grader module", "bpdrill.checks")):
-        on_disk = {p.name[:-3] for p in resources.files(package).iterdir()
-                   if p.name.endswith(".py") and not p.name.startswith("_")}
-        on_disk |= {p.name for p in resources.files(package).iterdir()  # a unit grown into a folder
-                    if p.is_dir() and p.joinpath("__init__.py").is_file()}
-        found += [f"{name}: a {kind} with no catalog.toml entry" for name in sorted(on_disk - listed)]
-    for name in names():
-        meta = catalog.get(name)
-        for field in ("title", "title_zh", "task", "task_zh"):
-            if not getattr(meta, field):
-                found.append(f"{name}: catalog.toml has no {field}")
-        if len(meta.hints) != 3 or len(meta.hints_zh) != 3:
-            found.append(f"{name}: catalog.toml needs three hints and three hints_zh")
-        if not resources.files("bpdrill.solutions").joinpath(f"{name}.py").is_file():
-            found.append(f"{name}: solutions/{name}.py is missing")
-            continue
-        try:
-            unit = get(name)
-        except ImportError as exc:
-            found.append(f"{name}: grader module bpdrill.checks.{name} cannot be imported ({exc})")
-            continue
-        missing = [attr for attr in REQUIRED if not hasattr(unit.module, attr)]
-        if missing:
-            found.append(f"{name}: bpdrill/checks/{name}.py lacks {', '.join(missing)}")
-            continue
-        ids = [c.id for c in unit.checks]
-        if len(ids) != len(set(ids)):
-            found.append(f"{name}: check ids repeat: {sorted({i for i in ids if ids.count(i) > 1})}")
-        if not all(isinstance(c, Check) for c in unit.checks):
-            found.append(f"{name}: CHECKS holds something that is not a Check")
-        if name in skeleton.stale():
-            found.append(f"{name}: exercises/{name}.py is out of date: run `python -m bpdrill.practice.skeleton`")
-    return found
-
-
-def main() -> int:
-    found = problems()
-    for line in found:
-        print(line)
-    print(f"{len(names())} exercises, {'no problems' if not found else f'{len(found)} problems'}")
-    return 1 if found else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    return Unit(meta, importlib.import_module(f"bpdrill.checks.{name}"),
+                importlib.import_module(f"bpdrill.kinds.{meta.kind}"))
