@@ -1,13 +1,11 @@
 """Hidden checks for softmax: s = softmax(x) over the last axis, any leading shape; dx."""
 from __future__ import annotations
 
-import tracemalloc
-
 import numpy as np
 
 from bpdrill.core import compare
 from bpdrill.core.diagnose import Mistake, close, first_call_right, formula
-from bpdrill.core.driving import drive_layer, snapshot
+from bpdrill.core.driving import drive_layer, peak_memory, snapshot
 from bpdrill.i18n import register, t
 from bpdrill.core.judge import Check, Failed, matches_reference, numgrad_check, shape_check, unchanged_check
 from bpdrill.core.protocol import Scenario
@@ -113,25 +111,9 @@ def drive(module, s: Scenario) -> dict:
     if s.mode == "memory":  # backward's peak memory: no (C, C) Jacobian per row
         dout = s["dout"]
         out = {"out": snapshot(act.forward(s["x"]))}
-        out["dx"], out["peak"] = _measured(lambda: act.backward(dout))
+        out["dx"], out["peak"] = peak_memory(lambda: act.backward(dout))
         return out
     return drive_layer(act, s)
-
-
-def _measured(call):
-    """(call's result, the most memory it held at once, in bytes, as tracemalloc counts NumPy's)."""
-    tracing = tracemalloc.is_tracing()
-    if not tracing:
-        tracemalloc.start()
-    tracemalloc.reset_peak()
-    before = tracemalloc.get_traced_memory()[0]
-    try:
-        result = call()
-        peak = tracemalloc.get_traced_memory()[1] - before
-    finally:
-        if not tracing:
-            tracemalloc.stop()
-    return snapshot(result), float(peak)
 
 
 # ---- the trusted side: PyTorch float64 ------------------------------------------------------
