@@ -151,12 +151,32 @@ def _materialised(p):
     return None
 
 
+def _strips(p):
+    """Over the budget but under one whole matrix: (block, T) strips, several at once."""
+    if p.check.id != "edge.memory" or _materialised(p) is not None:
+        return None
+    try:
+        peak = p.ev.number(p.scenario, "peak", "memory")
+    except Failed:
+        return None
+    full = _full_matrix_bytes(p.ev, p.scenario)
+    if BUDGET * full <= peak < full:
+        return {"evidence": t("backward held {ratio:.2f} of one (T, T) array: less than the whole matrix, "
+                              "more than a few (block, block) tiles", ratio=peak / full)}
+    return None
+
+
 MISTAKES = [
     Mistake("materialised_attention_matrix", "backward built the whole (T, T) attention matrix: "
             "{evidence}. Recompute each tile's P = exp(S_ij - L_i) inside the tile loop and let it go",
             _materialised,
             says_zh="backward 构造了完整的 (T, T) 注意力矩阵：{evidence}。在分块循环里用 "
                     "P = exp(S_ij - L_i) 重新计算每一块，用完即弃"),
+    Mistake("attention_strips_over_budget", "backward worked on (block, T) strips of the scores: "
+            "{evidence}. A strip of S, P, dP and dS is T / block tiles each; loop over key tiles too "
+            "and hold one (block, block) tile at a time", _strips,
+            says_zh="backward 在分数的 (block, T) 条带上计算：{evidence}。S、P、dP、dS 的一个条带各相当于 "
+                    "T / block 块；对键也分块循环，每次只持有一个 (block, block) 的块"),
     Mistake("rowsum_dO_O_missing", "the softmax backward lacks its row term D = rowsum(dO * O): "
             "{evidence}. dS = P * (dP - D[:, rows, None]), with D computed once before the loops",
             _variant("got equals the gradient with dS = P * dP", "got 等于 dS = P * dP 时的梯度",
@@ -189,6 +209,9 @@ MISTAKES = [
 ]
 
 register({
+    "backward held {ratio:.2f} of one (T, T) array: less than the whole matrix, more than a few "
+    "(block, block) tiles": "backward 占用了一个 (T, T) 数组的 {ratio:.2f}：少于整个矩阵，但多于几个 "
+                            "(block, block) 的块",
     "backward held {mb:.2f} MB at its peak at T = {T}: {ratio:.2f} of one (T, T) float64 array "
     "({full:.1f} MB); the limit is {budget:g} of it":
         "T = {T} 时 backward 的内存峰值为 {mb:.2f} MB：是一个 (T, T) float64 数组（{full:.1f} MB）的 "
