@@ -137,44 +137,32 @@ def _variant(evidence, zh, labels=GRADS, **mistake):
     return formula(evidence, candidate, zh=zh)
 
 
-def _materialised(p):
-    if p.check.id != "edge.memory":
-        return None
-    try:
-        peak = p.ev.number(p.scenario, "peak", "memory")
-    except Failed:
-        return None
-    full = _full_matrix_bytes(p.ev, p.scenario)
-    if peak >= full:
-        return {"evidence": t("backward held {mb:.1f} MB at once, {ratio:.1f} times one (T, T) array at "
-                              "T = {T}", mb=peak / 1e6, ratio=peak / full, T=MEMORY_T)}
-    return None
-
-
-def _strips(p):
-    """Over the budget but under one whole matrix: (block, T) strips, several at once."""
-    if p.check.id != "edge.memory" or _materialised(p) is not None:
-        return None
-    try:
-        peak = p.ev.number(p.scenario, "peak", "memory")
-    except Failed:
-        return None
-    full = _full_matrix_bytes(p.ev, p.scenario)
-    if BUDGET * full <= peak < full:
-        return {"evidence": t("backward held {ratio:.2f} of one (T, T) array: less than the whole matrix, "
-                              "more than a few (block, block) tiles", ratio=peak / full)}
-    return None
+def _peak_between(low: float, high: float, evidence: str):
+    """A Mistake test on edge.memory: the measured peak is in [low, high) of one (T, T) array."""
+    def test(p):
+        if p.check.id != "edge.memory":
+            return None
+        try:
+            peak = p.ev.number(p.scenario, "peak", "memory")
+        except Failed:
+            return None
+        ratio = peak / _full_matrix_bytes(p.ev, p.scenario)
+        return {"evidence": t(evidence, mb=peak / 1e6, ratio=ratio, T=MEMORY_T)} if low <= ratio < high else None
+    return test
 
 
 MISTAKES = [
     Mistake("materialised_attention_matrix", "backward built the whole (T, T) attention matrix: "
             "{evidence}. Recompute each tile's P = exp(S_ij - L_i) inside the tile loop and let it go",
-            _materialised,
+            _peak_between(1.0, np.inf, "backward held {mb:.1f} MB at once, {ratio:.1f} times one (T, T) array "
+                                       "at T = {T}"),
             says_zh="backward 构造了完整的 (T, T) 注意力矩阵：{evidence}。在分块循环里用 "
                     "P = exp(S_ij - L_i) 重新计算每一块，用完即弃"),
     Mistake("attention_strips_over_budget", "backward worked on (block, T) strips of the scores: "
             "{evidence}. A strip of S, P, dP and dS is T / block tiles each; loop over key tiles too "
-            "and hold one (block, block) tile at a time", _strips,
+            "and hold one (block, block) tile at a time",
+            _peak_between(BUDGET, 1.0, "backward held {ratio:.2f} of one (T, T) array: less than the whole "
+                                       "matrix, more than a few (block, block) tiles"),
             says_zh="backward 在分数的 (block, T) 条带上计算：{evidence}。S、P、dP、dS 的一个条带各相当于 "
                     "T / block 块；对键也分块循环，每次只持有一个 (block, block) 的块"),
     Mistake("rowsum_dO_O_missing", "the softmax backward lacks its row term D = rowsum(dO * O): "
