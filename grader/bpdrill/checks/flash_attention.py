@@ -8,12 +8,10 @@ against a quarter of one (T, T) float64 array."""
 from __future__ import annotations
 
 from dataclasses import replace
-from functools import partial
 
 import numpy as np
 
 from bpdrill.core.diagnose import Mistake, formula
-from bpdrill.core.driving import peak_memory
 from bpdrill.core.judge import Check, Failed, matches_reference
 from bpdrill.core.protocol import Scenario
 from bpdrill.i18n import register, t
@@ -28,44 +26,24 @@ def _torch(torch, Q, K, V, causal):
     return torch.nn.functional.scaled_dot_product_attention(Q, K, V, is_causal=causal)
 
 
-def _make(module, s):
-    return module.FlashAttention(int(s["block"]), causal=bool(s["causal"]))
+SPEC = layer.Layer("FlashAttention", _torch, inputs=("Q", "K", "V"), batch="Q", options=("causal",),
+                   make=lambda module, s: module.FlashAttention(s.params["block"], causal=s.params["causal"]))
 
 
-SPEC = layer.Layer("FlashAttention", _torch, inputs=("Q", "K", "V"), make=_make, batch="Q")
-
-
-def _draw(rng, n, t, d, block, causal):
-    a = {name: rng.normal(size=(n, t, d)) for name in ("Q", "K", "V", "dout")}
-    return {**a, "block": np.array(block), "causal": np.array(causal)}
+def _draw(rng, n, t, d):
+    return {name: rng.normal(size=(n, t, d)) for name in ("Q", "K", "V", "dout")}
 
 
 def scenarios(rng) -> list[Scenario]:
     block, d = int(rng.integers(3, 6)), int(rng.integers(2, 5))
     t = 2 * block + int(rng.integers(1, block))  # the last tile is shorter
-    found = layer.standard(SPEC, partial(_draw, t=t, d=d, block=block, causal=True), rng, 2)
-    memory = _draw(rng, 1, MEMORY_T, MEMORY_D, MEMORY_BLOCK, False)
-    return [*found,
-            Scenario("bidirectional", "backward", _draw(rng, 2, t + 1, d + 1, block, False)),
-            Scenario("whole_tiles", "backward", _draw(rng, 2, 3 * block, d, block, True)),
-            Scenario("one_tile", "backward", _draw(rng, 2, block - 1, d, block, True)),
-            Scenario("memory", "memory", {k: v for k, v in memory.items()})]
-
-
-def drive(module, s: Scenario) -> dict:
-    if s.mode != "memory":
-        return layer.drive(SPEC, module, s)
-    attention = _make(module, s)
-    attention.forward(s["Q"], s["K"], s["V"])
-    dout = s["dout"]
-    _, peak = peak_memory(lambda: attention.backward(dout))
-    return {"peak": peak}
-
-
-def reference(ref, s: Scenario) -> dict:
-    if s.mode == "memory":
-        return {}  # judged on the measured number alone
-    return layer.reference(replace(SPEC, torch=partial(_torch, causal=bool(s.arrays["causal"]))), ref, s)
+    causal = {"block": block, "causal": True}
+    found = layer.standard(SPEC, lambda rng, n: _draw(rng, n, t, d), rng, 2)
+    return [*(replace(s, params={**s.params, **causal}) for s in found),
+            Scenario("bidirectional", "backward", _draw(rng, 2, t + 1, d + 1), {"block": block, "causal": False}),
+            Scenario("whole_tiles", "backward", _draw(rng, 2, 3 * block, d), causal),
+            Scenario("one_tile", "backward", _draw(rng, 2, block - 1, d), causal),
+            Scenario("memory", "memory", _draw(rng, 1, MEMORY_T, MEMORY_D), {"block": MEMORY_BLOCK, "causal": False})]
 
 
 def _full_matrix_bytes(ev, scenario) -> int:
@@ -81,9 +59,8 @@ def _within_budget(ev, check):
                        T=MEMORY_T, ratio=peak / full, full=full / 1e6, budget=BUDGET))
 
 
-CHECKS = [
-    *layer.checks(SPEC, "basic", "{key} matches PyTorch (causal, a shorter last tile)",
-                  "{key} 与 PyTorch 一致（因果，最后一块较短）"),
+CHECKS = layer.checks(SPEC, "basic", "{key} matches PyTorch (causal, a shorter last tile)",
+                      "{key} 与 PyTorch 一致（因果，最后一块较短）", extra=(
     Check("edge.bidirectional", "edge", GRADS, 1, "bidirectional", matches_reference(*GRADS),
           "not causal: dQ, dK, dV match PyTorch", "非因果：dQ、dK、dV 与 PyTorch 一致"),
     Check("edge.whole_tiles", "edge", GRADS, 1, "whole_tiles", matches_reference(*GRADS),
@@ -92,16 +69,16 @@ CHECKS = [
           "a sequence shorter than one tile", "序列比一个块还短"),
     Check("edge.memory", "edge", GRADS, 2, "memory", _within_budget,
           "T = 1024, block 64: backward holds under a quarter of one (T, T) array",
-          "T = 1024，块大小 64：backward 占用的内存少于一个 (T, T) 数组的四分之一"),
-]
+          "T = 1024，块大小 64：backward 占用的内存少于一个 (T, T) 数组的四分之一")))
 
 
 # ---- diagnosis: what this exercise's known mistakes would produce -----------------------
 
-def _grads(a, Q, K, V, dout, row_term=True, lse=True, mask=True, scale=True, overwrite=False) -> dict:
+def _grads(a, conf, row_term=True, lse=True, mask=True, scale=True, overwrite=False) -> dict:
     """dQ, dK, dV with one known mistake switched on, from full (T, T) arrays (small T)."""
+    Q, K, V, dout = a["Q"], a["K"], a["V"], a["dout"]
     N, T, d = Q.shape
-    block, causal = int(a["block"]), bool(a["causal"])
+    block, causal = conf["block"], conf["causal"]
     S = Q @ K.transpose(0, 2, 1) / np.sqrt(d)
     future = np.triu(np.ones((T, T), dtype=bool), 1) if causal else np.zeros((T, T), dtype=bool)
     masked = np.where(future, -np.inf, S)
@@ -130,10 +107,7 @@ def _variant(evidence, zh, labels=GRADS, **mistake):
     def candidate(p):
         if p.label not in labels or p.check.scenario == "memory":
             return None
-        a, call = p.inputs, p.check.call
-        new = "3" if call == "new_forward" else ""
-        dout = a[{"first": "dout", "second": "dout2", "new_forward": "dout3"}[call]]
-        return _grads(a, a[f"Q{new}"], a[f"K{new}"], a[f"V{new}"], dout, **mistake)[p.label]
+        return _grads(layer.call_arrays(SPEC, p), p.ev.params(p.scenario), **mistake)[p.label]
     return formula(evidence, candidate, zh=zh)
 
 

@@ -1,14 +1,13 @@
 """Hidden checks for mha: multi-head self-attention with projections Wq, Wk, Wv, Wo and
 biases; dx and the eight parameter gradients, causal and not, a batch of one, T = 1.
 
-The scenario carries the layer's configuration as 0-d arrays (n_heads, causal); bk is set
-apart from the standard parameters because nothing depends on it: a key bias adds q . bk to
-every score of a row, which the softmax ignores, so dbk is exactly 0 (checked as such; a
-comparison with PyTorch's rounding noise would be meaningless)."""
+The layer's configuration (heads, causal) is a scenario parameter. bk is set apart from the
+standard parameters because nothing depends on it: a key bias adds q . bk to every score of a
+row, which the softmax ignores, so dbk is exactly 0 (checked as such: a comparison with
+PyTorch's rounding noise would be meaningless) and the PyTorch call leaves it out."""
 from __future__ import annotations
 
 from dataclasses import replace
-from functools import partial
 
 import numpy as np
 
@@ -19,19 +18,17 @@ from bpdrill.core.protocol import Scenario
 from bpdrill.i18n import register, t
 from bpdrill.kinds import layer
 
-PARAMS = ("Wq", "Wk", "Wv", "Wo", "bq", "bv", "bo")
-
 
 def _make(module, s):
-    obj = module.MultiHeadAttention(s["x"].shape[-1], int(s["n_heads"]), causal=bool(s["causal"]))
+    obj = module.MultiHeadAttention(s["x"].shape[-1], s.params["heads"], causal=s.params["causal"])
     obj.bk = s["bk"]
     return obj
 
 
-def _torch(torch, x, Wq, Wk, Wv, Wo, bq, bv, bo, bk, heads, causal):
+def _torch(torch, x, Wq, Wk, Wv, Wo, bq, bv, bo, heads, causal):
     N, T, D = x.shape
     split = lambda a: a.reshape(N, T, heads, D // heads).transpose(1, 2)  # noqa: E731
-    q, k, v = split(x @ Wq + bq), split(x @ Wk + torch.tensor(bk)), split(x @ Wv + bv)
+    q, k, v = split(x @ Wq + bq), split(x @ Wk), split(x @ Wv + bv)
     S = q @ k.transpose(-2, -1) / (D // heads) ** 0.5
     if causal:
         S = S.masked_fill(torch.ones(T, T, dtype=torch.bool).triu(1), float("-inf"))
@@ -39,17 +36,12 @@ def _torch(torch, x, Wq, Wk, Wv, Wo, bq, bv, bo, bk, heads, causal):
     return merged @ Wo + bo
 
 
-SPEC = layer.Layer("MultiHeadAttention", _torch, params=PARAMS, make=_make)
+SPEC = layer.Layer("MultiHeadAttention", _torch, params=("Wq", "Wk", "Wv", "Wo", "bq", "bv", "bo"),
+                   make=_make, options=("heads", "causal"))
 
 
-def _spec(s: Scenario) -> layer.Layer:
-    a = s.arrays
-    return replace(SPEC, torch=partial(_torch, heads=int(a["n_heads"]), causal=bool(a["causal"]), bk=a["bk"]))
-
-
-def _draw(rng, n, t, d, heads, causal):
-    a = {"x": rng.normal(size=(n, t, d)), "dout": rng.normal(size=(n, t, d)),
-         "n_heads": np.array(heads), "causal": np.array(causal)}
+def _draw(rng, n, t, d):
+    a = {"x": rng.normal(size=(n, t, d)), "dout": rng.normal(size=(n, t, d))}
     a.update({w: rng.normal(size=(d, d)) / np.sqrt(d) for w in ("Wq", "Wk", "Wv", "Wo")})
     a.update({b: rng.normal(size=d) for b in ("bq", "bk", "bv", "bo")})
     return a
@@ -58,9 +50,11 @@ def _draw(rng, n, t, d, heads, causal):
 def scenarios(rng) -> list[Scenario]:
     d, heads = [(4, 2), (6, 2), (6, 3), (8, 2), (8, 4)][int(rng.integers(5))]
     t_len = int(rng.integers(3, 6))
-    found = layer.standard(SPEC, partial(_draw, t=t_len, d=d, heads=heads, causal=True), rng, int(rng.integers(2, 4)))
-    return [*found, Scenario("bidirectional", "backward", _draw(rng, 2, t_len + 1, d, heads, False)),
-            Scenario("one_step", "backward", _draw(rng, 2, 1, d, heads, True))]
+    causal = {"heads": heads, "causal": True}
+    found = layer.standard(SPEC, lambda rng, n: _draw(rng, n, t_len, d), rng, int(rng.integers(2, 4)))
+    return [*(replace(s, params={**s.params, **causal}) for s in found),
+            Scenario("bidirectional", "backward", _draw(rng, 2, t_len + 1, d), {"heads": heads, "causal": False}),
+            Scenario("one_step", "backward", _draw(rng, 2, 1, d), causal)]
 
 
 def drive(module, s: Scenario) -> dict:
@@ -69,10 +63,6 @@ def drive(module, s: Scenario) -> dict:
     if s.mode != "perturb":
         out["dbk"] = snapshot(made[0].dbk)
     return out
-
-
-def reference(ref, s: Scenario) -> dict:
-    return layer.reference(_spec(s), ref, s)
 
 
 def _dbk_zero(ev, check):
@@ -88,28 +78,27 @@ def _dbk_zero(ev, check):
                      target="dbk", got=got, expected=np.zeros(shape))
 
 
-CHECKS = [
-    *layer.checks(SPEC, "basic", "{key} matches PyTorch (causal)", "{key} 与 PyTorch 一致（因果）"),
+CHECKS = layer.checks(SPEC, "basic", "{key} matches PyTorch (causal)", "{key} 与 PyTorch 一致（因果）", extra=(
     Check("edge.bidirectional", "edge", tuple(SPEC.grads), 1, "bidirectional",
           matches_reference(*SPEC.grads), "not causal: every gradient matches PyTorch",
           "非因果：每个梯度都与 PyTorch 一致"),
     Check("edge.one_step", "edge", tuple(SPEC.grads), 1, "one_step", matches_reference(*SPEC.grads),
           "a sequence of one position (T = 1)", "只有一个位置的序列（T = 1）"),
     Check("edge.dbk", "edge", "dbk", 1, "basic", _dbk_zero, "dbk is zero: a key bias never changes the output",
-          "dbk 为零：键的偏置不会改变输出"),
-]
+          "dbk 为零：键的偏置不会改变输出")))
 
 
 # ---- diagnosis: what this exercise's known mistakes would produce -----------------------
 
-def _grads(a, x, dout, merge_t=True, scale="dh", mask=True, row_sum=True, paths=3) -> dict:
+def _grads(a, conf, merge_t=True, scale="dh", mask=True, row_sum=True, paths=3) -> dict:
     """Every gradient with one known mistake switched on."""
+    x, dout = a["x"], a["dout"]
     N, T, D = x.shape
-    h = int(a["n_heads"])
+    h = conf["heads"]
     split = lambda m: m.reshape(N, T, h, D // h).transpose(0, 2, 1, 3)  # noqa: E731
     q, k, v = split(x @ a["Wq"] + a["bq"]), split(x @ a["Wk"] + a["bk"]), split(x @ a["Wv"] + a["bv"])
     S = q @ k.transpose(0, 1, 3, 2) / np.sqrt(D // h)
-    if bool(a["causal"]) and mask:
+    if conf["causal"] and mask:
         S = np.where(np.triu(np.ones((T, T), dtype=bool), 1), -np.inf, S)
     P = np.exp(S - S.max(axis=-1, keepdims=True))
     P /= P.sum(axis=-1, keepdims=True)
@@ -127,10 +116,7 @@ def _grads(a, x, dout, merge_t=True, scale="dh", mask=True, row_sum=True, paths=
 
 def _variant(evidence, zh, **mistake):
     def candidate(p):
-        a, call = p.inputs, p.check.call
-        x = a["x3"] if call == "new_forward" else a["x"]
-        dout = a[{"first": "dout", "second": "dout2", "new_forward": "dout3"}[call]]
-        return _grads(a, x, dout, **mistake).get(p.label)
+        return _grads(layer.call_arrays(SPEC, p), p.ev.params(p.scenario), **mistake).get(p.label)
     return formula(evidence, candidate, zh=zh)
 
 

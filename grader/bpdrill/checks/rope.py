@@ -8,7 +8,6 @@ real arithmetic."""
 from __future__ import annotations
 
 from dataclasses import replace
-from functools import partial
 
 import numpy as np
 
@@ -27,12 +26,8 @@ def _torch(torch, x, positions, base):
     return torch.view_as_real(rotated).reshape(x.shape)
 
 
-SPEC = layer.Layer("RoPE", _torch, fixed=("positions",), batch="x",
-                   make=lambda module, s: module.RoPE(s["x"].shape[-1], base=float(s["base"])))
-
-
-def _spec(s: Scenario) -> layer.Layer:
-    return replace(SPEC, torch=partial(_torch, base=float(s.arrays["base"])))
+SPEC = layer.Layer("RoPE", _torch, fixed=("positions",), options=("base",),
+                   make=lambda module, s: module.RoPE(s["x"].shape[-1], base=s.params["base"]))
 
 
 def _positions(rng, t):
@@ -40,45 +35,40 @@ def _positions(rng, t):
     return np.sort(rng.choice(np.arange(1, 3000), size=t, replace=False)).astype(np.int64)
 
 
-def _draw(rng, n, t, h, d, base, positions=None):
+def _draw(rng, n, t, h, d, positions=None):
     return {"x": rng.normal(size=(n, t, h, d)), "dout": rng.normal(size=(n, t, h, d)),
-            "positions": _positions(rng, t) if positions is None else positions, "base": np.array(base)}
+            "positions": _positions(rng, t) if positions is None else positions}
 
 
 def scenarios(rng) -> list[Scenario]:
     t, h, d = int(rng.integers(3, 6)), int(rng.integers(1, 3)), int(rng.choice([4, 6, 8]))
-    found = layer.standard(SPEC, partial(_draw, t=t, h=h, d=d, base=10000.0), rng, int(rng.integers(2, 4)))
-    start = int(rng.integers(100, 2000))
-    return [*found,
-            Scenario("from_zero", "backward", _draw(rng, 2, t, h, d, 10000.0, np.arange(t))),
-            Scenario("offset", "backward", _draw(rng, 2, t, h, d, 10000.0, np.arange(start, start + t))),
-            Scenario("base", "backward", _draw(rng, 2, t + 1, 2, d + 2, 100.0))]
+    found = layer.standard(SPEC, lambda rng, n: _draw(rng, n, t, h, d), rng, int(rng.integers(2, 4)))
+    start, default = int(rng.integers(100, 2000)), {"base": 10000.0}
+    return [*(replace(s, params={**s.params, **default}) for s in found),
+            Scenario("from_zero", "backward", _draw(rng, 2, t, h, d, np.arange(t)), default),
+            Scenario("offset", "backward", _draw(rng, 2, t, h, d, np.arange(start, start + t)), default),
+            Scenario("base", "backward", _draw(rng, 2, t + 1, 2, d + 2), {"base": 100.0})]
 
 
-def reference(ref, s: Scenario) -> dict:
-    return layer.reference(_spec(s), ref, s)
-
-
-CHECKS = [
-    *layer.checks(SPEC, "basic", "dx matches PyTorch (positions with gaps, not from 0)",
-                  "dx 与 PyTorch 一致（位置不从 0 开始、不连续）"),
+CHECKS = layer.checks(SPEC, "basic", "dx matches PyTorch (positions with gaps, not from 0)",
+                      "dx 与 PyTorch 一致（位置不从 0 开始、不连续）", extra=(
     Check("edge.from_zero", "edge", "dx", 1, "from_zero", matches_reference("dx"), "positions 0 .. T - 1",
           "位置为 0 .. T - 1"),
     Check("edge.offset", "edge", "dx", 1, "offset", matches_reference("dx"),
           "consecutive positions after a cache of earlier tokens", "前面已有缓存词元时的连续位置"),
     Check("edge.base", "edge", "dx", 1, "base", matches_reference("dx"), "another base (100) and head size",
-          "另一个 base（100）和头维度"),
-]
+          "另一个 base（100）和头维度")))
 
 
 # ---- diagnosis: what this exercise's known mistakes would produce -----------------------
 
-def _dx(a, dout, positions, sign=-1, halves=False, arange=False, exponent=2, cross=True):
+def _dx(a, base, sign=-1, halves=False, arange=False, exponent=2, cross=True):
     """dx with one known mistake switched on: sign +1 rotates forward again; halves pairs i
     with i + d/2; arange takes positions 0 .. T - 1; exponent 1: base ** (-i / d)."""
+    dout = a["dout"]
     d, t = dout.shape[-1], dout.shape[1]
-    pos = np.arange(t) if arange else np.asarray(positions)
-    angle = pos.astype(np.float64)[:, None] * float(a["base"]) ** (-exponent * np.arange(d // 2) / d)
+    pos = np.arange(t) if arange else np.asarray(a["positions"])
+    angle = pos.astype(np.float64)[:, None] * base ** (-exponent * np.arange(d // 2) / d)
     cos, sin = np.cos(angle)[:, None, :], -sign * np.sin(angle)[:, None, :]  # sin of the backward angle
     first, second = (slice(0, d // 2), slice(d // 2, d)) if halves else (slice(0, d, 2), slice(1, d, 2))
     dx = np.empty_like(dout)
@@ -91,10 +81,7 @@ def _variant(evidence, zh, **mistake):
     def candidate(p):
         if p.label != "dx":
             return None
-        a, call = p.inputs, p.check.call
-        positions = a["positions3"] if call == "new_forward" else a["positions"]
-        dout = a[{"first": "dout", "second": "dout2", "new_forward": "dout3"}[call]]
-        return _dx(a, dout, positions, **mistake)
+        return _dx(layer.call_arrays(SPEC, p), p.ev.params(p.scenario)["base"], **mistake)
     return formula(evidence, candidate, zh=zh)
 
 

@@ -4,8 +4,6 @@ Runs only inside the worker process. Nothing here judges: the trusted side compa
 """
 from __future__ import annotations
 
-import tracemalloc
-
 import numpy as np
 
 from bpdrill.i18n import t
@@ -14,23 +12,6 @@ from bpdrill.i18n import t
 def snapshot(value):
     """The value as it is now (later calls may modify arrays the learner returned)."""
     return value.copy() if isinstance(value, np.ndarray) else value
-
-
-def peak_memory(call):
-    """(call's result, the most memory it held at once beyond what was held before, in bytes,
-    as tracemalloc counts it: NumPy reports its arrays' buffers to tracemalloc)."""
-    tracing = tracemalloc.is_tracing()
-    if not tracing:
-        tracemalloc.start()
-    tracemalloc.reset_peak()
-    before = tracemalloc.get_traced_memory()[0]
-    try:
-        result = call()
-        peak = tracemalloc.get_traced_memory()[1] - before
-    finally:
-        if not tracing:
-            tracemalloc.stop()
-    return snapshot(result), float(peak)
 
 
 def perturbed_outputs(forward, array: np.ndarray, h: float):
