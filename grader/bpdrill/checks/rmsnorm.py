@@ -71,14 +71,14 @@ def _call(p):
     return x, a["weight"], dout
 
 
-def _inv(x, outside=False):
+def _inv(x, eps="inside"):
     ms = (x * x).mean(axis=-1, keepdims=True)
-    return 1.0 / (np.sqrt(ms) + EPS if outside else np.sqrt(ms + EPS))
+    return 1.0 / {"inside": np.sqrt(ms + EPS), "outside": np.sqrt(ms) + EPS, "none": np.sqrt(ms)}[eps]
 
 
-def _dx(x, w, dout, term=1.0, reduce=np.mean, weight=True, outside=False):
+def _dx(x, w, dout, term=1.0, reduce=np.mean, weight=True, eps="inside"):
     """dx of RMSNorm, with the term through inv_rms scaled by `term`, sums for means, ..."""
-    inv = _inv(x, outside)
+    inv = _inv(x, eps)
     x_hat, g = x * inv, dout * w if weight else dout
     return inv * (g - term * x_hat * reduce(g * x_hat, axis=-1, keepdims=True))
 
@@ -115,9 +115,15 @@ MISTAKES = [
     Mistake("eps_outside_sqrt", "backward recomputed the rms with eps outside the square root: "
             "{evidence}. inv_rms = 1 / sqrt(mean(x**2) + eps): use the inv_rms forward cached",
             _rule("dx", "inv_rms = 1 / (sqrt(mean(x**2)) + eps)", "inv_rms = 1 / (sqrt(mean(x**2)) + eps)",
-                  lambda x, w, d: _dx(x, w, d, outside=True)),
+                  lambda x, w, d: _dx(x, w, d, eps="outside")),
             says_zh="backward 重新计算 rms 时把 eps 放在了平方根外面：{evidence}。inv_rms = "
                     "1 / sqrt(mean(x**2) + eps)：直接用 forward 缓存的 inv_rms"),
+    Mistake("eps_dropped_in_backward", "backward recomputed the rms without eps: {evidence}. "
+            "Forward divided by sqrt(mean(x**2) + eps): use the inv_rms it cached",
+            _rule("dx", "inv_rms = 1 / sqrt(mean(x**2))", "inv_rms = 1 / sqrt(mean(x**2))",
+                  lambda x, w, d: _dx(x, w, d, eps="none")),
+            says_zh="backward 重新计算 rms 时漏掉了 eps：{evidence}。forward 除的是 sqrt(mean(x**2) + eps)："
+                    "直接用它缓存的 inv_rms"),
     Mistake("sums_instead_of_means", "dx has a sum over the last axis where the formula has a mean: "
             "{evidence}. Divide that sum by D",
             _rule("dx", "dx = inv_rms * (dx_hat - x_hat * (dx_hat * x_hat).sum(-1))",

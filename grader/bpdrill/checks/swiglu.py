@@ -59,9 +59,11 @@ def _call(p):
     return x, a["W1"], a["W2"], a["W3"], dout
 
 
-def _grads(x, W1, W2, W3, dout, silu_slope=None, dW2_from="h", swapped=False, dx_paths="both"):
+def _grads(x, W1, W2, W3, dout, silu_slope=None, dW2_from="h", swapped=False, dx_paths="both",
+           partner=True, gate_partner=True):
     """Every gradient of SwiGLU, or of one wrong backward: silu_slope(a, s) for silu's derivative,
-    dW2 from another activation, dW1 and dW3 swapped, dx through one branch only."""
+    dW2 from another activation, dW1 and dW3 swapped, dx through one branch only, da without
+    its factor b (partner) or db without its factor silu(a) (gate_partner)."""
     d, hidden = W1.shape
     a, b = x @ W1, x @ W3
     s = 1.0 / (1.0 + np.exp(-a))
@@ -69,7 +71,7 @@ def _grads(x, W1, W2, W3, dout, silu_slope=None, dW2_from="h", swapped=False, dx
     acts = {"h": g * b, "g": g, "b": b, "a": a}
     dh = dout @ W2.T
     slope = silu_slope(a, s) if silu_slope else s * (1.0 + a * (1.0 - s))
-    da, db = dh * b * slope, dh * g
+    da, db = dh * (b if partner else 1.0) * slope, dh * (g if gate_partner else 1.0)
     dW1, dW3 = x.reshape(-1, d).T @ da.reshape(-1, hidden), x.reshape(-1, d).T @ db.reshape(-1, hidden)
     if swapped:
         dW1, dW3 = dW3, dW1
@@ -131,6 +133,14 @@ MISTAKES = [
                             {"dx_paths": "value"})),
             says_zh="dx 只沿两个分支中的一个回传：{evidence}。x 同时进入 x @ W1 和 x @ W3，所以 "
                     "dx = da @ W1.T + db @ W3.T"),
+    Mistake("product_rule_factor_missing", "the product rule lost a factor at h = silu(a) * b: "
+            "{evidence}. Each factor's gradient is dh times the other factor: da = dh * b * silu'(a), "
+            "db = dh * silu(a)",
+            _first_fitting(("da = dh * silu'(a), without the value b", "da = dh * silu'(a)，漏了值 b",
+                            {"partner": False}),
+                           ("db = dh, without the gate silu(a)", "db = dh，漏了门控 silu(a)", {"gate_partner": False})),
+            says_zh="h = silu(a) * b 处的乘积法则丢了一个因子：{evidence}。每个因子的梯度是 dh 乘以另一个因子："
+                    "da = dh * b * silu'(a)，db = dh * silu(a)"),
     Mistake("weight_grad_not_summed_over_leading_axes", "{label} was not summed over every leading "
             "axis: {evidence}. The weights act on every vector alike: flatten x and the gradients "
             "to (M, D) and (M, H), then multiply", _not_summed,
