@@ -76,11 +76,12 @@ def _inv(x, eps="inside"):
     return 1.0 / {"inside": np.sqrt(ms + EPS), "outside": np.sqrt(ms) + EPS, "none": np.sqrt(ms)}[eps]
 
 
-def _dx(x, w, dout, term=1.0, reduce=np.mean, weight=True, eps="inside"):
+def _dx(x, w, dout, term=1.0, reduce=np.mean, weight=True, eps="inside", mean_term=False):
     """dx of RMSNorm, with the term through inv_rms scaled by `term`, sums for means, ..."""
     inv = _inv(x, eps)
     x_hat, g = x * inv, dout * w if weight else dout
-    return inv * (g - term * x_hat * reduce(g * x_hat, axis=-1, keepdims=True))
+    centred = g - g.mean(axis=-1, keepdims=True) if mean_term else g  # LayerNorm's extra term
+    return inv * (centred - term * x_hat * reduce(g * x_hat, axis=-1, keepdims=True))
 
 
 def _rule(label, evidence, zh, rule):
@@ -98,6 +99,14 @@ MISTAKES = [
                   lambda x, w, d: _dx(x, w, d, term=0.0)),
             says_zh="把 inv_rms 当成了常数：{evidence}。它依赖于向量的每一个元素，dx 因此还要加上 "
                     "- x_hat * mean(dx_hat * x_hat, axis=-1)"),
+    Mistake("layernorm_mean_term", "dx has LayerNorm's term through the mean: {evidence}. RMSNorm "
+            "subtracts no mean, so dx = inv_rms * (dx_hat - x_hat * mean(dx_hat * x_hat)) has no "
+            "- mean(dx_hat) term",
+            _rule("dx", "dx = inv_rms * (dx_hat - mean(dx_hat) - x_hat * mean(dx_hat * x_hat))",
+                  "dx = inv_rms * (dx_hat - mean(dx_hat) - x_hat * mean(dx_hat * x_hat))",
+                  lambda x, w, d: _dx(x, w, d, mean_term=True)),
+            says_zh="dx 带上了 LayerNorm 中经过均值的那一项：{evidence}。RMSNorm 不减均值，所以 "
+                    "dx = inv_rms * (dx_hat - x_hat * mean(dx_hat * x_hat))，没有 - mean(dx_hat) 这一项"),
     Mistake("x_hat_term_halved", "the term through the mean of squares is half what it should be: "
             "{evidence}. d sqrt(ms)/d ms brings 1/2, but d ms/dx = 2 x / D brings 2: they cancel",
             _rule("dx", "dx = inv_rms * (dx_hat - 0.5 * x_hat * mean(dx_hat * x_hat))",
