@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 
 import numpy as np
 
-from bpdrill.core import compare
 from bpdrill.core.diagnose import Mistake, formula
 from bpdrill.core.judge import Check, matches_numgrad, matches_reference
 from bpdrill.core.protocol import Scenario
@@ -20,9 +18,9 @@ def _mode(s) -> str:
     return s.params.get("approximate", "none")
 
 
-SPEC = layer.Layer("GELU", lambda torch, x: torch.nn.functional.gelu(x, approximate="none"),
-                   make=lambda module, s: module.GELU(approximate=_mode(s)), numgrad_points=2, batch=None)
-SPEC_TANH = replace(SPEC, torch=lambda torch, x: torch.nn.functional.gelu(x, approximate=TANH))
+SPEC = layer.Layer("GELU", lambda torch, x, approximate: torch.nn.functional.gelu(x, approximate=approximate),
+                   make=lambda module, s: module.GELU(approximate=_mode(s)), options=("approximate",),
+                   numgrad_points=2, batch=None)
 
 
 def _x(rng, shape):
@@ -31,41 +29,33 @@ def _x(rng, shape):
     return 2.0 * rng.normal(size=shape)
 
 
-def _call(rng, shape):
+def _arrays(rng, shape):
     return {"x": _x(rng, shape), "dout": rng.normal(size=shape)}
 
 
 def scenarios(rng) -> list[Scenario]:
     n, m = (int(v) for v in rng.permutation(range(2, 8))[:2])
     shape3 = tuple(int(v) for v in rng.permutation(range(2, 6))[:3])
-    tanh = {"approximate": TANH}
-    basic = Scenario("basic", "backward", _call(rng, (n, m)))
-    basic_tanh = Scenario("tanh", "backward", _call(rng, (n, m)), tanh)
-    twice = layer.twice(_call(rng, (n, m)), {"dout": rng.normal(size=(n, m))},
+    exact, tanh = {"approximate": "none"}, {"approximate": TANH}
+    basic = Scenario("basic", "backward", _arrays(rng, (n, m)), exact)
+    basic_tanh = Scenario("tanh", "backward", _arrays(rng, (n, m)), tanh)
+    twice = layer.twice(_arrays(rng, (n, m)), {"dout": rng.normal(size=(n, m))},
                         {"x": _x(rng, (n, m))}, {"dout": rng.normal(size=(n, m))})
-    perturb = [Scenario(f"{s.name}.perturb", "perturb", s.arrays, {"h": compare.H, **s.params})
-               for s in (basic, basic_tanh)]
-    return [basic, basic_tanh, *perturb,
-            Scenario("nd", "backward", _call(rng, shape3)),
-            Scenario("nd_tanh", "backward", _call(rng, shape3), tanh),
-            Scenario("single", "backward", _call(rng, (1, m))),
+    return [basic, basic_tanh, layer.perturb(basic), layer.perturb(basic_tanh),
+            Scenario("nd", "backward", _arrays(rng, shape3), exact),
+            Scenario("nd_tanh", "backward", _arrays(rng, shape3), tanh),
+            Scenario("single", "backward", _arrays(rng, (1, m)), exact),
             Scenario("twice", "backward", twice, tanh)]
 
 
-def reference(ref, s: Scenario) -> dict:
-    return layer.reference(SPEC_TANH if _mode(s) == TANH else SPEC, ref, s)
-
-
-CHECKS = [
-    *layer.checks(SPEC, "nd", 'dx matches F.gelu(approximate="none") for a 3-D input',
-                  '三维输入时 dx 与 F.gelu(approximate="none") 一致'),
+CHECKS = layer.checks(SPEC, "nd", 'dx matches F.gelu(approximate="none") for a 3-D input',
+                      '三维输入时 dx 与 F.gelu(approximate="none") 一致', extra=(
     Check("numgrad.dx_tanh", "numgrad", "dx", 1, TANH, matches_numgrad("dx", "x", layer.project(SPEC)),
           'dx matches the numerical gradient with approximate="tanh"',
           'approximate="tanh" 时 dx 与数值梯度一致'),
     Check("torch.dx_tanh", "torch", "dx", 1, "nd_tanh", matches_reference("dx"),
           'dx matches F.gelu(approximate="tanh") for a 3-D input',
-          '三维输入时 dx 与 F.gelu(approximate="tanh") 一致'),
-]
+          '三维输入时 dx 与 F.gelu(approximate="tanh") 一致')))
 
 
 # ---- diagnosis: the wrong local derivatives, recomputed on the call's own x --------------------
@@ -91,11 +81,9 @@ def _rule(evidence, zh, exact=None, tanh=None):
     """A formula test: dx = dout * local(x), with local the wrong derivative for the call's mode
     (None: the mistake is not one of that mode)."""
     def wrong(p):
-        a = p.inputs
-        x = a["x3"] if p.check.call == "new_forward" else a["x"]
-        dout = {"first": a["dout"], "second": a.get("dout2"), "new_forward": a.get("dout3")}[p.check.call]
+        a = layer.call_arrays(SPEC, p)
         local = tanh if p.ev.params(p.scenario).get("approximate") == TANH else exact
-        return dout * local(x) if p.label == "dx" and local is not None and dout is not None else None
+        return a["dout"] * local(a["x"]) if p.label == "dx" and local is not None else None
     return formula(evidence, wrong, zh=zh)
 
 

@@ -51,24 +51,20 @@ def sizes(ev, scenario) -> dict:
 
 
 GRADS = ("dx", "dweight")
-CHECKS = [
-    *layer.checks(SPEC, "nd", "{key} matches torch.nn.functional.rms_norm for a 3-D input (B, T, D)",
-                  "三维输入 (B, T, D) 时 {key} 与 torch.nn.functional.rms_norm 一致"),
+CHECKS = layer.checks(SPEC, "nd", "{key} matches torch.nn.functional.rms_norm for a 3-D input (B, T, D)",
+                      "三维输入 (B, T, D) 时 {key} 与 torch.nn.functional.rms_norm 一致", extra=(
     Check("edge.vector", "edge", GRADS, 1, "vector", matches_reference(*GRADS),
           "a 1-D input (D,), no leading axis", "一维输入 (D,)，没有前导维"),
     Check("edge.small", "edge", GRADS, 1, "small", matches_reference(*GRADS),
-          "inputs of size 1e-3, where mean(x**2) is as small as eps", "大小约 1e-3 的输入，此时 mean(x**2) 与 eps 一样小"),
-]
+          "inputs of size 1e-3, where mean(x**2) is as small as eps", "大小约 1e-3 的输入，此时 mean(x**2) 与 eps 一样小")))
 
 
 # ---- diagnosis: the known mistakes, recomputed in NumPy on the same inputs -------------------
 
 def _call(p):
     """(x, weight, dout) of the call the check is about."""
-    a = p.inputs
-    x = a["x3"] if p.check.call == "new_forward" else a["x"]
-    dout = {"first": a["dout"], "second": a.get("dout2"), "new_forward": a.get("dout3")}[p.check.call]
-    return x, a["weight"], dout
+    a = layer.call_arrays(SPEC, p)
+    return a["x"], a["weight"], a["dout"]
 
 
 def _inv(x, eps="inside"):

@@ -41,22 +41,18 @@ def sizes(ev, scenario) -> dict:
 
 
 GRADS = ("dx", "dW1", "dW2", "dW3")
-CHECKS = [
-    *layer.checks(SPEC, "nd", "{key} matches PyTorch for a 3-D input (B, T, D)",
-                  "三维输入 (B, T, D) 时 {key} 与 PyTorch 一致"),
+CHECKS = layer.checks(SPEC, "nd", "{key} matches PyTorch for a 3-D input (B, T, D)",
+                      "三维输入 (B, T, D) 时 {key} 与 PyTorch 一致", extra=(
     Check("edge.vector", "edge", GRADS, 1, "vector", matches_reference(*GRADS),
-          "a 1-D input (D,), no leading axis", "一维输入 (D,)，没有前导维"),
-]
+          "a 1-D input (D,), no leading axis", "一维输入 (D,)，没有前导维"),))
 
 
 # ---- diagnosis: the known mistakes, recomputed in NumPy on the same inputs -------------------
 
 def _call(p):
     """(x, W1, W2, W3, dout) of the call the check is about."""
-    a = p.inputs
-    x = a["x3"] if p.check.call == "new_forward" else a["x"]
-    dout = {"first": a["dout"], "second": a.get("dout2"), "new_forward": a.get("dout3")}[p.check.call]
-    return x, a["W1"], a["W2"], a["W3"], dout
+    a = layer.call_arrays(SPEC, p)
+    return a["x"], a["W1"], a["W2"], a["W3"], a["dout"]
 
 
 def _grads(x, W1, W2, W3, dout, silu_slope=None, dW2_from="h", swapped=False, dx_paths="both",
