@@ -139,7 +139,8 @@ MISTAKES = [
             "weight, so dx_hat = dout * weight",
             _rule("dx", "dx equals the right formula with dx_hat = dout", "dx 等于用 dx_hat = dout 算出的正确公式",
                   lambda x, w, d: _dx(x, w, d, weight=False)),
-            says_zh="dx 漏掉了因子 weight：{evidence}。out = x_hat * weight，所以 dx_hat = dout * weight"),
+            says_zh="dx 漏掉了因子 weight：{evidence}。out = x_hat * weight，所以 dx_hat = dout * weight",
+            at_code='^d\\w*hat\\w*\\s*='),
     Mistake("dweight_summed_over_first_axis_only", "dweight was summed over axis 0 only: {evidence}. "
             "weight scales every vector, so sum over every leading axis: (dout * x_hat).reshape(-1, D).sum(axis=0)",
             formula("got = the sum over axis 0 alone",

@@ -106,7 +106,8 @@ MISTAKES = [
                            ("da = dh * b * s * (1 - s)", "da = dh * b * s * (1 - s)",
                             {"silu_slope": lambda a, s: s * (1.0 - s)})),
             says_zh="silu 的导数只用了 sigmoid：{evidence}。silu(a) = a * s，所以 "
-                    "silu'(a) = s + a * s * (1 - s) = s * (1 + a * (1 - s))"),
+                    "silu'(a) = s + a * s * (1 - s) = s * (1 + a * (1 - s))",
+            at_code='^d\\w*\\s*=.*\\bs\\b'),
     Mistake("gate_and_value_swapped", "W1 and W3 swapped roles in backward: {evidence}. W1 feeds the "
             "gate silu(x @ W1), whose gradient goes through silu'; W3 feeds the value x @ W3, whose "
             "gradient is dh * silu(a)",
@@ -136,7 +137,8 @@ MISTAKES = [
                             {"partner": False}),
                            ("db = dh, without the gate silu(a)", "db = dh，漏了门控 silu(a)", {"gate_partner": False})),
             says_zh="h = silu(a) * b 处的乘积法则丢了一个因子：{evidence}。每个因子的梯度是 dh 乘以另一个因子："
-                    "da = dh * b * silu'(a)，db = dh * silu(a)"),
+                    "da = dh * b * silu'(a)，db = dh * silu(a)",
+            at_code='^d\\w*\\s*=.*\\bs\\b'),
     Mistake("weight_grad_not_summed_over_leading_axes", "{label} was not summed over every leading "
             "axis: {evidence}. The weights act on every vector alike: flatten x and the gradients "
             "to (M, D) and (M, H), then multiply", _not_summed,
