@@ -75,7 +75,7 @@ def problems() -> list[str]:
     """Everything missing or disagreeing, one line each: the registry's consistency check."""
     from importlib import resources
 
-    from bpdrill.practice import skeleton
+    from bpdrill.practice import explain, skeleton
     from bpdrill.core.judge import Check
     found = []
     listed = set(names())
@@ -92,6 +92,7 @@ def problems() -> list[str]:
                 found.append(f"{name}: catalog.toml has no {field}")
         if len(meta.hints) != 3 or len(meta.hints_zh) != 3:
             found.append(f"{name}: catalog.toml needs three hints and three hints_zh")
+        found += explain.missing([name])
         if not resources.files("bpdrill.solutions").joinpath(f"{name}.py").is_file():
             found.append(f"{name}: solutions/{name}.py is missing")
             continue
