@@ -16,7 +16,7 @@ from bpdrill.cli import interview as interview_cli
 from bpdrill.cli.main import cli
 from conftest import wrong_fixture, solution_path
 # env: a fresh workspace and data folder (history, schedule) per test; clock: history.clock faked
-from test_drill import clock, env  # noqa: F401
+from test_drill import clock, env, solve  # noqa: F401
 
 FIXTURES = Path(__file__).parent / "fixtures"
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -303,11 +303,44 @@ def test_an_item_failed_today_is_due_before_one_answered_easily(tmp_path, clock)
     deck.review(srs.question_item("relu_derivative"), srs.EASY)
     deck.review(srs.question_item("tanh_derivative"), srs.AGAIN)
     clock.advance(3600)
+    assert deck.due() == [], "nothing answered today is due again today, not even a failure"
+    clock.now = srs.next_day(clock.now) + 60  # just after midnight
     due = [c.item for c in deck.due()]
     assert due == ["question:tanh_derivative"]
     clock.advance(86400 * 2)
     assert deck.due()[0].item == "question:tanh_derivative"  # most overdue first
     hist.close()
+
+
+@pytest.mark.parametrize("rating", [srs.AGAIN, srs.HARD, srs.GOOD, srs.EASY])
+def test_an_item_answered_at_any_hour_is_not_due_again_that_day(tmp_path, clock, rating):
+    hist = history.History.open(tmp_path / "h.sqlite3")
+    deck = srs.Deck(hist)
+    for hour in range(0, 24, 3):
+        clock.now = srs.day_start(1_000_000.0) + hour * 3600 + 60
+        due = deck.review(srs.question_item(f"q{hour}"), rating)
+        assert due >= srs.next_day(clock.now)
+        assert f"question:q{hour}" not in [c.item for c in deck.due()]
+    hist.close()
+
+
+def test_when_words_count_days():
+    now = srs.day_start(1_000_000.0) + 20 * 3600  # 8 in the evening
+    assert srs.when_words(now + 5 * 3600, now) == "tomorrow"  # 1 a.m. the next day
+    assert srs.when_words(now + 3 * 86400, now) == "in 3 days"
+    assert srs.when_words(now - 3600, now) == "today"
+    assert srs.when_words(now - 2 * 86400, now) == "overdue by 2 days"
+    assert srs.when_words(now - 86400, now) == "overdue by 1 day"
+
+
+def test_three_hours_after_solving_an_exercise_it_is_not_due(env, clock):
+    run("drill", "linear")
+    clock.advance(120)
+    solve(env, "linear")
+    assert run("check", "linear", "--seed", "1").exit_code == 0
+    clock.advance(3 * 3600)
+    assert today_json()["due"] == []
+    assert "nothing is due" in run("today").output
 
 
 def test_drills_feed_the_schedule_and_drill_random_serves_what_is_due(env, clock):
