@@ -110,6 +110,7 @@ def problems() -> list[str]:
             found.append(f"{name}: check ids repeat: {sorted({i for i in ids if ids.count(i) > 1})}")
         if not all(isinstance(c, Check) for c in unit.checks):
             found.append(f"{name}: CHECKS holds something that is not a Check")
+        found += [f"{name}: practice/skeleton_zh/{name}.toml lacks {what}" for what in skeleton.untranslated(name)]
         if name in skeleton.stale():
             found.append(f"{name}: exercises/{name}.py is out of date: run `python -m bpdrill.practice.skeleton`")
     return found

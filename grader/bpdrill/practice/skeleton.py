@@ -38,6 +38,7 @@ else:  # pragma: no cover - Python 3.10
 BEGIN = re.compile(r"^(?P<indent>[ ]*)# BEGIN TODO: (?P<what>.+?)\s*$")
 END = re.compile(r"^[ ]*# END TODO\s*$")
 HEADER = '# Generated from solutions/{name}.py by `python -m bpdrill.practice.skeleton`: edit your workspace copy.\n'
+HEADER_ZH = '# 由 solutions/{name}.py 经 `python -m bpdrill.practice.skeleton` 生成：请编辑工作区里的副本。\n'
 
 
 class SkeletonError(ValueError):
@@ -125,13 +126,18 @@ def make_skeleton(source: str, name: str, lang: str = "en") -> str:
         raise SkeletonError(f"{name}.py: BEGIN TODO never ended")
     if not any(line.lstrip().startswith("raise NotImplementedError") for line in out):
         raise SkeletonError(f"{name}.py has no TODO region")
-    return HEADER.format(name=name) + "".join(out)
+    return (HEADER_ZH if lang == "zh" else HEADER).format(name=name) + "".join(out)
 
 
 def for_exercise(name: str, lang: str = "en") -> str:
     """The skeleton of name in lang: the file in exercises/ for English, generated for Chinese."""
     if lang != "zh":
         return skeleton_path(name).read_text(encoding="utf-8")
+    return _chinese_skeleton(name)
+
+
+@lru_cache(maxsize=None)
+def _chinese_skeleton(name: str) -> str:
     return make_skeleton(solution_path(name).read_text(encoding="utf-8"), name, "zh")
 
 

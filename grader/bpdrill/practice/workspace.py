@@ -66,6 +66,22 @@ def resolve(option: str | None = None, cwd: Path | None = None) -> Path:
                            "or name one with --workspace DIR or {variable}", variable=ENV_VAR))
 
 
+def skeleton_text(name: str, lang: str | None = None) -> bytes:
+    """The fresh skeleton of name in lang (default: the current language): English is the file
+    in exercises/; Chinese is generated from the solution (docstrings and TODOs translated)."""
+    from bpdrill.i18n import language
+    from bpdrill.practice import skeleton  # it reads the paths of this module: imported when used
+    lang = lang or language()
+    if lang != "zh":
+        return skeleton_path(name).read_bytes()
+    return skeleton.for_exercise(name, lang).encode("utf-8")
+
+
+def _fresh(name: str, content: bytes | None) -> bool:
+    """content is a fresh skeleton of name, in any language."""
+    return content is not None and any(content == skeleton_text(name, lang) for lang in ("en", "zh"))
+
+
 def _laid(workspace: Path) -> list[str]:
     try:
         return json.loads((workspace / MARKER).read_text(encoding="utf-8")).get("laid", [])
@@ -87,7 +103,7 @@ def ensure(workspace: Path) -> list[str]:
     try:
         workspace.mkdir(parents=True, exist_ok=True)
         for name in new:
-            _create(workspace / f"{name}.py", skeleton_path(name).read_bytes())
+            _create(workspace / f"{name}.py", skeleton_text(name))
         _replace(workspace / MARKER, json.dumps({"laid": laid + new}, indent=1).encode("utf-8"))
     except OSError as exc:
         raise WorkspaceError(_explain(exc, workspace)) from None
@@ -115,7 +131,7 @@ def content_hash(path: Path) -> str | None:
 
 def is_untouched(workspace: Path, name: str) -> bool:
     path = workspace / f"{name}.py"
-    return path.is_file() and path.read_bytes() == skeleton_path(name).read_bytes()
+    return path.is_file() and _fresh(name, path.read_bytes())
 
 
 def reset(workspace: Path, name: str) -> Path | None:
@@ -129,11 +145,11 @@ def reset(workspace: Path, name: str) -> Path | None:
     path = workspace / f"{name}.py"
     if path.is_dir():
         raise WorkspaceError(_is_a_directory(path, name))
-    skeleton = skeleton_path(name).read_bytes()
+    skeleton = skeleton_text(name)
     kept = None
     try:
         mine = path.read_bytes() if path.is_file() else None
-        if mine is not None and mine != skeleton:
+        if mine is not None and not _fresh(name, mine):
             kept = _keep(workspace / ATTEMPTS, name, mine)
     except OSError as exc:
         raise WorkspaceError(_explain(exc, exc.filename or path)) from None
