@@ -89,7 +89,7 @@ def test_forward_and_backward_docstrings_state_shapes(name):
 
 from bpdrill import catalog  # noqa: E402
 from bpdrill.practice import blank, workspace  # noqa: E402
-from bpdrill.grading import registry  # noqa: E402
+from bpdrill import devcheck  # noqa: E402
 
 HAN = re.compile(r"[\u4e00-\u9fff]")
 
@@ -142,5 +142,5 @@ def test_the_consistency_check_names_a_docstring_without_chinese(monkeypatch):
     trimmed = {"docstrings": {k: v for k, v in table["docstrings"].items() if k != "ReLU.forward"},
                "todos": table["todos"]}
     monkeypatch.setattr(skeleton, "chinese", lambda name: trimmed if name == "relu" else original(name))
-    assert [p for p in registry.problems() if "skeleton_zh" in p] == \
+    assert [p for p in devcheck.problems() if "skeleton_zh" in p] == \
         ["relu: practice/skeleton_zh/relu.toml lacks the docstring of ReLU.forward"]

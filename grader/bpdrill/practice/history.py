@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bpdrill.i18n import t
+from bpdrill.paths import data_dir
 
 clock = time.time  # replaced by tests with a fake clock
 FILENAME = "history.sqlite3"
@@ -65,19 +66,6 @@ ADDED_COLUMNS = (("checks", "file_hash", "TEXT"), ("drills", "restored", "INTEGE
 
 
 EXTRA_SCHEMAS: list[str] = []  # tables other modules keep in this file (srs, interview): created on open too
-
-
-def data_dir() -> Path:
-    """$BPDRILL_DATA, else the platform's per-user data folder for bpdrill."""
-    if os.environ.get("BPDRILL_DATA"):
-        return Path(os.environ["BPDRILL_DATA"]).expanduser()
-    if sys.platform == "win32":
-        base = Path(os.environ.get("APPDATA", Path.home() / "AppData" / "Roaming"))
-    elif sys.platform == "darwin":
-        base = Path.home() / "Library" / "Application Support"
-    else:
-        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    return base / "bpdrill"
 
 
 @dataclass
