@@ -27,8 +27,9 @@ import sys
 from functools import lru_cache
 from importlib import resources
 
+from pathlib import Path
+
 from bpdrill import catalog
-from bpdrill.practice.workspace import skeleton_path, solution_path
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -43,6 +44,14 @@ HEADER_ZH = '# 由 solutions/{name}.py 经 `python -m bpdrill.practice.skeleton`
 
 class SkeletonError(ValueError):
     pass
+
+
+def skeleton_path(name: str) -> Path:
+    return Path(str(resources.files("bpdrill.exercises").joinpath(f"{name}.py")))
+
+
+def solution_path(name: str) -> Path:
+    return Path(str(resources.files("bpdrill.solutions").joinpath(f"{name}.py")))
 
 
 @lru_cache(maxsize=None)

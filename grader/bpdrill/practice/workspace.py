@@ -11,7 +11,9 @@ from importlib import resources
 from pathlib import Path
 
 from bpdrill import catalog
-from bpdrill.i18n import t
+from bpdrill.i18n import language, t
+from bpdrill.practice import skeleton
+from bpdrill.practice.skeleton import skeleton_path, solution_path  # noqa: F401 - where callers look
 
 MARKER = ".bpdrill-workspace"  # a workspace's own file: what was laid there, so it can be found
 ENV_VAR = "BPDRILL_WORKSPACE"
@@ -20,14 +22,6 @@ ATTEMPTS = ".attempts"  # earlier attempts, kept by reset: never deleted
 
 class WorkspaceError(Exception):
     """A problem with the workspace, said in one line for the learner."""
-
-
-def skeleton_path(name: str) -> Path:
-    return Path(str(resources.files("bpdrill.exercises").joinpath(f"{name}.py")))
-
-
-def solution_path(name: str) -> Path:
-    return Path(str(resources.files("bpdrill.solutions").joinpath(f"{name}.py")))
 
 
 def kit_root() -> Path | None:
@@ -69,8 +63,6 @@ def resolve(option: str | None = None, cwd: Path | None = None) -> Path:
 def skeleton_text(name: str, lang: str | None = None) -> bytes:
     """The fresh skeleton of name in lang (default: the current language): English is the file
     in exercises/; Chinese is generated from the solution (docstrings and TODOs translated)."""
-    from bpdrill.i18n import language
-    from bpdrill.practice import skeleton  # it reads the paths of this module: imported when used
     lang = lang or language()
     if lang != "zh":
         return skeleton_path(name).read_bytes()
