@@ -329,7 +329,7 @@ def test_when_words_count_days():
     now = srs.day_start(1_000_000.0) + 20 * 3600  # 8 in the evening
     assert srs.when_words(now + 5 * 3600, now) == "tomorrow"  # 1 a.m. the next day
     assert srs.when_words(now + 3 * 86400, now) == "in 3 days"
-    assert srs.when_words(now - 3600, now) == "today"
+    assert srs.when_words(now - 3600, now) == "due today"
     assert srs.when_words(now - 2 * 86400, now) == "overdue by 2 days"
     assert srs.when_words(now - 86400, now) == "overdue by 1 day"
 
@@ -362,7 +362,7 @@ def test_drills_feed_the_schedule_and_drill_random_serves_what_is_due(env, clock
     result = run("drill", "--random")
     assert "(linear)" in result.output.splitlines()[0]
     text = run("today").output
-    assert "nothing is due now" in text or "exercise:linear" not in text
+    assert "nothing is due today" in text or "exercise:linear" not in text
 
 
 def test_diagnosed_mistakes_make_a_fast_drill_hard(env, clock):

@@ -59,6 +59,7 @@ def first_full_marks(hist: history.History | None, ws: str, name: str) -> bool:
     if hist is None or hist.db is None or not hist.writable:
         return False
     try:
+        hist.db.executescript(SCHEMA)  # the history may have been opened before this module was imported
         with hist.db:
             hist.db.execute("BEGIN IMMEDIATE")
             cursor = hist.db.execute("INSERT OR IGNORE INTO explained_shown VALUES (?, ?, ?)",

@@ -84,6 +84,12 @@ def is_interview(hist: History, drill_obj) -> bool:
     return drill_obj is not None and drill_obj.id in drill_ids(hist)
 
 
+def plain_names(hist: History | None, running) -> set[str]:
+    """The exercises whose diagnoses are plain (interview mode): the one an interview drill is
+    running on, and no other."""
+    return {running.exercise} if is_interview(hist, running) else set()
+
+
 def active(hist: History | None, ws: Path, name: str | None = None):
     """The running interview drill in this workspace (of name, if given), or None."""
     if hist is None or hist.db is None:

@@ -107,10 +107,10 @@ def days_between(earlier: float, later: float) -> int:
 
 
 def when_words(due: float, now: float) -> str:
-    """When a review falls, in days: 'today', 'tomorrow', 'in 3 days', 'overdue by 2 days'."""
+    """When a review falls, in days: 'due today', 'tomorrow', 'in 3 days', 'overdue by 2 days'."""
     days = days_between(now, due)
     if days == 0:
-        return t("today")
+        return t("due today")
     if days == 1:
         return t("tomorrow")
     if days > 1:

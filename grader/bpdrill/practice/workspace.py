@@ -7,7 +7,6 @@ import json
 import os
 import tempfile
 import time
-from importlib import resources
 from pathlib import Path
 
 from bpdrill import catalog
