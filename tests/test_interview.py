@@ -142,12 +142,12 @@ def test_an_interview_diagnosis_says_what_and_where_but_not_the_fix(env):
     run("drill", "linear")
     (env / "linear.py").write_text(wrong)
     practice = run("check", "linear", "--seed", "2").output
-    assert "got.T is right" in practice
+    assert "and its transpose is right" in practice
     run("drill", "linear", "--interview")
     (env / "linear.py").write_text(wrong)
     plain = run("check", "linear", "--seed", "2").output
     assert "looks like: the gradient is transposed (in Linear.backward" in plain, plain
-    assert "got.T is right" not in plain and "transpose of the right answer" not in plain
+    assert "its transpose is right" not in plain and "transpose of the right answer" not in plain
     doc = json.loads(run("check", "linear", "--seed", "2", "--json").output)
     assert any(c["diagnosis"] and c["diagnosis"]["name"] == "transposed" for c in doc["exercises"][0]["checks"])
 
@@ -370,7 +370,7 @@ def test_diagnosed_mistakes_make_a_fast_drill_hard(env, clock):
     for fixture in ("dW_transposed", "db_not_summed"):
         (env / "linear.py").write_text(wrong_fixture("linear", fixture).read_text())
         run("check", "linear", "--seed", "3")
-    clock.advance(60)
+    clock.advance(120)  # past interview.RESTORE_SECONDS: a fast solve, not a copy restored
     (env / "linear.py").write_text(solution_path("linear").read_text())
     run("check", "linear", "--seed", "3")
     hist = history.History.open()
@@ -503,3 +503,138 @@ def test_watch_during_an_interview_drill_gives_the_plain_diagnosis(env):
     line = _watch_round("linear", env / "linear.py", env, hist, 5.0)
     hist.close()
     assert "the gradient is transposed" in line and "got.T is right" not in line
+
+
+# ---- interview mode stays with its exercise (issue 20) ----------------------------------
+
+def test_an_interview_drill_of_one_exercise_leaves_another_exercises_diagnoses_whole(env, clock):
+    run("drill", "mse", "--interview")
+    (env / "linear.py").write_text(wrong_fixture("linear", "dW_transposed").read_text())
+    other = run("check", "linear", "--seed", "2").output
+    assert "and its transpose is right" in other, "linear reads as in practice mode"
+    assert "drill mse" not in other, "no clock line of an unrelated drill"
+    assert "drill" not in json.loads(run("check", "linear", "--seed", "2", "--json").output)
+    both = run("check", "mse", "linear", "--seed", "2").output
+    assert "drill mse" in both and "and its transpose is right" in both
+
+
+def test_starting_a_drill_while_one_runs_says_what_happens_to_it(env, clock):
+    run("drill", "linear")
+    clock.advance(75)
+    out = run("drill", "sigmoid", "--interview").output
+    assert "the drill of linear that was running (1:15 elapsed) ends here, unsolved" in out
+    clock.advance(10)
+    assert "the drill of sigmoid that was running (0:10 elapsed)" in run("drill", "relu").output
+
+
+def test_an_interview_attempt_restored_from_an_earlier_one_is_not_a_time(env, clock):
+    run("drill", "mlp")
+    clock.advance(600)
+    solve(env, "mlp")
+    assert run("check", "mlp", "--seed", "1").exit_code == 0  # a real solve: 10:00
+    run("drill", "mlp", "--interview")  # the solved file is kept in .attempts/
+    clock.advance(2)
+    kept = sorted((env / ".attempts").glob("mlp-*.py"))[-1]
+    (env / "mlp.py").write_text(kept.read_text())
+    out = run("check", "mlp", "--seed", "1").output
+    assert "recorded as restored, not as a time" in out
+    hist = history.History.open()
+    last = hist.drills("mlp")[-1]
+    assert last.restored and last.green_seconds is None and last.ended is not None
+    srs.Deck(hist).sync()
+    assert [r["rating"] for r in srs.Deck(hist).reviews() if r["item"] == "exercise:mlp"] == [srs.EASY], \
+        "the restored drill gets no review: only the real solve has one"
+    hist.close()
+    assert [r["best_seconds"] for r in stats_json()["interview"]] == [None]
+
+
+def test_an_interview_attempt_written_slowly_is_a_time_even_when_it_equals_the_solution(env, clock):
+    run("drill", "sigmoid", "--interview")
+    clock.advance(240)
+    solve(env, "sigmoid")
+    assert "solved in 4:00" in run("check", "sigmoid", "--seed", "1").output
+
+
+def test_the_mock_summary_names_missed_mistakes_in_words(env):
+    from bpdrill.cli.interview import summary
+    part = {"kind": "exercise", "item": "conv2d", "passed": False, "seconds": 60,
+            "missed": ["dx_padding_not_cropped", "transposed"]}
+    text = summary([part], 45)
+    assert "dx_padding_not_cropped" not in text and "dx still has the padding on" in text
+    assert "the gradient is transposed" in text
+
+
+def test_chinese_question_headers_translate_the_kind(env):
+    out = run("--lang", "zh", "ask", "linear_gradients", "--rating", "good").output
+    assert "derivation" not in out.splitlines()[0] and "推导" in out.splitlines()[0]
+    assert "明天" in out or "天后" in out
+
+
+def test_lang_and_workspace_before_the_command_and_names_without_case(env, tmp_path):
+    assert "工作区" in run("--lang", "zh", "list").output
+    other = tmp_path / "other"
+    assert str(other) in run("--workspace", str(other), "list").output
+    result = run("check", "LSTM")
+    assert result.exit_code == 1 and "lstm" in result.output and "unknown exercise" not in result.output
+    near = run("check", "lstn")
+    assert near.exit_code == 2 and "did you mean lstm" in near.output
+
+
+# ---- explain (issue 20) -------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", catalog.names())
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_explain_shows_a_worked_derivation_for_every_exercise(env, name, lang):
+    out = run("explain", name.upper(), "--lang", lang).output
+    heads = ("**What", "**The formula", "**Traps") if lang == "en" else ("为什么", "**公式", "**陷阱")
+    assert all(head in out for head in heads), out[:300]
+    if lang == "zh":
+        assert CJK.search(out)
+
+
+def test_the_derivation_is_shown_once_after_the_first_full_marks(env, clock):
+    run("list")  # lays the workspace
+    solve(env, "relu")
+    first = run("check", "relu", "--seed", "1").output
+    assert "First full marks for relu" in first and "**Traps.**" in first
+    again = run("check", "relu", "--seed", "2").output
+    assert "First full marks" not in again and "**Traps.**" not in again
+    assert "**Traps.**" in run("explain", "relu").output
+
+
+def test_explain_during_a_running_drill_of_it_asks_first(env, clock):
+    run("drill", "tanh")
+    refused = run("explain", "tanh", input="n\n")
+    assert "not shown; the drill goes on" in refused.output and "**Traps" not in refused.output
+    assert history.History.open().active_drill(str(env)) is not None
+    shown = run("explain", "tanh", input="y\n")
+    assert "**Traps" in shown.output
+    hist = history.History.open()
+    assert hist.active_drill(str(env)) is None and hist.drills("tanh")[-1].solution_seen
+    hist.close()
+
+
+# ---- stats --plot (issue 20) ---------------------------------------------------------------
+
+def test_stats_plot_charts_time_to_green_over_attempts(env, clock):
+    for minutes in (6, 3):
+        run("drill", "linear")
+        clock.advance(60 * minutes)
+        solve(env, "linear")
+        run("check", "linear", "--seed", "1")
+        clock.advance(86400)
+    run("drill", "linear")
+    clock.advance(30)
+    run("drill", "relu")  # linear's third attempt ends unsolved
+    out = run("stats", "--plot").output
+    line = next(line for line in out.splitlines() if line.strip().startswith("linear"))
+    assert "█▅×" in line and "first 6:00, last 3:00, best 3:00" in line
+    doc = json.loads(run("stats", "--plot", "--json").output)
+    assert [a["green_seconds"] for a in doc["exercises"]["linear"]] == [360, 180, None]
+    pytest.importorskip("matplotlib")
+    assert doc["png"] and Path(doc["png"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_stats_plot_with_no_drills_says_how_to_start(env):
+    out = run("stats", "--plot").output
+    assert "no drills yet" in out

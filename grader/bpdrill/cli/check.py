@@ -101,6 +101,7 @@ def check(session, names, all_, as_json, seed, solution, timeout, verbose):
     active = record_checks(hist, ws, reports, seed, unchanged_hashes(files, hashes)) if ws is not None else None
     if active is not None and active.exercise not in files:
         active = None  # a drill of another exercise: its clock says nothing about these checks
+    if active is not None:
         clock = {"exercise": active.exercise, "elapsed_seconds": active.elapsed(),
                  "limit_seconds": active.limit_seconds, "solved": active.solved,
                  "time_to_green_seconds": active.green_seconds, "line": drill.clock_line(active)}

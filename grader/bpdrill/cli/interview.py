@@ -16,7 +16,7 @@ import time
 import click
 
 from bpdrill import catalog, i18n
-from bpdrill.practice import history, interview, questions, srs, workspace
+from bpdrill.practice import drill, history, interview, questions, srs, workspace
 from bpdrill.grading import runner
 from bpdrill.cli.common import UsageProblem, common
 from bpdrill.practice.record import record_checks
