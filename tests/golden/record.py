@@ -2,6 +2,7 @@
 
     python tests/golden/record.py            write tests/golden/reports.json
     python tests/golden/record.py --check    exit 1 and list what differs
+    python tests/golden/record.py --check tanh linear    only these exercises
 
 A refactoring must leave every verdict, check id, diagnosis name, message and line as they
 were; a change of wording or verdict made on purpose is recorded again with the first form,
@@ -88,12 +89,18 @@ def main(argv: list[str]) -> int:
     os.environ.setdefault("BPDRILL_DATA", tempfile.mkdtemp(prefix="bpdrill-golden-"))
     os.environ.setdefault("BPDRILL_CACHE", tempfile.mkdtemp(prefix="bpdrill-golden-refs-"))
     os.environ["BPDRILL_PREFETCH"] = "0"
-    new = record()
+    names = [a for a in argv if not a.startswith("-")] or None
+    new = record(names)
     if "--check" in argv:
         old = json.loads(GOLDEN.read_text(encoding="utf-8"))
+        if names:
+            old = {k: v for k, v in old.items() if k.split("/")[0] in names}
         lines = differences(old, new)
         print("\n".join(lines) or "every report as recorded")
         return 1 if lines else 0
+    if names:  # record these exercises again, the others as they were
+        new = {**{k: v for k, v in json.loads(GOLDEN.read_text(encoding="utf-8")).items()
+                  if k.split("/")[0] not in names}, **new}
     GOLDEN.write_text(json.dumps(new, indent=1, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
     print(f"{len(new)} reports written to {GOLDEN}")
     return 0
