@@ -467,7 +467,7 @@ def test_a_mock_check_that_fails_shows_the_plain_diagnosis_and_waits(env, monkey
     monkeypatch.setattr(interview, "lay_blank", lay_wrong)
     result = run("mock", "--minutes", "10", input="\n3\n\nskip\n\n3\n")  # linear: never drilled, first
     assert "Part 2: coding" in result.output and "(linear)" in result.output
-    assert "the gradient is transposed" in result.output and "got.T is right" not in result.output
+    assert "the gradient is transposed" in result.output and "its transpose is right" not in result.output
     assert "not yet" in result.output
 
 
@@ -502,7 +502,7 @@ def test_watch_during_an_interview_drill_gives_the_plain_diagnosis(env):
     hist = history.History.open()
     line = _watch_round("linear", env / "linear.py", env, hist, 5.0)
     hist.close()
-    assert "the gradient is transposed" in line and "got.T is right" not in line
+    assert "the gradient is transposed" in line and "its transpose is right" not in line
 
 
 # ---- interview mode stays with its exercise (issue 20) ----------------------------------
