@@ -638,3 +638,23 @@ def test_stats_plot_charts_time_to_green_over_attempts(env, clock):
 def test_stats_plot_with_no_drills_says_how_to_start(env):
     out = run("stats", "--plot").output
     assert "no drills yet" in out
+
+
+def _two_failures_one_cause(name: str):
+    from bpdrill.core.diagnose import Diagnosis
+    from bpdrill.grading.report import CheckResult, ExerciseReport
+    cause = Diagnosis("transposed", "dW is the transpose of the right answer: your dW has shape (3, 2)",
+                      place=" (in Linear.backward, linear.py:40)", what="dW is the transpose of the right answer")
+    checks = [CheckResult(f"torch.{n}", f"dW matches PyTorch ({n})", "torch", "dW", False, 0, 1, "off",
+                          diagnosis=cause) for n in ("square", "batch")]
+    return ExerciseReport(name, f"{name}.py", 0, 2, "failed", checks)
+
+
+def test_the_report_says_one_more_check_in_the_singular_and_plainness_per_exercise():
+    from bpdrill.grading.report import RunReport, render
+    report = RunReport(1, "ws", [_two_failures_one_cause("linear"), _two_failures_one_cause("mse")])
+    text = render(report, plain={"mse"})
+    assert "also fails 1 more check:" in text and "1 more checks" not in text
+    linear, mse = text.split("\nmse")
+    assert "your dW has shape" in linear, "linear in full"
+    assert "your dW has shape" not in mse and "the gradient is transposed (in Linear.backward" in mse
