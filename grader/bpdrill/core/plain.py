@@ -8,8 +8,6 @@ the first clause of its own sentence, which says what is wrong before any eviden
 """
 from __future__ import annotations
 
-import re
-
 from bpdrill.i18n import language, t
 
 
@@ -80,8 +78,8 @@ def named(name: str, mistakes=()) -> str:
         return descriptions()[name]
     for mistake in mistakes:
         if mistake.name == name:
-            template = (mistake.says_zh if language() == "zh" else "") or t(mistake.says)
-            head = re.split(r"[:：;；]", template, maxsplit=1)[0].strip()
+            from bpdrill.core.diagnose import first_clause
+            head = first_clause((mistake.says_zh if language() == "zh" else "") or t(mistake.says))
             if head and "{" not in head:
                 return head
     return name.replace("_", " ")
