@@ -12,7 +12,9 @@ from pathlib import Path
 from bpdrill import catalog
 from bpdrill.i18n import language, t
 from bpdrill.practice import skeleton
-from bpdrill.practice.skeleton import skeleton_path, solution_path  # noqa: F401 - where callers look
+from bpdrill.practice.skeleton import skeleton_path
+
+solution_path = skeleton.solution_path  # defined beside the skeletons; callers have always found it here
 
 MARKER = ".bpdrill-workspace"  # a workspace's own file: what was laid there, so it can be found
 ENV_VAR = "BPDRILL_WORKSPACE"
