@@ -45,9 +45,10 @@ if SCHEMA not in history.EXTRA_SCHEMAS:
 def is_blank(ws: Path, name: str) -> bool:
     """The file is a fresh blank page, in either language."""
     path = ws / f"{name}.py"
-    if not path.is_file():
+    try:
+        text = workspace.read_text(path, ws)
+    except (OSError, workspace.WorkspaceError):
         return False
-    text = path.read_text(encoding="utf-8", errors="replace")
     return any(text == blank.blank_for(name, lang) for lang in ("en", "zh"))
 
 
