@@ -1,0 +1,178 @@
+"""Hidden checks for cross_entropy: F.cross_entropy with ignore_index and label_smoothing; dlogits.
+
+Every scenario carries the loss's options (params["options"]): the object is built with them and
+PyTorch is called with them. Ignored rows, smoothing alone, an ignore_index that is a real class,
+logits of magnitude 1e3 and a batch of one each have a check of their own."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from bpdrill.core.diagnose import Mistake, close, formula
+from bpdrill.core.judge import Check, matches_reference
+from bpdrill.core.protocol import Scenario
+from bpdrill.i18n import register, t
+from bpdrill.kinds import loss
+
+SPEC = loss.Loss("CrossEntropyLoss", None, inputs=("logits",), fixed=("y",), numgrad_points=2,
+                 make=lambda module, s: module.CrossEntropyLoss(**s.params["options"]))
+
+
+def reference(ref, s: Scenario) -> dict:
+    options = s.params["options"]
+    return loss.reference(replace(SPEC, torch=lambda torch, logits, y: torch.nn.functional.cross_entropy(
+        logits, y, **options)), ref, s)
+
+
+def _draw(rng, n, c, ignored=0, eps=0.0, ignore_index=-100, scale=2.0):
+    """n rows of c classes, `ignored` of them (never all) with the target ignore_index."""
+    classes = [k for k in range(c) if k != ignore_index]
+    y = rng.choice(classes, size=n).astype(np.int64)
+    y[rng.permutation(n)[:ignored]] = ignore_index
+    return {"logits": scale * rng.normal(size=(n, c)), "y": y}, {"ignore_index": ignore_index,
+                                                                 "label_smoothing": eps}
+
+
+def _dout(rng) -> float:
+    return float(rng.uniform(1.25, 2.5) * rng.choice([-1, 1]))
+
+
+def _eps(rng) -> float:
+    return float(rng.uniform(0.05, 0.3))
+
+
+def _scenario(name, arrays_options, dout=None):
+    arrays, options = arrays_options
+    return Scenario(name, "backward", arrays, {"options": options, **({"dout": dout} if dout else {})})
+
+
+def scenarios(rng) -> list[Scenario]:
+    n, c = (int(v) for v in rng.permutation(range(3, 8))[:2])  # N != C
+    some = int(rng.integers(1, n - 1))  # ignored rows: at least one, and at least two kept
+    basic = _scenario("basic", _draw(rng, n, c, some, _eps(rng)), _dout(rng))
+    extreme, options = _draw(rng, n, c, some, _eps(rng), scale=1.0)
+    extreme["logits"] = rng.choice([-1e3, 1e3], size=(n, c)) + rng.normal(size=(n, c))
+    first, options_twice = _draw(rng, n, c, some, _eps(rng))
+    later, _ = _draw(rng, n, c, int(rng.integers(0, n)), options_twice["label_smoothing"])
+    return [
+        basic, Scenario("basic.perturb", "perturb", basic.arrays, {**loss.perturb(basic).params,
+                                                                  "options": basic.params["options"]}),
+        _scenario("mixed", _draw(rng, c, n, int(rng.integers(1, c - 1)), _eps(rng)), _dout(rng)),
+        _scenario("ignored", _draw(rng, n, c, some), _dout(rng)),
+        _scenario("smoothing", _draw(rng, n, c, 0, _eps(rng)), _dout(rng)),
+        _scenario("ignore_index", _draw(rng, n, c, some, _eps(rng), int(rng.integers(0, c))), _dout(rng)),
+        _scenario("single", _draw(rng, 1, c, 0, _eps(rng)), _dout(rng)),
+        _scenario("default", _draw(rng, n, c, some, _eps(rng))),
+        _scenario("extreme", (extreme, options), _dout(rng)),
+        Scenario("twice", "backward", loss.twice(first, {}, later, {}),
+                 {"options": options_twice, "dout": _dout(rng), "dout2": _dout(rng), "dout3": _dout(rng)}),
+    ]
+
+
+def _edge(id_, scenario, title, title_zh):
+    return Check(id_, "edge", ("dlogits", "loss"), 1, scenario, matches_reference("dlogits", "loss"), title, title_zh)
+
+
+CHECKS = [
+    *loss.checks(SPEC, "mixed"),
+    Check("edge.default_dout", "edge", "dlogits", 1, "default", matches_reference("dlogits"),
+          "backward() with the default dout = 1", "使用默认的 dout = 1 调用 backward()"),
+    _edge("edge.ignored", "ignored", "ignored targets, no smoothing: their rows get 0, the mean runs over the rest",
+          "有被忽略的目标、无平滑：这些行梯度为 0，平均只对其余行求"),
+    _edge("edge.smoothing", "smoothing", "label smoothing, no ignored targets", "标签平滑、没有被忽略的目标"),
+    _edge("edge.ignore_index", "ignore_index", "an ignore_index that is a real class (not -100)",
+          "ignore_index 是一个真实类别（不是 -100）"),
+    _edge("edge.extreme", "extreme", "logits of magnitude 1e3: finite and right", "logits 量级为 1e3：结果有限且正确"),
+]
+
+
+# ---- diagnosis ----------------------------------------------------------------------------
+
+def _call(p):
+    """(probs, y with ignored rows at 0, keep, eps, dout) of the call the check is about."""
+    a, params = p.inputs, p.ev.params(p.scenario)
+    suffix = "3" if p.check.call == "new_forward" else ""
+    dout = {"first": params.get("dout", 1.0), "second": params.get("dout2"), "new_forward": params.get("dout3")}
+    z, y = a[f"logits{suffix}"], a[f"y{suffix}"].astype(int)
+    keep = y != params["options"]["ignore_index"]
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True), np.where(keep, y, 0), keep, params["options"]["label_smoothing"], \
+        dout[p.check.call]
+
+
+def _rule(evidence, zh, target, mask=True, by_n=False):
+    """dlogits = dout * (p - target(onehot, eps, C)) / K, masked by the kept rows (mask) and
+    divided by the kept count K (by_n: by N)."""
+    def candidate(p):
+        if p.label != "dlogits":
+            return None
+        probs, y, keep, eps, dout = _call(p)
+        n, c = probs.shape
+        d = probs - target(np.eye(c)[y], eps, c)
+        return dout * (d * keep[:, None] if mask else d) / (n if by_n else keep.sum())
+    return formula(evidence, candidate, zh=zh)
+
+
+def _right(onehot, eps, c):
+    return (1 - eps) * onehot + eps / c
+
+
+def _ignored_get_gradient(p):
+    """The kept rows right (or off by K / N), the ignored rows not 0."""
+    if p.label != "dlogits" or p.got is None or p.expected is None or p.got.shape != p.expected.shape:
+        return None
+    keep = _call(p)[2]
+    if keep.all() or np.allclose(p.got[~keep], 0):
+        return None
+    k, n = keep.sum(), keep.size
+    if any(close(p.got[keep], p.expected[keep] * f) for f in (1, k / n)):
+        return {"evidence": t("dlogits is not 0 in the rows of ignored targets ({n} of {N}), the other "
+                              "rows are right or off by K / N", n=int(n - k), N=int(n))}
+    return None
+
+
+MISTAKES = [
+    Mistake("smoothing_missing_from_gradient", "label smoothing is in the loss but not in dlogits: "
+            "{evidence}. The target is (1 - eps) onehot(y) + eps / C: dlogits = p - target",
+            _rule("dlogits = dout * (p - onehot(y)) / K", "dlogits = dout * (p - onehot(y)) / K",
+                  lambda o, eps, c: o),
+            says_zh="损失里有标签平滑，dlogits 里却没有：{evidence}。目标分布是 (1 - eps) onehot(y) + eps / C："
+                    "dlogits = p - target"),
+    Mistake("smoothing_over_other_classes", "eps was spread over the C - 1 other classes: {evidence}. "
+            "PyTorch spreads eps over all C classes, y included: eps / C each",
+            _rule("the target is 1 - eps at y and eps / (C - 1) elsewhere",
+                  "目标分布在 y 处为 1 - eps，其余各处为 eps / (C - 1)",
+                  lambda o, eps, c: (1 - eps) * o + eps / (c - 1) * (1 - o)),
+            says_zh="把 eps 分给了其余 C - 1 个类别：{evidence}。PyTorch 把 eps 平均分给全部 C 个类别"
+                    "（包括 y）：每个 eps / C"),
+    Mistake("smoothing_not_divided_by_classes", "eps was added to every class undivided: {evidence}. "
+            "The smoothing term is a mean over the classes: eps / C each",
+            _rule("the target is (1 - eps) onehot(y) + eps", "目标分布是 (1 - eps) onehot(y) + eps",
+                  lambda o, eps, c: (1 - eps) * o + eps),
+            says_zh="把 eps 原样加到了每个类别上：{evidence}。平滑项是对类别求平均：每个 eps / C"),
+    Mistake("ignored_rows_get_gradient", "ignored targets still get a gradient: {evidence}. Multiply "
+            "each row by keep (y != ignore_index)", _ignored_get_gradient,
+            says_zh="被忽略的目标仍然有梯度：{evidence}。每一行都要乘以 keep（y != ignore_index）"),
+    Mistake("ignored_rows_in_mean", "the mean counted the ignored rows: {evidence}. Divide by K, "
+            "the number of targets not ignored",
+            _rule("dlogits is right times K / N: divided by N", "dlogits 等于正确答案乘以 K / N：除以了 N",
+                  _right, by_n=True),
+            says_zh="求平均时把被忽略的行也算进去了：{evidence}。要除以 K，即未被忽略的目标个数"),
+    Mistake("fancy_indexing", "t[:, y] -= ... changes whole columns: {evidence}. Pick one element "
+            "per row with t[np.arange(N), y]",
+            lambda p: _fancy(p),
+            says_zh="t[:, y] -= ... 改动了整列：{evidence}。用 t[np.arange(N), y] 每行只取一个元素"),
+]
+
+
+def _fancy(p):
+    def target(onehot, eps, c):
+        cols = onehot.any(axis=0)  # every class some row (kept or not) has as its y
+        return np.where(cols, 1 - eps, 0.0) + eps / c
+    return _rule("the target is 1 - eps in every column some y names", "凡是某个 y 出现过的列，目标都是 1 - eps",
+                 target)(p)
+
+
+register({"dlogits is not 0 in the rows of ignored targets ({n} of {N}), the other rows are right or off by K / N":
+          "dlogits 在被忽略目标所在的行（{N} 行中的 {n} 行）不为 0，其余行正确或差一个 K / N 的倍数"})
