@@ -34,20 +34,14 @@ def _draw(rng, n, c, ignored=0, eps=0.0, ignore_index=-100, scale=2.0):
                                                                  "label_smoothing": eps}
 
 
-def _dout(rng) -> float:
-    return float(rng.uniform(1.25, 2.5) * rng.choice([-1, 1]))
-
-
-def _eps(rng) -> float:
-    return float(rng.uniform(0.05, 0.3))
-
-
 def _scenario(name, arrays_options, dout=None):
     arrays, options = arrays_options
     return Scenario(name, "backward", arrays, {"options": options, **({"dout": dout} if dout else {})})
 
 
 def scenarios(rng) -> list[Scenario]:
+    _dout = lambda rng: float(rng.uniform(1.25, 2.5) * rng.choice([-1, 1]))  # noqa: E731
+    _eps = lambda rng: float(rng.uniform(0.05, 0.3))  # noqa: E731
     n, c = (int(v) for v in rng.permutation(range(3, 8))[:2])  # N != C
     some = int(rng.integers(1, n - 1))  # ignored rows: at least one, and at least two kept
     basic = _scenario("basic", _draw(rng, n, c, some, _eps(rng)), _dout(rng))
@@ -159,19 +153,12 @@ MISTAKES = [
             _rule("dlogits is right times K / N: divided by N", "dlogits 等于正确答案乘以 K / N：除以了 N",
                   _right, by_n=True),
             says_zh="求平均时把被忽略的行也算进去了：{evidence}。要除以 K，即未被忽略的目标个数"),
-    Mistake("fancy_indexing", "t[:, y] -= ... changes whole columns: {evidence}. Pick one element "
-            "per row with t[np.arange(N), y]",
-            lambda p: _fancy(p),
-            says_zh="t[:, y] -= ... 改动了整列：{evidence}。用 t[np.arange(N), y] 每行只取一个元素"),
+    Mistake("fancy_indexing", "target[:, y] changes whole columns: {evidence}. Pick one element "
+            "per row with target[np.arange(N), y]",
+            _rule("the target is 1 - eps in every column some y names", "凡是某个 y 出现过的列，目标都是 1 - eps",
+                  lambda o, eps, c: np.where(o.any(axis=0), 1 - eps, 0.0) + eps / c),
+            says_zh="target[:, y] 改动了整列：{evidence}。用 target[np.arange(N), y] 每行只取一个元素"),
 ]
-
-
-def _fancy(p):
-    def target(onehot, eps, c):
-        cols = onehot.any(axis=0)  # every class some row (kept or not) has as its y
-        return np.where(cols, 1 - eps, 0.0) + eps / c
-    return _rule("the target is 1 - eps in every column some y names", "凡是某个 y 出现过的列，目标都是 1 - eps",
-                 target)(p)
 
 
 register({"dlogits is not 0 in the rows of ignored targets ({n} of {N}), the other rows are right or off by K / N":

@@ -81,8 +81,8 @@ def _call(p):
     return s - s[np.arange(len(y)), y][:, None] + 1.0, y, dout[p.check.call]
 
 
-def _rule(evidence, zh, weights, true_column=lambda w, y: -w.sum(axis=1)):
-    """dscores = dout * d / N, d = weights(margins) on j != y and true_column(d, y) at y."""
+def _rule(evidence, zh, weights=lambda m: m > 0, true_column=lambda w, y: -w.sum(axis=1), scale=lambda c: 1.0):
+    """dscores = dout * d / N * scale(C), d = weights(margins) on j != y and true_column(d, y) at y."""
     def candidate(p):
         if p.label != "dscores":
             return None
@@ -91,7 +91,7 @@ def _rule(evidence, zh, weights, true_column=lambda w, y: -w.sum(axis=1)):
         d = weights(m).astype(np.float64)
         d[rows, y] = 0.0
         d[rows, y] = true_column(d, y)
-        return dout * d / n
+        return dout * d / n * scale(d.shape[1])
     return formula(evidence, candidate, zh=zh)
 
 
@@ -127,6 +127,10 @@ MISTAKES = [
             _rule("d = max(0, margins) instead of (margins > 0)", "d = max(0, margins)，而不是 (margins > 0)",
                   lambda m: np.maximum(0.0, m)),
             says_zh="在该用指示函数的地方用了间隔项的值：{evidence}。d max(0, m) / dm 在 m > 0 时为 1，否则为 0"),
+    Mistake("divided_by_classes", "divided by the number of classes C as well: {evidence}. That is "
+            "torch.nn.MultiMarginLoss's convention; CS231n's loss (this one) divides by N only",
+            _rule("dscores is the right answer / C", "dscores 等于正确答案 / C", scale=lambda c: 1.0 / c),
+            says_zh="还除以了类别数 C：{evidence}。那是 torch.nn.MultiMarginLoss 的约定；CS231n 的损失（本题）只除以 N"),
     Mistake("fancy_indexing", "d[:, y] changes whole columns: {evidence}. Write one element per row "
             "with d[np.arange(N), y]", _fancy,
             says_zh="d[:, y] 改动了整列：{evidence}。用 d[np.arange(N), y] 每行只写一个元素"),
