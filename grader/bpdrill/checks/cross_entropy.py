@@ -126,7 +126,18 @@ def _ignored_get_gradient(p):
     return None
 
 
+def _overflow(p):
+    """Right on ordinary logits (numgrad and PyTorch passed), wrong at magnitude 1e3."""
+    if p.check.scenario == "extreme" and p.passed("numgrad.dlogits") and p.passed("torch.dlogits"):
+        value = f" ({p.label} = {p.failure.nonfinite})" if p.failure.nonfinite else ""
+        return {"evidence": t("right for ordinary logits, wrong for logits of magnitude 1e3") + value}
+    return None
+
+
 MISTAKES = [
+    Mistake("unstable_softmax", "the softmax is not stable: {evidence}. Subtract each row's max "
+            "before exp", _overflow, where="CrossEntropyLoss.forward",
+            says_zh="softmax 不稳定：{evidence}。在 exp 之前先减去每行的最大值"),
     Mistake("smoothing_missing_from_gradient", "label smoothing is in the loss but not in dlogits: "
             "{evidence}. The target is (1 - eps) onehot(y) + eps / C: dlogits = p - target",
             _rule("dlogits = dout * (p - onehot(y)) / K", "dlogits = dout * (p - onehot(y)) / K",
@@ -161,5 +172,6 @@ MISTAKES = [
 ]
 
 
-register({"dlogits is not 0 in the rows of ignored targets ({n} of {N}), the other rows are right or off by K / N":
+register({"right for ordinary logits, wrong for logits of magnitude 1e3": "普通 logits 时正确，logits 量级为 1e3 时出错",
+          "dlogits is not 0 in the rows of ignored targets ({n} of {N}), the other rows are right or off by K / N":
           "dlogits 在被忽略目标所在的行（{N} 行中的 {n} 行）不为 0，其余行正确或差一个 K / N 的倍数"})
