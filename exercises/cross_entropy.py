@@ -1,7 +1,6 @@
 # Generated from solutions/cross_entropy.py by `python -m bpdrill.practice.skeleton`: edit your workspace copy.
 """Cross-entropy of softmax(logits) with ignored targets and label smoothing, as
-torch.nn.functional.cross_entropy(logits, y, ignore_index=..., label_smoothing=...).
-
+torch.nn.functional.cross_entropy(logits, y, ignore_index=..., label_smoothing=...):
 loss = (1 / K) * sum over the K kept rows i of
        (1 - eps) * (-log p[i, y_i]) + eps * mean over the C classes c of (-log p[i, c])
 where a row is kept when y_i != ignore_index, and p = softmax(logits) over the classes.

@@ -1,6 +1,5 @@
-"""word2vec's skip-gram loss with negative sampling (CS224n), for one center word.
-
-loss = -log sigmoid(U[o] . v_c) - sum_k log sigmoid(-U[neg_k] . v_c)
+"""word2vec's skip-gram loss with negative sampling (CS224n), for one center word:
+loss = -log sigmoid(U[o] . v_c) - sum_k log sigmoid(-U[neg_k] . v_c).
 
 v_c is the center word's vector, U the table of outside-word vectors, o the true outside
 word and negatives the K sampled noise words (a word may be drawn more than once, and may

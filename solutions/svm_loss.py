@@ -1,6 +1,5 @@
-"""The multiclass hinge (SVM) loss of CS231n, averaged over the batch.
-
-loss = (1/N) * sum_i sum_{j != y_i} max(0, s_ij - s_{i, y_i} + margin)
+"""The multiclass hinge (SVM) loss of CS231n, averaged over the batch:
+loss = (1/N) * sum_i sum_{j != y_i} max(0, s_ij - s_{i, y_i} + margin).
 
 Your task: write `MulticlassHingeLoss.backward`: the gradient of dout * loss with respect to
 the scores.
