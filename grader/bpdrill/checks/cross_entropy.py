@@ -144,6 +144,11 @@ MISTAKES = [
                   lambda o, eps, c: o),
             says_zh="损失里有标签平滑，dlogits 里却没有：{evidence}。目标分布是 (1 - eps) onehot(y) + eps / C："
                     "dlogits = p - target"),
+    Mistake("smoothing_onehot_not_reduced", "the true class kept its full 1: {evidence}. The target "
+            "puts 1 - eps on y_i (plus eps / C), so it sums to 1",
+            _rule("the target is onehot(y) + eps / C, which sums to 1 + eps", "目标分布是 onehot(y) + eps / C，之和为 1 + eps",
+                  lambda o, eps, c: o + eps / c),
+            says_zh="真实类别保留了完整的 1：{evidence}。目标分布在 y_i 处是 1 - eps（再加 eps / C），之和为 1"),
     Mistake("smoothing_over_other_classes", "eps was spread over the C - 1 other classes: {evidence}. "
             "PyTorch spreads eps over all C classes, y included: eps / C each",
             _rule("the target is 1 - eps at y and eps / (C - 1) elsewhere",

@@ -83,9 +83,9 @@ def _sigmoid(x):
     return np.exp(-np.logaddexp(0.0, -x))
 
 
-def _grads(p, o_sign=1.0, swap=(False, False), negatives="add", o_last=False, dv_negatives=True):
+def _grads(p, o_sign=1.0, o_sign_dv=1.0, swap=(False, False), negatives="add", o_last=False, dv_negatives=True):
     """What (dv_c, dU) a variant of the rule gives on the call the check is about: o_sign on
-    U[o]'s row, sigmoid's argument negated in the (positive, negative) terms, the negatives'
+    U[o]'s row (o_sign_dv on the true word's term of dv_c), sigmoid's argument negated in the (positive, negative) terms, the negatives'
     rows written by add.at ('add'), by dU[neg] += ('fancy_add') or dU[neg] = ('assign'),
     U[o]'s row assigned after them (o_last), dv_c without the negatives' terms."""
     a, params = p.inputs, p.ev.params(p.scenario)
@@ -96,7 +96,7 @@ def _grads(p, o_sign=1.0, swap=(False, False), negatives="add", o_last=False, dv
     x_o, x_neg = U[o] @ v, U[neg] @ v
     g_o = _sigmoid(-x_o) - 1 if swap[0] else _sigmoid(x_o) - 1
     g_neg = _sigmoid(-x_neg) if swap[1] else _sigmoid(x_neg)
-    dv = g_o * U[o] + (g_neg @ U[neg] if dv_negatives else 0.0)
+    dv = o_sign_dv * g_o * U[o] + (g_neg @ U[neg] if dv_negatives else 0.0)
     dU = np.zeros_like(U)
     if not o_last:
         dU[o] += o_sign * g_o * v
@@ -127,12 +127,13 @@ def _repeats(negatives) -> bool:
 
 
 MISTAKES = [
-    Mistake("o_row_sign", "U[o]'s row has the wrong sign: {evidence}. d(-log sigmoid(x))/dx = "
-            "sigmoid(x) - 1, which is negative: dU[o] = (sigmoid(U[o] . v_c) - 1) v_c",
-            _rule("dU[o] = (1 - sigmoid(U[o] . v_c)) v_c", "dU[o] = (1 - sigmoid(U[o] . v_c)) v_c",
-                  {"o_sign": -1.0}),
-            says_zh="U[o] 这一行的符号反了：{evidence}。d(-log sigmoid(x))/dx = sigmoid(x) - 1，是负的："
-                    "dU[o] = (sigmoid(U[o] . v_c) - 1) v_c"),
+    Mistake("o_row_sign", "the true word's term has the wrong sign: {evidence}. d(-log sigmoid(x))/dx = "
+            "sigmoid(x) - 1, which is negative: dU[o] = (sigmoid(U[o] . v_c) - 1) v_c, and the same "
+            "coefficient times U[o] in dv_c",
+            _rule("its coefficient is 1 - sigmoid(U[o] . v_c)", "它的系数是 1 - sigmoid(U[o] . v_c)",
+                  {"o_sign": -1.0}, {"o_sign": -1.0, "o_sign_dv": -1.0}),
+            says_zh="真实词那一项的符号反了：{evidence}。d(-log sigmoid(x))/dx = sigmoid(x) - 1，是负的："
+                    "dU[o] = (sigmoid(U[o] . v_c) - 1) v_c，dv_c 中 U[o] 的系数也一样"),
     Mistake("repeated_negatives_overwritten", "a negative drawn several times counted once: "
             "{evidence}. dU[negatives] += ... (or =) with fancy indexing keeps one write per row; "
             "use np.add.at(dU, negatives, ...)",
