@@ -95,21 +95,16 @@ def _call(p):
         dout[p.check.call]
 
 
-def _rule(evidence, zh, target, mask=True, by_n=False):
-    """dlogits = dout * (p - target(onehot, eps, C)) / K, masked by the kept rows (mask) and
-    divided by the kept count K (by_n: by N)."""
+def _rule(evidence, zh, target, by_n=False):
+    """dlogits = dout * (p - target(onehot, eps, C)) / K on the kept rows, 0 on the others (by_n: / N)."""
     def candidate(p):
         if p.label != "dlogits":
             return None
         probs, y, keep, eps, dout = _call(p)
         n, c = probs.shape
         d = probs - target(np.eye(c)[y], eps, c)
-        return dout * (d * keep[:, None] if mask else d) / (n if by_n else keep.sum())
+        return dout * d * keep[:, None] / (n if by_n else keep.sum())
     return formula(evidence, candidate, zh=zh)
-
-
-def _right(onehot, eps, c):
-    return (1 - eps) * onehot + eps / c
 
 
 def _ignored_get_gradient(p):
@@ -167,7 +162,7 @@ MISTAKES = [
     Mistake("ignored_rows_in_mean", "the mean counted the ignored rows: {evidence}. Divide by K, "
             "the number of targets not ignored",
             _rule("dlogits is right times K / N: divided by N", "dlogits 等于正确答案乘以 K / N：除以了 N",
-                  _right, by_n=True),
+                  lambda o, eps, c: (1 - eps) * o + eps / c, by_n=True),
             says_zh="求平均时把被忽略的行也算进去了：{evidence}。要除以 K，即未被忽略的目标个数"),
     Mistake("fancy_indexing", "target[:, y] changes whole columns: {evidence}. Pick one element "
             "per row with target[np.arange(N), y]",
