@@ -132,30 +132,35 @@ def _overflow(p):
 MISTAKES = [
     Mistake("unstable_softmax", "the softmax is not stable: {evidence}. Subtract each row's max "
             "before exp", _overflow, where="CrossEntropyLoss.forward",
-            says_zh="softmax 不稳定：{evidence}。在 exp 之前先减去每行的最大值"),
+            says_zh="softmax 不稳定：{evidence}。在 exp 之前先减去每行的最大值",
+            at_code=r"shifted\s*=|max\(|exp\("),
     Mistake("smoothing_missing_from_gradient", "label smoothing is in the loss but not in dlogits: "
             "{evidence}. The target is (1 - eps) onehot(y) + eps / C: dlogits = p - target",
             _rule("dlogits = dout * (p - onehot(y)) / K", "dlogits = dout * (p - onehot(y)) / K",
                   lambda o, eps, c: o),
             says_zh="损失里有标签平滑，dlogits 里却没有：{evidence}。目标分布是 (1 - eps) onehot(y) + eps / C："
-                    "dlogits = p - target"),
+                    "dlogits = p - target",
+            at_code=r"np\.full|eps\s*/|onehot|eye\(|-=\s*1\b|\+=\s*1\b|=\s*1(\.0)?$"),
     Mistake("smoothing_onehot_not_reduced", "the true class kept its full 1: {evidence}. The target "
             "puts 1 - eps on y_i (plus eps / C), so it sums to 1",
             _rule("the target is onehot(y) + eps / C, which sums to 1 + eps", "目标分布是 onehot(y) + eps / C，之和为 1 + eps",
                   lambda o, eps, c: o + eps / c),
-            says_zh="真实类别保留了完整的 1：{evidence}。目标分布在 y_i 处是 1 - eps（再加 eps / C），之和为 1"),
+            says_zh="真实类别保留了完整的 1：{evidence}。目标分布在 y_i 处是 1 - eps（再加 eps / C），之和为 1",
+            at_code=r"\+=\s*1(\.0)?$|onehot|eye\("),
     Mistake("smoothing_over_other_classes", "eps was spread over the C - 1 other classes: {evidence}. "
             "PyTorch spreads eps over all C classes, y included: eps / C each",
             _rule("the target is 1 - eps at y and eps / (C - 1) elsewhere",
                   "目标分布在 y 处为 1 - eps，其余各处为 eps / (C - 1)",
                   lambda o, eps, c: (1 - eps) * o + eps / (c - 1) * (1 - o)),
             says_zh="把 eps 分给了其余 C - 1 个类别：{evidence}。PyTorch 把 eps 平均分给全部 C 个类别"
-                    "（包括 y）：每个 eps / C"),
+                    "（包括 y）：每个 eps / C",
+            at_code=r"eps\s*/"),
     Mistake("smoothing_not_divided_by_classes", "eps was added to every class undivided: {evidence}. "
             "The smoothing term is a mean over the classes: eps / C each",
             _rule("the target is (1 - eps) onehot(y) + eps", "目标分布是 (1 - eps) onehot(y) + eps",
                   lambda o, eps, c: (1 - eps) * o + eps),
-            says_zh="把 eps 原样加到了每个类别上：{evidence}。平滑项是对类别求平均：每个 eps / C"),
+            says_zh="把 eps 原样加到了每个类别上：{evidence}。平滑项是对类别求平均：每个 eps / C",
+            at_code=r"np\.full|\+\s*eps\b|eps\s*\*"),
     Mistake("ignored_rows_get_gradient", "ignored targets still get a gradient: {evidence}. Multiply "
             "each row by keep (y != ignore_index)", _ignored_get_gradient,
             says_zh="被忽略的目标仍然有梯度：{evidence}。每一行都要乘以 keep（y != ignore_index）"),
@@ -163,12 +168,14 @@ MISTAKES = [
             "the number of targets not ignored",
             _rule("dlogits is right times K / N: divided by N", "dlogits 等于正确答案乘以 K / N：除以了 N",
                   lambda o, eps, c: (1 - eps) * o + eps / c, by_n=True),
-            says_zh="求平均时把被忽略的行也算进去了：{evidence}。要除以 K，即未被忽略的目标个数"),
+            says_zh="求平均时把被忽略的行也算进去了：{evidence}。要除以 K，即未被忽略的目标个数",
+            at_code=r"/\s*n\b|/\s*len\(|shape\[0\]"),
     Mistake("fancy_indexing", "target[:, y] changes whole columns: {evidence}. Pick one element "
             "per row with target[np.arange(N), y]",
             _rule("the target is 1 - eps in every column some y names", "凡是某个 y 出现过的列，目标都是 1 - eps",
                   lambda o, eps, c: np.where(o.any(axis=0), 1 - eps, 0.0) + eps / c),
-            says_zh="target[:, y] 改动了整列：{evidence}。用 target[np.arange(N), y] 每行只取一个元素"),
+            says_zh="target[:, y] 改动了整列：{evidence}。用 target[np.arange(N), y] 每行只取一个元素",
+            at_code=r"\[\s*:\s*,"),
 ]
 
 

@@ -133,7 +133,8 @@ MISTAKES = [
             _rule("its coefficient is 1 - sigmoid(U[o] . v_c)", "它的系数是 1 - sigmoid(U[o] . v_c)",
                   {"o_sign": -1.0}, {"o_sign": -1.0, "o_sign_dv": -1.0}),
             says_zh="真实词那一项的符号反了：{evidence}。d(-log sigmoid(x))/dx = sigmoid(x) - 1，是负的："
-                    "dU[o] = (sigmoid(U[o] . v_c) - 1) v_c，dv_c 中 U[o] 的系数也一样"),
+                    "dU[o] = (sigmoid(U[o] . v_c) - 1) v_c，dv_c 中 U[o] 的系数也一样",
+            at_code=r"1(\.0)?\s*-\s*(self\.)?s_o|\[\s*(self\.)?o\s*\]\s*[+-]?="),
     Mistake("repeated_negatives_overwritten", "a negative drawn several times counted once: "
             "{evidence}. dU[negatives] += ... (or =) with fancy indexing keeps one write per row; "
             "use np.add.at(dU, negatives, ...)",
@@ -142,7 +143,8 @@ MISTAKES = [
                   {"negatives": "fancy_add"}, {"negatives": "assign"}, {"negatives": "assign", "o_last": True},
                   when=_repeats),
             says_zh="被抽到多次的负样本只算了一次：{evidence}。花式索引 dU[negatives] += ...（或 =）对每行只写一次；"
-                    "用 np.add.at(dU, negatives, ...)"),
+                    "用 np.add.at(dU, negatives, ...)",
+            at_code=r"\[\s*(self\.)?negatives\s*\]\s*\+?="),
     Mistake("o_row_overwritten", "a negative equal to o lost one of its two terms in U[o]'s row: "
             "{evidence}. Both belong in that row: add (+=, np.add.at), do not assign",
             lambda p: _rule("dU[o] = ... after the negatives' rows", "在写完负样本的行之后 dU[o] = ...",
@@ -150,16 +152,19 @@ MISTAKES = [
                 "dU[negatives] = ... after U[o]'s row", "在写完 U[o] 这一行之后 dU[negatives] = ...",
                 {"negatives": "assign"}, when=lambda negatives: not _repeats(negatives))(p),
             says_zh="等于 o 的负样本在 U[o] 这一行里丢了两项中的一项：{evidence}。两项都属于这一行："
-                    "要相加（+=、np.add.at），不要赋值"),
+                    "要相加（+=、np.add.at），不要赋值",
+            at_code=r"\[\s*(self\.)?o\s*\]\s*=|\[\s*(self\.)?negatives\s*\]\s*="),
     Mistake("dv_c_missing_negatives", "dv_c has only the true word's term: {evidence}. Every "
             "negative adds sigmoid(U[neg_k] . v_c) U[neg_k]",
             _rule("dv_c = (sigmoid(U[o] . v_c) - 1) U[o]", "dv_c = (sigmoid(U[o] . v_c) - 1) U[o]",
                   {"dv_negatives": False}),
-            says_zh="dv_c 只有真实词那一项：{evidence}。每个负样本还要加上 sigmoid(U[neg_k] . v_c) U[neg_k]"),
+            says_zh="dv_c 只有真实词那一项：{evidence}。每个负样本还要加上 sigmoid(U[neg_k] . v_c) U[neg_k]",
+            at_code=r"\bdv(_c)?\s*\+?="),
     Mistake("sigmoid_argument_swapped", "sigmoid(x) and sigmoid(-x) were swapped: {evidence}. "
             "d(-log sigmoid(x))/dx = sigmoid(x) - 1 and d(-log sigmoid(-x))/dx = sigmoid(x)",
             _rule("got uses sigmoid(-x) where sigmoid(x) belongs", "在该用 sigmoid(x) 的地方用了 sigmoid(-x)",
                   {"swap": (True, True)}, {"swap": (True, False)}, {"swap": (False, True)}),
             says_zh="sigmoid(x) 和 sigmoid(-x) 用反了：{evidence}。d(-log sigmoid(x))/dx = sigmoid(x) - 1，"
-                    "d(-log sigmoid(-x))/dx = sigmoid(x)"),
+                    "d(-log sigmoid(-x))/dx = sigmoid(x)",
+            at_code=r"1(\.0)?\s*-\s*(self\.)?s_|sigmoid\(\s*-"),
 ]
