@@ -10,7 +10,6 @@ from dataclasses import replace
 import numpy as np
 
 from bpdrill.core.diagnose import Mistake, close, formula
-from bpdrill.core.judge import Check, matches_reference
 from bpdrill.core.protocol import Scenario
 from bpdrill.i18n import register, t
 from bpdrill.kinds import loss
@@ -64,20 +63,15 @@ def scenarios(rng) -> list[Scenario]:
     ]
 
 
-def _edge(id_, scenario, title, title_zh):
-    return Check(id_, "edge", ("dlogits", "loss"), 1, scenario, matches_reference("dlogits", "loss"), title, title_zh)
-
-
 CHECKS = [
     *loss.checks(SPEC, "mixed"),
-    Check("edge.default_dout", "edge", "dlogits", 1, "default", matches_reference("dlogits"),
-          "backward() with the default dout = 1", "使用默认的 dout = 1 调用 backward()"),
-    _edge("edge.ignored", "ignored", "ignored targets, no smoothing: their rows get 0, the mean runs over the rest",
+    loss.default_dout_check(SPEC),
+    loss.edge_check(SPEC, "edge.ignored", "ignored", "ignored targets, no smoothing: their rows get 0, the mean runs over the rest",
           "有被忽略的目标、无平滑：这些行梯度为 0，平均只对其余行求"),
-    _edge("edge.smoothing", "smoothing", "label smoothing, no ignored targets", "标签平滑、没有被忽略的目标"),
-    _edge("edge.ignore_index", "ignore_index", "an ignore_index that is a real class (not -100)",
+    loss.edge_check(SPEC, "edge.smoothing", "smoothing", "label smoothing, no ignored targets", "标签平滑、没有被忽略的目标"),
+    loss.edge_check(SPEC, "edge.ignore_index", "ignore_index", "an ignore_index that is a real class (not -100)",
           "ignore_index 是一个真实类别（不是 -100）"),
-    _edge("edge.extreme", "extreme", "logits of magnitude 1e3: finite and right", "logits 量级为 1e3：结果有限且正确"),
+    loss.edge_check(SPEC, "edge.extreme", "extreme", "logits of magnitude 1e3: finite and right", "logits 量级为 1e3：结果有限且正确"),
 ]
 
 
@@ -85,14 +79,11 @@ CHECKS = [
 
 def _call(p):
     """(probs, y with ignored rows at 0, keep, eps, dout) of the call the check is about."""
-    a, params = p.inputs, p.ev.params(p.scenario)
-    suffix = "3" if p.check.call == "new_forward" else ""
-    dout = {"first": params.get("dout", 1.0), "second": params.get("dout2"), "new_forward": params.get("dout3")}
-    z, y = a[f"logits{suffix}"], a[f"y{suffix}"].astype(int)
-    keep = y != params["options"]["ignore_index"]
+    (suffix, dout), options = loss.call(p), p.ev.params(p.scenario)["options"]
+    z, y = p.inputs[f"logits{suffix}"], p.inputs[f"y{suffix}"].astype(int)
+    keep = y != options["ignore_index"]
     e = np.exp(z - z.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True), np.where(keep, y, 0), keep, params["options"]["label_smoothing"], \
-        dout[p.check.call]
+    return e / e.sum(axis=1, keepdims=True), np.where(keep, y, 0), keep, options["label_smoothing"], dout
 
 
 def _rule(evidence, zh, target, by_n=False):

@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 
 from bpdrill.core.diagnose import Mistake, formula
-from bpdrill.core.judge import Check, matches_reference
 from bpdrill.core.protocol import Scenario
 from bpdrill.kinds import loss
 
@@ -61,19 +60,14 @@ def scenarios(rng) -> list[Scenario]:
                      {"dout": douts[4], "dout2": douts[5], "dout3": douts[6]})]
 
 
-def _edge(id_, scenario, title, title_zh):
-    return Check(id_, "edge", ("dv_c", "dU"), 1, scenario, matches_reference("dv_c", "dU"), title, title_zh)
-
-
 CHECKS = [
     *loss.checks(SPEC, "distinct", "{key} and the loss match PyTorch (K distinct negatives)",
                  "{key} 和损失值与 PyTorch 一致（K 个互不相同的负样本）", single=None),
-    _edge("edge.repeated_negatives", "repeated", "a negative drawn several times: its rows of dU add up",
+    loss.edge_check(SPEC, "edge.repeated_negatives", "repeated", "a negative drawn several times: its rows of dU add up",
           "同一个负样本被抽到多次：dU 中它的行要相加"),
-    _edge("edge.negative_is_o", "negative_is_o", "a negative equal to o: both terms add to U[o]'s row",
+    loss.edge_check(SPEC, "edge.negative_is_o", "negative_is_o", "a negative equal to o: both terms add to U[o]'s row",
           "负样本恰好等于 o：两项都加到 U[o] 这一行"),
-    _edge("edge.default_dout", "default", "backward() with the default dout = 1",
-          "使用默认的 dout = 1 调用 backward()"),
+    loss.default_dout_check(SPEC),
 ]
 
 
@@ -88,11 +82,9 @@ def _grads(p, o_sign=1.0, o_sign_dv=1.0, swap=(False, False), negatives="add", o
     U[o]'s row (o_sign_dv on the true word's term of dv_c), sigmoid's argument negated in the (positive, negative) terms, the negatives'
     rows written by add.at ('add'), by dU[neg] += ('fancy_add') or dU[neg] = ('assign'),
     U[o]'s row assigned after them (o_last), dv_c without the negatives' terms."""
-    a, params = p.inputs, p.ev.params(p.scenario)
-    suffix = "3" if p.check.call == "new_forward" else ""
+    (suffix, dout), a = loss.call(p), p.inputs
     v, U = a[f"v_c{suffix}"], a[f"U{suffix}"]
     o, neg = int(a[f"o{suffix}"]), a[f"negatives{suffix}"].astype(int)
-    dout = {"first": params.get("dout", 1.0), "second": params.get("dout2"), "new_forward": params.get("dout3")}
     x_o, x_neg = U[o] @ v, U[neg] @ v
     g_o = _sigmoid(-x_o) - 1 if swap[0] else _sigmoid(x_o) - 1
     g_neg = _sigmoid(-x_neg) if swap[1] else _sigmoid(x_neg)
@@ -108,7 +100,7 @@ def _grads(p, o_sign=1.0, o_sign_dv=1.0, swap=(False, False), negatives="add", o
         dU[neg] = g_neg[:, None] * v
     if o_last:
         dU[o] = o_sign * g_o * v
-    return {"dv_c": dout[p.check.call] * dv, "dU": dout[p.check.call] * dU}.get(p.label)
+    return {"dv_c": dout * dv, "dU": dout * dU}.get(p.label)
 
 
 def _rule(evidence, zh, *variants, when=lambda negatives: True):

@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 
 from bpdrill.core.diagnose import Mistake, formula
-from bpdrill.core.judge import Check, matches_reference
 from bpdrill.core.protocol import Scenario
 from bpdrill.i18n import register
 from bpdrill.kinds import loss
@@ -55,17 +54,12 @@ def scenarios(rng) -> list[Scenario]:
             Scenario("satisfied", "backward", satisfied, {"dout": float(rng.uniform(1.25, 2.5))})]
 
 
-def _edge(id_, scenario, title, title_zh):
-    return Check(id_, "edge", ("dscores", "loss"), 1, scenario, matches_reference("dscores", "loss"), title, title_zh)
-
-
 CHECKS = [
     *loss.checks(SPEC, "basic"),
-    Check("edge.default_dout", "edge", "dscores", 1, "default", matches_reference("dscores"),
-          "backward() with the default dout = 1", "使用默认的 dout = 1 调用 backward()"),
-    _edge("edge.ties", "ties", "margins of exactly 0 contribute 0, as torch.relu's derivative at 0",
+    loss.default_dout_check(SPEC),
+    loss.edge_check(SPEC, "edge.ties", "ties", "margins of exactly 0 contribute 0, as torch.relu's derivative at 0",
           "恰好为 0 的间隔项贡献为 0，与 torch.relu 在 0 处的导数一致"),
-    _edge("edge.satisfied", "satisfied", "rows whose margins are all met get a gradient of 0",
+    loss.edge_check(SPEC, "edge.satisfied", "satisfied", "rows whose margins are all met get a gradient of 0",
           "所有间隔都已满足的行梯度为 0"),
 ]
 
@@ -74,11 +68,9 @@ CHECKS = [
 
 def _call(p):
     """(raw margins s - s_y + 1 (N, C), y, dout) of the call the check is about."""
-    a, params = p.inputs, p.ev.params(p.scenario)
-    s, y = (a["scores3"], a["y3"]) if p.check.call == "new_forward" else (a["scores"], a["y"])
-    dout = {"first": params.get("dout", 1.0), "second": params.get("dout2"), "new_forward": params.get("dout3")}
-    y = y.astype(int)
-    return s - s[np.arange(len(y)), y][:, None] + 1.0, y, dout[p.check.call]
+    suffix, dout = loss.call(p)
+    s, y = p.inputs[f"scores{suffix}"], p.inputs[f"y{suffix}"].astype(int)
+    return s - s[np.arange(len(y)), y][:, None] + 1.0, y, dout
 
 
 def _rule(evidence, zh, weights=lambda m: m > 0, true_column=lambda w, y: -w.sum(axis=1), scale=lambda c: 1.0):
