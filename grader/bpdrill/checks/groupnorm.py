@@ -3,7 +3,6 @@ with num_groups in between, 1 (layer norm over C, H, W) and C (instance norm), a
 from __future__ import annotations
 
 from dataclasses import replace
-from functools import partial
 
 import numpy as np
 
@@ -17,39 +16,35 @@ EPS = 1e-5  # GroupNorm's default: the hidden layers are built with it
 GRADS = ("dx", "dgamma", "dbeta")
 
 
-def _torch(torch, x, gamma, beta, groups):
-    return torch.nn.functional.group_norm(x, groups, gamma, beta, EPS)
+def _torch(torch, x, gamma, beta, num_groups):
+    return torch.nn.functional.group_norm(x, num_groups, gamma, beta, EPS)
 
 
 def _make(module, s):
-    return module.GroupNorm(int(s["groups"]), s["gamma"].shape[0])
+    return module.GroupNorm(s.params["num_groups"], s["gamma"].shape[0])
 
 
-SPEC = layer.Layer("GroupNorm", partial(_torch, groups=None), params=("gamma", "beta"), make=_make,
-                   numgrad_points=2)
+SPEC = layer.Layer("GroupNorm", _torch, params=("gamma", "beta"), options=("num_groups",), make=_make,
+                   numgrad_points={"dx": 2})
 
 
-def reference(ref, s: Scenario) -> dict:
-    """The kind's reference with this scenario's number of groups (the array `groups`)."""
-    return layer.reference(replace(SPEC, torch=partial(_torch, groups=int(s.arrays["groups"]))), ref, s)
-
-
-def _draw(rng, n, c, h, w, groups):
+def _draw(rng, n, c, h, w):
     """Each sample and channel with its own mean and spread: the group statistics matter.
     gamma never near zero or all ones, so dx_hat = dout * gamma shows."""
     scale = rng.uniform(0.5, 2.0, size=(n, c, 1, 1))
     return {"x": rng.normal(size=(n, c, 1, 1)) + scale * rng.normal(size=(n, c, h, w)),
             "gamma": rng.uniform(0.5, 2.0, size=c) * rng.choice([-1.0, 1.0], size=c),
-            "beta": rng.normal(size=c), "dout": rng.normal(size=(n, c, h, w)), "groups": np.array(groups)}
+            "beta": rng.normal(size=c), "dout": rng.normal(size=(n, c, h, w))}
 
 
 def scenarios(rng) -> list[Scenario]:
     c, groups = [(4, 2), (6, 2), (6, 3)][int(rng.integers(3))]  # 1 < groups < C
     h, w = (int(v) for v in rng.permutation([2, 3, 4])[:2])  # H * W >= 6: no group of two numbers
     n = int(rng.integers(3, 6))
-    found = layer.standard(SPEC, lambda r, k: _draw(r, k, c, h, w, groups), rng, n)
-    return found + [Scenario("one_group", "backward", _draw(rng, n, c, h, w, 1)),
-                    Scenario("per_channel", "backward", _draw(rng, n, c, h, w, c))]
+    found = [replace(s, params={**s.params, "num_groups": groups})
+             for s in layer.standard(SPEC, lambda r, k: _draw(r, k, c, h, w), rng, n)]
+    return found + [Scenario("one_group", "backward", _draw(rng, n, c, h, w), {"num_groups": 1}),
+                    Scenario("per_channel", "backward", _draw(rng, n, c, h, w), {"num_groups": c})]
 
 
 CHECKS = [
@@ -65,11 +60,9 @@ CHECKS = [
 # ---- diagnosis: the known mistakes, recomputed in NumPy on the same inputs ---------------------
 
 def _call(p):
-    """(x, gamma, dout, groups) of the call the check is about."""
-    a = p.inputs
-    x = a["x3"] if p.check.call == "new_forward" else a["x"]
-    dout = a[{"first": "dout", "second": "dout2", "new_forward": "dout3"}[p.check.call]]
-    return x, a["gamma"], dout, int(a["groups"])
+    """(x, gamma, dout, num_groups) of the call the check is about."""
+    a = layer.call_arrays(SPEC, p)
+    return a["x"], a["gamma"], a["dout"], p.ev.params(p.scenario)["num_groups"]
 
 
 def _mean(a, over: str, groups: int):

@@ -75,10 +75,8 @@ def _grads(x, h, Wx, Wh, bx, bh, dh_next, order=(0, 1, 2), convention_swapped=Fa
 
 def _call(p):
     """The inputs of the call the check is about, as _grads takes them."""
-    a = p.inputs
-    new = "3" if p.check.call == "new_forward" else ""
-    grad = {"new_forward": "3", "second": "2"}.get(p.check.call, "")
-    return a[f"x{new}"], a[f"h{new}"], a["Wx"], a["Wh"], a["bx"], a["bh"], a[f"dh_next{grad}"]
+    a = layer.call_arrays(SPEC, p)
+    return a["x"], a["h"], a["Wx"], a["Wh"], a["bx"], a["bh"], a["dh_next"]
 
 
 def _wrong(p, **mistake):

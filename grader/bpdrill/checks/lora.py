@@ -50,10 +50,8 @@ def _grads(x, W, A, B, dout, scale_dA=1, scale_dB=1, scale_path=1, frozen_path=T
 
 def _call(p):
     """(x, W, A, B, dout) of the call the check is about."""
-    a = p.inputs
-    x = a["x3"] if p.check.call == "new_forward" else a["x"]
-    dout = a[{"first": "dout", "second": "dout2", "new_forward": "dout3"}[p.check.call]]
-    return x, a["W"], a["A"], a["B"], dout
+    a = layer.call_arrays(SPEC, p)
+    return a["x"], a["W"], a["A"], a["B"], a["dout"]
 
 
 def _variant(evidence, zh, **mistake):
