@@ -201,10 +201,30 @@ def sizes(spec: Optimizer):
     return lambda ev, scenario: {}
 
 
+def _unchanged(p, prefix: str, names) -> bool:
+    """The learner's arrays prefix.<name> are the scenario's inputs, element for element."""
+    inputs = p.inputs
+    return all(p.learner(p.scenario, f"{prefix}{n}") is not None and
+               np.array_equal(p.learner(p.scenario, f"{prefix}{n}"), inputs[f"{prefix}{n}"]) for n in names)
+
+
+def _grads_changed(p) -> bool:
+    """Did step change the caller's gradients in this scenario?"""
+    inputs = p.inputs
+    for key, before in inputs.items():
+        if key.startswith("grad."):
+            after = p.learner(p.scenario, f"grad_after.{key[len('grad.'):]}")
+            if after is None or not np.array_equal(after, before):
+                return True
+    return False
+
+
 def _not_in_place(p):
     if p.check.id != "edge.in_place":
         return None
     names = param_names(p.ev, p.scenario)
+    if not _unchanged(p, "param.", names):
+        return None  # the caller's arrays did move: not this mistake
     ref = p.reference()
     views = [p.learner(p.scenario, f"view.{n}") for n in names]
     if all(v is not None and close(v, ref[n]) for v, n in zip(views, names)):
@@ -220,9 +240,9 @@ def _aliased_buffer(p):
     """The caller's gradients changed with no weight decay to add: a state kept as the caller's
     own array (buf = g) and later updated in place; or, where the caller reuses its gradient
     arrays, the update went wrong while that purity check failed too."""
-    if p.check.judge is grads_untouched and not _hyper(p).get("weight_decay"):
+    if p.check.judge is grads_untouched and not _hyper(p).get("weight_decay") and _grads_changed(p):
         return {"evidence": t("grads changed after step, with no weight decay to add")}
-    if p.ev.params(p.scenario).get("reuse_grads") and any(
+    if p.ev.params(p.scenario).get("reuse_grads") and p.check.judge is moves_like_reference and any(
             c.judge is grads_untouched and not p.passed(c.id) for c, _ in p.failures.values()):
         return {"evidence": t("the update goes wrong when the caller reuses its gradient arrays, and "
                               "step changed the caller's gradients")}
@@ -238,8 +258,8 @@ MISTAKES = [
                     "下一步的 buf *= momentum 会写进去，调用方的下一个梯度也会覆盖它。请用副本初始化：buf = g.copy()"),
     Mistake("grads_modified_in_place", "step wrote into the caller's gradients: {evidence}. "
             "Add weight decay into a new array (g = g + wd * p)",
-            lambda p: p.check.judge is grads_untouched and _hyper(p).get("weight_decay") and
-            {"evidence": t("grads changed after step")},
+            lambda p: p.check.judge is grads_untouched and _hyper(p).get("weight_decay") and _grads_changed(p)
+            and {"evidence": t("grads changed after step")},
             says_zh="step 改写了调用方的梯度：{evidence}。把权重衰减加到一个新数组里（g = g + wd * p）"),
     Mistake("not_in_place", "the parameters were rebound, not updated in place: {evidence}. "
             "Write p -= ... (or p[...] = ...), not p = p - ...", _not_in_place,
