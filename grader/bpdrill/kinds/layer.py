@@ -488,9 +488,14 @@ def _cache_modified(p):
 
 
 def _frozen_written(p):
+    """backward wrote self.d<frozen> (a value that is not None): what edge.frozen's run shows."""
     if p.check.id != "edge.frozen" or not p.label:
         return None
-    return {"evidence": ""}
+    try:
+        written = p.ev.value(p.scenario, f"wrote.{p.label}")
+    except Failed:
+        return None
+    return {"evidence": ""} if written.kind == "bool" and written.value else None
 
 
 MISTAKES = [
