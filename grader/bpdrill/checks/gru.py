@@ -50,7 +50,7 @@ def _sigmoid(a):
 
 
 def _grads(x, h, Wx, Wh, bx, bh, dh_next, order=(0, 1, 2), convention_swapped=False, dz_sign=1.0,
-           direct=True, bh_n_in_dr=True, r_on_hidden="all") -> dict:
+           direct=True, bh_n_in_dr=True, r_on_hidden="all", n_derivative="tanh") -> dict:
     """The gradients with one mistake switched on. order: the gate blocks stacked, as indices
     into (r, z, n); r_on_hidden: where the hidden n block is scaled by r (all, none, weights)."""
     H = h.shape[1]
@@ -61,7 +61,7 @@ def _grads(x, h, Wx, Wh, bx, bh, dh_next, order=(0, 1, 2), convention_swapped=Fa
         dn, dz, dh = dh_next * z, dh_next * (n - h), dh_next * (1 - z)
     else:
         dn, dz, dh = dh_next * (1 - z), dz_sign * dh_next * (h - n), dh_next * z
-    da_n = dn * (1 - n ** 2)
+    da_n = dn * ((1 - n ** 2) if n_derivative == "tanh" else n * (1 - n))
     da_r = da_n * (gh[:, 2 * H:] if bh_n_in_dr else gh[:, 2 * H:] - bh[2 * H:]) * r * (1 - r)
     da_z = dz * z * (1 - z)
 
@@ -133,6 +133,11 @@ MISTAKES = [
             _variant("got dh equals dgh @ Wh.T alone", "got 的 dh 只等于 dgh @ Wh.T", direct=False),
             says_zh="dh 缺少直接路径：{evidence}。h 除了经过各门，还经过 z * h 到达 h_next："
                     "dh = dh_next * z + dgh @ Wh.T"),
+    Mistake("n_derivative_as_sigmoid", "the candidate n is a tanh, but its derivative was taken as a "
+            "sigmoid's, n * (1 - n): {evidence}. Use 1 - n**2",
+            _variant("got equals the gradients with n * (1 - n) in place of 1 - n**2",
+                     "got 等于用 n * (1 - n) 代替 1 - n**2 时的梯度", n_derivative="sigmoid"),
+            says_zh="候选值 n 是 tanh 的输出，但它的导数按 sigmoid 取成了 n * (1 - n)：{evidence}。应当用 1 - n**2"),
     Mistake("reset_gate_missing_bh_n", "dr was taken from h @ Wh_n alone, without its bias: {evidence}. "
             "r scales h @ Wh_n + bh_n, so dr = da_n * (h @ Wh_n + bh_n)",
             _variant("got equals the gradients with dr = da_n * (h @ Wh_n)", "got 等于 dr = da_n * (h @ Wh_n) 时的梯度",
