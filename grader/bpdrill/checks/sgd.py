@@ -170,8 +170,14 @@ def _simulated(mistake: str, evidence: str, evidence_zh: str):
     return test
 
 
+# Which of step's statements holds each mistake's computation (the line to edit)
+AT_CODE = {
+    "buffer_starts_at_zeros": r"zeros|buf\w*\s*(\[[^]]*\])?\s*=(?!=)", "dampening_not_complemented": r"dampening",
+    "nesterov_ignored": r"nesterov", "nesterov_momentum_on_gradient": r"nesterov|momentum\s*\*", "weight_decay_ignored":
+    r'(weight_decay|\bwd\b)\s*\*|\*\s*(self\.)?(weight_decay|wd)\b', "decoupled_weight_decay": r'(weight_decay|\bwd\b)\s*\*|\*\s*(self\.)?(weight_decay|wd)\b', }
+
 MISTAKES = [
-    *[Mistake(name, says, _simulated(name, evidence, evidence_zh), says_zh=says_zh)
+    *[Mistake(name, says, _simulated(name, evidence, evidence_zh), says_zh=says_zh, at_code=AT_CODE.get(name, ""))
       for name, says, evidence, says_zh, evidence_zh in [
         ("buffer_starts_at_zeros", "the first step's buffer is (1 - dampening) * g: {evidence}. "
          "torch starts the buffer as the first gradient itself (a copy, no dampening), and applies "
