@@ -26,10 +26,11 @@ def relative_error(got: np.ndarray, expected: np.ndarray) -> float:
     """||got - expected|| / (||got|| + ||expected||): 0 when equal, 1 when unrelated or opposite-ish."""
     if not (np.all(np.isfinite(got)) and np.all(np.isfinite(expected))):
         return float("inf")
-    denom = np.linalg.norm(got) + np.linalg.norm(expected)
-    if denom == 0:
+    scale = max(float(np.max(np.abs(got), initial=0.0)), float(np.max(np.abs(expected), initial=0.0)))
+    if scale == 0:
         return 0.0
-    return float(np.linalg.norm(got - expected) / denom)
+    got, expected = got / scale, expected / scale  # tiny values: squares would underflow in the norms
+    return float(np.linalg.norm(got - expected) / (np.linalg.norm(got) + np.linalg.norm(expected)))
 
 
 def numerical_gradient(plus: np.ndarray, minus: np.ndarray, shape: tuple, project) -> np.ndarray:
