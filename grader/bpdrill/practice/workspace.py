@@ -144,6 +144,28 @@ def reset(workspace: Path, name: str) -> Path | None:
     return kept
 
 
+def save(workspace: Path, name: str, content: bytes, keep: bool = True) -> Path | None:
+    """Write content as the learner's file for name, in one step. keep: the file it replaces,
+    when it holds something else than content and than the skeleton, is kept in .attempts/
+    first. Returns where the old file was kept, or None. WorkspaceError before anything is
+    touched when it cannot be done."""
+    path = workspace / f"{name}.py"
+    if path.is_dir():
+        raise WorkspaceError(_is_a_directory(path, name))
+    kept = None
+    try:
+        mine = path.read_bytes() if path.is_file() else None
+        if keep and mine is not None and mine != content and mine != skeleton_path(name).read_bytes():
+            kept = _keep(workspace / ATTEMPTS, name, mine)
+    except OSError as exc:
+        raise WorkspaceError(_explain(exc, exc.filename or path)) from None
+    try:
+        _replace(path, content)
+    except OSError as exc:
+        raise WorkspaceError(_explain(exc, path)) from None
+    return kept
+
+
 def _keep(folder: Path, name: str, content: bytes) -> Path:
     """content saved as a new file in folder, never over another one; its path."""
     if folder.exists() and not folder.is_dir():
