@@ -1,0 +1,75 @@
+"""A class: many learners' workspaces graded under one seed, one row per learner and exercise.
+
+Each learner's files are graded as `bpdrill check` grades them (grading.runner: one isolated
+worker per file, as many at once as there are cores), so nothing in one learner's file can
+change another learner's row. Every learner gets the same hidden inputs (one seed for the
+class), and the PyTorch references are computed once for all of them.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from bpdrill.grading import runner
+from bpdrill.i18n import t
+
+COLUMNS = ("learner", "exercise", "score", "max_score", "status", "failed_checks", "diagnoses", "message",
+           "seed", "file")
+
+
+@dataclass
+class Row:
+    learner: str
+    exercise: str
+    score: int
+    max_score: int
+    status: str  # passed | partial | failed | not_started | error | missing
+    failed_checks: str  # the ids of the failed checks, separated by spaces
+    diagnoses: str  # the known mistakes named, "id@line", separated by spaces
+    message: str
+    seed: int
+    file: str
+
+
+def learner_name(folder: Path) -> str:
+    return folder.resolve().name
+
+
+def grade(folders: list[Path], names: list[str], seed: int, timeout: float = runner.DEFAULT_TIMEOUT,
+          jobs: int | None = None, progress=None) -> list[Row]:
+    """One Row per learner (folder) and exercise, in the order given. progress(learner, rows)
+    is called after each learner."""
+    rows = []
+    for folder in folders:
+        learner = learner_name(folder)
+        present = {n: folder / f"{n}.py" for n in names if (folder / f"{n}.py").is_file()}
+        graded = {r.name: r for r in runner.run_checks(present, seed, timeout=timeout, jobs=jobs)} if present else {}
+        mine = [_row(learner, name, folder / f"{name}.py", graded.get(name), seed) for name in names]
+        rows += mine
+        if progress is not None:
+            progress(learner, mine)
+    return rows
+
+
+def _row(learner: str, name: str, path: Path, report, seed: int) -> Row:
+    if report is None:
+        return Row(learner, name, 0, 0, "missing", "", "", t("{path} is missing", path=path), seed, str(path))
+    failed = [c for c in report.checks if not c.passed]
+    diagnoses = dict.fromkeys(f"{c.diagnosis.name}@{c.diagnosis.line}" for c in failed if c.diagnosis is not None)
+    return Row(learner, name, report.score, report.max_score, report.status, " ".join(c.id for c in failed),
+               " ".join(diagnoses), report.message, seed, report.file)
+
+
+def to_csv(rows: list[Row]) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow(asdict(row))
+    return out.getvalue()
+
+
+def to_json(rows: list[Row], seed: int) -> dict:
+    return {"seed": seed, "rows": [asdict(r) for r in rows]}
