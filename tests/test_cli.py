@@ -158,3 +158,30 @@ def test_verbose_shows_passed_checks_and_the_worst_elements(run, fresh_workspace
     assert "ok   dx matches the numerical gradient" in result.output
     assert "FAIL dW matches the numerical gradient [numgrad, dW]" in result.output
     assert "dW[" in result.output and "expected" in result.output  # worst elements
+
+
+@pytest.mark.parametrize("args", [("--lang", "zh", "list"), ("list", "--lang", "zh")])
+def test_lang_works_before_or_after_the_command(run, args):
+    result = run(*args)
+    assert result.exit_code == 0, result.output
+    assert "工作区" in result.output or "练习" in result.output
+
+
+def test_workspace_before_the_command_is_the_one_used_and_the_commands_own_wins(run, tmp_path):
+    before, after = tmp_path / "before", tmp_path / "after"
+    doc = json.loads(run("--workspace", str(before), "list", "--json").output)
+    assert doc["workspace"] == str(before.resolve())
+    doc = json.loads(run("--workspace", str(before), "list", "--json", "--workspace", str(after)).output)
+    assert doc["workspace"] == str(after.resolve())
+
+
+def test_exercise_names_match_without_regard_to_case(run):
+    result = run("check", "LSTM", "Linear", "--solution", "--seed", "5")
+    assert result.exit_code == 0, result.output
+    assert "lstm" in result.output and "linear" in result.output
+
+
+def test_a_mistyped_command_gets_did_you_mean(run):
+    result = CliRunner().invoke(cli, ["chek", "linear"])
+    assert result.exit_code == 2
+    assert "did you mean check" in result.output

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from bpdrill.core import diagnose
+from bpdrill.core import diagnose, diagnosis, mistakes
 from bpdrill.grading import reference, registry, runner
 from bpdrill.core.judge import Evidence, Failed
 from bpdrill.cli.main import cli
@@ -33,7 +33,7 @@ REQUIRED = {
 
 
 def known_names() -> set[str]:
-    names = {m.name for m in diagnose.GENERIC}
+    names = {m.name for m in mistakes.GENERIC}
     for name in EXERCISES:
         names |= {m.name for m in registry.get(name).mistakes}
     # named by the checks themselves
@@ -86,7 +86,7 @@ def test_no_mistake_is_ever_claimed_for_a_right_answer(name, seed):
                 continue
             for got in (expected.copy(), expected * (1 + 1e-13)):
                 failure = Failed("forced", target=target, got=got, expected=expected)
-                found = diagnose.diagnose(unit, ev, check, failure, outcomes, {check.id: (check, failure)})
+                found = diagnosis.diagnose(unit, ev, check, failure, outcomes, {check.id: (check, failure)})
                 assert found is None, f"{check.id} [{target}]: {found}"
 
 

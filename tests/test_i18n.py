@@ -34,13 +34,13 @@ def templates() -> set[str]:
 
 def inline_pairs() -> list[tuple[str, str]]:
     """(English, Chinese) written side by side: check titles and mistake sentences."""
-    from bpdrill.core import diagnose
+    from bpdrill.core import diagnose, mistakes
     pairs = []
     for name in catalog.names():
         unit = registry.get(name)
         pairs += [(c.title, c.title_zh) for c in unit.checks]
         pairs += [(m.says, m.says_zh) for m in unit.mistakes]
-    pairs += [(m.says, m.says_zh) for m in diagnose.GENERIC]
+    pairs += [(m.says, m.says_zh) for m in mistakes.GENERIC]
     return pairs
 
 

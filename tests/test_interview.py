@@ -153,6 +153,7 @@ def test_an_interview_diagnosis_says_what_and_where_but_not_the_fix(env):
 
 
 def test_every_mistake_the_readme_lists_has_a_plain_description_in_both_languages():
+    from bpdrill.core import mistakes as generic
     from bpdrill.core import plain
     from bpdrill.core.diagnose import Diagnosis
     readme = (Path(__file__).parent.parent / "README.md").read_text()
@@ -161,7 +162,7 @@ def test_every_mistake_the_readme_lists_has_a_plain_description_in_both_language
     assert len(listed) > 40
     from bpdrill.core import diagnose
     from bpdrill.grading import registry
-    mistakes = [*diagnose.GENERIC, *(m for n in registry.names() for m in registry.get(n).mistakes)]
+    mistakes = [*generic.GENERIC, *(m for n in registry.names() for m in registry.get(n).mistakes)]
     english = plain.descriptions()
     clauses = {m.name for m in mistakes if diagnose.first_clause(m.says)}
     assert not sorted(set(listed) - set(english) - clauses - {"input_modified_in_place",

@@ -7,7 +7,7 @@ import re
 import numpy as np
 import pytest
 
-from bpdrill.core import compare, diagnose
+from bpdrill.core import compare, diagnose, diagnosis, mistakes
 from bpdrill.grading import reference, registry, runner
 from bpdrill.core.judge import Evidence, Failed, compare_arrays
 from bpdrill.grading.report import CheckResult
@@ -50,11 +50,11 @@ UNSHIFTED = [("        shifted = logits - logits.max(axis=1, keepdims=True)  # (
 
 def test_no_vacuous_claims(tmp_path):
     # one factor fits any two numbers: never claimed for a single number ...
-    assert diagnose._factor_of(np.array(0.0088 * 3.0), np.array(3.0)) is None
-    assert diagnose._factor_of(np.array([5.0]), np.array([2.0])) is None
+    assert mistakes._factor_of(np.array(0.0088 * 3.0), np.array(3.0)) is None
+    assert mistakes._factor_of(np.array([5.0]), np.array([2.0])) is None
     # ... nor for an array where only one element matters
-    assert diagnose._factor_of(np.array([0.0, 7.0, 0.0]), np.array([0.0, 2.0, 0.0])) is None
-    assert diagnose._factor_of(np.array([2.0, 4.0]), np.array([1.0, 2.0])) == pytest.approx(2.0)
+    assert mistakes._factor_of(np.array([0.0, 7.0, 0.0]), np.array([0.0, 2.0, 0.0])) is None
+    assert mistakes._factor_of(np.array([2.0, 4.0]), np.array([1.0, 2.0])) == pytest.approx(2.0)
     # the loss with an epsilon inside the log: said as what it is, never "a constant factor"
     path = edited(tmp_path, "softmax_ce", *EPSILON_IN_LOG)
     for seed in range(3):
@@ -240,7 +240,7 @@ def test_property_random_perturbations_get_no_specific_diagnosis(name):
                     failure = Failed("forced", target=target, got=got, expected=expected)
                     outcomes[check.id].passed = False
                     with np.errstate(all="ignore"):  # as the runner judges: formulas like -1/p may overflow
-                        found = diagnose.diagnose(unit, ev, check, failure, outcomes, {check.id: (check, failure)})
+                        found = diagnosis.diagnose(unit, ev, check, failure, outcomes, {check.id: (check, failure)})
                     outcomes[check.id].passed = True
                     assert found is None or found.name == "constant_factor", \
                         f"seed {seed} {check.id} [{target}]: {found}"

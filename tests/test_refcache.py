@@ -19,7 +19,7 @@ def cache(tmp_path, monkeypatch):
 
 
 def _scenarios(name, seed):
-    return registry.get(name).scenarios(runner.exercise_rng(seed, name))
+    return registry.get(name).draw(seed)
 
 
 def _check(name, seed):

@@ -6,18 +6,19 @@ import dataclasses
 import numpy as np
 import pytest
 
+from bpdrill import devcheck
 from bpdrill.grading import registry, runner
 from conftest import EXERCISES, FIXTURES, fixture_files, grade_fresh
 
 
 def test_the_registry_consistency_check_finds_nothing_missing():
-    assert registry.problems() == []
+    assert devcheck.problems() == []
 
 
 @pytest.mark.parametrize("name", EXERCISES)
 def test_every_check_reads_a_scenario_the_exercise_draws(name):
     unit = registry.get(name)
-    drawn = {s.name for s in unit.scenarios(runner.exercise_rng(0, name))}
+    drawn = {s.name for s in unit.draw(0)}
     for check in unit.checks:
         assert check.scenario in drawn, f"{name}: {check.id} reads {check.scenario!r}, not drawn"
 

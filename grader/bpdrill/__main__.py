@@ -1,3 +1,3 @@
-from bpdrill.cli.launch import main
+from bpdrill.cli.main import main
 
 main()

@@ -1,5 +1,5 @@
 """The commands of interview rehearsal: ask (spoken questions), today (what is due), mock (a
-whole round). Registered on the `cli` group by the last lines of cli.py; Click only: parse,
+whole round). Added to the command group by bpdrill.cli.main; Click only: parse,
 call, print.
 
 Input is read line by line from stdin. When stdin gives nothing at all (CI, no terminal,
@@ -18,7 +18,8 @@ import click
 from bpdrill import catalog, i18n
 from bpdrill.practice import history, interview, questions, srs, workspace
 from bpdrill.grading import runner
-from bpdrill.cli.main import UsageProblem, _history, _record, _workspace, cli, common
+from bpdrill.cli.common import UsageProblem, common
+from bpdrill.practice.record import record_checks
 from bpdrill.practice.drill import format_seconds
 from bpdrill.i18n import t
 from bpdrill.grading.report import RunReport, render
@@ -142,16 +143,16 @@ def _resolve_pool(target: str | None) -> list[questions.Question]:
                          name=target, suggestion=suggestion, topics=", ".join(questions.topics())))
 
 
-@cli.command()
+@click.command()
 @click.argument("target", required=False, metavar="[TOPIC|ID]")
 @click.option("--answer", help="Your answer, typed (for scripts): matched against the key points.")
 @click.option("--rating", type=click.Choice(["again", "hard", "good", "easy", "1", "2", "3", "4"]),
               help="Your self-rating (for scripts): recorded without asking.")
 @common
-def ask(target, answer, rating, workspace_dir):
+def ask(session, target, answer, rating):
     """A spoken interview question: answer aloud or type, see the model answer, rate yourself."""
     pool = _resolve_pool(target)
-    hist = _history()
+    hist = session.history()
     deck = _open_deck(hist) if hist is not None and hist.db is not None else None
     q = deck.pick_question(pool) if deck is not None else pool[0]
     ask_one(q, deck, answer=answer, rating=RATING_WORDS[rating] if rating else None)
@@ -170,12 +171,12 @@ def _title(item: srs.Due) -> str:
     return text if len(text) <= 70 else text[:67] + "..."
 
 
-@cli.command()
+@click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of a list.")
 @common
-def today(as_json, workspace_dir):
+def today(session, as_json):
     """What is due for review: exercises and questions, most overdue first."""
-    hist = _history()
+    hist = session.history()
     if hist is None or hist.db is None:
         raise UsageProblem(t("the review schedule lives in the practice history, which cannot be opened"))
     deck = _open_deck(hist)
@@ -226,7 +227,7 @@ def _coding_part(hist, deck, ws, name: str, limit_minutes: float, mock_id: int) 
         seed = secrets.randbelow(2**31)
         report = runner.run_checks({name: started.file}, seed)[0]
         score = [report.score, report.max_score]
-        running = _record(hist, ws, [report], seed, {name: workspace.content_hash(started.file)})
+        running = record_checks(hist, ws, [report], seed, {name: workspace.content_hash(started.file)})
         if report.status == "passed":
             passed = True
             click.echo(click.style(t("{name}: full marks in {time}", name=name,
@@ -252,15 +253,15 @@ def _question_part(deck, pool) -> dict:
             "stopped": result["ended"]}
 
 
-@cli.command()
+@click.command()
 @click.option("--minutes", type=click.FloatRange(5, 600), default=45, show_default=True,
               help="The length of the round.")
 @common
-def mock(minutes, workspace_dir):
+def mock(session, minutes):
     """A mock interview: a warm-up question, an exercise on a blank page, a follow-up question,
     and a second exercise if time remains; a summary at the end, kept in your history."""
-    ws = _workspace(workspace_dir)
-    hist = _history()
+    ws = session.workspace()
+    hist = session.history()
     if hist is None or hist.db is None:
         raise UsageProblem(t("a mock interview needs the practice history, which cannot be opened"))
     deck = _open_deck(hist)

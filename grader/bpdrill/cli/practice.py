@@ -1,37 +1,114 @@
-"""The commands around an exercise file: hint, reset, solution, watch, and init (a new
-workspace). Registered on the `cli` group by the last lines of cli.py; Click only: parse,
+"""The commands of practice: drill (timed, with a fresh skeleton), stats, and those around an
+exercise file: hint, reset, solution, watch, and init (a new workspace). Click only: parse,
 call, print.
 """
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
 import click
 
 from bpdrill import catalog, i18n
-from bpdrill.practice import drill, interview, workspace
-from bpdrill.grading import runner
+from bpdrill.cli.common import FiniteRange, UsageProblem, common, exercise_names, pass_session
+from bpdrill.cli.interview import due_exercise, stats_extra
+from bpdrill.columns import table
 from bpdrill.core import source
-from bpdrill.cli.main import (FiniteRange, UsageProblem, _after_run, _history, _names_or_fail, _record, _seed,
-                         _unchanged, _workspace, cli, common)
-from bpdrill.i18n import t
+from bpdrill.grading import refcache, runner
+from bpdrill.grading.limits import DEFAULT_TIMEOUT
 from bpdrill.grading.report import diagnosis_text
+from bpdrill.i18n import t
+from bpdrill.practice import drill, interview, workspace
+from bpdrill.practice.drill import format_seconds
+from bpdrill.practice.record import record_checks, unchanged_hashes
+
+
+# ---- drill ------------------------------------------------------------------------------
+
+@click.command("drill")
+@click.argument("name", required=False)
+@click.option("--random", "pick", is_flag=True, help="Pick what is due for review, else the exercise you are weakest at.")
+@click.option("--minutes", type=FiniteRange(0.5, 600), help="The time limit (default: the exercise's).")
+@click.option("--interview", "blank_page", is_flag=True,
+              help="Interview mode: a blank page, no hints, diagnoses without the fix, timed apart.")
+@common
+def drill_command(session, name, pick, minutes, blank_page):
+    """Timed practice: a fresh skeleton (your old attempt is kept) and a running clock."""
+    if bool(name) == bool(pick):
+        raise UsageProblem(t("name one exercise to drill, or --random"))
+    name = None if pick else exercise_names([name])[0]
+    ws = session.workspace()
+    hist = session.history()
+    if not hist.can_write():  # before the skeleton is laid: no drill, nothing touched
+        raise click.ClickException(t("no drill started: it needs the practice history (see the warning above)"))
+    name = name or due_exercise(hist) or drill.pick_random(hist, str(ws))
+    try:
+        started = (interview.start if blank_page else drill.start)(hist, ws, name, minutes)
+    except workspace.WorkspaceError as exc:
+        raise UsageProblem(str(exc)) from None
+    if started.drill is None:
+        raise click.ClickException(t("no drill started: it needs the practice history (see the warning above)"))
+    ex = catalog.get(name)
+    lang = i18n.language()
+    click.echo(click.style(t("Drill: {title} ({name})", title=ex.text("title", lang), name=name), bold=True))
+    click.echo(t("Task: {task}", task=ex.text("task", lang)))
+    click.echo(t("Edit: {file}", file=started.file))
+    click.echo(t("Time limit: {limit}. The clock is running.", limit=format_seconds(started.drill.limit_seconds)))
+    if started.kept:
+        click.echo(t("Your previous attempt is kept at {path}", path=started.kept))
+    if blank_page:
+        click.echo(t("Interview mode: a blank page, no hints; a failed check names the mistake and where, "
+                     "not the fix. Check: bpdrill check {name}", name=name))
+        return
+    click.echo(t("Check: bpdrill check {name}  (or bpdrill watch {name}); stuck: bpdrill hint {name}", name=name))
+
+
+# ---- stats ------------------------------------------------------------------------------
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of a table.")
+@common
+def stats(session, as_json):
+    """Your practice history per exercise in this workspace: attempts, times to green, scores, trend."""
+    ws = session.workspace(create=False)
+    hist = session.history()
+    rows = [interview.practice_stats(hist, name, str(ws)) for name in catalog.names()]
+    extra, extra_lines = stats_extra(hist)
+    if as_json:
+        click.echo(json.dumps({"workspace": str(ws), "history": str(hist.path),
+                               "exercises": [r.to_json() for r in rows], **extra}, indent=2, ensure_ascii=False))
+        return
+    click.echo(t("practice in the workspace {path} (recorded in {history})", path=ws, history=hist.path) + "\n")
+    cells = [(t("exercise"), t("drills"), t("solved"), t("best"), t("median"), t("last score"), t("trend"),
+              t("hints"))]
+    for r in rows:
+        cells.append((r.exercise, str(r.attempts), str(r.solved),
+                      format_seconds(r.best_seconds) if r.best_seconds is not None else "-",
+                      format_seconds(r.median_seconds) if r.median_seconds is not None else "-",
+                      f"{r.last_score[0]}/{r.last_score[1]}" if r.last_score else "-",
+                      t(r.trend) if r.trend else "-", str(r.hints)))
+    click.echo("\n".join(table(cells, "<>>>>><>")))
+    over = sum(r.over_time for r in rows)
+    if over:
+        click.echo("\n" + t("{count} solved drills ran over their time limit", count=over))
+    for line in extra_lines:
+        click.echo(line)
 
 
 # ---- hint -------------------------------------------------------------------------------
 
-@cli.command()
+@click.command()
 @click.argument("name")
 @common
-def hint(name, workspace_dir):
+def hint(session, name):
     """The next hint for an exercise, one level deeper each time."""
-    name = _names_or_fail([name])[0]
-    ws = _workspace(workspace_dir)
+    name = exercise_names([name])[0]
+    ws = session.workspace()
     ex = catalog.get(name)
     if not ex.hints:
         raise UsageProblem(t("no hints are written for {name} yet", name=name))
-    hist = _history()
+    hist = session.history()
     if interview.active(hist, ws, name) is not None:
         raise UsageProblem(t("no hints in an interview drill: an interviewer gives none. Practise {name} with "
                              "hints in a plain `bpdrill drill {name}`", name=name))
@@ -45,19 +122,19 @@ def hint(name, workspace_dir):
 
 # ---- reset ------------------------------------------------------------------------------
 
-@cli.command()
+@click.command()
 @click.argument("names", nargs=-1, metavar="[NAME]...")
 @click.option("--all", "all_", is_flag=True, help="Reset every exercise.")
 @common
-def reset(names, all_, workspace_dir):
+def reset(session, names, all_):
     """Lay a fresh skeleton; your old attempt is kept in .attempts/."""
     if not names and not all_:
         raise UsageProblem(t("name an exercise to reset, or --all"))
     if names and all_:
         raise UsageProblem(t("give exercise names or --all, not both"))
-    ws = _workspace(workspace_dir)
-    hist = _history()
-    for name in catalog.names() if all_ else _names_or_fail(names):
+    ws = session.workspace()
+    hist = session.history()
+    for name in catalog.names() if all_ else exercise_names(names):
         try:
             kept = workspace.reset(ws, name)
         except workspace.WorkspaceError as exc:
@@ -69,15 +146,15 @@ def reset(names, all_, workspace_dir):
 
 # ---- solution ---------------------------------------------------------------------------
 
-@cli.command()
+@click.command()
 @click.argument("name")
 @click.option("--diff", "as_diff", is_flag=True, help="Show how your file differs from the reference.")
 @common
-def solution(name, as_diff, workspace_dir):
+def solution(session, name, as_diff):
     """The reference solution, or how yours differs from it."""
-    name = _names_or_fail([name])[0]
-    ws = _workspace(workspace_dir)
-    hist = _history()
+    name = exercise_names([name])[0]
+    ws = session.workspace()
+    hist = session.history()
     active = hist.active_drill(str(ws))
     if active is not None and active.exercise == name and not active.solved:
         question = t("A drill of {name} is running: seeing the solution ends it unsolved. Show it?", name=name)
@@ -109,22 +186,22 @@ def solution(name, as_diff, workspace_dir):
 
 # ---- watch ------------------------------------------------------------------------------
 
-@cli.command()
+@click.command()
 @click.argument("name")
 @click.option("--interval", type=FiniteRange(0.05, 10), default=0.1, show_default=True,
               help="Seconds between looks at the file.")
-@click.option("--timeout", type=FiniteRange(0.5, 600), default=runner.DEFAULT_TIMEOUT, show_default=True,
+@click.option("--timeout", type=FiniteRange(0.5, 600), default=DEFAULT_TIMEOUT, show_default=True,
               help="Seconds each check may run.")
 @common
-def watch(name, interval, timeout, workspace_dir):
+def watch(session, name, interval, timeout):
     """Re-check an exercise every time you save it (Ctrl-C stops)."""
-    name = _names_or_fail([name])[0]
-    ws = _workspace(workspace_dir)
+    name = exercise_names([name])[0]
+    ws = session.workspace()
     try:
         path = workspace.exercise_file(ws, name)
     except workspace.WorkspaceError as exc:
         raise UsageProblem(str(exc)) from None
-    hist = _history()
+    hist = session.history()
     click.echo(t("watching {path}; save to re-check, Ctrl-C to stop", path=path))
     seen = None
     try:
@@ -160,12 +237,12 @@ def _settled(path, stamp, pause: float = 0.02, limit: float = 0.5):
 
 
 def _watch_round(name, path, ws, hist, timeout) -> str:
-    seed, pooled = _seed(None, [name])
+    seed, pooled = refcache.draw_seed(None, [name])
     before = {name: workspace.content_hash(path)}
     report = runner.run_checks({name: path}, seed, timeout=timeout)[0]
-    _after_run([name], seed, pooled)
+    refcache.after_run([name], seed, pooled)
     line = [time.strftime("%H:%M:%S"), f"{name} {report.score}/{report.max_score}"]
-    active = _record(hist, ws, [report], seed, _unchanged({name: path}, before))
+    active = record_checks(hist, ws, [report], seed, unchanged_hashes({name: path}, before))
     if active is not None and active.exercise == name:
         line.append(drill.clock_line(active))
     text = "  ".join(line)
@@ -180,12 +257,13 @@ def _watch_round(name, path, ws, hist, timeout) -> str:
 
 # ---- init -------------------------------------------------------------------------------
 
-@cli.command()
+@click.command()
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--lang", type=click.Choice(i18n.LANGS), help="Language: en or zh.")
-def init(directory: Path, lang):
+@click.option("--lang", type=click.Choice(i18n.LANGS, case_sensitive=False), help="Language: en or zh.")
+@pass_session
+def init(session, directory: Path, lang):
     """Create a workspace in DIRECTORY (for a kit installed without a clone)."""
-    i18n.set_language(i18n.choose(lang))
+    session.use(lang=lang.lower() if lang else None)
     ws = directory.expanduser().resolve()
     try:
         laid = workspace.ensure(ws)

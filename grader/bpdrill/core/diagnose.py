@@ -5,8 +5,8 @@ outputs on the other hidden scenarios: a batch of one, a second backward, a tree
 next to a reused node ...), never guessed from the source text. Each Mistake is a small
 declarative unit: a name, a test over a Probe that returns the evidence (a dict of words for
 the message) when the mistake fits, and the sentence to say. The generic ones are GENERIC in
-bpdrill.core.mistakes (also reachable here as diagnose.GENERIC); each exercise's module in
-bpdrill.checks adds its own MISTAKES and says in WHERE which method computes each target.
+bpdrill.core.mistakes; each exercise's module in bpdrill.checks adds its own MISTAKES and says
+in WHERE which method computes each target; bpdrill.core.diagnosis runs them.
 """
 from __future__ import annotations
 
@@ -18,7 +18,6 @@ import numpy as np
 
 from bpdrill.core import compare
 from bpdrill.core.judge import Check, Evidence, Failed
-from bpdrill.core.places import display_path, statement_line
 from bpdrill.i18n import language, t
 
 
@@ -182,60 +181,3 @@ def learner_frames(error: dict | None) -> list[tuple[int, str, str]]:
 def in_backward(error: dict | None) -> bool:
     """Was the error raised inside a backward rule (a function called backward, or step)?"""
     return any(name.lstrip("_") in ("backward", "step") for _, name, _ in learner_frames(error))
-
-
-# ---- running the mistakes ----------------------------------------------------------------
-
-def where(path: str, qualname: str | None, label: str | None, line: int | None = None) -> tuple[str, int | None]:
-    """(' (in Linear.backward, workspace/linear.py:33)', 33): the method at fault and the line
-    that computes the gradient (its assignment or return), else the method's first line.
-    line: the line already known (where an error was raised)."""
-    if not qualname:
-        return "", None
-    line = line or statement_line(path, qualname, label)
-    return t(" (in {name}, {file})", name=qualname,
-             file=display_path(path) + (":" + str(line) if line else "")), line
-
-
-def diagnose(unit, ev: Evidence, check: Check, failure: Failed, outcomes: dict,
-             failures: dict | None = None) -> Diagnosis | None:
-    """The first known mistake that fits a failed check, or None. unit: a registry.Unit."""
-    probe = Probe(ev, check, failure, outcomes, unit.sizes, failures)
-    qualname = unit.where(probe)
-    if failure.mistake is not None:
-        name, text = failure.mistake
-        place, line = where(ev.learner_file, qualname, probe.label)
-        return Diagnosis(name, text + place, line, place)
-    if probe.got is not None and probe.expected is None and failure.target:
-        try:  # a shape check knows only the shape: the reference knows the values
-            probe.expected = ev.reference(check.scenario).get(failure.target)
-        except Exception:  # noqa: BLE001 - no reference for this target: diagnose without it
-            probe.expected = None
-    if probe.got is not None and probe.expected is not None and close(probe.got, probe.expected):
-        return None  # a diagnosis explains a difference: a right answer has none to explain
-    from bpdrill.core.mistakes import GENERIC  # here, not at the top: bpdrill.core.mistakes imports this module
-    for mistake in [*unit.mistakes, *GENERIC]:
-        if mistake.kinds and check.kind not in mistake.kinds:
-            continue
-        try:
-            evidence = mistake.test(probe)
-        except Exception:  # noqa: BLE001 - a hypothesis that cannot be tested on this output
-            evidence = None
-        if evidence:
-            words = {"label": probe.label, **evidence}
-            at = evidence.get("at") or (mistake.where(probe) if callable(mistake.where)
-                                        else (mistake.where or qualname))  # "at": where it was raised
-            place, line = where(ev.learner_file, at, probe.label, evidence.get("at_line"))
-            said = mistake.text(**words)
-            return Diagnosis(mistake.name, said + place, line, place, first_clause(said))
-    return None
-
-
-def __getattr__(name: str):
-    """diagnose.GENERIC (and the tests behind it, diagnose._factor_of ...) as before they moved
-    to bpdrill.core.mistakes, which is imported on first use: it imports this module."""
-    if not name.startswith("__"):
-        from bpdrill.core import mistakes
-        if hasattr(mistakes, name):
-            return getattr(mistakes, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -60,7 +60,7 @@ def panel_title(title: str) -> str:
 
 def what_it_shows(key: str, ratio: float, level: float) -> str:
     """One sentence per curve: what it shows (ratio: first layer's norm over the last layer's)."""
-    r, v = _num(ratio), _num(level)
+    r, v = short_number(ratio), short_number(level)
     return {
         "sigmoid": t("the first layer gets {ratio} of the last layer's gradient: every sigmoid multiplies it "
                      "by its slope, at most 1/4, so it vanishes layer after layer", ratio=r),
@@ -87,7 +87,7 @@ def what_it_shows(key: str, ratio: float, level: float) -> str:
     }[key]
 
 
-def _num(value: float) -> str:
+def short_number(value: float) -> str:
     if not np.isfinite(value):
         return t("overflow")
     return f"{value:.0e}" if value and (abs(value) >= 1e3 or abs(value) < 1e-2) else f"{value:.3g}"

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from bpdrill import catalog, i18n
-from bpdrill.explore.curves import CURVES, PANELS, _num, bars, panel_title, what_it_shows
+from bpdrill.explore.curves import CURVES, PANELS, short_number, bars, panel_title, what_it_shows
 from bpdrill.explore.tasks import COMPONENTS, probe_agrees, reference_files, reference_module
 from bpdrill.i18n import t
 from bpdrill.core.protocol import Scenario
@@ -306,7 +306,7 @@ def render_vanishing(result: Vanishing) -> str:
         finite = values[np.isfinite(values) & (values > 0)]
         low, high = (finite.min(), finite.max()) if finite.size else (1.0, 1.0)
         lines.append("")
-        lines.append(f"{panel_title(title)}   [{_num(low)} .. {_num(high)}]")
+        lines.append(f"{panel_title(title)}   [{short_number(low)} .. {short_number(high)}]")
         for key in keys:
             label = CURVES[key].label
             if key in result.errors:
@@ -314,7 +314,7 @@ def render_vanishing(result: Vanishing) -> str:
                 continue
             norms = result.norms[key]
             lines.append(f"  {label:<27} {bars(norms, low, high)}  " +
-                         t("first/last {ratio}", ratio=_num(result.ratio(key))))
+                         t("first/last {ratio}", ratio=short_number(result.ratio(key))))
             lines.append("      " + what_it_shows(key, result.ratio(key), float(np.median(norms))))
     return "\n".join(lines)
 
@@ -331,14 +331,14 @@ def render_exploding(result: Exploding) -> str:
         finite = losses[np.isfinite(losses) & (losses > 0)]  # each row on its own log scale
         low, high = (finite.min(), finite.max()) if finite.size else (1.0, 1.0)
         lines.append(f"  {labels[key]:<22} {bars(losses, low, high)}  " +
-                     t("loss {first} -> {last}", first=_num(losses[0]), last=_num(losses[-1])))
+                     t("loss {first} -> {last}", first=short_number(losses[0]), last=short_number(losses[-1])))
         lines.append("      " + exploding_sentence(result, key))
     return "\n".join(lines)
 
 
 def exploding_sentence(result: Exploding, key: str) -> str:
     norms = result.norms[key]
-    first = _num(norms[0]) if norms.size else "-"
+    first = short_number(norms[0]) if norms.size else "-"
     if key == "plain":
         if result.diverged(key):
             step = int(np.argmax(~np.isfinite(result.losses[key]))) if not np.all(
@@ -351,5 +351,5 @@ def exploding_sentence(result: Exploding, key: str) -> str:
                  max_norm=result.max_norm)
     losses = result.losses[key]
     return t("clipped, the loss went from {first} to {last}: with weights this small there is little to "
-             "rescue (the default --gain is {gain})", first=_num(losses[0]), last=_num(losses[-1]),
+             "rescue (the default --gain is {gain})", first=short_number(losses[0]), last=short_number(losses[-1]),
              gain=EXPLODING["gain"])

@@ -37,7 +37,7 @@ def _figure(width: float, height: float):
 
 
 def output_path(name: str) -> Path:
-    from bpdrill.practice.history import data_dir
+    from bpdrill.paths import data_dir
     folder = data_dir() / "plots"
     folder.mkdir(parents=True, exist_ok=True)
     return folder / name

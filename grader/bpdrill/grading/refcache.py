@@ -28,7 +28,7 @@ SEP = "/"
 
 
 # ---- nested results <-> flat arrays -----------------------------------------------------------
-# NumPy is imported inside the functions that use it: bpdrill.cli.launch reads the pool through
+# NumPy is imported inside the functions that use it: bpdrill.grading.helper reads the pool through
 # this module before anything loads NumPy.
 
 def flatten(value, prefix: str = "") -> dict:
@@ -105,7 +105,7 @@ def unpack(index: str, data) -> dict:
 # ---- the cache --------------------------------------------------------------------------------
 
 def _data_dir() -> Path:
-    from bpdrill.practice.history import data_dir
+    from bpdrill.paths import data_dir
     return data_dir()
 
 
@@ -124,7 +124,7 @@ def fingerprint(name: str) -> str:
 
 def _unit_files(name: str) -> list[Path]:
     """The source of an exercise's grader: its module, or every .py of its package folder.
-    Found, not imported: bpdrill.cli.launch asks before NumPy is loaded."""
+    Found, not imported: bpdrill.grading.helper asks before NumPy is loaded."""
     spec = importlib.util.find_spec(f"bpdrill.checks.{name}")
     path = Path(spec.origin)
     if path.name == "__init__.py":  # a package (checks/autograd/): all of it, in a fixed order
@@ -260,3 +260,21 @@ def _stale(lock: Path, seconds: float = 600) -> bool:
         return time.time() - lock.stat().st_mtime > seconds
     except OSError:
         return False
+
+
+def draw_seed(seed: int | None, names: list[str]) -> tuple[int, bool]:
+    """The seed of a run: the one asked for, else a fresh one whose references are ready (the
+    pool computed in the background), else any fresh one. (seed, taken from the pool)."""
+    if seed is not None:
+        return seed, False
+    import secrets
+    pooled = pooled_seed(names)
+    return (pooled, True) if pooled is not None else (secrets.randbelow(2**31), False)
+
+
+def after_run(names: list[str], seed: int, pooled: bool) -> None:
+    """After a run: a pooled seed is used up (the next run draws other hidden inputs), and the
+    pool is topped up in the background."""
+    if pooled:
+        mark_used(names, seed)
+    prefetch(names)

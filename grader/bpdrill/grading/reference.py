@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bpdrill.cli import launch
+from bpdrill.grading import helper as helper_process
 from bpdrill.core import protocol
 from bpdrill.grading import registry
 from bpdrill.grading.refcache import POOL, flatten, fresh_count, load, store, unflatten
@@ -113,9 +113,9 @@ class Server:
     """
 
     def __init__(self, proc: subprocess.Popen | None = None):
-        """proc: a helper already started (bpdrill.cli.launch starts one as the command begins)."""
+        """proc: a helper already started (bpdrill.grading.helper.early starts one as the command begins)."""
         self.dir = tempfile.mkdtemp(prefix="bpdrill-ref-")
-        self.proc = proc or launch.start_helper()
+        self.proc = proc or helper_process.start()
         self.sent = 0
         self.answered: dict[int, dict] = {}
 
@@ -181,7 +181,6 @@ def serve() -> int:
 def fill(names: list[str], count: int = POOL) -> int:
     """Compute references for fresh seeds until each exercise has `count` ready. The exercises
     filled together share their seeds, so that a later `check` of all of them finds one."""
-    from bpdrill.grading import runner
     os.nice(10)
     names = names or registry.names()
     while True:
@@ -190,21 +189,22 @@ def fill(names: list[str], count: int = POOL) -> int:
             return 0
         seed = secrets.randbelow(2**31)
         for name in low:
-            scenarios = registry.get(name).scenarios(runner.exercise_rng(seed, name))
+            scenarios = registry.get(name).draw(seed)
             store(name, seed, scenarios, compute(name, scenarios))
 
 
 class References:
     """The references of one run: kept ones, else computed by the helper process.
 
-    When bpdrill.cli.launch started the helper as the command began, the missing work is submitted
+    When the command started the helper as it began (helper: bpdrill.grading.helper.early), the
+    missing work is submitted
     at once, so that importing torch overlaps the grader's start and its workers. Otherwise the
     helper starts when a reference is first needed: a run where nothing needs one (skeletons,
     crashes) never starts torch. inline=True computes them in this process instead (the
     project's tests: trusted code only).
     """
 
-    def __init__(self, seed: int, prepared: dict, inline: bool = False, keep: bool = True):
+    def __init__(self, seed: int, prepared: dict, inline: bool = False, keep: bool = True, helper=None):
         self.seed, self.inline, self.keep = seed, inline, keep
         self.scenarios = {name: scenarios for name, (_, scenarios) in prepared.items()}
         self.known = {name: load(name, seed, scenarios) if keep else None
@@ -212,12 +212,10 @@ class References:
         self.computed: set = set()
         self.server: Server | None = None
         self.tickets: dict = {}
-        early = launch.take_helper()  # started as the command began, if it looked needed
-        if early is not None and self._missing() and not inline:
-            self._submit(Server(early))
-        elif early is not None:  # every reference was kept after all
-            early.kill()
-            early.wait()
+        if helper is not None and self._missing() and not inline:
+            self._submit(Server(helper))
+        else:  # every reference was kept after all
+            helper_process.stop(helper)
 
     def _missing(self) -> list[str]:
         return [name for name, refs in self.known.items() if refs is None]

@@ -2,32 +2,26 @@
 from __future__ import annotations
 
 import os
-import zlib
 from typing import Callable
 
 import numpy as np
 
-from bpdrill.core import diagnose
+from bpdrill.core import diagnosis
 from bpdrill import i18n
 from bpdrill.grading import reference, registry
+from bpdrill.grading.limits import DEFAULT_TIMEOUT
 from bpdrill.i18n import t
 from bpdrill.grading.isolation import WorkerOutcome, kill_all, run_workers
 from bpdrill.core.judge import Evidence, Failed, ScenarioError
 from bpdrill.core.places import describe_error, place
 from bpdrill.grading.report import CheckResult, ExerciseReport, cap_root_causes
 
-DEFAULT_TIMEOUT = 5.0  # seconds per exercise: a correct file needs under 0.5
-
-
-def exercise_rng(seed: int, name: str) -> np.random.Generator:
-    """Each exercise's hidden inputs depend on the seed and its name, not on what else runs."""
-    return np.random.default_rng([seed, zlib.crc32(name.encode())])
 
 
 def build_job(name: str, path: str, seed: int) -> tuple[dict, list]:
     """The job for one exercise's worker and its scenarios (the hidden inputs of this seed)."""
     unit = registry.get(name)
-    scenarios = unit.scenarios(exercise_rng(seed, name))
+    scenarios = unit.draw(seed)
     job = {"exercise": name, "file": str(path), "class": unit.meta.class_name,
            "lang": i18n.language()}  # the worker's own messages ('a list of 3 items') in this language
     return job, scenarios
@@ -114,7 +108,7 @@ def _unwritten(failure) -> bool:
 
 def _diagnose(unit, evidence, check, failure, outcomes, failures):
     try:
-        return diagnose.diagnose(unit, evidence, check, failure, outcomes, failures)
+        return diagnosis.diagnose(unit, evidence, check, failure, outcomes, failures)
     except Exception:  # noqa: BLE001 - a diagnosis is a bonus: never let it cost the report
         return None
 
@@ -124,12 +118,14 @@ Execute = Callable[[dict, list, float], WorkerOutcome]
 
 def run_checks(files: dict, seed: int, timeout: float = DEFAULT_TIMEOUT,
                execute: Execute | None = None, jobs: int | None = None,
-               keep_references: bool = True) -> list[ExerciseReport]:
+               keep_references: bool = True, helper=None) -> list[ExerciseReport]:
     """Check each exercise (name -> learner file): workers run as many at once as there are
     cores; execute(job, scenarios, timeout) replaces them (the tests' trusted in-process path,
-    which also computes references in process)."""
+    which also computes references in process). helper: a reference helper process the command
+    started early (bpdrill.grading.helper.early), handed to the run."""
     prepared = {name: build_job(name, path, seed) for name, path in files.items()}
-    references = reference.References(seed, prepared, inline=execute is not None, keep=keep_references)
+    references = reference.References(seed, prepared, inline=execute is not None, keep=keep_references,
+                                      helper=helper)
     try:
         if execute is None:
             outcomes = run_workers([prepared[name] for name in files], timeout, jobs or os.cpu_count() or 1)

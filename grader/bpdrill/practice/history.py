@@ -15,11 +15,13 @@ from __future__ import annotations
 import functools
 import os
 import sqlite3
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from bpdrill.i18n import t
+from bpdrill.paths import data_dir
 
 clock = time.time  # replaced by tests with a fake clock
 FILENAME = "history.sqlite3"
@@ -63,19 +65,6 @@ ADDED_COLUMNS = (("checks", "file_hash", "TEXT"),)
 
 
 EXTRA_SCHEMAS: list[str] = []  # tables other modules keep in this file (srs, interview): created on open too
-
-
-def data_dir() -> Path:
-    """$BPDRILL_DATA, else the platform's per-user data folder for bpdrill (platformdirs).
-
-    On Linux that is $XDG_DATA_HOME/bpdrill, else ~/.local/share/bpdrill, and on macOS
-    ~/Library/Application Support/bpdrill: where the history has always been. On Windows the
-    roaming %APPDATA%\\bpdrill, as before, rather than platformdirs' local default."""
-    if os.environ.get("BPDRILL_DATA"):
-        return Path(os.environ["BPDRILL_DATA"]).expanduser()
-    import platformdirs  # here: only the commands that open the history pay for it
-
-    return Path(platformdirs.user_data_dir("bpdrill", appauthor=False, roaming=True))
 
 
 @dataclass

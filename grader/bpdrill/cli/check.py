@@ -1,0 +1,115 @@
+"""`bpdrill list` and `bpdrill check`: the exercises with progress, and grading them.
+
+`check` starts the PyTorch helper before it imports the grader, so that torch's import
+overlaps the grader's own start (bpdrill.grading.helper); the grader is imported inside it.
+"""
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from bpdrill import catalog, i18n
+from bpdrill.cli.common import FiniteRange, UsageProblem, common, exercise_names
+from bpdrill.columns import table
+from bpdrill.grading import helper as helper_process
+from bpdrill.grading.limits import DEFAULT_TIMEOUT
+from bpdrill.i18n import t
+from bpdrill.practice import workspace
+from bpdrill.practice.drill import format_seconds
+
+
+@click.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of a table.")
+@common
+def list_command(session, as_json):
+    """The exercises, in order, with your progress."""
+    from bpdrill.practice import interview, progress
+    ws = session.workspace()
+    hist = session.history()
+    rows = []
+    for ex in catalog.exercises():
+        path = ws / ex.filename
+        now = progress.progress(hist, ex.name, str(ws), workspace.content_hash(path),
+                                workspace.is_untouched(ws, ex.name) or interview.is_blank(ws, ex.name))
+        rows.append({"name": ex.name, "title": ex.text("title", i18n.language()), "difficulty": ex.difficulty,
+                     "status": now.status, "progress": now.progress, "passes_now": now.passes_now,
+                     "solved_before": now.solved_before,
+                     "best_score": list(now.best_score) if now.best_score else None,
+                     "best_seconds": now.best_seconds, "file": str(path)})
+    if as_json:
+        click.echo(json.dumps({"workspace": str(ws), "history": str(hist.path), "exercises": rows},
+                              indent=2, ensure_ascii=False))
+        return
+    click.echo(t("progress in the workspace {path}", path=ws) + "\n")
+    words = {"passes_now": t("passes now"), "solved_before": t("solved before"),
+             "not_started": t("not started"), "in_progress": t("in progress")}
+    cells = [(t("exercise"), t("level"), t("status"), t("best score"), t("best time"), t("title"))]
+    for r in rows:
+        cells.append((r["name"], "*" * r["difficulty"], words[r["progress"]],
+                      f"{r['best_score'][0]}/{r['best_score'][1]}" if r["best_score"] else "-",
+                      format_seconds(r["best_seconds"]) if r["best_seconds"] is not None else "-", r["title"]))
+    click.echo("\n".join(table(cells, "<<<<<<")))
+    if any(r["progress"] == "solved_before" for r in rows):
+        click.echo("\n" + t("solved before: full marks once in this workspace, but not for the file as it "
+                            "is now; `bpdrill check NAME` tells where it stands"))
+    nxt = next((r for r in rows if r["progress"] != "passes_now"), None)
+    if nxt:
+        click.echo("\n" + t("next: bpdrill drill {name}   (or edit {file}, then bpdrill check {name})",
+                       name=nxt["name"], file=nxt["file"]))
+
+
+@click.command()
+@click.argument("names", nargs=-1, metavar="[NAME]...")
+@click.option("--all", "all_", is_flag=True, help="Check every exercise (the default with no NAME).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of a table.")
+@click.option("--seed", type=click.IntRange(0, 2**63 - 1), help="Draw the hidden inputs from this seed.")
+@click.option("--solution", is_flag=True, help="Check the reference solutions instead of your files.")
+@click.option("--timeout", type=FiniteRange(0.5, 600), default=DEFAULT_TIMEOUT,
+              show_default=True, help="Seconds each exercise's code may run.")
+@click.option("-v", "--verbose", is_flag=True, help="Show passed checks and the worst elements of each failure.")
+@common
+def check(session, names, all_, as_json, seed, solution, timeout, verbose):
+    """Grade exercises with hidden checks. Exit 0 only when every one has full marks."""
+    if all_ and names:
+        raise UsageProblem(t("give exercise names or --all, not both"))
+    selected = exercise_names(names) if names else catalog.names()
+    if solution:
+        ws = None
+        files = {name: workspace.solution_path(name) for name in selected}
+    else:
+        ws = session.workspace()
+        try:
+            files = {name: workspace.exercise_file(ws, name) for name in selected}
+        except workspace.WorkspaceError as exc:
+            raise UsageProblem(str(exc)) from None
+    from bpdrill.grading import refcache
+    seed, pooled = refcache.draw_seed(seed, selected)
+    helper = helper_process.early(selected, seed)  # before the grader's own imports
+    from bpdrill.grading import runner
+    from bpdrill.grading.report import RunReport, render
+    from bpdrill.practice import drill, interview
+    from bpdrill.practice.record import record_checks, unchanged_hashes
+    hashes = {name: workspace.content_hash(path) for name, path in files.items()}
+    reports = runner.run_checks(files, seed, timeout=timeout, helper=helper)
+    refcache.after_run(selected, seed, pooled)
+    report = RunReport(seed, str(ws if ws is not None else workspace.solution_path(selected[0]).parent),
+                       reports)
+    clock = None
+    hist = session.history() if ws is not None else None
+    active = record_checks(hist, ws, reports, seed, unchanged_hashes(files, hashes)) if ws is not None else None
+    if active is not None:
+        clock = {"exercise": active.exercise, "elapsed_seconds": active.elapsed(),
+                 "limit_seconds": active.limit_seconds, "solved": active.solved,
+                 "time_to_green_seconds": active.green_seconds, "line": drill.clock_line(active)}
+    if as_json:
+        doc = report.to_json()
+        if clock is not None:
+            doc["drill"] = clock
+        click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
+    else:
+        if clock is not None:
+            click.echo(click.style(clock["line"], bold=True) + "\n")
+        click.echo(render(report, verbose=verbose, style=click.style, plain=interview.is_interview(hist, active)))
+    sys.exit(0 if report.all_passed else 1)

@@ -1,0 +1,57 @@
+"""Running the known mistakes on a failed check: the first that fits, with the place to edit.
+
+The engine (Mistake, Probe, Diagnosis ...) is bpdrill.core.diagnose, the generic mistakes are
+bpdrill.core.mistakes, an exercise's own are its module's MISTAKES: this module imports them
+all, and none of them imports it.
+"""
+from __future__ import annotations
+
+from bpdrill.core.diagnose import Diagnosis, Probe, close, first_clause
+from bpdrill.core.judge import Check, Evidence, Failed
+from bpdrill.core.mistakes import GENERIC
+from bpdrill.core.places import display_path, statement_line
+from bpdrill.i18n import t
+
+
+def where(path: str, qualname: str | None, label: str | None, line: int | None = None) -> tuple[str, int | None]:
+    """(' (in Linear.backward, workspace/linear.py:33)', 33): the method at fault and the line
+    that computes the gradient (its assignment or return), else the method's first line.
+    line: the line already known (where an error was raised)."""
+    if not qualname:
+        return "", None
+    line = line or statement_line(path, qualname, label)
+    return t(" (in {name}, {file})", name=qualname,
+             file=display_path(path) + (":" + str(line) if line else "")), line
+
+
+def diagnose(unit, ev: Evidence, check: Check, failure: Failed, outcomes: dict,
+             failures: dict | None = None) -> Diagnosis | None:
+    """The first known mistake that fits a failed check, or None. unit: a registry.Unit."""
+    probe = Probe(ev, check, failure, outcomes, unit.sizes, failures)
+    qualname = unit.where(probe)
+    if failure.mistake is not None:
+        name, text = failure.mistake
+        place, line = where(ev.learner_file, qualname, probe.label)
+        return Diagnosis(name, text + place, line, place)
+    if probe.got is not None and probe.expected is None and failure.target:
+        try:  # a shape check knows only the shape: the reference knows the values
+            probe.expected = ev.reference(check.scenario).get(failure.target)
+        except Exception:  # noqa: BLE001 - no reference for this target: diagnose without it
+            probe.expected = None
+    if probe.got is not None and probe.expected is not None and close(probe.got, probe.expected):
+        return None  # a diagnosis explains a difference: a right answer has none to explain
+    for mistake in [*unit.mistakes, *GENERIC]:
+        if mistake.kinds and check.kind not in mistake.kinds:
+            continue
+        try:
+            evidence = mistake.test(probe)
+        except Exception:  # noqa: BLE001 - a hypothesis that cannot be tested on this output
+            evidence = None
+        if evidence:
+            words = {"label": probe.label, **evidence}
+            at = evidence.get("at") or (mistake.where(probe) if callable(mistake.where)
+                                        else (mistake.where or qualname))  # "at": where it was raised
+            place, line = where(ev.learner_file, at, probe.label, evidence.get("at_line"))
+            said = mistake.text(**words)
+            return Diagnosis(mistake.name, said + place, line, place, first_clause(said))
+    return None
