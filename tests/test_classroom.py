@@ -103,3 +103,35 @@ def test_github_classroom_result(mixed_report):
     assert sum(t["score"] for t in doc["tests"]) == sum(e.score for e in mixed_report.exercises)
     diagnosed = [t for t in doc["tests"] if t["status"] == "fail" and t["line_no"]]
     assert diagnosed and all(t["filename"].endswith("linear.py") for t in diagnosed)
+
+
+def test_grade_command_writes_csv_and_json_rows(three_learners, tmp_path):
+    from click.testing import CliRunner
+    from bpdrill.cli.main import cli
+    folders = [str(three_learners / learner) for learner in ("ada", "bo", "cy")]
+    result = CliRunner().invoke(cli, ["grade", *folders, "-e", "sigmoid", "-e", "LINEAR", "--seed", str(SEED),
+                                      "--timeout", "2"])
+    assert result.exit_code == 0, result.output
+    table = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [(r["learner"], r["exercise"], r["status"]) for r in table] == [
+        ("ada", "sigmoid", "passed"), ("ada", "linear", "passed"),
+        ("bo", "sigmoid", "not_started"), ("bo", "linear", "partial"),
+        ("cy", "sigmoid", "error"), ("cy", "linear", "missing")]
+    assert {r["seed"] for r in table} == {str(SEED)}
+
+    out = tmp_path / "rows.json"
+    result = CliRunner().invoke(cli, ["grade", folders[0], "-e", "sigmoid", "--format", "json", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(out.read_text())
+    assert [(r["learner"], r["score"], r["max_score"]) for r in doc["rows"]] == [("ada", 8, 8)]
+
+
+def test_check_format_gradescope_and_github_print_one_document(tmp_path):
+    from click.testing import CliRunner
+    from bpdrill.cli.main import cli
+    for fmt, key in (("gradescope", "tests"), ("github", "version")):
+        result = CliRunner().invoke(cli, ["check", "sigmoid", "--solution", "--seed", "3", "--format", fmt])
+        assert result.exit_code == 0, result.output
+        assert key in json.loads(result.stdout)
+    result = CliRunner().invoke(cli, ["check", "sigmoid", "--solution", "--json", "--format", "github"])
+    assert result.exit_code == 2

@@ -13,8 +13,9 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bpdrill.grading.limits import DEFAULT_TIMEOUT
 from bpdrill import catalog, i18n
-from bpdrill.grading import formats, runner
+from bpdrill.grading import formats
 from bpdrill.grading.report import CheckResult, ExerciseReport, RunReport, render
 from bpdrill.i18n import t
 from bpdrill.practice import checking, history
@@ -142,7 +143,7 @@ def open_workspace(folder=None) -> Path:
 
 
 def check(name: str, workspace=None, seed: int | None = None, solution: bool = False,
-          timeout: float = runner.DEFAULT_TIMEOUT, lang: str | None = None) -> Report:
+          timeout: float = DEFAULT_TIMEOUT, lang: str | None = None) -> Report:
     """Grade one exercise, as `bpdrill check NAME` does, and return its Report.
 
     workspace: the folder of your files (default: as the command finds it); seed: the hidden

@@ -12,7 +12,8 @@ import io
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from bpdrill.grading import runner
+from bpdrill.grading.limits import DEFAULT_TIMEOUT
+from bpdrill.grading import registry, runner
 from bpdrill.i18n import t
 
 COLUMNS = ("learner", "exercise", "score", "max_score", "status", "failed_checks", "diagnoses", "message",
@@ -37,12 +38,13 @@ def learner_name(folder: Path) -> str:
     return folder.resolve().name
 
 
-def grade(folders: list[Path], names: list[str], seed: int, timeout: float = runner.DEFAULT_TIMEOUT,
+def grade(folders: list[Path], names: list[str], seed: int, timeout: float = DEFAULT_TIMEOUT,
           jobs: int | None = None, progress=None) -> list[Row]:
     """One Row per learner (folder) and exercise, in the order given. progress(learner, rows)
     is called after each learner."""
     rows = []
     for folder in folders:
+        folder = Path(folder).resolve()
         learner = learner_name(folder)
         present = {n: folder / f"{n}.py" for n in names if (folder / f"{n}.py").is_file()}
         graded = {r.name: r for r in runner.run_checks(present, seed, timeout=timeout, jobs=jobs)} if present else {}
@@ -55,7 +57,8 @@ def grade(folders: list[Path], names: list[str], seed: int, timeout: float = run
 
 def _row(learner: str, name: str, path: Path, report, seed: int) -> Row:
     if report is None:
-        return Row(learner, name, 0, 0, "missing", "", "", t("{path} is missing", path=path), seed, str(path))
+        possible = sum(c.points for c in registry.get(name).checks)
+        return Row(learner, name, 0, possible, "missing", "", "", t("{path} is missing", path=path), seed, str(path))
     failed = [c for c in report.checks if not c.passed]
     diagnoses = dict.fromkeys(f"{c.diagnosis.name}@{c.diagnosis.line}" for c in failed if c.diagnosis is not None)
     return Row(learner, name, report.score, report.max_score, report.status, " ".join(c.id for c in failed),
