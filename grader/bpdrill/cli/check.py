@@ -28,19 +28,10 @@ FORMATS = ("text", "json", "gradescope", "github")
 @common
 def list_command(session, as_json):
     """The exercises, in order, with your progress."""
-    from bpdrill.practice import interview, progress
+    from bpdrill.practice.overview import exercise_rows
     ws = session.workspace()
     hist = session.history()
-    rows = []
-    for ex in catalog.exercises():
-        path = ws / ex.filename
-        now = progress.progress(hist, ex.name, str(ws), workspace.content_hash(path),
-                                workspace.is_untouched(ws, ex.name) or interview.is_blank(ws, ex.name))
-        rows.append({"name": ex.name, "title": ex.text("title", i18n.language()), "difficulty": ex.difficulty,
-                     "status": now.status, "progress": now.progress, "passes_now": now.passes_now,
-                     "solved_before": now.solved_before,
-                     "best_score": list(now.best_score) if now.best_score else None,
-                     "best_seconds": now.best_seconds, "file": str(path)})
+    rows = exercise_rows(hist, ws)
     if as_json:
         click.echo(json.dumps({"workspace": str(ws), "history": str(hist.path), "exercises": rows},
                               indent=2, ensure_ascii=False))

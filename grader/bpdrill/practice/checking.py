@@ -50,3 +50,4 @@ def check(ws: Path, names: list[str], hist: History | None, seed: int | None = N
              "limit_seconds": active.limit_seconds, "solved": active.solved,
              "time_to_green_seconds": active.green_seconds, "line": drill.clock_line(active)}
     return Checked(report, clock, interview.is_interview(hist, active))
+
