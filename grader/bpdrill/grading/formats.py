@@ -51,20 +51,35 @@ def _exercise_html(ex: ExerciseReport, plain: bool) -> str:
             f'<span class="bpdrill-status" style="color:{colour}">{e(status_text(ex.status))}</span></th></tr>']
     if ex.message:
         rows.append(f'<tr><td colspan="3"><pre style="margin:0;white-space:pre-wrap">{e(ex.message)}</pre></td></tr>')
+    groups: dict = {}  # one root cause: the failed checks with its diagnosis about one target, as render() groups them
+    for c in ex.checks:
+        if not c.passed and c.diagnosis is not None:
+            groups.setdefault((c.diagnosis.name, c.target), []).append(c)
     for c in ex.checks:
         if not c.passed and ex.message and c.message == ex.message:
             continue  # the exercise's message says it once (not started, crashed ...)
+        group = groups.get((c.diagnosis.name, c.target), [c]) if c.diagnosis is not None else [c]
+        if not c.passed and c is not group[0]:
+            continue  # listed under the first check of its root cause
         mark = (f'<span style="color:#1a7f37">{e(t("ok"))}</span>' if c.passed
                 else f'<span style="color:#cf222e">{e(t("FAIL"))}</span>')
-        where = f"[{c.kind}{', ' + c.target if c.target else ''}]"
         detail = "" if c.passed else e(_check_output(c, plain)).replace("\n", "<br>")
-        rows.append(f'<tr class="bpdrill-check"><td>{mark}</td><td>{e(c.shown or c.name)} '
-                    f'<span style="color:#6e7781">{e(where)}</span></td><td>{detail}</td></tr>')
+        if len(group) > 1:
+            detail += "<br>" + e(t("the same cause also fails {count} more checks:", count=len(group) - 1))
+            detail += "<ul style=\"margin:0\">" + "".join(f"<li>{e(o.shown or o.name)} {e(_where(o))}</li>"
+                                                        for o in group[1:]) + "</ul>"
+        rows.append(f'<tr class="bpdrill-check" style="vertical-align:top"><td>{mark}</td>'
+                    f'<td>{e(c.shown or c.name)} <span style="color:#6e7781">{e(_where(c))}</span></td>'
+                    f'<td>{detail}</td></tr>')
     if ex.output.strip():
         printed = "\n".join(ex.output.strip().splitlines()[:40])
         rows.append(f'<tr><td colspan="3">{e(t("your code printed:"))}<pre style="margin:0">{e(printed)}</pre></td></tr>')
     return ('<table style="border-collapse:collapse;margin-top:0.5em;text-align:left">'
             + "".join(rows) + "</table>")
+
+
+def _where(c) -> str:
+    return f"[{c.kind}{', ' + c.target if c.target else ''}]"
 
 
 # ---- Gradescope -------------------------------------------------------------------------
