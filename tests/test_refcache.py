@@ -19,7 +19,7 @@ def cache(tmp_path, monkeypatch):
 
 
 def _scenarios(name, seed):
-    return registry.get(name).draw(seed)
+    return registry.get(name).scenarios_for(seed)
 
 
 def _check(name, seed):

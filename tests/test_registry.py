@@ -18,7 +18,7 @@ def test_the_registry_consistency_check_finds_nothing_missing():
 @pytest.mark.parametrize("name", EXERCISES)
 def test_every_check_reads_a_scenario_the_exercise_draws(name):
     unit = registry.get(name)
-    drawn = {s.name for s in unit.draw(0)}
+    drawn = {s.name for s in unit.scenarios_for(0)}
     for check in unit.checks:
         assert check.scenario in drawn, f"{name}: {check.id} reads {check.scenario!r}, not drawn"
 

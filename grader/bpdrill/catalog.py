@@ -19,6 +19,7 @@ class Exercise:
     class_name: str
     difficulty: int
     task: str
+    kind: str = ""  # the kind of exercise (bpdrill.kinds.<kind>): layer, loss, optimizer, ...
     minutes: int = 15  # a drill's default time limit
     hints: tuple = ()  # progressively deeper, English
     title_zh: str = ""
@@ -44,7 +45,7 @@ def exercises() -> tuple[Exercise, ...]:
     """Every exercise, in teaching order."""
     text = resources.files("bpdrill").joinpath("catalog.toml").read_text(encoding="utf-8")
     return tuple(
-        Exercise(e["name"], e["title"], e["class"], e["difficulty"], e["task"],
+        Exercise(e["name"], e["title"], e["class"], e["difficulty"], e["task"], kind=e.get("kind", ""),
                  minutes=e.get("minutes", 15), hints=tuple(e.get("hints", ())),
                  title_zh=e.get("title_zh", ""), task_zh=e.get("task_zh", ""),
                  hints_zh=tuple(e.get("hints_zh", ())))

@@ -7,15 +7,14 @@ can never say "no problems" while the tests still fail for a missing piece.
 """
 from __future__ import annotations
 
+import re
 import sys
 from importlib import resources
 
-from bpdrill import catalog
+from bpdrill import catalog, i18n
 from bpdrill.core.judge import Check
 from bpdrill.grading import registry
-from bpdrill.practice import skeleton
-
-REQUIRED = registry.REQUIRED
+from bpdrill.practice import skeleton, workspace
 
 
 def problems() -> list[str]:
@@ -43,7 +42,7 @@ def problems() -> list[str]:
         except ImportError as exc:
             found.append(f"{name}: grader module bpdrill.checks.{name} cannot be imported ({exc})")
             continue
-        missing = [attr for attr in REQUIRED if not hasattr(unit.module, attr)]
+        missing = unit.missing()
         if missing:
             found.append(f"{name}: bpdrill/checks/{name}.py lacks {', '.join(missing)}")
             continue
@@ -54,6 +53,49 @@ def problems() -> list[str]:
             found.append(f"{name}: CHECKS holds something that is not a Check")
         if name in skeleton.stale():
             found.append(f"{name}: exercises/{name}.py is out of date: run `python -m bpdrill.practice.skeleton`")
+        found += _untranslated(name, unit)
+    root = workspace.kit_root()
+    if root is not None:  # a clone: the fixtures and the README are here too
+        found += _clone_problems(root)
+    return found
+
+
+def _untranslated(name: str, unit) -> list[str]:
+    """Check titles and mistake sentences with no Chinese (inline or in a registered table)."""
+    found = []
+    for check in unit.checks:
+        if not check.title_zh and not i18n.has(check.title):
+            found.append(f"{name}: check {check.id}: no Chinese for its title {check.title!r}")
+    for mistake in unit.mistakes:
+        if not mistake.says_zh and not i18n.has(mistake.says):
+            found.append(f"{name}: mistake {mistake.name}: no Chinese for {mistake.says[:60]!r}...")
+    return found
+
+
+def _clone_problems(root) -> list[str]:
+    """Fixtures and README rows every exercise needs (only where the kit is a clone)."""
+    found = []
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    exercise_rows = set(re.findall(r"^\| `(\w+)` \| .* \| \*+ \|$", readme, flags=re.M))
+    mistake_section = readme.split("### The mistakes bpdrill recognises")[-1].split("\n## ")[0]
+    mistake_rows = set(re.findall(r"^\| `(\w+)` \|", mistake_section, flags=re.M))
+    fixtures = root / "tests" / "fixtures"
+    for name in registry.names():
+        correct = sorted((fixtures / "correct" / name).glob("*.py"))
+        if len(correct) < 2:
+            found.append(f"{name}: {len(correct)} correct variants in tests/fixtures/correct/{name}/ (two or more)")
+        wrong = fixtures / "wrong" / f"{name}.toml"
+        count = wrong.read_text(encoding="utf-8").count("[[mistake]]") if wrong.is_file() else 0
+        if count < 4:
+            found.append(f"{name}: {count} wrong fixtures in tests/fixtures/wrong/{name}.toml (four or more)")
+        if name not in exercise_rows:
+            found.append(f"{name}: no row in the README's exercise table")
+        try:
+            names = {m.name for m in registry.get(name).mistakes}
+        except ImportError:
+            continue
+        for mistake in sorted(names - mistake_rows):
+            found.append(f"{name}: mistake {mistake} has no row in the README's mistakes table")
     return found
 
 

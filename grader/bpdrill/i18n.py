@@ -67,3 +67,8 @@ def t(text: str, **values) -> str:
     """text in the current language, formatted with values."""
     template = (_registered.get(text) or _shared().get(text, text)) if _lang == "zh" else text
     return template.format(**values) if values else template
+
+
+def has(text: str) -> bool:
+    """Is there Chinese for this English template (zh.toml or a registered table)?"""
+    return text in _registered or text in _shared()

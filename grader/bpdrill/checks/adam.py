@@ -4,10 +4,12 @@ from __future__ import annotations
 import numpy as np
 
 from bpdrill.core.diagnose import Mistake, close
-from bpdrill.core.driving import drive_optimizer
-from bpdrill.core.judge import Check, grads_untouched, moves_like_reference, updated_in_place
 from bpdrill.core.protocol import Scenario
 from bpdrill.i18n import register, t
+from bpdrill.kinds import optimizer
+from bpdrill.kinds.optimizer import moves_check, moves_like_reference
+
+SPEC = optimizer.Optimizer("Adam", "Adam")
 
 SHAPES = [(3, 4), (4,), (2, 3, 2)]
 
@@ -21,74 +23,36 @@ register({
 })
 
 
-def _scenario(rng, name, n_params, steps, hyper, grad_scale=1.0):
-    arrays = {}
-    for i in range(n_params):
-        arrays[f"param.p{i}"] = rng.normal(size=SHAPES[i])
-        for step in range(steps):
-            arrays[f"grad.{step}.p{i}"] = grad_scale * rng.normal(size=SHAPES[i])
-    return Scenario(name, "steps", arrays, {"steps": steps, "hyper": hyper})
-
-
 def scenarios(rng) -> list[Scenario]:
     return [
-        _scenario(rng, "one_step", 1, 1, {}),
-        _scenario(rng, "multi", 3, 10, {"lr": 1e-2}),
-        _scenario(rng, "weight_decay", 2, 5, {"lr": 1e-2, "weight_decay": 0.1}),
-        _scenario(rng, "tiny", 2, 5, {"lr": 1e-2}, grad_scale=1e-6),
-        _scenario(rng, "betas", 2, 4, {"lr": 5e-2, "betas": [0.8, 0.99], "eps": 1e-6}),
+        optimizer.scenario(rng, "one_step", SHAPES[:1], 1, {}),
+        optimizer.scenario(rng, "multi", SHAPES[:3], 10, {"lr": 1e-2}),
+        optimizer.scenario(rng, "weight_decay", SHAPES[:2], 5, {"lr": 1e-2, "weight_decay": 0.1}),
+        optimizer.scenario(rng, "tiny", SHAPES[:2], 5, {"lr": 1e-2}, grad_scale=1e-6),
+        optimizer.scenario(rng, "betas", SHAPES[:2], 4, {"lr": 5e-2, "betas": [0.8, 0.99], "eps": 1e-6}),
         # eps of 0.1: where eps sits (after the square root, unscaled) moves the update far
         # beyond tolerance in every seed, so an "epsilon-hat" form or a hard-coded eps that would
         # differ near 1e-7 with eps = 1e-8 cannot pass as rounding.
-        _scenario(rng, "large_eps", 2, 4, {"lr": 1e-2, "eps": 0.1}),
+        optimizer.scenario(rng, "large_eps", SHAPES[:2], 4, {"lr": 1e-2, "eps": 0.1}),
     ]
 
 
 CHECKS = [
-    Check("torch.one_step", "torch", "params", 1, "one_step", moves_like_reference,
-          "one step matches torch.optim.Adam", "一步更新与 torch.optim.Adam 一致"),
-    Check("torch.multi", "torch", "params", 2, "multi", moves_like_reference,
-          "10 steps, 3 parameters match torch.optim.Adam", "3 个参数、10 步更新与 torch.optim.Adam 一致"),
-    Check("edge.weight_decay", "edge", "params", 1, "weight_decay", moves_like_reference,
-          "weight_decay=0.1 (L2 added to the gradient)", "weight_decay=0.1（L2 项加到梯度上）"),
-    Check("edge.tiny", "edge", "params", 1, "tiny", moves_like_reference,
-          "tiny gradients (~1e-6, where eps matters)", "极小的梯度（约 1e-6，此时 eps 起作用）"),
-    Check("torch.betas", "torch", "params", 1, "betas", moves_like_reference,
-          "custom betas, eps and lr", "自定义 betas、eps 和 lr"),
-    Check("torch.large_eps", "torch", "params", 1, "large_eps", moves_like_reference,
-          "eps = 0.1: eps added to sqrt(v_hat), as torch does", "eps = 0.1：eps 加在 sqrt(v_hat) 上，与 torch 一致"),
-    Check("edge.in_place", "edge", "params", 1, "multi", updated_in_place,
-          "the caller's arrays are updated in place", "调用方传入的数组被原地更新"),
-    Check("purity.grads", "purity", "params", 1, "weight_decay", grads_untouched,
-          "step leaves the gradients unchanged", "step 不修改传入的梯度"),
+    moves_check("torch.one_step", "one_step", "one step matches torch.optim.Adam", "一步更新与 torch.optim.Adam 一致"),
+    moves_check("torch.multi", "multi", "10 steps, 3 parameters match torch.optim.Adam",
+                "3 个参数、10 步更新与 torch.optim.Adam 一致", points=2),
+    moves_check("edge.weight_decay", "weight_decay", "weight_decay=0.1 (L2 added to the gradient)",
+                "weight_decay=0.1（L2 项加到梯度上）"),
+    moves_check("edge.tiny", "tiny", "tiny gradients (~1e-6, where eps matters)", "极小的梯度（约 1e-6，此时 eps 起作用）"),
+    moves_check("torch.betas", "betas", "custom betas, eps and lr", "自定义 betas、eps 和 lr"),
+    moves_check("torch.large_eps", "large_eps", "eps = 0.1: eps added to sqrt(v_hat), as torch does",
+                "eps = 0.1：eps 加在 sqrt(v_hat) 上，与 torch 一致"),
+    optimizer.in_place_check("multi"),
+    optimizer.grads_check("weight_decay"),
 ]
 
 
-# ---- the worker's side ----------------------------------------------------------------------
-
-def drive(module, s: Scenario) -> dict:
-    return drive_optimizer(lambda params: module.Adam(params, **s.params["hyper"]), s)
-
-
-# ---- the trusted side: torch.optim.Adam -----------------------------------------------------
-
-def reference(ref, s: Scenario) -> dict:
-    """The parameters after s.params['steps'] steps of torch.optim.Adam."""
-    hyper = dict(s.params["hyper"])
-    if "betas" in hyper:
-        hyper["betas"] = tuple(hyper["betas"])
-    return ref.optimizer(s, lambda params: ref.torch.optim.Adam(params, foreach=False, **hyper))
-
-
 # ---- diagnosis: Adam re-run in NumPy with one known mistake switched on -------------------
-
-def where(probe) -> str:
-    return "Adam.step"
-
-
-def sizes(ev, scenario) -> dict:
-    return {}
-
 
 def simulate(scenario, mistake: str | None = None) -> dict:
     """The parameters after the scenario's steps of Adam written with `mistake`."""
@@ -173,23 +137,7 @@ def _matches_variant(p, variant: str, mistake: str, evidence: str):
     return None
 
 
-def _not_in_place(p):
-    if p.check.id != "edge.in_place":
-        return None
-    names = sorted(k[len("param."):] for k in p.inputs if k.startswith("param."))
-    ref = p.reference()
-    if all(p.learner(p.scenario, f"view.{n}") is not None and close(p.learner(p.scenario, f"view.{n}"), ref[n])
-           for n in names):
-        return {"evidence": t("optimizer.params holds the right values, but they are new arrays")}
-    return {"evidence": t("the arrays the caller passed in never changed")}
-
-
 MISTAKES = [
-    Mistake("grads_modified_in_place", "step wrote into the caller's gradients: {evidence}. "
-            "Add weight decay into a new array (g = g + wd * p)",
-            lambda p: p.check.judge is grads_untouched and {"evidence": t("grads changed after step")}),
-    Mistake("not_in_place", "the parameters were rebound, not updated in place: {evidence}. "
-            "Write p -= ... (or p[...] = ...), not p = p - ...", _not_in_place),
     *[Mistake(name, says, _simulated(name, evidence)) for name, says, evidence in [
         ("no_bias_correction", "the moments are used without bias correction: {evidence}. Divide "
          "m by (1 - beta1**t) and v by (1 - beta2**t)", "the update matches Adam with m_hat = m, v_hat = v"),

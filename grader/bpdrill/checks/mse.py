@@ -3,12 +3,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from bpdrill.core import compare
-from bpdrill.core.diagnose import Mistake, close, first_call_right, formula
-from bpdrill.core.driving import drive_loss
-from bpdrill.i18n import register, t
-from bpdrill.core.judge import Check, matches_reference, numgrad_check, shape_check, unchanged_check
+from bpdrill.core.diagnose import Mistake, close, formula
+from bpdrill.core.judge import Check, matches_reference
 from bpdrill.core.protocol import Scenario
+from bpdrill.i18n import register, t
+from bpdrill.kinds import loss
+
+# the mean runs over every element, not the batch: no N behind a constant factor (batch=None)
+SPEC = loss.Loss("MSELoss", lambda torch, pred, target: torch.nn.functional.mse_loss(pred, target),
+                 inputs=("pred",), fixed=("target",), numgrad_points=2)
 
 
 def _inputs(rng, shape):
@@ -22,64 +25,27 @@ def _dout(rng) -> float:
 
 def scenarios(rng) -> list[Scenario]:
     n, d, a = (int(v) for v in rng.permutation(range(2, 8))[:3])  # N != D: N is not the element count
-    basic = _inputs(rng, (n, d))
-    twice = _inputs(rng, (n, d))
-    later = _inputs(rng, (n, d))
-    twice.update({"pred3": later["pred"], "target3": later["target"]})
+    first, twice, later = _inputs(rng, (n, d)), _inputs(rng, (n, d)), _inputs(rng, (n, d))
+    basic = Scenario("basic", "backward", first, {"dout": _dout(rng)})
     return [
-        Scenario("basic", "backward", basic, {"dout": _dout(rng)}),
-        Scenario("basic.perturb", "perturb", basic, {"h": compare.H}),
+        basic, loss.perturb(basic),
         Scenario("nd", "backward", _inputs(rng, (a, n, d)), {"dout": _dout(rng)}),
         Scenario("single", "backward", _inputs(rng, (1, d)), {"dout": _dout(rng)}),
         Scenario("default", "backward", _inputs(rng, (n, d)), {}),
-        Scenario("twice", "backward", twice, {"dout": _dout(rng), "dout2": _dout(rng), "dout3": _dout(rng)}),
+        Scenario("twice", "backward", loss.twice(twice, {}, later, {}),
+                 {"dout": _dout(rng), "dout2": _dout(rng), "dout3": _dout(rng)}),
     ]
 
 
-def _project(ev, scenario):
-    dout = ev.params(scenario[: -len(".perturb")])["dout"]
-    return lambda losses: dout * losses
-
-
 CHECKS = [
-    shape_check("dpred", like="pred"),
-    numgrad_check("dpred", "pred", _project, points=2),
-    Check("torch.dpred", "torch", ("dpred", "loss"), 1, "nd", matches_reference("dpred", "loss"),
-          "loss and dpred match PyTorch for a 3-D input (the mean runs over every element)",
-          "三维输入时 loss 和 dpred 与 PyTorch 一致（对所有元素求平均）"),
-    Check("edge.single", "edge", "dpred", 1, "single", matches_reference("dpred"), "batch of one", "批大小为 1"),
+    *loss.checks(SPEC, "nd", "loss and dpred match PyTorch for a 3-D input (the mean runs over every element)",
+                 "三维输入时 loss 和 dpred 与 PyTorch 一致（对所有元素求平均）"),
     Check("edge.default_dout", "edge", "dpred", 1, "default", matches_reference("dpred"),
           "backward() with the default dout = 1", "使用默认的 dout = 1 调用 backward()"),
-    Check("edge.second_backward", "edge", "dpred", 1, "twice", matches_reference(("dpred2", "dpred2", "dpred")),
-          "a second backward with a new dout", "用新的 dout 再调用一次 backward", call="second"),
-    Check("edge.new_forward", "edge", "dpred", 1, "twice", matches_reference(("dpred3", "dpred3", "dpred")),
-          "after a new forward, backward uses the new pred and target",
-          "新的 forward 之后，backward 使用新的 pred 和 target", call="new_forward"),
-    unchanged_check("pred", "target"),
 ]
 
 
-# ---- the worker's side ----------------------------------------------------------------------
-
-def drive(module, s: Scenario) -> dict:
-    return drive_loss(module.MSELoss(), s, "pred", "target", "dpred")
-
-
-# ---- the trusted side: PyTorch float64 ------------------------------------------------------
-
-def reference(ref, s: Scenario) -> dict:
-    return ref.loss(s, ref.torch.nn.functional.mse_loss, "pred", "target", "dpred")
-
-
 # ---- diagnosis ----------------------------------------------------------------------------
-
-def where(probe) -> str:
-    return "MSELoss.forward" if probe.label == "loss" else "MSELoss.backward"
-
-
-def sizes(ev, scenario) -> dict:
-    return {}  # the mean runs over every element, not the batch: the generic 1/N rules do not apply
-
 
 def _call(p):
     """(diff, dout) of the call the check is about: the first one, a second backward, or a new forward."""
@@ -151,20 +117,6 @@ MISTAKES = [
                   "dpred = 2 * dout * (pred - target)，这是求和的梯度",
                   lambda diff, dout, n, N: 2 * dout * diff, single_fits_others=True),
             says_zh="漏了平均中的 1/n：{evidence}。损失对全部 n = pred.size 个元素求平均：要除以 n"),
-    Mistake("dropped_upstream", "the upstream gradient dout was dropped: {evidence}. Multiply by dout",
-            _rule("got equals the gradient for dout = 1", "得到的是 dout = 1 时的梯度",
-                  lambda diff, dout, n, N: 2 * diff / n if dout != 1.0 else None),
-            says_zh="丢掉了上游梯度 dout：{evidence}。要乘上 dout"),
-    Mistake("stale_cache", "backward used the pred and target of an earlier forward: {evidence}",
-            lambda p: p.check.call == "new_forward" and formula(
-                "after forward(pred2, target2), dpred came from the first pair",
-                lambda p: 2 * p.ev.params(p.scenario)["dout3"] * (p.inputs["pred"] - p.inputs["target"])
-                / p.inputs["pred"].size, zh="forward(pred2, target2) 之后，dpred 仍来自第一对输入")(p),
-            says_zh="backward 用了更早一次 forward 的 pred 和 target：{evidence}"),
-    Mistake("cache_modified_in_place", "backward changed what forward cached: {evidence}. "
-            "Compute into a new array instead of modifying self.diff in place",
-            lambda p: p.check.call == "second" and first_call_right("dpred")(p),
-            says_zh="backward 修改了 forward 缓存的值：{evidence}。把结果算到新数组里，不要原地修改 self.diff"),
 ]
 
 ZH = {

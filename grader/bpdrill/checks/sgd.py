@@ -11,10 +11,14 @@ import numpy as np
 
 from bpdrill import i18n
 from bpdrill.core.diagnose import Mistake, close
-from bpdrill.core.driving import drive_optimizer, raised
-from bpdrill.i18n import t
-from bpdrill.core.judge import Check, Failed, grads_untouched, moves_like_reference, updated_in_place
+from bpdrill.core.driving import raised
+from bpdrill.core.judge import Check, Failed
 from bpdrill.core.protocol import Scenario
+from bpdrill.i18n import t
+from bpdrill.kinds import optimizer
+from bpdrill.kinds.optimizer import moves_like_reference
+
+SPEC = optimizer.Optimizer("SGD", "SGD")
 
 # adam's judges compare the caller's arrays with ev.reference(scenario) (whatever optimiser
 # computed it), check they moved in place, and that the gradients were left alone: the same
@@ -84,10 +88,8 @@ CHECKS = [
     Check("edge.nesterov_invalid", "edge", "params", 1, "nesterov", nesterov_invalid,
           "nesterov=True without momentum or with dampening raises ValueError",
           "nesterov=True 但没有动量或带 dampening 时抛出 ValueError"),
-    Check("edge.in_place", "edge", "params", 1, "momentum", updated_in_place,
-          "the caller's arrays are updated in place", "调用方传入的数组被原地更新"),
-    Check("purity.grads", "purity", "params", 1, "weight_decay", grads_untouched,
-          "step leaves the gradients unchanged", "step 不修改传入的梯度"),
+    optimizer.in_place_check("momentum"),
+    optimizer.grads_check("weight_decay"),
 ]
 
 
@@ -100,26 +102,11 @@ def drive(module, s: Scenario) -> dict:
                                                               nesterov=True))
         out["raised.dampening"] = raised(lambda: module.SGD({"w": np.zeros(3)}, lr=0.1, momentum=0.9,
                                                             dampening=0.1, nesterov=True))
-    out.update(drive_optimizer(lambda params: module.SGD(params, **s.params["hyper"]), s))
+    out.update(optimizer.drive(SPEC, module, s))
     return out
 
 
-# ---- the trusted side: torch.optim.SGD ------------------------------------------------------
-
-def reference(ref, s: Scenario) -> dict:
-    """The parameters after s.params['steps'] steps of torch.optim.SGD."""
-    return ref.optimizer(s, lambda params: ref.torch.optim.SGD(params, foreach=False, **s.params["hyper"]))
-
-
 # ---- diagnosis: SGD re-run in NumPy with one known mistake switched on --------------------
-
-def where(probe) -> str:
-    return "SGD.__init__" if probe.check.id == "edge.nesterov_invalid" else "SGD.step"
-
-
-def sizes(ev, scenario) -> dict:
-    return {}
-
 
 def simulate(scenario, mistake: str | None = None) -> dict:
     """The parameters after the scenario's steps of SGD written with `mistake`."""
@@ -170,26 +157,7 @@ def _simulated(mistake: str, evidence: str, evidence_zh: str):
     return test
 
 
-def _not_in_place(p):
-    if p.check.id != "edge.in_place":
-        return None
-    names = sorted(k[len("param."):] for k in p.inputs if k.startswith("param."))
-    ref = p.reference()
-    views = [p.learner(p.scenario, f"view.{n}") for n in names]
-    if all(v is not None and close(v, ref[n]) for v, n in zip(views, names)):
-        return {"evidence": t("optimizer.params holds the right values, but they are new arrays")}
-    return {"evidence": t("the arrays the caller passed in never changed")}
-
-
 MISTAKES = [
-    Mistake("grads_modified_in_place", "step wrote into the caller's gradients: {evidence}. "
-            "Add weight decay into a new array (g = g + wd * p)",
-            lambda p: p.check.judge is grads_untouched and {"evidence": t("grads changed after step")},
-            says_zh="step 改写了调用方的梯度：{evidence}。把权重衰减加到一个新数组里（g = g + wd * p）"),
-    Mistake("not_in_place", "the parameters were rebound, not updated in place: {evidence}. "
-            "Write p -= ... (or p[...] = ...), not p = p - ...", _not_in_place,
-            says_zh="参数被重新绑定，而不是原地更新：{evidence}。请写 p -= ...（或 p[...] = ...），"
-                    "不要写 p = p - ..."),
     *[Mistake(name, says, _simulated(name, evidence, evidence_zh), says_zh=says_zh)
       for name, says, evidence, says_zh, evidence_zh in [
         ("buffer_starts_at_zeros", "the first step's buffer is (1 - dampening) * g: {evidence}. "

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from bpdrill.core import compare
-from bpdrill.core.diagnose import Mistake, first_call_right, formula
-from bpdrill.core.driving import drive_layer
-from bpdrill.i18n import register, t
-from bpdrill.core.judge import Check, matches_reference, numgrad_check, shape_check, unchanged_check
+from bpdrill.core.diagnose import Mistake, formula
+from bpdrill.core.judge import Check, matches_reference
 from bpdrill.core.protocol import Scenario
+from bpdrill.i18n import register, t
+from bpdrill.kinds import layer
+
+SPEC = layer.Layer("Tanh", lambda torch, x: torch.tanh(x), numgrad_points=2, batch=None)
 
 
 def _extreme(rng):
@@ -22,13 +23,12 @@ def _extreme(rng):
 def scenarios(rng) -> list[Scenario]:
     n, m = (int(v) for v in rng.permutation(range(2, 8))[:2])
     shape3 = tuple(int(v) for v in rng.permutation(range(2, 6))[:3])
-    basic = {"x": 1.5 * rng.normal(size=(n, m)), "dout": rng.normal(size=(n, m))}
-    twice = {"x": 1.5 * rng.normal(size=(n, m)), "dout": rng.normal(size=(n, m)),
-             "dout2": rng.normal(size=(n, m)), "x3": 1.5 * rng.normal(size=(n, m)),
-             "dout3": rng.normal(size=(n, m))}
+    basic = Scenario("basic", "backward", {"x": 1.5 * rng.normal(size=(n, m)), "dout": rng.normal(size=(n, m))})
+    twice = layer.twice({"x": 1.5 * rng.normal(size=(n, m)), "dout": rng.normal(size=(n, m))},
+                        {"dout": rng.normal(size=(n, m))},
+                        {"x": 1.5 * rng.normal(size=(n, m))}, {"dout": rng.normal(size=(n, m))})
     return [
-        Scenario("basic", "backward", basic),
-        Scenario("basic.perturb", "perturb", basic, {"h": compare.H}),
+        basic, layer.perturb(basic),
         Scenario("nd", "backward", {"x": 1.5 * rng.normal(size=shape3), "dout": rng.normal(size=shape3)}),
         Scenario("single", "backward", {"x": 1.5 * rng.normal(size=(1, m)), "dout": rng.normal(size=(1, m))}),
         Scenario("extreme", "backward", {"x": _extreme(rng), "dout": rng.normal(size=(4, 4))}),
@@ -36,56 +36,18 @@ def scenarios(rng) -> list[Scenario]:
     ]
 
 
-def _project(ev, scenario):
-    return compare.weighted_sum(ev.inputs(scenario)["dout"])
-
-
 CHECKS = [
-    shape_check("dx", like="x"),
-    numgrad_check("dx", "x", _project, points=2),
-    Check("torch.dx", "torch", "dx", 1, "nd", matches_reference("dx"), "dx matches PyTorch for a 3-D input",
-          "三维输入时 dx 与 PyTorch 一致"),
-    Check("edge.single", "edge", "dx", 1, "single", matches_reference("dx"), "batch of one", "批大小为 1"),
+    *layer.checks(SPEC, "nd", "dx matches PyTorch for a 3-D input", "三维输入时 dx 与 PyTorch 一致"),
     Check("edge.extreme", "edge", ("out", "dx"), 1, "extreme", matches_reference("out", "dx"),
           "extreme inputs (|x| up to 1e3): finite and right", "极端输入（|x| 最大到 1e3）：结果有限且正确"),
-    Check("edge.second_backward", "edge", "dx", 1, "twice", matches_reference(("dx2", "dx2", "dx")),
-          "a second backward with a new dout", "用新的 dout 再调用一次 backward", call="second"),
-    Check("edge.new_forward", "edge", "dx", 1, "twice", matches_reference(("dx3", "dx3", "dx")),
-          "after a new forward, backward uses the new x", "新的 forward 之后，backward 使用新的 x",
-          call="new_forward"),
-    unchanged_check("x", "dout"),
 ]
-
-
-# ---- the worker's side ----------------------------------------------------------------------
-
-def drive(module, s: Scenario) -> dict:
-    return drive_layer(module.Tanh(), s)
-
-
-# ---- the trusted side: PyTorch float64 ------------------------------------------------------
-
-def reference(ref, s: Scenario) -> dict:
-    return ref.layer(s, ref.torch.tanh)
 
 
 # ---- diagnosis ----------------------------------------------------------------------------
 
-def where(probe) -> str:
-    return "Tanh.forward" if probe.label == "out" else "Tanh.backward"
-
-
-def sizes(ev, scenario) -> dict:
-    return {}  # element-wise: no batch size or class count behind a constant factor
-
-
 def _call(p):
     """(x, t, dout) of the call the check is about: the first one, a second backward, or a new forward."""
-    a = p.inputs
-    if p.check.call == "new_forward":
-        return a["x3"], np.tanh(a["x3"]), a["dout3"]
-    if p.check.call == "second":
-        return a["x"], np.tanh(a["x"]), a["dout2"]
+    a = layer.call_arrays(SPEC, p)
     return a["x"], np.tanh(a["x"]), a["dout"]
 
 
@@ -123,19 +85,6 @@ MISTAKES = [
             _rule("dx = dout * (1 - tanh(t)**2)", "dx = dout * (1 - tanh(t)**2)",
                   lambda x, t, d: d * (1 - np.tanh(t) ** 2)),
             says_zh="对已经是 tanh(x) 的 t 又做了一次 tanh：{evidence}。直接用 t：dx = dout * (1 - t**2)"),
-    Mistake("dropped_upstream", "the upstream gradient dout was dropped: {evidence}. Multiply by dout",
-            _rule("dx = 1 - t**2, whatever dout is", "dx = 1 - t**2，与 dout 无关", lambda x, t, d: 1 - t * t),
-            says_zh="丢掉了上游梯度 dout：{evidence}。要乘上 dout"),
-    Mistake("stale_cache", "backward used the output of an earlier forward: {evidence}",
-            lambda p: p.check.call == "new_forward" and formula(
-                "after forward(x2), dx was computed from t(x1)",
-                lambda p: p.inputs["dout3"] * (1 - np.tanh(p.inputs["x"]) ** 2),
-                zh="forward(x2) 之后，dx 仍由 t(x1) 算出")(p),
-            says_zh="backward 用了更早一次 forward 的输出：{evidence}"),
-    Mistake("cache_modified_in_place", "backward changed what forward cached: {evidence}. "
-            "Compute into a new array instead of modifying self.out in place",
-            lambda p: p.check.call == "second" and first_call_right("dx")(p),
-            says_zh="backward 修改了 forward 缓存的值：{evidence}。把结果算到新数组里，不要原地修改 self.out"),
 ]
 
 ZH = {

@@ -91,24 +91,3 @@ def drive_loss(loss_fn, s, x: str, y: str, grad: str, labels=None) -> dict:
         out[f"{grad}3"] = snapshot(loss_fn.backward(s.params["dout3"]))
     out.update({f"after.{x}": xs, f"after.{y}": ys})
     return out
-
-
-def drive_optimizer(make, s) -> dict:
-    """An optimiser over the scenario's params (arrays param.<name>), stepped with grad.<step>.<name>
-    for params["steps"] steps: the caller's arrays afterwards (step must update them in place),
-    the gradients after each step (step must not change them), and the optimiser's own view of
-    its params when it keeps one. make(params) builds the learner's optimiser."""
-    names = s.keys_with_prefix("param.")
-    params = {name: s[f"param.{name}"] for name in names}
-    held = dict(params)  # the caller's references: step must update these arrays in place
-    optimizer = make(params)
-    out = {}
-    for step in range(s.params["steps"]):  # not `t`: that name is the message function
-        grads = {name: s[f"grad.{step}.{name}"] for name in names}
-        optimizer.step(grads)
-        out.update({f"grad_after.{step}.{name}": g for name, g in grads.items()})
-    out.update({f"param.{name}": held[name] for name in names})
-    learner_view = getattr(optimizer, "params", None)
-    if isinstance(learner_view, dict):
-        out.update({f"view.{name}": snapshot(learner_view.get(name)) for name in names})
-    return out

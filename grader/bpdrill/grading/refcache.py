@@ -123,13 +123,16 @@ def fingerprint(name: str) -> str:
 
 
 def _unit_files(name: str) -> list[Path]:
-    """The source of an exercise's grader: its module, or every .py of its package folder.
+    """The source of an exercise's grader: its module (or every .py of its package folder) and
+    its kind's.
     Found, not imported: bpdrill.grading.helper asks before NumPy is loaded."""
+    from bpdrill import catalog
     spec = importlib.util.find_spec(f"bpdrill.checks.{name}")
     path = Path(spec.origin)
+    kind = Path(importlib.util.find_spec(f"bpdrill.kinds.{catalog.get(name).kind}").origin)
     if path.name == "__init__.py":  # a package (checks/autograd/): all of it, in a fixed order
-        return sorted(path.parent.rglob("*.py"))
-    return [path]
+        return [*sorted(path.parent.rglob("*.py")), kind]
+    return [path, kind]
 
 
 def cache_dir() -> Path:

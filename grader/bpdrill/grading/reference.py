@@ -68,18 +68,6 @@ class Ref:
             out.update({f"loss{suffix}": self.numpy(loss), f"{grad}{suffix}": self.numpy(xs.grad)})
         return out
 
-    def optimizer(self, s, make) -> dict:
-        """The parameters after s.params["steps"] steps of make(list of tensors) (a torch.optim
-        optimiser), fed the same gradients as drive_optimizer feeds the learner's."""
-        names = s.keys_with_prefix("param.")
-        params = {name: self.leaf(s.arrays[f"param.{name}"]) for name in names}
-        optimizer = make(list(params.values()))
-        for step in range(s.params["steps"]):
-            for name, p in params.items():
-                p.grad = self.torch.tensor(s.arrays[f"grad.{step}.{name}"])
-            optimizer.step()
-        return {name: self.numpy(p) for name, p in params.items()}
-
     def layer(self, s, fn) -> dict:
         """out = fn(x) and dx for each backward drive_layer makes: dout, dout2, and dout3
         after the new forward on x3."""
@@ -189,7 +177,7 @@ def fill(names: list[str], count: int = POOL) -> int:
             return 0
         seed = secrets.randbelow(2**31)
         for name in low:
-            scenarios = registry.get(name).draw(seed)
+            scenarios = registry.get(name).scenarios_for(seed)
             store(name, seed, scenarios, compute(name, scenarios))
 
 

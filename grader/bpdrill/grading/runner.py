@@ -21,7 +21,7 @@ from bpdrill.grading.report import CheckResult, ExerciseReport, cap_root_causes
 def build_job(name: str, path: str, seed: int) -> tuple[dict, list]:
     """The job for one exercise's worker and its scenarios (the hidden inputs of this seed)."""
     unit = registry.get(name)
-    scenarios = unit.draw(seed)
+    scenarios = unit.scenarios_for(seed)
     job = {"exercise": name, "file": str(path), "class": unit.meta.class_name,
            "lang": i18n.language()}  # the worker's own messages ('a list of 3 items') in this language
     return job, scenarios

@@ -1,0 +1,92 @@
+"""The loss kind: forward(inputs..., targets...) -> a number, backward(dout=1.0) -> the
+gradient of dout * loss with respect to each input.
+
+A loss is a layer whose one output is a number and whose upstream gradient is a number too
+(dout, a scenario parameter; absent: backward() is called with its default). Everything else,
+the driver, the reference call, the standard checks and the lifecycle mistakes, is the layer
+kind's (bpdrill.kinds.layer), with these keys: `loss` (2 and 3 for the later calls), and the
+scenario parameters dout, dout2 and dout3.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from bpdrill.core.protocol import Scenario
+from bpdrill.kinds import layer
+from bpdrill.kinds.layer import NEW, SECOND, perturb, twice  # noqa: F401 - the kind's vocabulary
+
+
+@dataclass(frozen=True)
+class Loss(layer.Layer):
+    inputs: tuple = ("x",)
+    outputs: tuple = ("loss",)
+    batch: str | None = None
+
+    @property
+    def upstream(self) -> tuple:
+        return ("dout",)
+
+    def upstream_given(self, s, suffix: str = "") -> list | None:
+        key = f"dout{suffix}"
+        if key in s.params:
+            return [s.params[key]]
+        if not suffix:
+            return []  # backward() with its default dout = 1.0
+        return None
+
+    def upstream_ones(self, s, suffix: str = "") -> list:
+        return [1.0]
+
+    def has_second(self, s) -> bool:
+        return f"dout{SECOND}" in s.params
+
+    def has_new(self, s) -> bool:
+        return any(f"{name}{NEW}" in s for name in self.inputs)
+
+
+def drive(spec: Loss, module, s: Scenario) -> dict:
+    return layer.drive(spec, module, s)
+
+
+def reference(spec: Loss, ref, s: Scenario) -> dict:
+    return layer.reference(spec, ref, s)
+
+
+def standard(spec: Loss, draw, rng, n: int | None = None) -> list[Scenario]:
+    """basic (and its perturbation), single (a batch of one), default (backward() with no
+    dout) and twice, from draw(rng, n) -> the inputs and targets for a batch of n."""
+    n = n if n is not None else int(rng.integers(3, 6))
+    douts = [float(rng.uniform(1.25, 2.5) * rng.choice([-1, 1])) for _ in range(4)]
+    basic = Scenario("basic", "backward", draw(rng, n), {"dout": douts[0]})
+    first, third = draw(rng, n), draw(rng, n)
+    new = {k: third[k] for k in (*spec.inputs, *spec.fixed) if k in third}
+    return [basic, perturb(basic),
+            Scenario("single", "backward", draw(rng, 1), {"dout": douts[1]}),
+            Scenario("default", "backward", draw(rng, n), {}),
+            Scenario("twice", "backward", twice(first, {}, new, {}),
+                     {"dout": douts[1], "dout2": douts[2], "dout3": douts[3]})]
+
+
+def checks(spec: Loss, torch_scenario: str, torch_title: str = "{key} and the loss match PyTorch",
+           torch_title_zh: str = "{key} 和损失值与 PyTorch 一致", **options) -> list:
+    """The layer's standard checks, the loss's value compared with PyTorch's beside the first
+    gradient."""
+    options.setdefault("purity", (*spec.inputs, *spec.fixed))  # dout is a number: nothing to modify
+    return layer.checks(spec, torch_scenario, torch_title, torch_title_zh, with_outputs=True, **options)
+
+
+def project(spec: Loss):
+    return layer.project(spec)
+
+
+where = layer.where
+sizes = layer.sizes
+call_arrays = layer.call_arrays
+MISTAKES = layer.MISTAKES
+
+
+def labels(rng, n: int, classes: int) -> np.ndarray:
+    """n class indices in [0, classes), int64."""
+    return rng.integers(0, classes, size=n).astype(np.int64)

@@ -1,0 +1,214 @@
+"""The optimizer kind: `Optimizer(params: dict, **hyper)` whose `step(grads)` updates the
+caller's arrays in place, with exactly the arithmetic of a torch.optim optimiser.
+
+A spec names the learner's class and the torch.optim class; this module owns the rest: the
+worker's driver (the caller's arrays and gradients over several steps), the reference call
+(torch.optim, foreach=False, fed the same gradients), the judges (moved like the reference,
+updated in place, gradients left alone) and the lifecycle mistakes (not in place, the caller's
+gradients written into).
+
+Scenario arrays: param.<name> (the parameters) and grad.<step>.<name>; parameters: steps,
+hyper (the constructor's keyword arguments). Raw results: param.<name> (the caller's arrays
+after every step), grad_after.<step>.<name>, and view.<name> (the optimiser's own params, when
+it keeps a dict of them).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from bpdrill.core import compare
+from bpdrill.core.diagnose import Mistake, close
+from bpdrill.core.driving import snapshot
+from bpdrill.core.judge import Check, Failed
+from bpdrill.core.protocol import Scenario
+from bpdrill.i18n import t
+
+
+@dataclass(frozen=True)
+class Optimizer:
+    cls: str  # the learner's class
+    torch: str  # the torch.optim class
+
+
+def hyper_for_torch(hyper: dict) -> dict:
+    """The constructor's keyword arguments as torch takes them (betas as a tuple)."""
+    hyper = dict(hyper)
+    if "betas" in hyper:
+        hyper["betas"] = tuple(hyper["betas"])
+    return hyper
+
+
+def scenario(rng, name: str, shapes: list, steps: int, hyper: dict, grad_scale: float = 1.0) -> Scenario:
+    """Parameters p0, p1 ... of the given shapes and a gradient for each step."""
+    arrays = {}
+    for i, shape in enumerate(shapes):
+        arrays[f"param.p{i}"] = rng.normal(size=shape)
+        for step in range(steps):
+            arrays[f"grad.{step}.p{i}"] = grad_scale * rng.normal(size=shape)
+    return Scenario(name, "steps", arrays, {"steps": steps, "hyper": hyper})
+
+
+# ---- the worker's side -------------------------------------------------------------------
+
+def drive(spec: Optimizer, module, s: Scenario) -> dict:
+    return drive_steps(lambda params: getattr(module, spec.cls)(params, **s.params["hyper"]), s)
+
+
+def drive_steps(make, s) -> dict:
+    """An optimiser over the scenario's params (arrays param.<name>), stepped with grad.<step>.<name>
+    for params["steps"] steps: the caller's arrays afterwards (step must update them in place),
+    the gradients after each step (step must not change them), and the optimiser's own view of
+    its params when it keeps one. make(params) builds the learner's optimiser."""
+    names = s.keys_with_prefix("param.")
+    params = {name: s[f"param.{name}"] for name in names}
+    held = dict(params)  # the caller's references: step must update these arrays in place
+    optimizer = make(params)
+    out = {}
+    for step in range(s.params["steps"]):  # not `t`: that name is the message function
+        grads = {name: s[f"grad.{step}.{name}"] for name in names}
+        optimizer.step(grads)
+        out.update({f"grad_after.{step}.{name}": g for name, g in grads.items()})
+    out.update({f"param.{name}": held[name] for name in names})
+    learner_view = getattr(optimizer, "params", None)
+    if isinstance(learner_view, dict):
+        out.update({f"view.{name}": snapshot(learner_view.get(name)) for name in names})
+    return out
+
+
+# ---- the trusted side --------------------------------------------------------------------
+
+def reference(spec: Optimizer, ref, s: Scenario) -> dict:
+    """The parameters after s.params["steps"] steps of the torch.optim optimiser."""
+    hyper = hyper_for_torch(s.params["hyper"])
+    return steps(ref, s, lambda params: getattr(ref.torch.optim, spec.torch)(params, foreach=False, **hyper))
+
+
+def steps(ref, s, make) -> dict:
+    """The parameters after s.params["steps"] steps of make(list of tensors) (a torch.optim
+    optimiser), fed the same gradients as drive_steps feeds the learner's."""
+    names = s.keys_with_prefix("param.")
+    params = {name: ref.leaf(s.arrays[f"param.{name}"]) for name in names}
+    optimizer = make(list(params.values()))
+    for step in range(s.params["steps"]):
+        for name, p in params.items():
+            p.grad = ref.torch.tensor(s.arrays[f"grad.{step}.{name}"])
+        optimizer.step()
+    return {name: ref.numpy(p) for name, p in params.items()}
+
+
+# ---- judges: the caller's arrays after step(grads) --------------------------------------
+
+def param_names(ev, scenario) -> list[str]:
+    """The names of an optimiser scenario's parameters (its arrays param.<name>)."""
+    return sorted(k[len("param."):] for k in ev.inputs(scenario) if k.startswith("param."))
+
+
+def moves_like_reference(ev, check: Check) -> None:
+    """The caller's arrays moved exactly as the reference optimiser (torch.optim.*) moves them.
+
+    Compares displacements (after - before), so that an update of size lr is judged at the
+    update's own scale rather than the parameter's.
+    """
+    ref = ev.reference(check.scenario)
+    inputs = ev.inputs(check.scenario)
+    for name in param_names(ev, check.scenario):
+        label = f"params[{name!r}]"
+        got = ev.array(check.scenario, f"param.{name}", label)
+        before = inputs[f"param.{name}"]
+        if got.shape != before.shape:
+            raise Failed(t("{label}: shape changed from {before} to {got}", label=label, before=before.shape,
+                           got=got.shape), target="params")
+        moved, expected = got - before, ref[name] - before
+        mask = compare.elementwise_mismatch(moved, expected)
+        if not np.all(np.isfinite(moved)):
+            raise Failed(t("{label}: non-finite values after step", label=label), target="params", got=got,
+                         label=label)
+        if mask.any():
+            steps = ev.params(check.scenario)["steps"]
+            worst = compare.worst_elements(moved, expected, excess=True)
+            details = []
+            for i, e, g in worst:
+                shown_e, shown_g = compare.distinct(e, g)
+                details.append(t("{label}{index} moved by {got}, expected {expected}", label=label,
+                                 index=compare.format_index(i), got=shown_g, expected=shown_e))
+            index, e, g = worst[0]
+            shown_e, shown_g = compare.distinct(e, g)
+            # the measure that failed: elements outside their tolerance, and the worst of them
+            message = t("{label} after {steps} step(s): {count} of {size} elements moved outside the "
+                        "tolerance; worst {label}{index} moved by {got}, expected {expected}", label=label,
+                        steps=steps, count=int(mask.sum()), size=mask.size, index=compare.format_index(index),
+                        got=shown_g, expected=shown_e)
+            raise Failed(message, target="params", details=details)
+
+
+def updated_in_place(ev, check: Check) -> None:
+    """step changed the very arrays the caller passed in (not new ones)."""
+    inputs = ev.inputs(check.scenario)
+    for name in param_names(ev, check.scenario):
+        got = ev.value(check.scenario, f"param.{name}")
+        if got.kind == "array" and got.array.shape == inputs[f"param.{name}"].shape and \
+                np.array_equal(got.array, inputs[f"param.{name}"]):
+            raise Failed(t("params[{name!r}]: the caller's array did not change; update it in place "
+                           "(p -= ..., not p = p - ...)", name=name), target="params")
+
+
+def grads_untouched(ev, check: Check) -> None:
+    """step left the caller's gradients as they were."""
+    inputs = ev.inputs(check.scenario)
+    for key, before in inputs.items():
+        if key.startswith("grad."):
+            v = ev.value(check.scenario, f"grad_after.{key[len('grad.'):]}")
+            if v.kind != "array" or not np.array_equal(v.array, before):
+                name = key.split(".")[-1]
+                raise Failed(t("grads[{name!r}] was modified in place by step: add weight decay into "
+                               "a new array", name=name), target="params")
+
+
+# ---- checks and lifecycle mistakes -----------------------------------------------------------
+
+def moves_check(id: str, scenario: str, title: str, title_zh: str, points: int = 1, kind: str | None = None) -> Check:
+    """The caller's arrays moved as the torch optimiser moves them, in the scenario named."""
+    return Check(id, kind or id.split(".")[0], "params", points, scenario, moves_like_reference, title, title_zh)
+
+
+def in_place_check(scenario: str) -> Check:
+    return Check("edge.in_place", "edge", "params", 1, scenario, updated_in_place,
+                 "the caller's arrays are updated in place", "调用方传入的数组被原地更新")
+
+
+def grads_check(scenario: str) -> Check:
+    return Check("purity.grads", "purity", "params", 1, scenario, grads_untouched,
+                 "step leaves the gradients unchanged", "step 不修改传入的梯度")
+
+
+def where(spec: Optimizer):
+    return lambda probe: f"{spec.cls}.step"
+
+
+def sizes(spec: Optimizer):
+    return lambda ev, scenario: {}
+
+
+def _not_in_place(p):
+    if p.check.id != "edge.in_place":
+        return None
+    names = param_names(p.ev, p.scenario)
+    ref = p.reference()
+    views = [p.learner(p.scenario, f"view.{n}") for n in names]
+    if all(v is not None and close(v, ref[n]) for v, n in zip(views, names)):
+        return {"evidence": t("optimizer.params holds the right values, but they are new arrays")}
+    return {"evidence": t("the arrays the caller passed in never changed")}
+
+
+MISTAKES = [
+    Mistake("grads_modified_in_place", "step wrote into the caller's gradients: {evidence}. "
+            "Add weight decay into a new array (g = g + wd * p)",
+            lambda p: p.check.judge is grads_untouched and {"evidence": t("grads changed after step")},
+            says_zh="step 改写了调用方的梯度：{evidence}。把权重衰减加到一个新数组里（g = g + wd * p）"),
+    Mistake("not_in_place", "the parameters were rebound, not updated in place: {evidence}. "
+            "Write p -= ... (or p[...] = ...), not p = p - ...", _not_in_place,
+            says_zh="参数被重新绑定，而不是原地更新：{evidence}。请写 p -= ...（或 p[...] = ...），"
+                    "不要写 p = p - ..."),
+]
