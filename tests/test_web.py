@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from bpdrill import catalog
+from bpdrill.practice import workspace
 from conftest import grade_inline, solution_path, wrong_fixture
 
 pytest.importorskip("starlette")
@@ -165,3 +166,30 @@ def test_the_page_lists_checks_and_shows_the_diagnosis_at_its_line(served, brows
     kept = [p.read_text(encoding="utf-8") for p in (ws / ".attempts").glob("sigmoid-*.py")]
     assert elsewhere in kept
     page.close()
+
+
+def test_drills_interview_mode_and_hints_through_the_page(served):
+    base, token, ws = served
+    api = httpx.Client(base_url=base, headers={"X-Bpdrill-Token": token}, timeout=60)
+    first = api.post("/api/exercises/linear/hint").json()
+    assert first["level"] == 1 and first["text"]
+
+    (ws / "linear.py").write_text("# my attempt\n" + (ws / "linear.py").read_text())
+    started = api.post("/api/exercises/linear/drill", json={"interview": True}).json()
+    assert started["kept"] and "# my attempt" in Path(started["kept"]).read_text()
+    shown = api.get("/api/exercises/linear").json()
+    assert shown["interview"] and shown["hints"] == 0
+    assert shown["clock"]["limit_seconds"] == 60 * catalog.get("linear").minutes
+    assert shown["text"] != workspace.skeleton_path("linear").read_text()  # a blank page, not the skeleton
+    refused = api.post("/api/exercises/linear/hint")
+    assert refused.status_code == 403 and "interview" in refused.json()["error"]
+
+    # Solved from the page: the drill's time to green is in the history the plot draws.
+    right = solution_path("linear").read_text()
+    saved = api.put("/api/exercises/linear/file", json={"text": right, "base": shown["hash"]})
+    assert saved.status_code == 200
+    checked = api.post("/api/exercises/linear/check").json()
+    assert checked["report"]["exercises"][0]["status"] == "passed"
+    assert checked["clock"]["solved"]
+    drills = api.get("/api/exercises/linear").json()["drills"]
+    assert len(drills) == 1 and drills[0]["interview"] and drills[0]["green_seconds"] is not None
