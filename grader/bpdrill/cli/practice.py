@@ -210,12 +210,15 @@ def watch(session, name, interval, timeout):
         click.echo(_watch_round(name, path, ws, hist, timeout))
         # The folder, not the file: many editors save by writing a new file and renaming it
         # over the old one. The system tells of each change (inotify, FSEvents ...); changes
-        # that come within `interval` of each other are one save.
+        # that come within `interval` of each other are one save. Every second without one,
+        # the content is compared all the same: a save made while the watcher was starting
+        # (during the first round) is not missed.
         for _ in watchfiles.watch(ws, watch_filter=lambda change, where: Path(where).name == path.name,
-                                  debounce=int(interval * 1000), step=20, recursive=False):
+                                  debounce=int(interval * 1000), step=20, recursive=False,
+                                  rust_timeout=1000, yield_on_timeout=True):
             now = workspace.content_hash(path)
             if now is None or now == graded:
-                continue  # gone for a moment, or touched without a change
+                continue  # gone for a moment, touched without a change, or nothing happened
             graded = now
             click.echo(_watch_round(name, path, ws, hist, timeout))
     except KeyboardInterrupt:

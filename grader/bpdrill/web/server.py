@@ -307,10 +307,12 @@ async def _changes(request: Request, ws: Path, name: str):
 
     watcher = asyncio.ensure_future(watch_disconnect())
     try:
-        # the folder, not the file: editors save by writing a new file and renaming it over the old
-        async for changes in watchfiles.awatch(ws, stop_event=stop, debounce=100, step=20, recursive=False):
-            if not any(Path(p).name == path.name for _, p in changes):
-                continue
+        # The folder, not the file: editors save by writing a new file and renaming it over the
+        # old one. Every second without a change the content is compared all the same, so a
+        # save made while the watcher was starting is not missed.
+        async for _ in watchfiles.awatch(ws, watch_filter=lambda change, where: Path(where).name == path.name,
+                                         stop_event=stop, debounce=100, step=20, recursive=False,
+                                         rust_timeout=1000, yield_on_timeout=True):
             now = workspace.content_hash(path)
             if now != last:
                 last = now
