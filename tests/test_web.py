@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -193,3 +194,26 @@ def test_drills_interview_mode_and_hints_through_the_page(served):
     assert checked["clock"]["solved"]
     drills = api.get("/api/exercises/linear").json()["drills"]
     assert len(drills) == 1 and drills[0]["interview"] and drills[0]["green_seconds"] is not None
+
+
+def test_open_hands_the_tokened_address_to_the_browser(tmp_path):
+    opened = tmp_path / "opened.txt"
+    script = tmp_path / "browser.py"
+    script.write_text(f"import sys; open({str(opened)!r}, 'w').write(sys.argv[1])\n")
+    environment = {**os.environ, "BROWSER": f"{sys.executable} {script} %s"}
+    proc = subprocess.Popen([sys.executable, "-m", "bpdrill", "serve", "--open", "--workspace", str(tmp_path / "ws")],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=environment)
+    try:
+        printed = ""
+        for line in proc.stdout:
+            printed += line
+            if "token=" in line:
+                break
+        address = re.search(r"http://127\.0\.0\.1:\d+/\?token=\S+", printed).group(0)
+        deadline = time.monotonic() + 30
+        while not (opened.exists() and opened.read_text()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert opened.read_text() == address
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
