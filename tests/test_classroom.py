@@ -135,3 +135,12 @@ def test_check_format_gradescope_and_github_print_one_document(tmp_path):
         assert key in json.loads(result.stdout)
     result = CliRunner().invoke(cli, ["check", "sigmoid", "--solution", "--json", "--format", "github"])
     assert result.exit_code == 2
+
+
+def test_a_class_in_one_pool_grades_each_learner_as_check_does(three_learners):
+    sets = [{"linear": three_learners / "bo" / "linear.py", "sigmoid": three_learners / "bo" / "sigmoid.py"},
+            {"sigmoid": three_learners / "ada" / "sigmoid.py"}]
+    together = runner.run_batches(sets, SEED, timeout=2.0)
+    alone = [runner.run_checks(files, SEED, timeout=2.0) for files in sets]
+    assert [[r.to_json() for r in reports] for reports in together] == \
+        [[r.to_json() for r in reports] for reports in alone]

@@ -1,9 +1,9 @@
 """A class: many learners' workspaces graded under one seed, one row per learner and exercise.
 
 Each learner's files are graded as `bpdrill check` grades them (grading.runner: one isolated
-worker per file, as many at once as there are cores), so nothing in one learner's file can
-change another learner's row. Every learner gets the same hidden inputs (one seed for the
-class), and the PyTorch references are computed once for all of them.
+worker per file, as many at once as there are cores, several learners' files in one pool), so
+nothing in one learner's file can change another learner's row. Every learner gets the same
+hidden inputs (one seed for the class), and the PyTorch references are computed once for all.
 """
 from __future__ import annotations
 
@@ -39,19 +39,23 @@ def learner_name(folder: Path) -> str:
 
 
 def grade(folders: list[Path], names: list[str], seed: int, timeout: float = DEFAULT_TIMEOUT,
-          jobs: int | None = None, progress=None) -> list[Row]:
-    """One Row per learner (folder) and exercise, in the order given. progress(learner, rows)
-    is called after each learner."""
+          jobs: int | None = None, progress=None, chunk: int = 16) -> list[Row]:
+    """One Row per learner (folder) and exercise, in the order given. Learners are graded
+    `chunk` at a time, every file of a chunk in one pool of workers (every core busy even with
+    one exercise per learner); progress(learner, rows) is called after each learner."""
+    folders = [Path(folder).resolve() for folder in folders]
     rows = []
-    for folder in folders:
-        folder = Path(folder).resolve()
-        learner = learner_name(folder)
-        present = {n: folder / f"{n}.py" for n in names if (folder / f"{n}.py").is_file()}
-        graded = {r.name: r for r in runner.run_checks(present, seed, timeout=timeout, jobs=jobs)} if present else {}
-        mine = [_row(learner, name, folder / f"{name}.py", graded.get(name), seed) for name in names]
-        rows += mine
-        if progress is not None:
-            progress(learner, mine)
+    for start in range(0, len(folders), chunk):
+        part = folders[start:start + chunk]
+        present = [{n: folder / f"{n}.py" for n in names if (folder / f"{n}.py").is_file()} for folder in part]
+        graded = runner.run_batches(present, seed, timeout=timeout, jobs=jobs)
+        for folder, reports in zip(part, graded):
+            by_name = {r.name: r for r in reports}
+            learner = learner_name(folder)
+            mine = [_row(learner, name, folder / f"{name}.py", by_name.get(name), seed) for name in names]
+            rows += mine
+            if progress is not None:
+                progress(learner, mine)
     return rows
 
 
