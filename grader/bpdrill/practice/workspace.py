@@ -126,22 +126,7 @@ def reset(workspace: Path, name: str) -> Path | None:
     .attempts/ a file, NAME.py a folder) is a WorkspaceError saying what to do, raised before
     the learner's file is touched.
     """
-    path = workspace / f"{name}.py"
-    if path.is_dir():
-        raise WorkspaceError(_is_a_directory(path, name))
-    skeleton = skeleton_path(name).read_bytes()
-    kept = None
-    try:
-        mine = path.read_bytes() if path.is_file() else None
-        if mine is not None and mine != skeleton:
-            kept = _keep(workspace / ATTEMPTS, name, mine)
-    except OSError as exc:
-        raise WorkspaceError(_explain(exc, exc.filename or path)) from None
-    try:
-        _replace(path, skeleton)
-    except OSError as exc:
-        raise WorkspaceError(_explain(exc, path)) from None
-    return kept
+    return save(workspace, name, skeleton_path(name).read_bytes())
 
 
 def save(workspace: Path, name: str, content: bytes, keep: bool = True) -> Path | None:
