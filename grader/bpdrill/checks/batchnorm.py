@@ -69,8 +69,10 @@ CHECKS = layer.checks(SPEC, "basic", "{key} matches torch.nn.BatchNorm1d (gamma 
           "the training-mode forward matches torch.nn.BatchNorm1d", "训练模式的前向与 torch.nn.BatchNorm1d 一致"),
     Check("edge.batch_of_two", "edge", GRADS, 1, "pair", matches_reference(*GRADS),
           "a batch of two (N = 2)", "批大小为 2（N = 2）"),
-    Check("edge.single_raises", "edge", "out", 1, "pair", raises_value_error,
-          "a training-mode forward with N = 1 raises ValueError", "训练模式下 N = 1 的前向抛出 ValueError"),
+    # the given forward makes this check, not the exercise: it says so, and carries no points
+    Check("edge.single_raises", "edge", "out", 0, "pair", raises_value_error,
+          "a training-mode forward with N = 1 raises ValueError (the given forward's check: no points)",
+          "训练模式下 N = 1 的前向抛出 ValueError（给定 forward 的检查：不计分）"),
     Check("edge.running_one", "edge", ("running_mean", "running_var"), 1, "running",
           matches_reference(("running_mean.1", "running_mean.1", "running_mean"),
                             ("running_var.1", "running_var.1", "running_var")),

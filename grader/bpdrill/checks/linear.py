@@ -1,8 +1,6 @@
 """Hidden checks for linear: out = x @ W + b; dx, dW, db."""
 from __future__ import annotations
 
-import numpy as np
-
 from bpdrill.core.diagnose import Mistake, formula
 from bpdrill.core.protocol import Scenario
 from bpdrill.kinds import layer

@@ -198,7 +198,7 @@ MISTAKES = [
             _rule("dx = s * dout, whose rows do not sum to 0", "dx = s * dout，其每行之和不为 0",
                   lambda s, d: s * d),
             says_zh="少了 - sum(dout * s) 这一项：{evidence}。一行的每个输出都依赖这一行的每个输入，"
-                    "雅可比矩阵是 diag(s) - s s^T：dx = s * (dout - sum(dout * s, axis=-1, keepdims=True))"),
+                    "雅可比矩阵是 diag(s) - s s^T：dx = s * (dout - sum(dout * s, axis=-1, keepdims=True))", at_code=r"\bsum\b|einsum|\bdot\b|@"),
     Mistake("elementwise_derivative", "softmax was treated as element-wise, like a sigmoid: {evidence}. "
             "Its Jacobian is diag(s) - s s^T: dx = s * (dout - sum(dout * s, axis=-1, keepdims=True))",
             formula("dx = dout * s * (1 - s)", lambda p: _elementwise(p) if p.label == "dx" else None,
@@ -208,16 +208,16 @@ MISTAKES = [
     Mistake("sum_wrong_axis", "sum(dout * s) was taken over axis {axis}, not over the last axis (the "
             "classes): {evidence}. Use axis=-1, keepdims=True", _wrong_axis,
             says_zh="sum(dout * s) 是沿 axis {axis} 而不是沿最后一维（类别）求的：{evidence}。"
-                    "用 axis=-1, keepdims=True"),
+                    "用 axis=-1, keepdims=True", at_code=r"\bsum\b|einsum|\bdot\b|@"),
     Mistake("missing_keepdims", "the row sums lost their axis (no keepdims=True): {evidence}. Shape "
             "(N,) lines up with the classes, not the rows: keep it (N, 1)", _missing_keepdims,
             says_zh="每行的和丢掉了那一维（没有 keepdims=True）：{evidence}。形状 (N,) 会对齐到类别维"
-                    "而不是行：保持为 (N, 1)"),
+                    "而不是行：保持为 (N, 1)", at_code=r"\bsum\b|einsum|\bdot\b|@"),
     Mistake("unweighted_row_sum", "the row sum is missing its weights s: {evidence}. Subtract "
             "sum(dout * s), the s-weighted sum, not sum(dout)",
             _rule("dx = s * (dout - sum(dout, axis=-1))", "dx = s * (dout - sum(dout, axis=-1))",
                   lambda s, d: s * (d - d.sum(axis=-1, keepdims=True))),
-            says_zh="行和少了权重 s：{evidence}。要减去按 s 加权的和 sum(dout * s)，而不是 sum(dout)"),
+            says_zh="行和少了权重 s：{evidence}。要减去按 s 加权的和 sum(dout * s)，而不是 sum(dout)", at_code=r"\bsum\b|einsum|\bdot\b|@"),
 ]
 
 ZH = {

@@ -204,9 +204,9 @@ def _epsilon_in_log(p):
 
 MISTAKES = [
     Mistake("fancy_indexing", "d[:, y] -= 1 subtracts 1 in whole columns: {evidence}. Pick one "
-            "element per row with d[np.arange(N), y] -= 1", _rule("got = (p - 1 at [:, y]) / N", _fancy)),
+            "element per row with d[np.arange(N), y] -= 1", _rule("got = (p - 1 at [:, y]) / N", _fancy), at_code=r"-=|\]\s*-|onehot|eye\("),
     Mistake("softmax_wrong_axis", "the softmax was normalised over the batch (axis 0), not over "
-            "the classes: {evidence}", _rule("got uses softmax(logits, axis=0)", _wrong_axis)),
+            "the classes: {evidence}", _rule("got uses softmax(logits, axis=0)", _wrong_axis), at_code=r"axis\s*=\s*0|\.sum\(|\.max\("),
     Mistake("unstable_softmax", "the softmax is not stable: {evidence}. Subtract each row's max "
             "before exp", _overflow, where="SoftmaxCrossEntropy.forward",
             says_zh="softmax 不稳定：{evidence}。在 exp 之前先减去每行的最大值"),
@@ -232,7 +232,7 @@ MISTAKES = [
             says_zh="损失不对：它等于 -mean(log(p + {eps}))，即在 log 里加了 epsilon，这里因此差了 {delta}。"
                     "用对数概率（shifted - log(sum(exp(shifted))))，不需要 epsilon"),
     Mistake("missing_onehot_subtraction", "the 1 at the true class was never subtracted: "
-            "{evidence}", _rule("got = p / N", lambda z, y, d, n: d * _softmax(z) / n)),
+            "{evidence}", _rule("got = p / N", lambda z, y, d, n: d * _softmax(z) / n), at_code=r"-=|\]\s*-|onehot|eye\(|copy\(\)"),
     Mistake("gradient_wrt_probs", "that is the gradient with respect to the probabilities, not the "
             "logits: {evidence}. Through the softmax it becomes p - onehot(y)",
             _rule("got = -1/p at the true class, 0 elsewhere", lambda z, y, d, n: _wrt_probs(z, y, d, n))),

@@ -133,7 +133,7 @@ class Encoder:
             return {"kind": "text", "value": value[:2000]}
         if value is None:
             return {"kind": "none"}
-        if type(value) is np.ndarray and value.dtype.kind in "fiuc":
+        if type(value) is np.ndarray and value.dtype.kind in "fiucb":
             return {"kind": "array", "ref": self._ref(np.array(value))}
         if isinstance(value, (int, float, np.integer, np.floating)):
             try:

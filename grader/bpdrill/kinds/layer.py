@@ -36,7 +36,7 @@ from bpdrill.core import compare
 from bpdrill.core.diagnose import Mistake, close
 from bpdrill.core.driving import perturbed_outputs, snapshot
 from bpdrill.core.judge import Check, matches_reference, numgrad_check, shape_check, unchanged_check
-from bpdrill.core.protocol import Scenario
+from bpdrill.core.protocol import Scenario, describe
 from bpdrill.i18n import t
 
 SECOND, NEW = "2", "3"  # the suffixes of the second backward and of the backward after a new forward
@@ -99,7 +99,7 @@ class Layer:
         return self.upstream_given(s, SECOND) is not None
 
     def has_new(self, s) -> bool:
-        return any(f"{name}{NEW}" in s for name in self.inputs)
+        return any(f"{name}{NEW}" in s for name in (*self.inputs, *self.fixed))
 
 
 def _grad_path(param: str) -> str:
@@ -129,8 +129,11 @@ def _as_tuple(value, names: tuple, what: str) -> tuple:
     if len(names) == 1:
         return (value,)
     if not isinstance(value, (tuple, list)) or len(value) != len(names):
-        raise TypeError(t("{what} must return a tuple ({names}), got {got}", what=what,
-                          names=", ".join(names), got=type(value).__name__))
+        shown = "(" + ", ".join(names) + ")"
+        raise TypeError(t("backward returned {got}; expected a tuple {names}", got=describe(value), names=shown)
+                        if what == "backward" else
+                        t("{what} must return a tuple ({names}), got {got}", what=what, names=", ".join(names),
+                          got=describe(value)))
     return tuple(value)
 
 
@@ -330,7 +333,8 @@ def project(spec: Layer):
 def checks(spec: Layer, torch_scenario: str, torch_title: str = "{key} matches PyTorch",
            torch_title_zh: str = "{key} 与 PyTorch 一致", single: str | None = "single",
            twice_scenario: str | None = "twice", purity: tuple | None = None,
-           with_outputs: bool = False, shape_scenario: str = "basic", extra: tuple = ()) -> list[Check]:
+           with_outputs: bool = False, shape_scenario: str = "basic", extra: tuple = (),
+           numgrad_scenario: str = "basic") -> list[Check]:
     """The standard checks of a layer, every id stable across exercises. with_outputs: the
     first torch check compares forward's outputs too (a loss's value); extra: the exercise's own
     checks, placed before the later calls' checks."""
@@ -341,7 +345,8 @@ def checks(spec: Layer, torch_scenario: str, torch_title: str = "{key} matches P
     points = spec.numgrad_points if isinstance(spec.numgrad_points, dict) else \
         {g: spec.numgrad_points for g in numgrad}
     found = [shape_check(g, like=likes[g], scenario=shape_scenario) for g in all_grads]
-    found += [numgrad_check(g, grads[g], project(spec), points=points.get(g, 1)) for g in numgrad]
+    found += [numgrad_check(g, grads[g], project(spec), scenario=numgrad_scenario, points=points.get(g, 1))
+              for g in numgrad]
     for number, g in enumerate(all_grads):
         also = spec.outputs if with_outputs and number == 0 else ()
         found.append(Check(f"torch.{g}", "torch", (g, *also) if also else g, 1, torch_scenario,
