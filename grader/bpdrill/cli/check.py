@@ -10,7 +10,7 @@ import sys
 
 import click
 
-from bpdrill import catalog, i18n
+from bpdrill import catalog
 from bpdrill.cli.common import FiniteRange, UsageProblem, common, exercise_names
 from bpdrill.columns import table
 from bpdrill.grading import helper as helper_process
