@@ -103,6 +103,7 @@ def editor_text(page) -> str:
 def test_the_page_lists_checks_and_shows_the_diagnosis_at_its_line(served, browser, tmp_path):
     base, token, ws = served
     page = browser.new_page()
+    page.set_default_timeout(120_000)  # a shared, loaded machine: waits are for events, not for speed
     page.on("dialog", lambda dialog: dialog.accept())
     page.goto(f"{base}/?token={token}")
 
@@ -125,7 +126,7 @@ def test_the_page_lists_checks_and_shows_the_diagnosis_at_its_line(served, brows
     page.keyboard.press("Control+End")
     page.keyboard.type("# checked from the page\n")
     page.keyboard.press("Control+Enter")
-    page.wait_for_selector("#report .bpdrill-report", timeout=60_000)
+    page.wait_for_selector("#report .bpdrill-report", timeout=120_000)
     on_disk = (ws / "sigmoid.py").read_text(encoding="utf-8")
     assert on_disk == editor_text(page) and on_disk.startswith(wrong.rstrip("\n"))
     assert "checked from the page" in on_disk
@@ -147,9 +148,9 @@ def test_the_page_lists_checks_and_shows_the_diagnosis_at_its_line(served, brows
     # A save in the terminal is seen by the page (nothing unsaved here: it loads it) ...
     right = solution_path("sigmoid").read_text(encoding="utf-8")
     (ws / "sigmoid.py").write_text(right, encoding="utf-8")
-    page.wait_for_function("text => BpdrillEditor.text(window.bpdrillView) === text", arg=right, timeout=20_000)
+    page.wait_for_function("text => BpdrillEditor.text(window.bpdrillView) === text", arg=right, timeout=120_000)
     page.keyboard.press("Control+Enter")
-    page.wait_for_function("() => document.querySelector('#state').textContent === '8/8'", timeout=60_000)
+    page.wait_for_function("() => document.querySelector('#state').textContent === '8/8'", timeout=120_000)
 
     # ... and a stale page never overwrites it: unsaved edits here, a save there.
     page.click("#editor .cm-content")
@@ -157,10 +158,11 @@ def test_the_page_lists_checks_and_shows_the_diagnosis_at_its_line(served, brows
     page.keyboard.type("# typed in the page\n")
     elsewhere = right + "# saved in the terminal\n"
     (ws / "sigmoid.py").write_text(elsewhere, encoding="utf-8")
-    page.wait_for_selector("#conflict", state="visible", timeout=20_000)
-    page.click("#save")
-    page.wait_for_timeout(500)
-    assert (ws / "sigmoid.py").read_text(encoding="utf-8") == elsewhere  # refused: the file changed since
+    page.wait_for_selector("#conflict", state="visible", timeout=120_000)
+    with page.expect_response(lambda r: r.url.endswith("/api/exercises/sigmoid/file")) as answer:
+        page.click("#save")
+    assert answer.value.status == 409  # refused: the file changed since the page loaded it
+    assert (ws / "sigmoid.py").read_text(encoding="utf-8") == elsewhere
     page.click("#keep")  # the learner's choice: the page's text, the terminal's version kept
     page.wait_for_selector("#conflict", state="hidden")
     assert "# typed in the page" in (ws / "sigmoid.py").read_text(encoding="utf-8")
@@ -185,9 +187,18 @@ def test_drills_interview_mode_and_hints_through_the_page(served):
     refused = api.post("/api/exercises/linear/hint")
     assert refused.status_code == 403 and "interview" in refused.json()["error"]
 
+    # In interview mode the editor's marks name the mistake and its place, never the fix.
+    wrong = wrong_fixture("linear", "db_not_summed").read_text()
+    saved = api.put("/api/exercises/linear/file", json={"text": wrong, "base": shown["hash"]})
+    assert saved.status_code == 200
+    checked = api.post("/api/exercises/linear/check").json()
+    full = {c["diagnosis"]["message"] for c in checked["report"]["exercises"][0]["checks"] if c["diagnosis"]}
+    assert full and checked["marks"] and checked["interview"]
+    assert not any(message in mark["message"] for mark in checked["marks"] for message in full)
+
     # Solved from the page: the drill's time to green is in the history the plot draws.
     right = solution_path("linear").read_text()
-    saved = api.put("/api/exercises/linear/file", json={"text": right, "base": shown["hash"]})
+    saved = api.put("/api/exercises/linear/file", json={"text": right, "base": saved.json()["hash"]})
     assert saved.status_code == 200
     checked = api.post("/api/exercises/linear/check").json()
     assert checked["report"]["exercises"][0]["status"] == "passed"

@@ -34,6 +34,7 @@ from starlette.routing import Route
 
 from bpdrill import catalog, i18n
 from bpdrill.grading import formats
+from bpdrill.grading.report import diagnosis_text
 from bpdrill.i18n import t
 from bpdrill.practice import checking, drill, history, interview, workspace
 from bpdrill.practice.overview import exercise_rows
@@ -155,8 +156,13 @@ class Kit:
                 done = checking.check(self.ws, [name], hist)
             finally:
                 hist.close()
+        # Each diagnosis at its line, said as the report says it (in interview mode: the mistake
+        # and its place, never the fix).
+        marks = [{"line": c.diagnosis.line, "message": f"{c.shown or c.name}: {diagnosis_text(c.diagnosis, done.interview)}"}
+                 for e in done.report.exercises for c in e.checks
+                 if not c.passed and c.diagnosis is not None and c.diagnosis.line]
         return {"report": done.report.to_json(), "html": formats.html_table(done.report, plain=done.interview),
-                "clock": done.clock, "interview": done.interview,
+                "marks": marks, "clock": done.clock, "interview": done.interview,
                 "hash": workspace.content_hash(self.ws / f"{name}.py")}
 
     def hint(self, name: str) -> tuple[int, dict]:
@@ -203,7 +209,10 @@ def create_app(ws: Path, token: str, port: int):
         html = STATIC.joinpath("index.html").read_text(encoding="utf-8")
         html = html.replace("{{TOKEN}}", token).replace("{{LANG}}", i18n.language())
         html = html.replace("{{STRINGS}}", json.dumps(page_strings(), ensure_ascii=False).replace("</", "<\\/"))
-        return HTMLResponse(html, headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
+        return HTMLResponse(html, headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer",
+                                           # never inside another site's frame (clickjacking)
+                                           "X-Frame-Options": "DENY",
+                                           "Content-Security-Policy": "frame-ancestors 'none'"})
 
     async def static(request: Request):
         name = request.path_params["file"]

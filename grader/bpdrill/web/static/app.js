@@ -6,7 +6,7 @@
   const { token, strings: S } = window.BPDRILL;
   const E = window.BpdrillEditor;
   const $ = (id) => document.getElementById(id);
-  let current = null; // {name, base (hash the editor started from), dirty, view, events, clock}
+  let current = null; // {name, base (hash the editor started from), dirty, saving, view, events, clock}
 
   async function api(method, path, body) {
     const init = { method, headers: { "X-Bpdrill-Token": token } };
@@ -129,6 +129,7 @@
     current.events = source;
     source.onmessage = async (event) => {
       const { hash } = JSON.parse(event.data);
+      if (current && current.saving) await current.saving; // our own save: its answer names the new base
       if (!current || current.name !== name || hash === current.base) return;
       if (current.dirty) { $("conflict").hidden = false; return; }
       await reload(S.reloaded);
@@ -145,8 +146,14 @@
     state(message);
   }
 
-  async function save(force) {
-    if (!current) return false;
+  function save(force) {
+    if (!current) return Promise.resolve(false);
+    const here = current;
+    here.saving = write(force).finally(() => { here.saving = null; });
+    return here.saving;
+  }
+
+  async function write(force) {
     const text = E.text(current.view);
     const { status, data } = await api("PUT", `/api/exercises/${current.name}/file`,
       { text, base: current.base, force: force === true });
@@ -170,12 +177,7 @@
       $("report").innerHTML = data.html;
       const exercise = data.report.exercises[0];
       state(`${exercise.score}/${exercise.max_score}`);
-      const marks = [];
-      for (const c of exercise.checks) {
-        if (!c.passed && c.diagnosis && c.diagnosis.line) {
-          marks.push({ line: c.diagnosis.line, message: `${c.name}: ${c.diagnosis.message}` });
-        }
-      }
+      const marks = data.marks; // each diagnosis at its line, as the report says it
       E.mark(current.view, marks);
       $("editor").dataset.diagnosisLines = [...new Set(marks.map((m) => m.line))].join(" ");
       if (data.clock) setClock(data.clock);
