@@ -8,6 +8,7 @@ import ast
 import functools
 import os
 import re
+from stat import S_ISREG
 
 from bpdrill.i18n import t
 from bpdrill.core.protocol import MEMORY_LIMIT
@@ -29,14 +30,16 @@ def learner_functions(path: str) -> list[tuple[str, int, int]]:
         stat = os.stat(path)
     except OSError:
         return []
+    if not S_ISREG(stat.st_mode) or stat.st_size > 1024**2:
+        return []
     return _functions(path, stat.st_mtime_ns, stat.st_size)  # a new key once the file is saved
 
 
 @functools.lru_cache(maxsize=32)
 def _tree(path: str, mtime_ns: int, size: int) -> ast.Module | None:
     try:
-        with open(path, encoding="utf-8") as f:
-            return ast.parse(f.read())
+        with open(path, "rb") as f:  # a regular file of bounded size: _parsed looked first
+            return ast.parse(f.read().decode("utf-8", errors="replace"))
     except (OSError, SyntaxError, ValueError):
         return None
 
@@ -53,6 +56,8 @@ def _parsed(path: str) -> ast.Module | None:
     try:
         stat = os.stat(path)
     except OSError:
+        return None
+    if not S_ISREG(stat.st_mode) or stat.st_size > 1024**2:  # a FIFO, a device, a huge file: no places
         return None
     return _tree(path, stat.st_mtime_ns, stat.st_size)  # a new key once the file is saved
 

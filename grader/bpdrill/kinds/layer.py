@@ -40,6 +40,7 @@ from bpdrill.core.protocol import Scenario, describe
 from bpdrill.i18n import t
 
 SECOND, NEW = "2", "3"  # the suffixes of the second backward and of the backward after a new forward
+AGAIN = "4"  # the backward after the new forward, called once more with the same upstream gradient
 STALE, ONES = "stale.", "ones."  # reference keys: what a stale cache, a dropped upstream would give
 
 
@@ -214,7 +215,12 @@ def drive(spec: Layer, module, s: Scenario) -> dict:
         out.update(_backward(spec, obj, s, SECOND))
     if spec.has_new(s):  # a new forward: backward must use it
         _forward(spec, obj, s, NEW)
-        out.update(_backward(spec, obj, s, NEW))
+        third = _backward(spec, obj, s, NEW)
+        out.update(third)
+        # the same backward once more: a backward that reads only what forward cached gives the
+        # same answer twice; one that changed its cache (or accumulates) does not
+        again = _backward(spec, obj, s, NEW)
+        out.update({f"{k[:-len(NEW)]}{AGAIN}": v for k, v in again.items() if k.endswith(NEW)})
     out.update({f"after.{name}": value for name, value in given.items()})
     out.update({f"after.{p}": value for p, value in params.items()})
     return out
@@ -446,13 +452,20 @@ def _dropped(p):
 
 
 def _cache_modified(p):
+    """A later backward is wrong while the first after forward was right, and calling backward
+    twice with the same upstream gradient gave two answers: backward changed what it reads."""
     if p.check.call != "second" or p.got is None:
         return None
     first = p.learner(p.scenario, p.label)
     ref = p.reference().get(p.label)
-    if first is not None and ref is not None and close(first, ref):
-        return {"evidence": t("the first backward after forward was right, this later one is not")}
+    third, again = p.learner(p.scenario, f"{p.label}{NEW}"), p.learner(p.scenario, f"{p.label}{AGAIN}")
+    if first is None or ref is None or not close(first, ref) or third is None or again is None:
+        return None
+    if not close(third, again) and not close(again, 2 * third):  # (twice the gradient: accumulated)
+        return {"evidence": t("the first backward after forward was right, a later one is not, and the "
+                              "same backward called twice gave two answers")}
     return None
+
 
 
 MISTAKES = [

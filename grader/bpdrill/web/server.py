@@ -122,7 +122,7 @@ class Kit:
         ex = catalog.get(name)
         lang = i18n.language()
         path = self.ws / ex.filename
-        text = path.read_text(encoding="utf-8") if path.is_file() else ""
+        text = _text(self.ws, path)
         hist = self.history()
         try:
             running = hist.active_drill(str(self.ws))
@@ -145,7 +145,7 @@ class Kit:
         path = self.ws / f"{name}.py"
         now = workspace.content_hash(path)
         if now != base and not force:
-            return {"text": path.read_text(encoding="utf-8") if path.is_file() else "", "hash": now}
+            return {"text": _text(self.ws, path), "hash": now}
         workspace.save(self.ws, name, text.encode("utf-8"), keep=now != base)
         return None
 
@@ -190,6 +190,15 @@ class Kit:
         return {"kept": str(started.kept) if started.kept else None}
 
 
+def _text(ws: Path, path: Path) -> str:
+    """The learner's file as the editor shows it ("" when missing); read defensively (a FIFO or
+    a link out of the workspace is a WorkspaceError, never a hang)."""
+    try:
+        return workspace.read_file(path, ws).decode("utf-8", errors="replace")
+    except FileNotFoundError:
+        return ""
+
+
 def _clock(running) -> dict | None:
     if running is None:
         return None
@@ -227,7 +236,10 @@ def create_app(ws: Path, token: str, port: int):
         name = known(request)
         if name is None:
             return JSONResponse({"error": t("unknown exercise {name!r}", name=request.path_params["name"])}, 404)
-        return JSONResponse(await run_in_threadpool(kit.exercise, name))
+        try:
+            return JSONResponse(await run_in_threadpool(kit.exercise, name))
+        except workspace.WorkspaceError as exc:
+            return JSONResponse({"error": str(exc)}, 500)
 
     async def save(request: Request):
         name = known(request)
