@@ -350,6 +350,7 @@ def serve(ws: Path, port: int = 0, open_browser: bool = False, echo=print) -> No
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", port))  # never another interface
+    sock.listen(128)  # from now on a visit waits for the server instead of being refused
     port = sock.getsockname()[1]
     url = f"http://127.0.0.1:{port}/?token={token}"
     echo(t("bpdrill serves the workspace {path} at", path=ws))
