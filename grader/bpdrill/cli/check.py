@@ -20,24 +20,18 @@ from bpdrill.practice import workspace
 from bpdrill.practice.drill import format_seconds
 
 
+FORMATS = ("text", "json", "gradescope", "github")
+
+
 @click.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of a table.")
 @common
 def list_command(session, as_json):
     """The exercises, in order, with your progress."""
-    from bpdrill.practice import interview, progress
+    from bpdrill.practice.overview import exercise_rows
     ws = session.workspace()
     hist = session.history()
-    rows = []
-    for ex in catalog.exercises():
-        path = ws / ex.filename
-        now = progress.progress(hist, ex.name, str(ws), workspace.content_hash(path),
-                                workspace.is_untouched(ws, ex.name) or interview.is_blank(ws, ex.name))
-        rows.append({"name": ex.name, "title": ex.text("title", i18n.language()), "difficulty": ex.difficulty,
-                     "status": now.status, "progress": now.progress, "passes_now": now.passes_now,
-                     "solved_before": now.solved_before,
-                     "best_score": list(now.best_score) if now.best_score else None,
-                     "best_seconds": now.best_seconds, "file": str(path)})
+    rows = exercise_rows(hist, ws)
     if as_json:
         click.echo(json.dumps({"workspace": str(ws), "history": str(hist.path), "exercises": rows},
                               indent=2, ensure_ascii=False))
@@ -64,14 +58,21 @@ def list_command(session, as_json):
 @click.argument("names", nargs=-1, metavar="[NAME]...")
 @click.option("--all", "all_", is_flag=True, help="Check every exercise (the default with no NAME).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of a table.")
+@click.option("--format", "output_format", type=click.Choice(FORMATS, case_sensitive=False), default="text",
+              show_default=True, help="text; json (as --json); gradescope: Gradescope's results.json; "
+                                      "github: GitHub Classroom's autograding result.")
 @click.option("--seed", type=click.IntRange(0, 2**63 - 1), help="Draw the hidden inputs from this seed.")
 @click.option("--solution", is_flag=True, help="Check the reference solutions instead of your files.")
 @click.option("--timeout", type=FiniteRange(0.5, 600), default=DEFAULT_TIMEOUT,
               show_default=True, help="Seconds each exercise's code may run.")
 @click.option("-v", "--verbose", is_flag=True, help="Show passed checks and the worst elements of each failure.")
 @common
-def check(session, names, all_, as_json, seed, solution, timeout, verbose):
+def check(session, names, all_, as_json, output_format, seed, solution, timeout, verbose):
     """Grade exercises with hidden checks. Exit 0 only when every one has full marks."""
+    output_format = output_format.lower()
+    if as_json and output_format not in ("text", "json"):
+        raise UsageProblem(t("give --json or --format, not both"))
+    as_json = as_json or output_format == "json"
     if all_ and names:
         raise UsageProblem(t("give exercise names or --all, not both"))
     selected = exercise_names(names) if names else catalog.names()
@@ -105,7 +106,11 @@ def check(session, names, all_, as_json, seed, solution, timeout, verbose):
         clock = {"exercise": active.exercise, "elapsed_seconds": active.elapsed(),
                  "limit_seconds": active.limit_seconds, "solved": active.solved,
                  "time_to_green_seconds": active.green_seconds, "line": drill.clock_line(active)}
-    if as_json:
+    if output_format in ("gradescope", "github"):
+        from bpdrill.grading import formats
+        doc = formats.gradescope(report) if output_format == "gradescope" else formats.github(report)
+        click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
+    elif as_json:
         doc = report.to_json()
         if clock is not None:
             doc["drill"] = clock

@@ -32,6 +32,8 @@ COMMANDS = {
     "mock": "bpdrill.cli.interview:mock",
     "explore": "bpdrill.cli.see:explore_group",
     "capstone": "bpdrill.cli.see:capstone_command",
+    "serve": "bpdrill.cli.serve:serve",
+    "grade": "bpdrill.cli.grade:grade",
 }
 
 

@@ -271,12 +271,14 @@ def explain(session, name):
 @click.command()
 @click.argument("name")
 @click.option("--interval", type=FiniteRange(0.05, 10), default=0.1, show_default=True,
-              help="Seconds between looks at the file.")
+              help="Seconds of quiet after a save before the check (an editor may write a file in steps).")
 @click.option("--timeout", type=FiniteRange(0.5, 600), default=DEFAULT_TIMEOUT, show_default=True,
               help="Seconds each check may run.")
 @common
 def watch(session, name, interval, timeout):
     """Re-check an exercise every time you save it (Ctrl-C stops)."""
+    import watchfiles
+
     name = exercise_names([name])[0]
     ws = session.workspace()
     try:
@@ -285,37 +287,24 @@ def watch(session, name, interval, timeout):
         raise UsageProblem(str(exc)) from None
     hist = session.history()
     click.echo(t("watching {path}; save to re-check, Ctrl-C to stop", path=path))
-    seen = None
+    graded = workspace.content_hash(path)
     try:
-        while True:
-            stamp = _stamp(path)
-            if stamp != seen and stamp is not None:
-                seen = _settled(path, stamp)
-                click.echo(_watch_round(name, path, ws, hist, timeout))
-            time.sleep(interval)
+        click.echo(_watch_round(name, path, ws, hist, timeout))
+        # The folder, not the file: many editors save by writing a new file and renaming it
+        # over the old one. The system tells of each change (inotify, FSEvents ...); changes
+        # that come within `interval` of each other are one save. Every second without one,
+        # the content is compared all the same: a save made while the watcher was starting
+        # (during the first round) is not missed.
+        for _ in watchfiles.watch(ws, watch_filter=lambda change, where: Path(where).name == path.name,
+                                  debounce=int(interval * 1000), step=20, recursive=False,
+                                  rust_timeout=1000, yield_on_timeout=True):
+            now = workspace.content_hash(path)
+            if now is None or now == graded:
+                continue  # gone for a moment, touched without a change, or nothing happened
+            graded = now
+            click.echo(_watch_round(name, path, ws, hist, timeout))
     except KeyboardInterrupt:
         click.echo(t("stopped watching"))
-
-
-def _stamp(path):
-    try:
-        stat = path.stat()
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-    return stat.st_mtime_ns, stat.st_size
-
-
-def _settled(path, stamp, pause: float = 0.02, limit: float = 0.5):
-    """The file's stamp once a save is over: an editor that truncates and then writes shows two
-    stamps in a row; grading the empty file between them would print a verdict on nothing."""
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        time.sleep(pause)
-        now = _stamp(path)
-        if now == stamp:
-            return stamp
-        stamp = now
-    return stamp
 
 
 def _watch_round(name, path, ws, hist, timeout) -> str:

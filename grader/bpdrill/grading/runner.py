@@ -140,3 +140,30 @@ def run_checks(files: dict, seed: int, timeout: float = DEFAULT_TIMEOUT,
         raise
     finally:
         references.close()
+
+
+def run_batches(batches: list[dict], seed: int, timeout: float = DEFAULT_TIMEOUT, jobs: int | None = None,
+                keep_references: bool = True) -> list[list[ExerciseReport]]:
+    """run_checks for several sets of files under one seed (a class: one set per learner).
+    Every file gets its own worker, as in run_checks, and all of them share one pool of as many
+    at once as there are cores; each exercise's hidden inputs are drawn and its references
+    computed once for every set. Returns each set's reports, in the order given."""
+    prepared: dict = {}
+    for files in batches:
+        for name, path in files.items():
+            prepared.setdefault(name, build_job(name, path, seed))
+    work = [(number, name, path) for number, files in enumerate(batches) for name, path in files.items()]
+    references = reference.References(seed, prepared, keep=keep_references)
+    try:
+        outcomes = run_workers([({**prepared[name][0], "file": str(path)}, prepared[name][1]) for _, name, path in work],
+                               timeout, jobs or os.cpu_count() or 1)
+        reports: list[list[ExerciseReport]] = [[] for _ in batches]
+        for (number, name, path), outcome in zip(work, outcomes):
+            reports[number].append(judge(name, str(path), prepared[name][1], outcome,
+                                         references.for_exercise(name)))
+        return reports
+    except KeyboardInterrupt:
+        kill_all()  # workers run in their own process groups: Ctrl-C does not reach them
+        raise
+    finally:
+        references.close()

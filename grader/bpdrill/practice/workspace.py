@@ -212,22 +212,29 @@ def reset(workspace: Path, name: str) -> Path | None:
     .attempts/ a file, NAME.py a folder) is a WorkspaceError saying what to do, raised before
     the learner's file is touched.
     """
+    return save(workspace, name, skeleton_text(name))
+
+
+def save(workspace: Path, name: str, content: bytes, keep: bool = True) -> Path | None:
+    """Write content as the learner's file for name, in one step. keep: the file it replaces,
+    when it holds something else than content and than the skeleton, is kept in .attempts/
+    first. Returns where the old file was kept, or None. WorkspaceError before anything is
+    touched when it cannot be done."""
     path = workspace / f"{name}.py"
     if path.is_dir():
         raise WorkspaceError(_is_a_directory(path, name))
-    skeleton = skeleton_text(name)
     kept = None
     try:
         try:
             mine = read_file(path, workspace)  # never a link's target, a FIFO or a device copied
         except FileNotFoundError:
             mine = None
-        if mine is not None and not _fresh(name, mine):
+        if keep and mine is not None and mine != content and not _fresh(name, mine):
             kept = _keep(workspace / ATTEMPTS, name, mine)
     except OSError as exc:
         raise WorkspaceError(_explain(exc, exc.filename or path)) from None
     try:
-        _replace(path, skeleton)
+        _replace(path, content)
     except OSError as exc:
         raise WorkspaceError(_explain(exc, path)) from None
     return kept
