@@ -53,17 +53,39 @@ def test_wrong_autograd_code_must_not_score_full_marks(tmp_path):
     assert "+=" not in says["overwrite_not_accumulate"]
 
 
-def test_intermediate_tensors_get_their_grad_checked(tmp_path):
-    # .grad set on leaves only: SPEC says every tensor that requires grad
+def test_an_engine_that_keeps_grad_on_leaves_only_as_pytorch_scores_full_marks(tmp_path):
+    # SPEC: a tensor computed from others may keep .grad = None, as PyTorch does
     leaves_only = edited(tmp_path, "autograd", (
         "            if node.grad is None:\n                node.grad = np.array(g)",
         "            if node._backward is not None:\n                pass\n"
         "            elif node.grad is None:\n                node.grad = np.array(g)"))
-    report = grade_inline("autograd", leaves_only, 0)
+    for seed in range(3):
+        report = grade_inline("autograd", leaves_only, seed)
+        assert report.score == report.max_score, failure_summary(report)
+
+
+def test_an_intermediate_grad_that_is_held_must_be_right(tmp_path):
+    # where a non-leaf holds a gradient, it is checked: here every non-leaf's .grad is doubled
+    wrong = edited(tmp_path, "autograd", (
+        "            if node._backward is None:\n                continue  # a leaf",
+        "            if node._backward is None:\n                continue  # a leaf\n"
+        "            node.grad = 2 * node.grad"))
+    report = grade_inline("autograd", wrong, 0)
     assert report.score < report.max_score
-    assert any(".grad is None after backward" in c.message for c in report.checks if not c.passed), \
-        failure_summary(report)
-    assert all(c.passed for c in grade_inline("autograd", solution_path("autograd"), 0).checks)
+    assert any(").grad" in c.message for c in report.checks if not c.passed), failure_summary(report)
+
+
+def test_a_grad_that_is_the_callers_array_is_caught_and_named(tmp_path):
+    # node.grad = g with g the caller's own array: two backward(grad) calls change the caller's grad
+    path = edited(tmp_path, "autograd",
+                  ("        grad = np.broadcast_to(np.asarray(grad, dtype=np.float64), self.shape)",
+                   "        grad = np.asarray(grad, dtype=np.float64)"),
+                  ("                node.grad = np.array(g)  # a copy of its own: g may be a read-only view",
+                   "                node.grad = g"))
+    for seed in range(3):
+        report = grade_inline("autograd", path, seed)
+        assert report.score < report.max_score, f"seed {seed}: full marks"
+        assert diagnoses(report).get("program.apart") == "gradient_aliased", failure_summary(report)
 
 
 def test_relu_derivative_at_zero_is_zero_in_every_seed(tmp_path):

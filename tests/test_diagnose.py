@@ -5,6 +5,7 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -72,7 +73,8 @@ def _solution_evidence(name: str, seed: int):
 @pytest.mark.parametrize("name", EXERCISES)
 @pytest.mark.parametrize("seed", [0, pytest.param(1, marks=pytest.mark.sweep), pytest.param(2, marks=pytest.mark.sweep)])
 def test_no_mistake_is_ever_claimed_for_a_right_answer(name, seed):
-    """Hand every check a 'failure' whose array is the right answer: nothing may be diagnosed."""
+    """Hand every check a 'failure' whose array is the right answer (or, for a target with no array
+    of its own, whose outputs are the right ones): nothing may be diagnosed."""
     unit, ev = _solution_evidence(name, seed)
     outcomes = {c.id: CheckResult(c.id, c.english, c.kind, None, True, c.points, c.points) for c in unit.checks}
     for check in unit.checks:
@@ -82,9 +84,11 @@ def test_no_mistake_is_ever_claimed_for_a_right_answer(name, seed):
             if isinstance(ref, dict) and target == "grad":  # autograd: one leaf's gradient
                 leaf, expected = next(iter(ref["grads"].items()), (None, None))
                 target = f"{leaf}.grad"
-            if expected is None:
-                continue
-            for got in (expected.copy(), expected * (1 + 1e-13)):
+            # a target with no array of its own to compare (an optimiser's params, init's statistics):
+            # the failure carries none, and the mistakes read the (right) outputs themselves
+            cases = [(None, None)] if not isinstance(expected, np.ndarray) else \
+                [(expected.copy(), expected), (expected * (1 + 1e-13), expected)]
+            for got, expected in cases:
                 failure = Failed("forced", target=target, got=got, expected=expected)
                 found = diagnosis.diagnose(unit, ev, check, failure, outcomes, {check.id: (check, failure)})
                 assert found is None, f"{check.id} [{target}]: {found}"

@@ -101,3 +101,29 @@ def test_correct_variants_pass_through_real_worker_processes():
     for name, path in CORRECT:
         report = runner.run_checks({name: path}, seed=99)[0]
         assert report.status == "passed", f"{path.name}\n{failure_summary(report)}"
+
+
+class _NoValueErrors(__import__("ast").NodeTransformer):
+    """Every `raise ValueError(...)` of a file replaced by `pass`: the given code's argument checks."""
+
+    def visit_Raise(self, node):
+        import ast
+        call = node.exc
+        if isinstance(call, ast.Call) and getattr(call.func, "id", "") == "ValueError":
+            return ast.Pass()
+        return node
+
+
+@pytest.mark.parametrize("name", ["sgd", "dropout", "batchnorm"])
+def test_argument_checks_of_the_given_code_carry_no_points(name, tmp_path):
+    """SPEC: a check of what the given code validates (Dropout(p=1), a batch of one in
+    BatchNorm1d, Nesterov without momentum) carries no points: a file written without those
+    checks, otherwise right, keeps full marks; the check is still shown, failed, worth 0."""
+    import ast
+    tree = _NoValueErrors().visit(ast.parse(solution_path(name).read_text(encoding="utf-8")))
+    path = tmp_path / f"{name}.py"
+    path.write_text(ast.unparse(ast.fix_missing_locations(tree)), encoding="utf-8")
+    report = grade_inline(name, path, 3)
+    failed = [c for c in report.checks if not c.passed]
+    assert report.score == report.max_score, failure_summary(report)
+    assert failed and all(c.max_score == 0 for c in failed), failure_summary(report)

@@ -191,6 +191,16 @@ def children_of(pid: int) -> list[int]:
     return found
 
 
+def descendants_of(pid: int) -> list[int]:
+    """Every process below pid (workers are forked by the zygote, a child of the grader)."""
+    found, frontier = [], [pid]
+    while frontier:
+        below = [child for parent in frontier for child in children_of(parent)]
+        found += below
+        frontier = below
+    return found
+
+
 def worker_folder(pid: int) -> str:
     try:
         return os.path.basename(os.readlink(f"/proc/{pid}/cwd"))
@@ -207,8 +217,8 @@ def test_ctrl_c_stops_cleanly_leaving_no_process_and_no_temporary_folder(tmp_pat
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 20
     workers = []
-    while not workers and time.monotonic() < deadline:  # the worker: a child in a folder of its own
-        workers = [pid for pid in children_of(proc.pid) if worker_folder(pid).startswith("bpdrill-")]
+    while not workers and time.monotonic() < deadline:  # the worker: in a folder of its own
+        workers = [pid for pid in descendants_of(proc.pid) if worker_folder(pid).startswith("bpdrill-")]
         time.sleep(0.05)
     assert workers, "a worker started"
     worker, folder = workers[0], os.readlink(f"/proc/{workers[0]}/cwd")

@@ -95,3 +95,12 @@ def test_no_module_imports_another_modules_private_names():
                for m, names in _imports(path, known) for n in names
                if n.startswith("_") and not n.startswith("__") and m != name]
     assert not private, "\n".join(private)
+
+
+def test_the_package_has_no_undefined_names_or_unused_imports():
+    """pyflakes over the package: a name used but never defined hides in a diagnosis (whose
+    exceptions are swallowed, by design) until a learner's mistake goes unnamed."""
+    import subprocess
+    import sys
+    found = subprocess.run([sys.executable, "-m", "pyflakes", str(PACKAGE)], capture_output=True, text=True)
+    assert found.returncode == 0, found.stdout + found.stderr

@@ -3,6 +3,8 @@
     python tests/golden/record.py            write tests/golden/reports.json
     python tests/golden/record.py --check    exit 1 and list what differs
     python tests/golden/record.py --check tanh linear    only these exercises
+    python tests/golden/record.py --check --verdicts     scores, ids, verdicts, diagnosis names
+                                                         and lines only (not the wording)
 
 A refactoring must leave every verdict, check id, diagnosis name, message and line as they
 were; a change of wording or verdict made on purpose is recorded again with the first form,
@@ -64,7 +66,20 @@ def record(names=None) -> dict:
     return reports
 
 
-def differences(old: dict, new: dict) -> list[str]:
+def _verdicts(report: dict) -> dict:
+    """What a refactoring must keep to the letter: scores, statuses, check ids and verdicts,
+    diagnosis names and lines (not the wording)."""
+    return {"score": report["score"], "max_score": report["max_score"], "status": report["status"],
+            "checks": [{"id": c["id"], "passed": c["passed"], "score": c["score"],
+                        "diagnosis": c.get("diagnosis") and {"name": c["diagnosis"]["name"],
+                                                             "line": c["diagnosis"]["line"]}}
+                       for c in report["checks"]]}
+
+
+def differences(old: dict, new: dict, verdicts_only: bool = False) -> list[str]:
+    if verdicts_only:
+        old = {k: _verdicts(v) for k, v in old.items()}
+        new = {k: _verdicts(v) for k, v in new.items()}
     lines = []
     for key in sorted(set(old) | set(new)):
         if key not in new:
@@ -74,7 +89,7 @@ def differences(old: dict, new: dict) -> list[str]:
         elif old[key] != new[key]:
             a, b = old[key], new[key]
             for field in ("score", "max_score", "status", "message"):
-                if a[field] != b[field]:
+                if a.get(field) != b.get(field):
                     lines.append(f"{key}: {field} {a[field]!r} -> {b[field]!r}")
             ca, cb = {c["id"]: c for c in a["checks"]}, {c["id"]: c for c in b["checks"]}
             for cid in sorted(set(ca) | set(cb)):
@@ -95,7 +110,7 @@ def main(argv: list[str]) -> int:
         old = json.loads(GOLDEN.read_text(encoding="utf-8"))
         if names:
             old = {k: v for k, v in old.items() if k.split("/")[0] in names}
-        lines = differences(old, new)
+        lines = differences(old, new, verdicts_only="--verdicts" in argv)
         print("\n".join(lines) or "every report as recorded")
         return 1 if lines else 0
     if names:  # record these exercises again, the others as they were

@@ -137,8 +137,19 @@ def _matches_variant(p, variant: str, mistake: str, evidence: str):
     return None
 
 
+# Which of step's statements holds each mistake's computation (the line to edit)
+AT_CODE = {
+    "no_bias_correction": r"_hat|sqrt", "bias_correction_without_power": r"_hat|\*\*",
+    "bias_correction_stored_in_moments": r"_hat|\*\*|/\s*\(1", "epsilon_hat": r"sqrt",
+    "step_counter_per_parameter": r"\bt\b\s*\+=|\.t\s*\+=|\bt\b\s*=", "step_counter_never_incremented": r"\bt\b",
+    "step_counter_off_by_one": r"\bt\b\s*\+=|\.t\s*\+=|\bt\b\s*=", "eps_inside_sqrt": r"sqrt",
+    "missing_sqrt": r"eps", "decoupled_weight_decay": r'(weight_decay|\bwd\b)\s*\*|\*\s*(self\.)?(weight_decay|wd)\b', "weight_decay_ignored": r'(weight_decay|\bwd\b)\s*\*|\*\s*(self\.)?(weight_decay|wd)\b',
+    "betas_swapped": r"beta", "hardcoded_betas": r"0\.9|beta", "hardcoded_eps": r"1e-0?8|eps",
+    "moments_reset_each_step": r"zeros", }
+
 MISTAKES = [
-    *[Mistake(name, says, _simulated(name, evidence)) for name, says, evidence in [
+    *[Mistake(name, says, _simulated(name, evidence), at_code=AT_CODE.get(name, ""))
+      for name, says, evidence in [
         ("no_bias_correction", "the moments are used without bias correction: {evidence}. Divide "
          "m by (1 - beta1**t) and v by (1 - beta2**t)", "the update matches Adam with m_hat = m, v_hat = v"),
         ("bias_correction_without_power", "the bias correction lacks the power of t: {evidence}",
@@ -167,7 +178,8 @@ MISTAKES = [
         ("moments_reset_each_step", "the moments restart every step: {evidence}. Keep m and v "
          "between calls (in self)", "the update matches m and v reset to zero at each step"),
     ]],
-    *[Mistake(name, says, _simulated(name, evidence), says_zh=says_zh) for name, says, evidence, says_zh in [
+    *[Mistake(name, says, _simulated(name, evidence), says_zh=says_zh, at_code=AT_CODE.get(name, ""))
+      for name, says, evidence, says_zh in [
         ("epsilon_hat", "that is the paper's \"epsilon-hat\" form: {evidence}. torch.optim.Adam adds eps "
          "to sqrt(v_hat), the bias-corrected v: p -= lr * m_hat / (sqrt(v_hat) + eps)",
          "the update matches lr_t = lr * sqrt(1 - beta2**t) / (1 - beta1**t) with eps added to sqrt(v)",

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from bpdrill.core import compare
-from bpdrill.core.diagnose import Mistake, close, first_call_right, formula
-from bpdrill.core.driving import drive_loss
-from bpdrill.i18n import register, t
-from bpdrill.core.judge import Check, matches_reference, numgrad_check, shape_check, unchanged_check
+from bpdrill.core.diagnose import Mistake, close, formula
+from bpdrill.core.judge import Check, matches_reference
 from bpdrill.core.protocol import Scenario
+from bpdrill.i18n import register, t
+from bpdrill.kinds import loss
+
+# the mean runs over every element, not the batch: the generic 1/N rules do not apply (batch=None)
+SPEC = loss.Loss("BCEWithLogitsLoss",
+                 lambda torch, logits, targets: torch.nn.functional.binary_cross_entropy_with_logits(logits, targets),
+                 inputs=("logits",), fixed=("targets",), numgrad_points=2)
 
 
 def _targets(rng, shape):
@@ -40,69 +44,31 @@ def _dout(rng) -> float:
 
 def scenarios(rng) -> list[Scenario]:
     n, d, a = (int(v) for v in rng.permutation(range(2, 8))[:3])  # N != D: N is not the element count
-    basic = _inputs(rng, (n, d))
-    twice = _inputs(rng, (n, d))
-    later = _inputs(rng, (n, d))
-    twice.update({"logits3": later["logits"], "targets3": later["targets"]})
+    first, twice, later = _inputs(rng, (n, d)), _inputs(rng, (n, d)), _inputs(rng, (n, d))
+    basic = Scenario("basic", "backward", first, {"dout": _dout(rng)})
     return [
-        Scenario("basic", "backward", basic, {"dout": _dout(rng)}),
-        Scenario("basic.perturb", "perturb", basic, {"h": compare.H}),
+        basic, loss.perturb(basic),
         Scenario("nd", "backward", _inputs(rng, (a, n, d)), {"dout": _dout(rng)}),
         Scenario("single", "backward", _inputs(rng, (1, d)), {"dout": _dout(rng)}),
         Scenario("default", "backward", _inputs(rng, (n, d)), {}),
         Scenario("extreme", "backward", _extreme(rng), {"dout": _dout(rng)}),
-        Scenario("twice", "backward", twice, {"dout": _dout(rng), "dout2": _dout(rng), "dout3": _dout(rng)}),
+        Scenario("twice", "backward", loss.twice(twice, {}, later, {}),
+                 {"dout": _dout(rng), "dout2": _dout(rng), "dout3": _dout(rng)}),
     ]
 
 
-def _project(ev, scenario):
-    dout = ev.params(scenario[: -len(".perturb")])["dout"]
-    return lambda losses: dout * losses
-
-
 CHECKS = [
-    shape_check("dlogits", like="logits"),
-    numgrad_check("dlogits", "logits", _project, points=2),
-    Check("torch.dlogits", "torch", ("dlogits", "loss"), 1, "nd", matches_reference("dlogits", "loss"),
-          "loss and dlogits match PyTorch for a 3-D input (the mean runs over every element)",
-          "三维输入时 loss 和 dlogits 与 PyTorch 一致（对所有元素求平均）"),
-    Check("edge.single", "edge", "dlogits", 1, "single", matches_reference("dlogits"), "batch of one", "批大小为 1"),
+    *loss.checks(SPEC, "nd", "loss and dlogits match PyTorch for a 3-D input (the mean runs over every element)",
+                 "三维输入时 loss 和 dlogits 与 PyTorch 一致（对所有元素求平均）"),
     Check("edge.default_dout", "edge", "dlogits", 1, "default", matches_reference("dlogits"),
           "backward() with the default dout = 1", "使用默认的 dout = 1 调用 backward()"),
     Check("edge.extreme", "edge", ("dlogits", "loss"), 1, "extreme", matches_reference("dlogits", "loss"),
           "logits up to +-1e3 (hard and soft targets): finite loss and gradient, as PyTorch",
           "logits 最大到 +-1e3（硬标签和软标签）：损失和梯度有限，与 PyTorch 一致"),
-    Check("edge.second_backward", "edge", "dlogits", 1, "twice",
-          matches_reference(("dlogits2", "dlogits2", "dlogits")),
-          "a second backward with a new dout", "用新的 dout 再调用一次 backward", call="second"),
-    Check("edge.new_forward", "edge", "dlogits", 1, "twice", matches_reference(("dlogits3", "dlogits3", "dlogits")),
-          "after a new forward, backward uses the new logits and targets",
-          "新的 forward 之后，backward 使用新的 logits 和 targets", call="new_forward"),
-    unchanged_check("logits", "targets"),
 ]
 
 
-# ---- the worker's side ----------------------------------------------------------------------
-
-def drive(module, s: Scenario) -> dict:
-    return drive_loss(module.BCEWithLogitsLoss(), s, "logits", "targets", "dlogits")
-
-
-# ---- the trusted side: PyTorch float64 ------------------------------------------------------
-
-def reference(ref, s: Scenario) -> dict:
-    return ref.loss(s, ref.torch.nn.functional.binary_cross_entropy_with_logits, "logits", "targets", "dlogits")
-
-
 # ---- diagnosis ----------------------------------------------------------------------------
-
-def where(probe) -> str:
-    return "BCEWithLogitsLoss.forward" if probe.label == "loss" else "BCEWithLogitsLoss.backward"
-
-
-def sizes(ev, scenario) -> dict:
-    return {}  # the mean runs over every element, not the batch: the generic 1/N rules do not apply
-
 
 def _sigmoid(z):
     return np.exp(-np.logaddexp(0.0, -z))
@@ -110,13 +76,11 @@ def _sigmoid(z):
 
 def _call(p, scenario=None):
     """(z, y, dout) of the call the check is about: the first one, a second backward, or a new forward."""
-    scenario = scenario or p.scenario
-    a, params = p.ev.inputs(scenario), p.ev.params(scenario)
-    if scenario == p.scenario and p.check.call == "new_forward":
-        return a["logits3"], a["targets3"], params["dout3"]
-    if scenario == p.scenario and p.check.call == "second":
-        return a["logits"], a["targets"], params["dout2"]
-    return a["logits"], a["targets"], params.get("dout", 1.0)
+    if scenario is not None and scenario != p.scenario:
+        a, params = p.ev.inputs(scenario), p.ev.params(scenario)
+        return a["logits"], a["targets"], params.get("dout", 1.0)
+    a = loss.call_arrays(SPEC, p)
+    return a["logits"], a["targets"], a["dout"]
 
 
 def _rule(evidence, zh, rule, single_fits_others=False):
@@ -232,20 +196,6 @@ MISTAKES = [
             _rule("dlogits = dout * (s - y), the gradient of the sum", "dlogits = dout * (s - y)，这是求和的梯度",
                   lambda z, y, d, n, N: d * (_sigmoid(z) - y), single_fits_others=True),
             says_zh="漏了平均中的 1/n：{evidence}。损失对全部 n = logits.size 个元素求平均：要除以 n"),
-    Mistake("dropped_upstream", "the upstream gradient dout was dropped: {evidence}. Multiply by dout",
-            _rule("got equals the gradient for dout = 1", "得到的是 dout = 1 时的梯度",
-                  lambda z, y, d, n, N: (_sigmoid(z) - y) / n if d != 1.0 else None),
-            says_zh="丢掉了上游梯度 dout：{evidence}。要乘上 dout"),
-    Mistake("stale_cache", "backward used the logits and targets of an earlier forward: {evidence}",
-            lambda p: p.check.call == "new_forward" and formula(
-                "after forward(logits2, targets2), dlogits came from the first pair",
-                lambda p: p.ev.params(p.scenario)["dout3"] * (_sigmoid(p.inputs["logits"]) - p.inputs["targets"])
-                / p.inputs["logits"].size, zh="forward(logits2, targets2) 之后，dlogits 仍来自第一对输入")(p),
-            says_zh="backward 用了更早一次 forward 的 logits 和 targets：{evidence}"),
-    Mistake("cache_modified_in_place", "backward changed what forward cached: {evidence}. "
-            "Compute into a new array instead of modifying a cached array in place",
-            lambda p: p.check.call == "second" and first_call_right("dlogits")(p),
-            says_zh="backward 修改了 forward 缓存的值：{evidence}。把结果算到新数组里，不要原地修改缓存的数组"),
 ]
 
 ZH = {

@@ -59,6 +59,9 @@ def scenarios(rng) -> list[Scenario]:
         _scenario("tiny", tiny, "2", ratio=rng.uniform(0.1, 0.5)),
         _scenario("zeros", {"g0": np.zeros((n, d)), "g1": np.zeros(k)}, "2", max_norm=rng.uniform(0.5, 2.0)),
         _scenario("empty", {}, "2", max_norm=rng.uniform(0.5, 2.0)),
+        _scenario("empty_inf", {}, "inf", max_norm=rng.uniform(0.5, 2.0)),
+        # max_norm = 0: every gradient is scaled to zero (coef = 0 / (total + 1e-6))
+        _scenario("zero_limit", grads([(n, d), (k,)]), "2", max_norm=0.0),
         _scenario("single", grads([(n, k)]), "2", ratio=rng.uniform(0.2, 0.6)),
     ]
 
@@ -120,6 +123,11 @@ CHECKS = [
           "all-zero gradients: total norm 0.0, nothing divided by zero", "全零梯度：总范数为 0.0，不会除以零"),
     Check("edge.empty", "edge", "total_norm", 1, "empty", total_matches,
           "an empty dict returns 0.0", "空字典返回 0.0"),
+    Check("edge.empty_inf", "edge", "total_norm", 1, "empty_inf", total_matches,
+          "an empty dict with norm_type=inf returns 0.0", "norm_type=inf 时空字典也返回 0.0"),
+    Check("edge.zero_limit", "edge", ("grads", "total_norm"), 1, "zero_limit", both_match,
+          "max_norm = 0: every gradient scaled to zero, the total norm before clipping returned",
+          "max_norm = 0：每个梯度都缩放为零，返回裁剪前的总范数"),
     Check("edge.single", "edge", ("grads", "total_norm"), 1, "single", both_match,
           "a single gradient", "只有一个梯度"),
     Check("edge.in_place", "edge", "grads", 1, "above_2", in_place,
@@ -231,23 +239,44 @@ def _zero_division(p):
 def _not_scaled(p):
     if p.check.id != "edge.in_place":
         return None
+    inputs, names = p.inputs, _names(p.ev, p.scenario)
+    if not all(p.learner(p.scenario, f"grad.{n}") is not None and
+               np.array_equal(p.learner(p.scenario, f"grad.{n}"), inputs[f"grad.{n}"]) for n in names):
+        return None  # an array did change: not this mistake
     return {"evidence": t("the arrays the caller passed in never changed, though the total norm "
                           "is above max_norm")}
 
 
+def _zero_limit_ignored(p):
+    """max_norm = 0 left every gradient as it was, while clipping above max_norm was right."""
+    if p.ev.params(p.scenario).get("max_norm") != 0.0 or not p.passed("torch.grads_2"):
+        return None
+    inputs = p.inputs
+    names = _names(p.ev, p.scenario)
+    if all(p.learner(p.scenario, f"grad.{n}") is not None and
+           np.array_equal(p.learner(p.scenario, f"grad.{n}"), inputs[f"grad.{n}"]) for n in names):
+        return {"evidence": t("clipping above max_norm is right, but max_norm = 0 left the gradients unscaled")}
+    return None
+
+
 MISTAKES = [
+    Mistake("zero_limit_ignored", "max_norm = 0 was taken as 'no clipping': {evidence}. A max_norm of "
+            "0 scales every gradient to zero (coef = 0 / (total_norm + 1e-6)); a guard must test "
+            "`max_norm is None`, never the number's truth value", _zero_limit_ignored,
+            says_zh="max_norm = 0 被当成了“不裁剪”：{evidence}。max_norm 为 0 时每个梯度都应缩放为零"
+                    "（coef = 0 / (total_norm + 1e-6)）；如果要判断，应判断 `max_norm is None`，而不是数字的真假"),
     Mistake("not_in_place", "the caller's gradients were not scaled: {evidence}. Scale each array "
             "in place (g *= coef); g = g * coef only rebinds a local name",
             lambda p: _not_scaled(p) or _simulated(
                 "not_in_place", "the arrays the caller passed in never changed, though the total norm "
                 "is above max_norm", "总范数超过了 max_norm，调用方传入的数组却始终没有变化")(p),
             says_zh="调用方的梯度没有被缩放：{evidence}。要原地缩放每个数组（g *= coef）；"
-                    "g = g * coef 只是重新绑定了一个局部变量"),
+                    "g = g * coef 只是重新绑定了一个局部变量", at_code=r"coef"),
     Mistake("missing_eps", "the 1e-6 is missing from the clip coefficient: {evidence}. torch uses "
             "max_norm / (total_norm + 1e-6)", lambda p: _zero_division(p) or _simulated(
                 "missing_eps", "the gradients are scaled by max_norm / total_norm exactly",
                 "梯度恰好按 max_norm / total_norm 缩放")(p),
-            says_zh="裁剪系数里少了 1e-6：{evidence}。torch 用的是 max_norm / (total_norm + 1e-6)"),
+            says_zh="裁剪系数里少了 1e-6：{evidence}。torch 用的是 max_norm / (total_norm + 1e-6)", at_code=r"max_norm\s*/"),
     *[Mistake(name, says, _simulated(name, evidence, evidence_zh), says_zh=says_zh)
       for name, says, evidence, says_zh, evidence_zh in [
         ("clip_each_array_by_own_norm", "each gradient was clipped by its own norm: {evidence}. "

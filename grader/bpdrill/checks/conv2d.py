@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from bpdrill.core import compare
 from bpdrill import i18n
 from bpdrill.core.diagnose import Mistake, close, formula
-from bpdrill.core.driving import perturbed_outputs, snapshot
-from bpdrill.i18n import t
-from bpdrill.core.judge import Check, matches_reference, numgrad_check, shape_check, unchanged_check
+from bpdrill.core.judge import Check, matches_reference
 from bpdrill.core.protocol import Scenario
+from bpdrill.i18n import t
+from bpdrill.kinds import layer
 
 GRADS = ("dx", "dW", "db")
+SPEC = layer.Layer(
+    "Conv2d", lambda torch, x, W, b, stride, padding: torch.nn.functional.conv2d(x, W, b, stride=stride, padding=padding),
+    params=("W", "b"), options=("stride", "padding"), numgrad=("dx", "dW"), numgrad_points={"dx": 2},
+    make=lambda module, s: module.Conv2d(s["W"].shape[1], s["W"].shape[0], s["W"].shape[2],
+                                         stride=s.params["stride"], padding=s.params["padding"]))
 
 
 def _case(rng, n, c_in, c_out, h, w, k, stride, padding, calls=1):
@@ -21,8 +25,8 @@ def _case(rng, n, c_in, c_out, h, w, k, stride, padding, calls=1):
     a = {"x": rng.normal(size=(n, c_in, h, w)), "W": rng.normal(size=(c_out, c_in, k, k)),
          "b": rng.normal(size=c_out), "dout": rng.normal(size=(n, c_out, h_out, w_out))}
     if calls > 1:
-        a["dout2"] = rng.normal(size=(n, c_out, h_out, w_out))
-        a["x3"], a["dout3"] = rng.normal(size=(n, c_in, h, w)), rng.normal(size=(n, c_out, h_out, w_out))
+        a = layer.twice(a, {"dout": rng.normal(size=(n, c_out, h_out, w_out))}, {"x": rng.normal(size=(n, c_in, h, w))},
+                        {"dout": rng.normal(size=(n, c_out, h_out, w_out))})
     return a, {"stride": int(stride), "padding": int(padding)}
 
 
@@ -42,99 +46,25 @@ def scenarios(rng) -> list[Scenario]:
     sh, sw = (int(v) for v in rng.permutation([4, 7]))
     single, single_conf = _case(rng, 1, sc_in, sc_out, sh, sw, 4, 3, 1)
     twice, twice_conf = _case(rng, 2, c_out, c_in, w, h, 3, 2, 1, calls=3)  # channels swapped
+    basic = Scenario("basic", "backward", basic, conf)
     return [
-        Scenario("basic", "backward", basic, conf),
-        Scenario("basic.perturb", "perturb", basic, {"h": compare.H, **conf}),
+        basic, layer.perturb(basic, ("x", "W")),
         Scenario("plain", "backward", plain, plain_conf),
         Scenario("single", "backward", single, single_conf),
         Scenario("twice", "backward", twice, twice_conf),
     ]
 
 
-def _project(ev, scenario):
-    return compare.weighted_sum(ev.inputs(scenario)["dout"])
-
-
-CHECKS = [
-    shape_check("dx", like="x"),
-    shape_check("dW", like="W"),
-    shape_check("db", like="b"),
-    numgrad_check("dx", "x", _project, points=2),
-    numgrad_check("dW", "W", _project),
-    *[Check(f"torch.{g}", "torch", g, 1, "basic", matches_reference(g),
-            "{key} matches PyTorch (stride 2, padding 1, H != W)", "{key} 与 PyTorch 一致（步长 2，填充 1，H != W）",
-            title_args=(("key", g),)) for g in GRADS],
+CHECKS = layer.checks(SPEC, "basic", "{key} matches PyTorch (stride 2, padding 1, H != W)",
+                      "{key} 与 PyTorch 一致（步长 2，填充 1，H != W）", single=None, extra=(
     Check("edge.stride1", "edge", GRADS, 1, "plain", matches_reference(*GRADS),
           "stride 1, padding 0: dx, dW, db match PyTorch", "步长 1、填充 0：dx、dW、db 与 PyTorch 一致"),
     Check("edge.single", "edge", GRADS, 1, "single", matches_reference(*GRADS),
           "batch of one (kernel 4, stride 3, padding 1: the last row and column are in no window)",
-          "批大小为 1（卷积核 4，步长 3，填充 1：最后一行和最后一列不在任何窗口中）"),
-    Check("edge.second_backward", "edge", GRADS, 1, "twice",
-          matches_reference(("dx2", "dx2", "dx"), ("dW2", "dW2", "dW"), ("db2", "db2", "db")),
-          "a second backward overwrites dW and db", "第二次 backward 会覆盖 dW 和 db", call="second"),
-    Check("edge.new_forward", "edge", GRADS, 1, "twice",
-          matches_reference(("dx3", "dx3", "dx"), ("dW3", "dW3", "dW"), ("db3", "db3", "db")),
-          "after a new forward, backward uses the new x", "新的 forward 之后，backward 使用新的 x",
-          call="new_forward"),
-    unchanged_check("x", "W", "b", "dout"),
-]
-
-
-# ---- the worker's side: drive the learner's Conv2d ----------------------------------------
-
-def drive(module, s: Scenario) -> dict:
-    W, b = s["W"], s["b"]
-    layer = module.Conv2d(W.shape[1], W.shape[0], W.shape[2], stride=s.params["stride"],
-                          padding=s.params["padding"])
-    layer.W, layer.b = W, b
-    x = s["x"]
-    if s.mode == "perturb":
-        out = {}
-        for name, array in (("x", x), ("W", W)):
-            out[f"plus.{name}"], out[f"minus.{name}"] = perturbed_outputs(
-                lambda: layer.forward(x), array, s.params["h"])
-        return out
-    dout = s["dout"]
-    out = {"out": snapshot(layer.forward(x))}
-    out["dx"] = snapshot(layer.backward(dout))
-    out["dW"], out["db"] = snapshot(layer.dW), snapshot(layer.db)
-    if "dout2" in s:
-        out["dx2"] = snapshot(layer.backward(s["dout2"]))
-        out["dW2"], out["db2"] = snapshot(layer.dW), snapshot(layer.db)
-    if "x3" in s:  # a new forward: backward must use this input, not a stale one
-        layer.forward(s["x3"])
-        out["dx3"] = snapshot(layer.backward(s["dout3"]))
-        out["dW3"], out["db3"] = snapshot(layer.dW), snapshot(layer.db)
-    out.update({"after.x": x, "after.W": W, "after.b": b, "after.dout": dout})
-    return out
-
-
-# ---- the trusted side: PyTorch float64 ------------------------------------------------------
-
-def reference(ref, s: Scenario) -> dict:
-    a, out = s.arrays, {}
-    conv = ref.torch.nn.functional.conv2d
-    for suffix in ("", "2", "3"):
-        if f"dout{suffix}" not in a:
-            continue
-        x = ref.leaf(a["x3" if suffix == "3" else "x"])
-        W, b = ref.leaf(a["W"]), ref.leaf(a["b"])
-        y = conv(x, W, b, stride=s.params["stride"], padding=s.params["padding"])
-        (y * ref.leaf(a[f"dout{suffix}"], False)).sum().backward()  # not y.backward(dout): that imports sympy
-        out.update({f"out{suffix}": ref.numpy(y), f"dx{suffix}": ref.numpy(x.grad),
-                    f"dW{suffix}": ref.numpy(W.grad), f"db{suffix}": ref.numpy(b.grad)})
-    return out
+          "批大小为 1（卷积核 4，步长 3，填充 1：最后一行和最后一列不在任何窗口中）")))
 
 
 # ---- diagnosis: what this exercise's known mistakes would produce -----------------------
-
-def where(probe) -> str:
-    return "Conv2d.backward"
-
-
-def sizes(ev, scenario) -> dict:
-    return {"N": ev.inputs(scenario)["x"].shape[0]}
-
 
 def _backward(x, W, dout, stride, padding, flip=False, step=None, assign=None):
     """dx, dW, db of the convolution, with one known mistake switched on.
@@ -167,11 +97,7 @@ def _backward(x, W, dout, stride, padding, flip=False, step=None, assign=None):
 
 def _call(p):
     """(x, dout) of the call the check is about."""
-    a = p.inputs
-    if p.check.call == "new_forward":
-        return a["x3"], a["dout3"]
-    if p.check.call == "second":
-        return a["x"], a["dout2"]
+    a = layer.call_arrays(SPEC, p)
     return a["x"], a["dout"]
 
 

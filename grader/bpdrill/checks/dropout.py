@@ -110,14 +110,13 @@ def matches_with_learner_mask(*keys):
     return judge
 
 
-def p_bounds(ev, check: Check) -> None:
-    """p = 0 is the identity in training too; p = 1 and p < 0 raise ValueError."""
+def p_invalid_raises(ev, check: Check) -> None:
+    """p = 1 and p < 0 raise ValueError (the given constructor's own check)."""
     for key, shown in (("raised.one", "Dropout(p=1.0)"), ("raised.negative", "Dropout(p=-0.1)")):
         v = ev.value(check.scenario, key)
         if v.value != "ValueError":
             raise Failed(t("{call} gave {got}; expected ValueError (p must be in [0, 1))", call=shown,
                            got=v.value), target="p")
-    matches_with_learner_mask(("out", "out"), ("dx", "dx"))(ev, check)
 
 
 CHECKS = [
@@ -140,9 +139,12 @@ CHECKS = [
           matches_with_learner_mask(("out_eval", "out"), ("dx_eval", "dx")),
           "after an evaluation-mode forward, backward returns dout (no old mask)",
           "评估模式的 forward 之后，backward 返回 dout（不再使用旧掩码）"),
-    Check("edge.p_bounds", "edge", ("dx", "p"), 1, "p_zero", p_bounds,
-          "p = 0 keeps everything (dx = dout); p = 1 and p < 0 raise ValueError",
-          "p = 0 时全部保留（dx = dout）；p = 1 或 p < 0 时抛出 ValueError"),
+    Check("edge.p_bounds", "edge", "dx", 1, "p_zero", matches_with_learner_mask(("out", "out"), ("dx", "dx")),
+          "p = 0 keeps everything (dx = dout)", "p = 0 时全部保留（dx = dout）"),
+    # the given constructor makes this check, not the exercise: it says so, and carries no points
+    Check("edge.p_invalid_raises", "edge", "p", 0, "p_zero", p_invalid_raises,
+          "p = 1 and p < 0 raise ValueError (the given constructor's check: no points)",
+          "p = 1 或 p < 0 时抛出 ValueError（给定构造函数的检查：不计分）"),
     unchanged_check("x", "dout"),
 ]
 

@@ -3,13 +3,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from bpdrill.core import compare
 from bpdrill import i18n
 from bpdrill.core.diagnose import Mistake, close, formula
-from bpdrill.core.driving import perturbed_outputs, snapshot
-from bpdrill.i18n import t
-from bpdrill.core.judge import Check, Failed, matches_reference, numgrad_check, shape_check, unchanged_check
+from bpdrill.core.judge import Check, Failed, matches_reference
 from bpdrill.core.protocol import Scenario
+from bpdrill.i18n import t
+from bpdrill.kinds import layer
+
+# no batch mean anywhere: a constant factor is never a 1/N (batch=None); backward returns None
+SPEC = layer.Layer("Embedding", lambda torch, idx, W: torch.nn.functional.embedding(idx, W),
+                   inputs=(), fixed=("idx",), params=("W",), returns=(), numgrad_points=2, batch=None,
+                   make=lambda module, s: module.Embedding(*s["W"].shape))
 
 
 def _indices(rng, v, shape):
@@ -32,24 +36,18 @@ def _inputs(rng, v, d, shape):
 def scenarios(rng) -> list[Scenario]:
     v, d, n = (int(s) for s in rng.permutation(range(3, 9))[:3])  # V != D != N: dW.T and dout show
     b, t_ = (int(s) for s in rng.permutation(range(2, 6))[:2])
-    basic = _inputs(rng, v, d, (n,))
-    twice = _inputs(rng, v, d, (n,))
-    twice.update({"dout2": rng.normal(size=(n, d)), "idx3": _indices(rng, v, (n,)),
-                  "dout3": rng.normal(size=(n, d))})
+    basic = Scenario("basic", "backward", _inputs(rng, v, d, (n,)))
+    twice = layer.twice(_inputs(rng, v, d, (n,)), {"dout": rng.normal(size=(n, d))},
+                        {"idx": _indices(rng, v, (n,))}, {"dout": rng.normal(size=(n, d))})
     same = _inputs(rng, v, d, (n,))
     same["idx"] = np.full(n, rng.integers(0, v), dtype=np.int64)
     return [
-        Scenario("basic", "backward", basic),
-        Scenario("basic.perturb", "perturb", basic, {"h": compare.H}),
+        basic, layer.perturb(basic),
         Scenario("grid", "backward", _inputs(rng, v, d, (b, t_))),
         Scenario("same", "backward", same),
         Scenario("scalar", "backward", _inputs(rng, v, d, ())),
         Scenario("twice", "backward", twice),
     ]
-
-
-def _project(ev, scenario):
-    return compare.weighted_sum(ev.inputs(scenario)["dout"])
 
 
 def returns_none(ev, check: Check) -> None:
@@ -59,78 +57,17 @@ def returns_none(ev, check: Check) -> None:
                        "integer indices) and store the gradient in self.dW", got=v.describe()))
 
 
-CHECKS = [
-    shape_check("dW", like="W"),
-    numgrad_check("dW", "W", _project, points=2),
-    Check("torch.dW", "torch", "dW", 1, "grid", matches_reference("dW"),
-          "dW matches PyTorch for a 2-D index array (B, T)", "二维索引数组 (B, T) 时 dW 与 PyTorch 一致"),
+CHECKS = layer.checks(SPEC, "grid", "dW matches PyTorch for a 2-D index array (B, T)",
+                      "二维索引数组 (B, T) 时 dW 与 PyTorch 一致", single=None, extra=(
     Check("edge.repeated", "edge", "dW", 1, "same", matches_reference("dW"),
           "every position looks up the same row: its gradients add up", "每个位置都查同一行：梯度要累加"),
     Check("edge.scalar_index", "edge", "dW", 1, "scalar", matches_reference("dW"),
           "a single index (a 0-d array): out has shape (D,)", "单个索引（0 维数组）：out 的形状为 (D,)"),
     Check("edge.returns_none", "edge", None, 1, "basic", returns_none,
-          "backward returns None and sets self.dW", "backward 返回 None 并设置 self.dW"),
-    Check("edge.second_backward", "edge", "dW", 1, "twice", matches_reference(("dW2", "dW2", "dW")),
-          "a second backward overwrites dW", "第二次 backward 会覆盖 dW", call="second"),
-    Check("edge.new_forward", "edge", "dW", 1, "twice", matches_reference(("dW3", "dW3", "dW")),
-          "after a new forward, backward uses the new indices", "新的 forward 之后，backward 使用新的索引",
-          call="new_forward"),
-    unchanged_check("idx", "dout", "W"),
-]
-
-
-# ---- the worker's side: drive the learner's Embedding -----------------------------------------
-
-def drive(module, s: Scenario) -> dict:
-    W, idx = s["W"], s["idx"]
-    layer = module.Embedding(*W.shape)
-    layer.W = W
-    if s.mode == "perturb":
-        plus, minus = perturbed_outputs(lambda: layer.forward(idx), W, s.params["h"])
-        return {"plus.W": plus, "minus.W": minus}
-    dout = s["dout"]
-    out = {"out": snapshot(layer.forward(idx))}
-    out["returned"] = snapshot(layer.backward(dout))
-    out["dW"] = snapshot(layer.dW)
-    if "dout2" in s:
-        layer.backward(s["dout2"])
-        out["dW2"] = snapshot(layer.dW)
-    if "idx3" in s:
-        layer.forward(s["idx3"])
-        layer.backward(s["dout3"])
-        out["dW3"] = snapshot(layer.dW)
-    out.update({"after.idx": idx, "after.dout": dout, "after.W": W})
-    return out
-
-
-# ---- the trusted side: torch.nn.functional.embedding in float64 --------------------------------
-
-def _embedding(ref, W, idx, dout, suffix: str = "") -> dict:
-    W = ref.leaf(W)
-    y = ref.torch.nn.functional.embedding(ref.long(idx), W)
-    ref.backward(y, dout)
-    return {f"out{suffix}": ref.numpy(y), f"dW{suffix}": ref.numpy(W.grad)}
-
-
-def reference(ref, s: Scenario) -> dict:
-    a = s.arrays
-    out = _embedding(ref, a["W"], a["idx"], a["dout"])
-    if "dout2" in a:
-        out.update(_embedding(ref, a["W"], a["idx"], a["dout2"], "2"))
-    if "idx3" in a:
-        out.update(_embedding(ref, a["W"], a["idx3"], a["dout3"], "3"))
-    return out
+          "backward returns None and sets self.dW", "backward 返回 None 并设置 self.dW")))
 
 
 # ---- diagnosis: the known mistakes, recomputed in NumPy on the same inputs -------------------
-
-def where(probe) -> str:
-    return "Embedding.backward"
-
-
-def sizes(ev, scenario) -> dict:
-    return {}  # no batch mean anywhere: a constant factor is never a 1/N
-
 
 def _scatter(v, idx, dout):
     """The right dW: dout's rows added into the rows idx of a (V, D) zero table."""
@@ -141,13 +78,8 @@ def _scatter(v, idx, dout):
 
 def _call(p):
     """(V, idx, dout) of the call the check is about."""
-    a = p.inputs
-    v = a["W"].shape[0]
-    if p.check.call == "new_forward":
-        return v, a["idx3"], a["dout3"]
-    if p.check.call == "second":
-        return v, a["idx"], a["dout2"]
-    return v, a["idx"], a["dout"]
+    a = layer.call_arrays(SPEC, p)
+    return a["W"].shape[0], a["idx"], a["dout"]
 
 
 def _buffered(v, idx, dout):
@@ -160,23 +92,6 @@ def _buffered(v, idx, dout):
 def _averaged(v, idx, dout):
     counts = np.bincount(idx.reshape(-1), minlength=v)
     return _scatter(v, idx, dout) / np.maximum(counts, 1)[:, None]
-
-
-def _accumulated(p):
-    """dW added up over every backward so far (the same layer, the same scenario)."""
-    if p.check.call not in ("second", "new_forward"):
-        return None
-    a = p.inputs
-    v = a["W"].shape[0]
-    total = _scatter(v, a["idx"], a["dout"]) + _scatter(v, a["idx"], a["dout2"])
-    return total + _scatter(v, a["idx3"], a["dout3"]) if p.check.call == "new_forward" else total
-
-
-def _stale(p):
-    """The new forward's dout added into the rows of the first forward's indices."""
-    if p.check.call != "new_forward":
-        return None
-    return _scatter(p.inputs["W"].shape[0], p.inputs["idx"], p.inputs["dout3"])
 
 
 def _is_dout(p):
@@ -209,15 +124,6 @@ MISTAKES = [
             "start from zeros and add each row of dout into the row its index picked", _is_dout,
             says_zh="dW 被直接设成了 dout：{evidence}。dW 的形状与 W 相同 (V, D)：从全零开始，把 dout 的每一行"
                     "加到对应索引所选的行上"),
-    Mistake("accumulated_not_overwritten", "dW grew across calls: after another backward it holds "
-            "the sum of every call's gradients. Start from zeros on every backward",
-            formula("got = the sum over every call", _accumulated, zh="得到的值 = 各次调用之和"),
-            says_zh="dW 在多次调用之间不断累加：再次 backward 之后它是每次梯度之和。每次 backward 都要从全零开始"),
-    Mistake("stale_cache", "backward used the indices of an earlier forward: {evidence}. Read the "
-            "indices forward cached this time, every time",
-            formula("after forward(idx2), dout went to the rows of the first idx", _stale,
-                    zh="forward(idx2) 之后，dout 仍被加到了第一次 idx 所选的行上"),
-            says_zh="backward 用的是更早一次 forward 的索引：{evidence}。每次都读取这一次 forward 缓存的索引"),
 ]
 
 ZH = {

@@ -3,14 +3,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from bpdrill.core import compare
-from bpdrill.core.diagnose import Mistake, first_call_right, formula
-from bpdrill.core.driving import perturbed_outputs, snapshot
-from bpdrill.core.judge import Check, matches_reference, numgrad_check, shape_check, unchanged_check
+from bpdrill.core.diagnose import Mistake, formula
+from bpdrill.core.judge import Check, matches_reference
 from bpdrill.core.protocol import Scenario
+from bpdrill.kinds import layer
 
 EPS = 1e-5  # LayerNorm's default: the hidden layers are built with it
 GRADS = ("dx", "dgamma", "dbeta")
+SPEC = layer.Layer(
+    "LayerNorm", lambda torch, x, gamma, beta: torch.nn.functional.layer_norm(x, gamma.shape, gamma, beta, EPS),
+    params=("gamma", "beta"), make=lambda module, s: module.LayerNorm(s["gamma"].shape[0]),
+    numgrad_points={"dx": 2})
 
 
 def _x(rng, shape):
@@ -31,102 +34,27 @@ def scenarios(rng) -> list[Scenario]:
     # normalises to about (-1, 1) whatever x is, and dx is only eps-sized
     d = int(rng.integers(3, 8))
     b, t = (int(v) for v in rng.permutation([v for v in range(2, 8) if v != d])[:2])
-    basic = _inputs(rng, (b, d))
-    twice = _inputs(rng, (b, d))
-    twice.update({"dout2": rng.normal(size=(b, d)), "x3": _x(rng, (b, d)), "dout3": rng.normal(size=(b, d))})
+    basic = Scenario("basic", "backward", _inputs(rng, (b, d)))
+    twice = layer.twice(_inputs(rng, (b, d)), {"dout": rng.normal(size=(b, d))}, {"x": _x(rng, (b, d))},
+                        {"dout": rng.normal(size=(b, d))})
     return [
-        Scenario("basic", "backward", basic),
-        Scenario("basic.perturb", "perturb", basic, {"h": compare.H}),
+        basic, layer.perturb(basic),
         Scenario("nd", "backward", _inputs(rng, (b, t, d))),
         Scenario("vector", "backward", _inputs(rng, (d,))),
         Scenario("twice", "backward", twice),
     ]
 
 
-def _project(ev, scenario):
-    return compare.weighted_sum(ev.inputs(scenario)["dout"])
-
-
-CHECKS = [
-    shape_check("dx", like="x", scenario="nd"),
-    shape_check("dgamma", like="gamma", scenario="nd"),
-    shape_check("dbeta", like="beta", scenario="nd"),
-    numgrad_check("dx", "x", _project, points=2),
-    numgrad_check("dgamma", "gamma", _project),
-    numgrad_check("dbeta", "beta", _project),
+CHECKS = layer.checks(SPEC, "nd", "{key} matches PyTorch for a 3-D input (B, T, D)",
+                      "三维输入 (B, T, D) 时 {key} 与 PyTorch 一致", single=None, shape_scenario="nd", extra=(
     Check("torch.out", "torch", "out", 1, "nd", matches_reference("out"),
           "the forward matches torch.nn.functional.layer_norm for a 3-D input",
           "三维输入时前向与 torch.nn.functional.layer_norm 一致"),
-    *[Check(f"torch.{g}", "torch", g, 1, "nd", matches_reference(g),
-            "{key} matches PyTorch for a 3-D input (B, T, D)", "三维输入 (B, T, D) 时 {key} 与 PyTorch 一致",
-            title_args=(("key", g),)) for g in GRADS],
     Check("edge.vector", "edge", GRADS, 1, "vector", matches_reference(*GRADS),
-          "a 1-D input (D,), no leading axis", "一维输入 (D,)，没有前导维"),
-    Check("edge.second_backward", "edge", GRADS, 1, "twice",
-          matches_reference(*[(f"{g}2", f"{g}2", g) for g in GRADS]),
-          "a second backward overwrites dgamma and dbeta", "第二次 backward 会覆盖 dgamma 和 dbeta",
-          call="second"),
-    Check("edge.new_forward", "edge", GRADS, 1, "twice",
-          matches_reference(*[(f"{g}3", f"{g}3", g) for g in GRADS]),
-          "after a new forward, backward uses the new x", "新的 forward 之后，backward 使用新的 x",
-          call="new_forward"),
-    unchanged_check("x", "dout", "gamma", "beta"),
-]
-
-
-# ---- the worker's side: drive the learner's LayerNorm ----------------------------------------
-
-def _grads(layer, dx) -> tuple:
-    return snapshot(dx), snapshot(layer.dgamma), snapshot(layer.dbeta)
-
-
-def drive(module, s: Scenario) -> dict:
-    gamma, beta, x = s["gamma"], s["beta"], s["x"]
-    layer = module.LayerNorm(gamma.shape[0])
-    layer.gamma, layer.beta = gamma, beta
-    if s.mode == "perturb":
-        out = {}
-        for name, array in (("x", x), ("gamma", gamma), ("beta", beta)):
-            out[f"plus.{name}"], out[f"minus.{name}"] = perturbed_outputs(
-                lambda: layer.forward(x), array, s.params["h"])
-        return out
-    dout = s["dout"]
-    out = {"out": snapshot(layer.forward(x))}
-    out["dx"], out["dgamma"], out["dbeta"] = _grads(layer, layer.backward(dout))
-    if "dout2" in s:
-        out["dx2"], out["dgamma2"], out["dbeta2"] = _grads(layer, layer.backward(s["dout2"]))
-    if "x3" in s:
-        layer.forward(s["x3"])
-        out["dx3"], out["dgamma3"], out["dbeta3"] = _grads(layer, layer.backward(s["dout3"]))
-    out.update({"after.x": x, "after.dout": dout, "after.gamma": gamma, "after.beta": beta})
-    return out
-
-
-# ---- the trusted side: torch.nn.functional.layer_norm in float64 -------------------------------
-
-def _layer_norm(ref, a: dict, x, dout, suffix: str = "") -> dict:
-    x, gamma, beta = ref.leaf(x), ref.leaf(a["gamma"]), ref.leaf(a["beta"])
-    y = ref.torch.nn.functional.layer_norm(x, (a["gamma"].shape[0],), gamma, beta, EPS)
-    ref.backward(y, dout)
-    return {f"out{suffix}": ref.numpy(y), f"dx{suffix}": ref.numpy(x.grad),
-            f"dgamma{suffix}": ref.numpy(gamma.grad), f"dbeta{suffix}": ref.numpy(beta.grad)}
-
-
-def reference(ref, s: Scenario) -> dict:
-    a = s.arrays
-    out = _layer_norm(ref, a, a["x"], a["dout"])
-    if "dout2" in a:
-        out.update(_layer_norm(ref, a, a["x"], a["dout2"], "2"))
-    if "x3" in a:
-        out.update(_layer_norm(ref, a, a["x3"], a["dout3"], "3"))
-    return out
+          "a 1-D input (D,), no leading axis", "一维输入 (D,)，没有前导维")))
 
 
 # ---- diagnosis: the known mistakes, recomputed in NumPy on the same inputs -------------------
-
-def where(probe) -> str:
-    return "LayerNorm.forward" if probe.label == "out" else "LayerNorm.backward"
-
 
 def sizes(ev, scenario) -> dict:
     x = ev.inputs(scenario)["x"]
@@ -135,11 +63,7 @@ def sizes(ev, scenario) -> dict:
 
 def _call(p):
     """(x, gamma, dout) of the call the check is about."""
-    a = p.inputs
-    if p.check.call == "new_forward":
-        return a["x3"], a["gamma"], a["dout3"]
-    if p.check.call == "second":
-        return a["x"], a["gamma"], a["dout2"]
+    a = layer.call_arrays(SPEC, p)
     return a["x"], a["gamma"], a["dout"]
 
 
@@ -263,18 +187,4 @@ MISTAKES = [
                   lambda x, g, d: d.reshape(-1, g.shape[0]).sum(axis=0), zh="dgamma 与 dbeta 相同"),
             says_zh="dgamma 只由 dout 求和得到：{evidence}。out = gamma * x_hat + beta，所以 dgamma 是 "
                     "dout * x_hat 对所有前导维的和"),
-    Mistake("accumulated_not_overwritten", "{label} grew across calls: after another backward it "
-            "holds the sum of every call's gradients. Assign self.{label} = ..., do not add to it",
-            formula("got = the sum over every call", _accumulated, zh="得到的值 = 各次调用之和"),
-            says_zh="{label} 在多次调用之间不断累加：再次 backward 之后它是每次梯度之和。"
-                    "请直接赋值 self.{label} = ...，不要累加"),
-    Mistake("stale_cache", "backward used the x of an earlier forward: {evidence}. Read what forward "
-            "cached this time, every time",
-            formula("after forward(x2), the gradients were computed from x1", _stale,
-                    zh="forward(x2) 之后，梯度仍然是用 x1 算出来的"),
-            says_zh="backward 用的是更早一次 forward 的 x：{evidence}。每次都读取这一次 forward 缓存的值"),
-    Mistake("cache_modified_in_place", "backward changed what forward cached: {evidence}. Compute "
-            "into new arrays instead of modifying self.x_hat in place",
-            lambda p: p.check.call == "second" and first_call_right("{label}")(p),
-            says_zh="backward 修改了 forward 缓存的值：{evidence}。请计算到新数组中，不要原地修改 self.x_hat"),
 ]

@@ -6,16 +6,27 @@ from itertools import permutations
 
 import numpy as np
 
-from bpdrill.core import compare
 from bpdrill import i18n
 from bpdrill.core.diagnose import Mistake, close, formula
-from bpdrill.core.driving import perturbed_outputs, snapshot
-from bpdrill.i18n import t
-from bpdrill.core.judge import Check, matches_reference, numgrad_check, shape_check, unchanged_check
-from bpdrill.core.protocol import Scenario, describe
+from bpdrill.core.judge import Check, matches_reference
+from bpdrill.core.protocol import Scenario
+from bpdrill.kinds import layer
 
 GRADS = ("dx", "dh", "dc", "dWx", "dWh", "db")
 GATES = "ifgo"
+
+
+def _torch_cell(torch, x, h, c, Wx, Wh, b):
+    """torch.nn.LSTMCell run with weight_ih = Wx^T, weight_hh = Wh^T, bias_ih = b and bias_hh = 0
+    (PyTorch adds the two biases), so that the gradients reach Wx, Wh and b."""
+    cell = torch.nn.LSTMCell(Wx.shape[0], Wh.shape[0])
+    weights = {"weight_ih": Wx.T, "weight_hh": Wh.T, "bias_ih": b, "bias_hh": torch.zeros_like(b)}
+    return torch.func.functional_call(cell, weights, (x, (h, c)))
+
+
+SPEC = layer.Layer("LSTMCell", _torch_cell, inputs=("x", "h", "c"), params=("Wx", "Wh", "b"),
+                   outputs=("h_next", "c_next"), numgrad=("dx", "dWh", "dc"),
+                   make=lambda module, s: module.LSTMCell(s["Wx"].shape[0], s["Wh"].shape[0]))
 
 
 def _case(rng, n, d, h, calls=1, h_only=False):
@@ -25,135 +36,33 @@ def _case(rng, n, d, h, calls=1, h_only=False):
     if h_only:  # the last step of a sequence: only h_next reaches the loss
         a["dc_next"] = np.zeros((n, h))
     if calls > 1:
-        a["dh_next2"], a["dc_next2"] = rng.normal(size=(n, h)), rng.normal(size=(n, h))
-        a.update({"x3": rng.normal(size=(n, d)), "h3": rng.uniform(-1, 1, size=(n, h)),
-                  "c3": rng.normal(size=(n, h)), "dh_next3": rng.normal(size=(n, h)),
-                  "dc_next3": rng.normal(size=(n, h))})
+        a = layer.twice(a, {"dh_next": rng.normal(size=(n, h)), "dc_next": rng.normal(size=(n, h))},
+                        {"x": rng.normal(size=(n, d)), "h": rng.uniform(-1, 1, size=(n, h)), "c": rng.normal(size=(n, h))},
+                        {"dh_next": rng.normal(size=(n, h)), "dc_next": rng.normal(size=(n, h))})
     return a
 
 
 def scenarios(rng) -> list[Scenario]:
     n, d, h = (int(v) for v in rng.permutation(range(2, 6))[:3])  # N, D, H all different
     basic = _case(rng, n, d, h)  # x, Wh, c perturbed: at most 20 + 80 + 20 elements
+    basic = Scenario("basic", "backward", basic)
     return [
-        Scenario("basic", "backward", basic),
-        Scenario("basic.perturb", "perturb", basic, {"h": compare.H}),
+        basic, layer.perturb(basic, ("x", "Wh", "c")),
         Scenario("h_only", "backward", _case(rng, n, d, h, h_only=True)),
         Scenario("single", "backward", _case(rng, 1, d, h)),
         Scenario("twice", "backward", _case(rng, n, d, h, calls=3)),
     ]
 
 
-def _project(ev, scenario):
-    a = ev.inputs(scenario)
-    return compare.weighted_sum(np.stack([a["dh_next"], a["dc_next"]]))  # forward gives (h_next, c_next)
-
-
-CHECKS = [
-    shape_check("dx", like="x"),
-    shape_check("dh", like="h"),
-    shape_check("dc", like="c"),
-    shape_check("dWx", like="Wx"),
-    shape_check("dWh", like="Wh"),
-    shape_check("db", like="b"),
-    numgrad_check("dx", "x", _project),
-    numgrad_check("dWh", "Wh", _project),
-    numgrad_check("dc", "c", _project),
-    *[Check(f"torch.{g}", "torch", g, 1, "basic", matches_reference(g),
-            "{key} matches PyTorch (nn.LSTMCell, dh_next and dc_next both non-zero)",
-            "{key} 与 PyTorch 一致（nn.LSTMCell，dh_next 和 dc_next 都不为零）",
-            title_args=(("key", g),)) for g in GRADS],
+CHECKS = layer.checks(SPEC, "basic", "{key} matches PyTorch (nn.LSTMCell, dh_next and dc_next both non-zero)",
+                      "{key} 与 PyTorch 一致（nn.LSTMCell，dh_next 和 dc_next 都不为零）", single=None, extra=(
     Check("edge.h_only", "edge", GRADS, 1, "h_only", matches_reference(*GRADS),
           "dc_next = 0 (the last step of a sequence): only h_next reaches the loss",
           "dc_next = 0（序列的最后一步）：只有 h_next 影响损失"),
-    Check("edge.single", "edge", GRADS, 1, "single", matches_reference(*GRADS), "batch of one", "批大小为 1"),
-    Check("edge.second_backward", "edge", GRADS, 1, "twice",
-          matches_reference(*[(f"{g}2", f"{g}2", g) for g in GRADS]),
-          "a second backward overwrites dWx, dWh and db", "第二次 backward 会覆盖 dWx、dWh 和 db", call="second"),
-    Check("edge.new_forward", "edge", GRADS, 1, "twice",
-          matches_reference(*[(f"{g}3", f"{g}3", g) for g in GRADS]),
-          "after a new forward, backward uses the new x, h and c", "新的 forward 之后，backward 使用新的 x、h 和 c",
-          call="new_forward"),
-    unchanged_check("x", "h", "c", "Wx", "Wh", "b", "dh_next", "dc_next"),
-]
-
-
-# ---- the worker's side: drive the learner's LSTMCell ------------------------------------------
-
-def _backward(cell, dh_next, dc_next) -> dict:
-    result = cell.backward(dh_next, dc_next)
-    if not isinstance(result, (tuple, list)) or len(result) != 3:
-        raise TypeError(t("backward returned {got}; expected a tuple {names}", got=describe(result),
-                          names="(dx, dh, dc)"))
-    return {"dx": snapshot(result[0]), "dh": snapshot(result[1]), "dc": snapshot(result[2]),
-            "dWx": snapshot(cell.dWx), "dWh": snapshot(cell.dWh), "db": snapshot(cell.db)}
-
-
-def drive(module, s: Scenario) -> dict:
-    Wx, Wh, b = s["Wx"], s["Wh"], s["b"]
-    cell = module.LSTMCell(Wx.shape[0], Wh.shape[0])
-    cell.Wx, cell.Wh, cell.b = Wx, Wh, b
-    x, h, c = s["x"], s["h"], s["c"]
-    if s.mode == "perturb":
-        out = {}
-        for name, array in (("x", x), ("Wh", Wh), ("c", c)):
-            out[f"plus.{name}"], out[f"minus.{name}"] = perturbed_outputs(
-                lambda: cell.forward(x, h, c), array, s.params["h"])
-        return out
-    dh_next, dc_next = s["dh_next"], s["dc_next"]
-    h_next, c_next = cell.forward(x, h, c)
-    out = {"h_next": snapshot(h_next), "c_next": snapshot(c_next), **_backward(cell, dh_next, dc_next)}
-    if "dh_next2" in s:
-        out.update({f"{k}2": v for k, v in _backward(cell, s["dh_next2"], s["dc_next2"]).items()})
-    if "x3" in s:  # a new forward: backward must use its gates, not stale ones
-        cell.forward(s["x3"], s["h3"], s["c3"])
-        out.update({f"{k}3": v for k, v in _backward(cell, s["dh_next3"], s["dc_next3"]).items()})
-    out.update({"after.x": x, "after.h": h, "after.c": c, "after.Wx": Wx, "after.Wh": Wh, "after.b": b,
-                "after.dh_next": dh_next, "after.dc_next": dc_next})
-    return out
-
-
-# ---- the trusted side: PyTorch float64, torch.nn.LSTMCell -------------------------------------
-
-def _torch_cell(ref, x, h, c, Wx, Wh, b, dh_next, dc_next) -> dict:
-    """torch.nn.LSTMCell with weight_ih = Wx^T, weight_hh = Wh^T and b split between bias_ih and
-    bias_hh (PyTorch adds the two); the loss is sum(h_next * dh_next) + sum(c_next * dc_next)."""
-    torch = ref.torch
-    cell = torch.nn.LSTMCell(Wx.shape[0], Wh.shape[0])
-    with torch.no_grad():
-        cell.weight_ih.copy_(ref.leaf(Wx.T, False))
-        cell.weight_hh.copy_(ref.leaf(Wh.T, False))
-        cell.bias_ih.copy_(ref.leaf(0.5 * b, False))
-        cell.bias_hh.copy_(ref.leaf(b - 0.5 * b, False))
-    xt, ht, ct = ref.leaf(x), ref.leaf(h), ref.leaf(c)
-    h1, c1 = cell(xt, (ht, ct))
-    ((h1 * ref.leaf(dh_next, False)).sum() + (c1 * ref.leaf(dc_next, False)).sum()).backward()
-    return {"h_next": ref.numpy(h1), "c_next": ref.numpy(c1), "dx": ref.numpy(xt.grad),
-            "dh": ref.numpy(ht.grad), "dc": ref.numpy(ct.grad), "dWx": ref.numpy(cell.weight_ih.grad.T),
-            "dWh": ref.numpy(cell.weight_hh.grad.T), "db": ref.numpy(cell.bias_ih.grad)}
-
-
-def reference(ref, s: Scenario) -> dict:
-    a, out = s.arrays, {}
-    for suffix in ("", "2", "3"):
-        if f"dh_next{suffix}" not in a:
-            continue
-        new = "3" if suffix == "3" else ""
-        got = _torch_cell(ref, a[f"x{new}"], a[f"h{new}"], a[f"c{new}"], a["Wx"], a["Wh"], a["b"],
-                          a[f"dh_next{suffix}"], a[f"dc_next{suffix}"])
-        out.update({f"{k}{suffix}": v for k, v in got.items()})
-    return out
+    Check("edge.single", "edge", GRADS, 1, "single", matches_reference(*GRADS), "batch of one", "批大小为 1")))
 
 
 # ---- diagnosis: what this exercise's known mistakes would produce -----------------------
-
-def where(probe) -> str:
-    return "LSTMCell.backward"
-
-
-def sizes(ev, scenario) -> dict:
-    return {"N": ev.inputs(scenario)["x"].shape[0]}
-
 
 def _sigmoid(z):
     return 0.5 * (1 + np.tanh(0.5 * z))
@@ -179,11 +88,8 @@ def _grads(x, h, c, Wx, Wh, b, dh_next, dc_next, order=(0, 1, 2, 3), tanh_of="c_
 
 def _call(p):
     """The inputs of the call the check is about, as _grads takes them."""
-    a = p.inputs
-    new = "3" if p.check.call == "new_forward" else ""
-    grad = {"new_forward": "3", "second": "2"}.get(p.check.call, "")
-    return (a[f"x{new}"], a[f"h{new}"], a[f"c{new}"], a["Wx"], a["Wh"], a["b"],
-            a[f"dh_next{grad}"], a[f"dc_next{grad}"])
+    a = layer.call_arrays(SPEC, p)
+    return a["x"], a["h"], a["c"], a["Wx"], a["Wh"], a["b"], a["dh_next"], a["dc_next"]
 
 
 def _variant(evidence, zh, **mistake):
@@ -248,6 +154,5 @@ MISTAKES = [
 ]
 
 ZH = {
-    "backward returned {got}; expected a tuple {names}": "backward 返回了 {got}；应当返回元组 {names}",
 }
 i18n.register(ZH)

@@ -3,13 +3,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from bpdrill.core import compare
 from bpdrill import i18n
+from bpdrill.core import compare
 from bpdrill.core.diagnose import Mistake, formula, in_backward
-from bpdrill.core.driving import perturbed_outputs, snapshot
-from bpdrill.i18n import t
-from bpdrill.core.judge import Check, ScenarioError, matches_reference, numgrad_check, shape_check, unchanged_check
+from bpdrill.core.judge import Check, ScenarioError, matches_reference
 from bpdrill.core.protocol import Scenario
+from bpdrill.i18n import t
+from bpdrill.kinds import layer
+
+# no batch mean anywhere: a constant factor is never a 1/N (batch=None)
+SPEC = layer.Layer(
+    "MaxPool2d", lambda torch, x, k, s: torch.nn.functional.max_pool2d(x, k, s),  # s None: the kernel size
+    options=("k", "s"), numgrad_points=2, batch=None,
+    make=lambda module, s: module.MaxPool2d(s.params["k"]) if s.params["s"] is None
+    else module.MaxPool2d(s.params["k"], s.params["s"]))
 
 
 def _distinct(rng, shape):
@@ -51,98 +58,50 @@ def _inputs(rng, shape, k, s=None, shared=False):
     return {"x": x, "dout": dout}
 
 
+def _ties(rng, shape, k):
+    """The output of a ReLU: about half the values exactly 0, so that many windows hold several
+    equal maxima (every window of zeros does); one window in each plane holds a positive tie."""
+    x = np.maximum(rng.normal(size=shape), 0.0)
+    x[:, :, 0, 0] = x[:, :, 0, 1] = 1.0 + x.max()  # the first window: two equal maxima in its top row
+    N, C, H, W = shape
+    dout = rng.normal(size=(N, C, _out_size(H, k, k), _out_size(W, k, k)))
+    return {"x": x, "dout": dout}
+
+
 def scenarios(rng) -> list[Scenario]:
     h, w = (int(v) for v in rng.permutation(range(4, 8))[:2])  # H != W; not always a multiple of k
     ho, wo = (int(v) for v in rng.permutation(range(5, 8))[:2])  # 2 or 3 windows of 3 at stride 2
     hg, wg = (int(v) for v in rng.permutation(range(6, 10))[:2])
-    twice = _inputs(rng, (2, 3, h, w), 2)
-    later = _inputs(rng, (2, 3, h, w), 2)
-    twice.update({"dout2": rng.normal(size=twice["dout"].shape), "x3": later["x"], "dout3": later["dout"]})
-    overlap = _inputs(rng, (2, 2, ho, wo), 3, 2, shared=True)
+    first, later = _inputs(rng, (3, 3, h, w), 2), _inputs(rng, (3, 3, h, w), 2)
+    twice = layer.twice(first, {"dout": rng.normal(size=first["dout"].shape)}, {"x": later["x"]},
+                        {"dout": later["dout"]})
+    overlap = Scenario("overlap", "backward", _inputs(rng, (2, 2, ho, wo), 3, 2, shared=True), {"k": 3, "s": 2})
     return [
-        Scenario("basic", "backward", _inputs(rng, (2, 3, h, w), 2), {"k": 2, "s": None}),
-        Scenario("overlap", "backward", overlap, {"k": 3, "s": 2}),
-        Scenario("overlap.perturb", "perturb", overlap, {"k": 3, "s": 2, "h": compare.H}),
+        Scenario("basic", "backward", _inputs(rng, (3, 3, h, w), 2), {"k": 2, "s": None}),
+        Scenario("ties", "backward", _ties(rng, (4, 2, h, w), 2), {"k": 2, "s": None}),
+        overlap, layer.perturb(overlap),
         Scenario("dense", "backward", _inputs(rng, (1, 2, w, h), 2, 1), {"k": 2, "s": 1}),
         Scenario("gap", "backward", _inputs(rng, (2, 2, hg, wg), 2, 3), {"k": 2, "s": 3}),
         Scenario("twice", "backward", twice, {"k": 2, "s": None}),
     ]
 
 
-def _project(ev, scenario):
-    return compare.weighted_sum(ev.inputs(scenario)["dout"])
-
-
-CHECKS = [
-    shape_check("dx", like="x"),
-    numgrad_check("dx", "x", _project, scenario="overlap", points=2),
-    Check("torch.dx", "torch", "dx", 1, "basic", matches_reference("dx"),
-          "dx matches PyTorch: kernel 2, default stride, H != W", "dx 与 PyTorch 一致：kernel 2、默认 stride、H != W"),
+CHECKS = layer.checks(SPEC, "basic", "dx matches PyTorch: kernel 2, default stride, H != W",
+                      "dx 与 PyTorch 一致：kernel 2、默认 stride、H != W", single=None, numgrad_scenario="overlap",
+                      extra=(
     Check("edge.overlap", "edge", "dx", 1, "overlap", matches_reference("dx"),
           "kernel 3, stride 2: the maximum of two overlapping windows gets both gradients",
           "kernel 3、stride 2：同时是两个重叠窗口最大值的元素得到两份梯度之和"),
     Check("edge.stride_one", "edge", "dx", 1, "dense", matches_reference("dx"),
           "kernel 2, stride 1: every window overlaps its neighbours", "kernel 2、stride 1：每个窗口都与相邻窗口重叠"),
+    Check("edge.ties", "edge", "dx", 1, "ties", matches_reference("dx"),
+          "tied maxima (the zeros after a ReLU): the gradient goes to the first, as PyTorch",
+          "并列最大值（ReLU 之后的 0）：梯度只给第一个，与 PyTorch 一致"),
     Check("edge.stride_gap", "edge", "dx", 1, "gap", matches_reference("dx"),
-          "kernel 2, stride 3: gaps between windows get no gradient", "kernel 2、stride 3：窗口之间的空隙没有梯度"),
-    Check("edge.second_backward", "edge", "dx", 1, "twice", matches_reference(("dx2", "dx2", "dx")),
-          "a second backward with a new dout", "用新的 dout 再调用一次 backward", call="second"),
-    Check("edge.new_forward", "edge", "dx", 1, "twice", matches_reference(("dx3", "dx3", "dx")),
-          "after a new forward, backward uses the new x", "新的 forward 之后，backward 使用新的 x",
-          call="new_forward"),
-    unchanged_check("x", "dout"),
-]
-
-
-# ---- the worker's side: drive the learner's MaxPool2d -----------------------------------------
-
-def drive(module, s: Scenario) -> dict:
-    k, stride = s.params["k"], s.params["s"]
-    pool = module.MaxPool2d(k) if stride is None else module.MaxPool2d(k, stride)
-    x = s["x"]
-    if s.mode == "perturb":
-        plus, minus = perturbed_outputs(lambda: pool.forward(x), x, s.params["h"])
-        return {"plus.x": plus, "minus.x": minus}
-    dout = s["dout"]
-    out = {"out": snapshot(pool.forward(x))}
-    out["dx"] = snapshot(pool.backward(dout))
-    if "dout2" in s:
-        out["dx2"] = snapshot(pool.backward(s["dout2"]))
-    if "x3" in s:
-        pool.forward(s["x3"])
-        out["dx3"] = snapshot(pool.backward(s["dout3"]))
-    out.update({"after.x": x, "after.dout": dout})
-    return out
-
-
-# ---- the trusted side: torch.nn.functional.max_pool2d in float64 -------------------------------
-
-def _max_pool(ref, x, dout, k, stride, suffix: str = "") -> dict:
-    x = ref.leaf(x)
-    y = ref.torch.nn.functional.max_pool2d(x, k, stride)  # stride None: the kernel size
-    ref.backward(y, dout)
-    return {f"out{suffix}": ref.numpy(y), f"dx{suffix}": ref.numpy(x.grad)}
-
-
-def reference(ref, s: Scenario) -> dict:
-    a, k, stride = s.arrays, s.params["k"], s.params["s"]
-    out = _max_pool(ref, a["x"], a["dout"], k, stride)
-    if "dout2" in a:
-        out.update(_max_pool(ref, a["x"], a["dout2"], k, stride, "2"))
-    if "x3" in a:
-        out.update(_max_pool(ref, a["x3"], a["dout3"], k, stride, "3"))
-    return out
+          "kernel 2, stride 3: gaps between windows get no gradient", "kernel 2、stride 3：窗口之间的空隙没有梯度")))
 
 
 # ---- diagnosis: max-pool backward re-run in NumPy with one known mistake switched on -----------
-
-def where(probe) -> str:
-    return "MaxPool2d.backward"
-
-
-def sizes(ev, scenario) -> dict:
-    return {}  # no batch mean anywhere: a constant factor is never a 1/N
-
 
 def simulate(x, dout, k, s, mistake: str | None = None) -> np.ndarray:
     """dx of max pooling written with `mistake` (None: the right dx)."""
@@ -160,6 +119,10 @@ def simulate(x, dout, k, s, mistake: str | None = None) -> np.ndarray:
             if mistake == "stride_ignored_in_backward":
                 r, col = k * i, k * j
             window = x[:, :, r:r + k, col:col + k].reshape(N, C, k * k)
+            if mistake == "gradient_to_every_tied_maximum":  # a mask window == window.max()
+                mask = window == window.max(axis=2, keepdims=True)
+                dx[:, :, r:r + k, col:col + k] += (mask * g[:, :, None]).reshape(N, C, k, k)
+                continue
             di, dj = np.divmod(window.argmax(axis=2), k)
             if mistake == "max_position_transposed":
                 di, dj = dj, di
@@ -172,14 +135,9 @@ def simulate(x, dout, k, s, mistake: str | None = None) -> np.ndarray:
 
 def _call(p):
     """(x, dout, k, stride) of the call the check is about."""
-    a, params = p.inputs, p.ev.params(p.scenario)
+    a, params = layer.call_arrays(SPEC, p), p.ev.params(p.scenario)
     k = params["k"]
-    s = k if params["s"] is None else params["s"]
-    if p.check.call == "new_forward":
-        return a["x3"], a["dout3"], k, s
-    if p.check.call == "second":
-        return a["x"], a["dout2"], k, s
-    return a["x"], a["dout"], k, s
+    return a["x"], a["dout"], k, k if params["s"] is None else params["s"]
 
 
 def _simulated(mistake: str, evidence: str, zh: str):
@@ -223,16 +181,23 @@ def _stale(p):
 
 
 MISTAKES = [
+    Mistake("gradient_to_every_tied_maximum", "where a window holds several equal maxima, each of "
+            "them got the window's gradient: {evidence}. PyTorch sends it to one, the first in "
+            "row-major order (argmax), and ties are common: the zeros after a ReLU",
+            _simulated("gradient_to_every_tied_maximum", "dx equals a mask window == max(window) times dout",
+                       "dx 等于掩码 window == max(window) 乘以 dout"),
+            says_zh="窗口中有多个相等的最大值时，每一个都得到了该窗口的梯度：{evidence}。PyTorch 只把梯度给其中一个，"
+                    "即按行优先顺序的第一个（argmax）；而并列很常见：ReLU 之后的 0", at_code=r"argmax|==|mask|max\("),
     Mistake("gradient_to_whole_window", "every element of a window got the window's gradient: "
             "{evidence}. Only the maximum moved the output: send dout to the argmax alone",
             _simulated("gradient_to_whole_window", "dx equals dout spread over each whole window "
                        "(sum pooling)", "dx 等于把 dout 铺满整个窗口（求和池化）"),
-            says_zh="窗口中的每个元素都得到了该窗口的梯度：{evidence}。只有最大值影响输出：只把 dout 传给 argmax"),
+            says_zh="窗口中的每个元素都得到了该窗口的梯度：{evidence}。只有最大值影响输出：只把 dout 传给 argmax", at_code=r"argmax|==|mask|max\("),
     Mistake("gradient_averaged_over_window", "that is average pooling's backward: {evidence}. Max "
             "pooling sends each window's dout to its maximum alone",
             _simulated("gradient_averaged_over_window", "dx equals dout / (k * k) spread over each window",
                        "dx 等于把 dout / (k * k) 铺满每个窗口"),
-            says_zh="这是平均池化的反向传播：{evidence}。最大池化只把每个窗口的 dout 传给它的最大值"),
+            says_zh="这是平均池化的反向传播：{evidence}。最大池化只把每个窗口的 dout 传给它的最大值", at_code=r"argmax|==|mask|max\("),
     Mistake("overlap_overwritten", "where windows overlap, an element that is the maximum of several "
             "windows kept only the last one's gradient: {evidence}. Add with +=, do not assign",
             _simulated("overlap_overwritten", "at a maximum shared by two windows, dx holds one "
@@ -242,7 +207,7 @@ MISTAKES = [
             "window's diagonal: {evidence}. np.divmod(argmax, k) gives (row, column) in that order",
             _simulated("max_position_transposed", "dx matches the argmax unravelled as (column, row)",
                        "dx 与把 argmax 拆成（列, 行）的结果一致"),
-            says_zh="梯度被送到了最大值关于窗口对角线的镜像位置：{evidence}。np.divmod(argmax, k) 依次给出（行, 列）"),
+            says_zh="梯度被送到了最大值关于窗口对角线的镜像位置：{evidence}。np.divmod(argmax, k) 依次给出（行, 列）", at_code=r"argmax|==|mask|max\("),
     Mistake("stride_ignored_in_backward", "backward places window (i, j) at (k * i, k * j), as if the "
             "stride were the kernel size: {evidence}. Use the window forward used: (s * i, s * j)",
             lambda p: _simulated("stride_ignored_in_backward", "dx matches windows placed at k * i "
@@ -250,16 +215,6 @@ MISTAKES = [
             or _stride_crash(p),
             says_zh="backward 把窗口 (i, j) 放在 (k * i, k * j)，好像 stride 等于 kernel 大小：{evidence}。"
                     "请使用 forward 用的窗口位置：(s * i, s * j)"),
-    Mistake("dropped_upstream", "the upstream gradient dout was dropped: {evidence}. Each maximum "
-            "gets its window's dout, not 1",
-            _simulated("dropped_upstream", "dx counts how many windows each element is the maximum of",
-                       "dx 只是在数每个元素是多少个窗口的最大值"),
-            says_zh="上游梯度 dout 被丢掉了：{evidence}。每个最大值得到的是其窗口的 dout，而不是 1"),
-    Mistake("stale_cache", "backward used the x of an earlier forward: {evidence}. Read what forward "
-            "cached this time, every time",
-            formula("after forward(x2), the gradients went to the maxima of x1", _stale,
-                    zh="forward(x2) 之后，梯度仍被送到了 x1 的最大值处"),
-            says_zh="backward 用的是更早一次 forward 的 x：{evidence}。每次都读取这一次 forward 缓存的值"),
 ]
 
 ZH = {

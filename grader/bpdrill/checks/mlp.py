@@ -283,7 +283,7 @@ MISTAKES = [
     Mistake("missing_activation_derivative", "the sigmoid's derivative is missing: {evidence}",
             _variant("dz1 = dh", derivative="none")),
     Mistake("fancy_indexing", "d[:, y] -= 1 subtracts 1 in whole columns: {evidence}. Use "
-            "d[np.arange(N), y] -= 1", _variant("the gradient of d[:, y] -= 1", fancy=True)),
+            "d[np.arange(N), y] -= 1", _variant("the gradient of d[:, y] -= 1", fancy=True), at_code=r"-=|\]\s*-|onehot|eye\("),
     Mistake("stale_cache", "backward used what an earlier forward cached: {evidence}",
             lambda p: p.check.call == "new_forward" and formula(
                 "after forward(X2), the gradients came from the first X",

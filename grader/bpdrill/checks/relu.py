@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from bpdrill.core import compare
 from bpdrill.core.diagnose import Mistake, close, formula
-from bpdrill.core.driving import drive_layer
-from bpdrill.core.judge import Check, matches_reference, numgrad_check, shape_check, unchanged_check
+from bpdrill.core.judge import Check, matches_reference
 from bpdrill.core.protocol import Scenario
+from bpdrill.kinds import layer
+
+SPEC = layer.Layer("ReLU", lambda torch, x: torch.relu(x), numgrad_points=2, batch=None)
 
 
 def _away_from_zero(rng, shape):
@@ -29,13 +30,12 @@ def _with_zeros(rng, shape):
 def scenarios(rng) -> list[Scenario]:
     n, m = (int(v) for v in rng.permutation(range(2, 8))[:2])
     shape3 = tuple(int(v) for v in rng.permutation(range(2, 6))[:3])
-    basic = {"x": _away_from_zero(rng, (n, m)), "dout": rng.normal(size=(n, m))}
-    twice = {"x": _away_from_zero(rng, (n, m)), "dout": rng.normal(size=(n, m)),
-             "dout2": rng.normal(size=(n, m)), "x3": _away_from_zero(rng, (n, m)),
-             "dout3": rng.normal(size=(n, m))}
+    basic = Scenario("basic", "backward", {"x": _away_from_zero(rng, (n, m)), "dout": rng.normal(size=(n, m))})
+    twice = layer.twice({"x": _away_from_zero(rng, (n, m)), "dout": rng.normal(size=(n, m))},
+                        {"dout": rng.normal(size=(n, m))}, {"x": _away_from_zero(rng, (n, m))},
+                        {"dout": rng.normal(size=(n, m))})
     return [
-        Scenario("basic", "backward", basic),
-        Scenario("basic.perturb", "perturb", basic, {"h": compare.H}),
+        basic, layer.perturb(basic),
         Scenario("nd", "backward", {"x": _away_from_zero(rng, shape3), "dout": rng.normal(size=shape3)}),
         Scenario("zeros", "backward", {"x": _with_zeros(rng, (m, n)), "dout": rng.normal(size=(m, n))}),
         Scenario("single", "backward", {"x": _with_zeros(rng, (1, 7)), "dout": rng.normal(size=(1, 7))}),
@@ -43,57 +43,19 @@ def scenarios(rng) -> list[Scenario]:
     ]
 
 
-def _project(ev, scenario):
-    return compare.weighted_sum(ev.inputs(scenario)["dout"])
-
-
 CHECKS = [
-    shape_check("dx", like="x"),
-    numgrad_check("dx", "x", _project, points=2),
-    Check("torch.dx", "torch", "dx", 1, "nd", matches_reference("dx"), "dx matches PyTorch for a 3-D input",
-          "三维输入时 dx 与 PyTorch 一致"),
+    *layer.checks(SPEC, "nd", "dx matches PyTorch for a 3-D input", "三维输入时 dx 与 PyTorch 一致"),
     Check("edge.zero", "edge", "dx", 1, "zeros", matches_reference("dx"),
           "at x = 0 exactly (and -0.0) the derivative is 0, as in PyTorch",
           "x 恰好为 0（以及 -0.0）时导数为 0，与 PyTorch 一致"),
-    Check("edge.single", "edge", "dx", 1, "single", matches_reference("dx"), "batch of one", "批大小为 1"),
-    Check("edge.second_backward", "edge", "dx", 1, "twice", matches_reference(("dx2", "dx2", "dx")),
-          "a second backward with a new dout", "用新的 dout 再调用一次 backward", call="second"),
-    Check("edge.new_forward", "edge", "dx", 1, "twice", matches_reference(("dx3", "dx3", "dx")),
-          "after a new forward, backward uses the new x", "新的 forward 之后，backward 使用新的 x",
-          call="new_forward"),
-    unchanged_check("x", "dout"),
 ]
-
-
-# ---- the worker's side ----------------------------------------------------------------------
-
-def drive(module, s: Scenario) -> dict:
-    return drive_layer(module.ReLU(), s)
-
-
-# ---- the trusted side: PyTorch float64 ------------------------------------------------------
-
-def reference(ref, s: Scenario) -> dict:
-    return ref.layer(s, ref.torch.relu)
 
 
 # ---- diagnosis ----------------------------------------------------------------------------
 
-def where(probe) -> str:
-    return "ReLU.backward"
-
-
-def sizes(ev, scenario) -> dict:
-    return {}  # element-wise: no batch size or class count behind a constant factor
-
-
 def _call(p):
     """(x, dout) of the call the check is about: the first one, a second backward, or a new forward."""
-    a = p.inputs
-    if p.check.call == "new_forward":
-        return a["x3"], a["dout3"]
-    if p.check.call == "second":
-        return a["x"], a["dout2"]
+    a = layer.call_arrays(SPEC, p)
     return a["x"], a["dout"]
 
 
@@ -114,39 +76,30 @@ MISTAKES = [
             "PyTorch takes the derivative at 0 as 0: use x > 0, not x >= 0",
             _rule("dx = dout * (x >= 0): dout where x is 0.0 or -0.0", "dx = dout * (x >= 0)：x 为 0.0 或 -0.0 "
                   "处得到了 dout", lambda x, d: d * (x >= 0)),
-            says_zh="x 恰好为 0 时梯度被放行了：{evidence}。PyTorch 规定 0 处的导数为 0：用 x > 0，不要用 x >= 0"),
+            says_zh="x 恰好为 0 时梯度被放行了：{evidence}。PyTorch 规定 0 处的导数为 0：用 x > 0，不要用 x >= 0", at_code=r"[<>]|sign\(|where\(|heaviside|mask"),
     Mistake("mask_always_true", "dx equals dout everywhere, also where x < 0: {evidence}. A mask built from "
             "the output with out >= 0 lets everything through, since out = max(x, 0) is never negative: "
             "use out > 0 (or x > 0)",
             _rule("got = dout", "got = dout", lambda x, d: d),
             says_zh="dx 处处等于 dout，x < 0 处也是：{evidence}。用输出构造 out >= 0 的掩码会放行一切，"
-                    "因为 out = max(x, 0) 从不为负：用 out > 0（或 x > 0）"),
+                    "因为 out = max(x, 0) 从不为负：用 out > 0（或 x > 0）", at_code=r"[<>]|sign\(|where\(|heaviside|mask"),
     Mistake("mask_on_upstream", "the mask was built from dout instead of the input x: {evidence}. "
             "The gradient flows where the unit was on in forward: dx = dout * (x > 0)",
             _rule("dx = dout * (dout > 0), whatever x is", "dx = dout * (dout > 0)，与 x 无关",
                   lambda x, d: d * (d > 0)),
             says_zh="掩码是用 dout 而不是输入 x 构造的：{evidence}。梯度只在前向时单元被激活的位置流过："
-                    "dx = dout * (x > 0)"),
+                    "dx = dout * (x > 0)", at_code=r"[<>]|sign\(|where\(|heaviside|mask"),
     Mistake("output_instead_of_derivative", "dout was multiplied by the activation relu(x) itself, not "
             "by its derivative: {evidence}. The derivative is the 0/1 step (x > 0)",
             _rule("dx = dout * max(x, 0)", "dx = dout * max(x, 0)", lambda x, d: d * np.maximum(x, 0)),
             says_zh="dout 乘上的是激活值 relu(x) 本身，而不是它的导数：{evidence}。导数是 0/1 阶跃 (x > 0)"),
-    Mistake("dropped_upstream", "the upstream gradient dout was dropped: {evidence}. Multiply by dout",
-            _rule("dx = (x > 0) as 0 and 1, whatever dout is", "dx = (x > 0) 的 0/1 值，与 dout 无关",
-                  lambda x, d: (x > 0).astype(np.float64)),
-            says_zh="丢掉了上游梯度 dout：{evidence}。要乘上 dout"),
     Mistake("sign_instead_of_step", "np.sign(x) is not ReLU's derivative: {evidence}. Where x < 0 the "
             "derivative is 0, not -1: use (x > 0)",
             _rule("dx = dout * sign(x): -dout where x < 0", "dx = dout * sign(x)：x < 0 处为 -dout",
                   lambda x, d: d * np.sign(x)),
-            says_zh="np.sign(x) 不是 ReLU 的导数：{evidence}。x < 0 处导数是 0 而不是 -1：用 (x > 0)"),
+            says_zh="np.sign(x) 不是 ReLU 的导数：{evidence}。x < 0 处导数是 0 而不是 -1：用 (x > 0)", at_code=r"[<>]|sign\(|where\(|heaviside|mask"),
     Mistake("mask_inverted", "the mask is the wrong way round: {evidence}. The gradient flows where "
             "x > 0, and is 0 where x <= 0",
             _rule("dx = dout * (x <= 0)", "dx = dout * (x <= 0)", lambda x, d: d * (x <= 0)),
-            says_zh="掩码取反了：{evidence}。梯度在 x > 0 处流过，在 x <= 0 处为 0"),
-    Mistake("stale_cache", "backward used the x of an earlier forward: {evidence}",
-            lambda p: p.check.call == "new_forward" and formula(
-                "after forward(x2), the mask came from x1",
-                lambda p: p.inputs["dout3"] * (p.inputs["x"] > 0), zh="forward(x2) 之后，掩码仍来自 x1")(p),
-            says_zh="backward 用了更早一次 forward 的 x：{evidence}"),
+            says_zh="掩码取反了：{evidence}。梯度在 x > 0 处流过，在 x <= 0 处为 0", at_code=r"[<>]|sign\(|where\(|heaviside|mask"),
 ]

@@ -4,16 +4,29 @@ from __future__ import annotations
 
 import numpy as np
 
-from bpdrill.core import compare
 from bpdrill import i18n
-from bpdrill.core.diagnose import Mistake, close, first_call_right, formula
-from bpdrill.core.driving import perturbed_outputs, snapshot
+from bpdrill.core.diagnose import Mistake, close, formula
+from bpdrill.core.judge import Check, matches_reference
+from bpdrill.core.protocol import Scenario
 from bpdrill.i18n import t
-from bpdrill.core.judge import Check, matches_reference, numgrad_check, shape_check, unchanged_check
-from bpdrill.core.protocol import Scenario, describe
+from bpdrill.kinds import layer
 
 GRADS = ("dx", "dh0", "dWx", "dWh", "db")
 PARAMS = ("dWx", "dWh", "db")
+
+
+def _torch_rnn(torch, x, h0, Wx, Wh, b):
+    """torch.nn.RNN (tanh, batch first) run with weight_ih = Wx^T, weight_hh = Wh^T, bias_ih = b
+    and bias_hh = 0 (PyTorch adds the two biases), so that the gradients reach Wx, Wh and b."""
+    rnn = torch.nn.RNN(Wx.shape[0], Wx.shape[1], batch_first=True)
+    weights = {"weight_ih_l0": Wx.T, "weight_hh_l0": Wh.T, "bias_ih_l0": b, "bias_hh_l0": torch.zeros_like(b)}
+    hs, _ = torch.func.functional_call(rnn, weights, (x, h0[None]))
+    return hs
+
+
+SPEC = layer.Layer("RNN", _torch_rnn, inputs=("x", "h0"), params=("Wx", "Wh", "b"), outputs=("hs",),
+                   numgrad=("dx", "dWh"), numgrad_points={"dx": 2},
+                   make=lambda module, s: module.RNN(*s["Wx"].shape))
 
 
 def _case(rng, n, steps, d, h, calls=1, last_only=False):
@@ -24,9 +37,9 @@ def _case(rng, n, steps, d, h, calls=1, last_only=False):
     if last_only:  # the loss sees only the last state: every other step's gradient comes through Wh
         a["dhs"][:, :-1] = 0.0
     if calls > 1:
-        a["dhs2"] = rng.normal(size=(n, steps, h))
-        a["x3"], a["h03"] = rng.normal(size=(n, steps, d)), rng.uniform(-1, 1, size=(n, h))
-        a["dhs3"] = rng.normal(size=(n, steps, h))
+        second = {"dhs": rng.normal(size=(n, steps, h))}
+        new = {"x": rng.normal(size=(n, steps, d)), "h0": rng.uniform(-1, 1, size=(n, h))}
+        a = layer.twice(a, second, new, {"dhs": rng.normal(size=(n, steps, h))})
     return a
 
 
@@ -34,117 +47,24 @@ def scenarios(rng) -> list[Scenario]:
     n, d, h = (int(v) for v in rng.permutation(range(2, 5)))  # N, D, H all different
     steps = int(rng.integers(6, 8))  # T >= 6: the hidden-to-hidden gradient matters
     basic = _case(rng, n, steps, d, h)  # x and Wh perturbed: at most 4*7*3 + 16 = 100 elements
+    basic = Scenario("basic", "backward", basic)
     return [
-        Scenario("basic", "backward", basic),
-        Scenario("basic.perturb", "perturb", basic, {"h": compare.H}),
+        basic, layer.perturb(basic, ("x", "Wh")),
         Scenario("last", "backward", _case(rng, n, steps, d, h, last_only=True)),
         Scenario("single", "backward", _case(rng, 1, steps, d, h)),
         Scenario("twice", "backward", _case(rng, n, steps, d, h, calls=3)),
     ]
 
 
-def _project(ev, scenario):
-    return compare.weighted_sum(ev.inputs(scenario)["dhs"])
-
-
-CHECKS = [
-    shape_check("dx", like="x"),
-    shape_check("dh0", like="h0"),
-    shape_check("dWx", like="Wx"),
-    shape_check("dWh", like="Wh"),
-    shape_check("db", like="b"),
-    numgrad_check("dx", "x", _project, points=2),
-    numgrad_check("dWh", "Wh", _project),
-    *[Check(f"torch.{g}", "torch", g, 1, "basic", matches_reference(g), "{key} matches PyTorch (nn.RNN, T >= 6)",
-            "{key} 与 PyTorch 一致（nn.RNN，T >= 6）", title_args=(("key", g),)) for g in GRADS],
+CHECKS = layer.checks(SPEC, "basic", "{key} matches PyTorch (nn.RNN, T >= 6)", "{key} 与 PyTorch 一致（nn.RNN，T >= 6）",
+                      single=None, extra=(
     Check("edge.last_step", "edge", GRADS, 1, "last", matches_reference(*GRADS),
           "a loss on the last state only: the gradient flows back through every step",
           "损失只依赖最后一个隐状态：梯度经过每一步往回传"),
-    Check("edge.single", "edge", GRADS, 1, "single", matches_reference(*GRADS), "batch of one", "批大小为 1"),
-    Check("edge.second_backward", "edge", GRADS, 1, "twice",
-          matches_reference(*[(f"{g}2", f"{g}2", g) for g in GRADS]),
-          "a second backward overwrites dWx, dWh and db", "第二次 backward 会覆盖 dWx、dWh 和 db", call="second"),
-    Check("edge.new_forward", "edge", GRADS, 1, "twice",
-          matches_reference(*[(f"{g}3", f"{g}3", g) for g in GRADS]),
-          "after a new forward, backward uses the new x and h0", "新的 forward 之后，backward 使用新的 x 和 h0",
-          call="new_forward"),
-    unchanged_check("x", "h0", "Wx", "Wh", "b", "dhs"),
-]
-
-
-# ---- the worker's side: drive the learner's RNN --------------------------------------------
-
-def _backward(layer, dhs) -> dict:
-    result = layer.backward(dhs)
-    if not isinstance(result, (tuple, list)) or len(result) != 2:
-        raise TypeError(t("backward returned {got}; expected a tuple {names}", got=describe(result),
-                          names="(dx, dh0)"))
-    return {"dx": snapshot(result[0]), "dh0": snapshot(result[1]), "dWx": snapshot(layer.dWx),
-            "dWh": snapshot(layer.dWh), "db": snapshot(layer.db)}
-
-
-def drive(module, s: Scenario) -> dict:
-    Wx, Wh, b = s["Wx"], s["Wh"], s["b"]
-    layer = module.RNN(*Wx.shape)
-    layer.Wx, layer.Wh, layer.b = Wx, Wh, b
-    x, h0 = s["x"], s["h0"]
-    if s.mode == "perturb":
-        out = {}
-        for name, array in (("x", x), ("Wh", Wh)):
-            out[f"plus.{name}"], out[f"minus.{name}"] = perturbed_outputs(
-                lambda: layer.forward(x, h0), array, s.params["h"])
-        return out
-    dhs = s["dhs"]
-    out = {"hs": snapshot(layer.forward(x, h0)), **_backward(layer, dhs)}
-    if "dhs2" in s:
-        out.update({f"{k}2": v for k, v in _backward(layer, s["dhs2"]).items()})
-    if "x3" in s:  # a new forward: backward must use its states, not stale ones
-        layer.forward(s["x3"], s["h03"])
-        out.update({f"{k}3": v for k, v in _backward(layer, s["dhs3"]).items()})
-    out.update({"after.x": x, "after.h0": h0, "after.Wx": Wx, "after.Wh": Wh, "after.b": b, "after.dhs": dhs})
-    return out
-
-
-# ---- the trusted side: PyTorch float64, torch.nn.RNN ------------------------------------------
-
-def _torch_rnn(ref, x, h0, Wx, Wh, b, dhs) -> dict:
-    """torch.nn.RNN (tanh, batch first) with weight_ih = Wx^T, weight_hh = Wh^T and the bias b
-    split between bias_ih and bias_hh (PyTorch adds the two)."""
-    torch = ref.torch
-    rnn = torch.nn.RNN(Wx.shape[0], Wx.shape[1], batch_first=True)
-    with torch.no_grad():
-        rnn.weight_ih_l0.copy_(ref.leaf(Wx.T, False))
-        rnn.weight_hh_l0.copy_(ref.leaf(Wh.T, False))
-        rnn.bias_ih_l0.copy_(ref.leaf(0.5 * b, False))
-        rnn.bias_hh_l0.copy_(ref.leaf(b - 0.5 * b, False))
-    xt, h0t = ref.leaf(x), ref.leaf(h0[None])
-    hs, _ = rnn(xt, h0t)
-    (hs * ref.leaf(dhs, False)).sum().backward()  # not hs.backward(dhs): that imports sympy
-    return {"hs": ref.numpy(hs), "dx": ref.numpy(xt.grad), "dh0": ref.numpy(h0t.grad[0]),
-            "dWx": ref.numpy(rnn.weight_ih_l0.grad.T), "dWh": ref.numpy(rnn.weight_hh_l0.grad.T),
-            "db": ref.numpy(rnn.bias_ih_l0.grad)}
-
-
-def reference(ref, s: Scenario) -> dict:
-    a, out = s.arrays, {}
-    for suffix in ("", "2", "3"):
-        if f"dhs{suffix}" not in a:
-            continue
-        new = "3" if suffix == "3" else ""
-        got = _torch_rnn(ref, a[f"x{new}"], a[f"h0{new}"], a["Wx"], a["Wh"], a["b"], a[f"dhs{suffix}"])
-        out.update({f"{k}{suffix}": v for k, v in got.items()})
-    return out
+    Check("edge.single", "edge", GRADS, 1, "single", matches_reference(*GRADS), "batch of one", "批大小为 1")))
 
 
 # ---- diagnosis: what this exercise's known mistakes would produce -----------------------
-
-def where(probe) -> str:
-    return "RNN.backward"
-
-
-def sizes(ev, scenario) -> dict:
-    return {"N": ev.inputs(scenario)["x"].shape[0]}
-
 
 def _bptt(x, h0, Wx, Wh, b, dhs, drop_next=False, local="output", back="Wh.T", dWh_from="h_prev",
           wrap=False, dh0_from="h0"):
@@ -178,11 +98,7 @@ def _bptt(x, h0, Wx, Wh, b, dhs, drop_next=False, local="output", back="Wh.T", d
 
 def _call(p):
     """(x, h0, dhs) of the call the check is about."""
-    a = p.inputs
-    if p.check.call == "new_forward":
-        return a["x3"], a["h03"], a["dhs3"]
-    if p.check.call == "second":
-        return a["x"], a["h0"], a["dhs2"]
+    a = layer.call_arrays(SPEC, p)
     return a["x"], a["h0"], a["dhs"]
 
 
@@ -275,15 +191,9 @@ MISTAKES = [
             "(+=), do not assign it", _one_step,
             says_zh="{label} 只保存了一个时间步的部分，而不是所有步之和：{evidence}。权重由所有时间步共享："
                     "把每一步的项加起来（+=），不要直接赋值"),
-    Mistake("cache_modified_in_place", "backward changed what forward cached: {evidence}. "
-            "Compute into new arrays instead of modifying the cached states in place",
-            lambda p: p.check.call == "second" and first_call_right("{label}")(p),
-            says_zh="backward 修改了 forward 缓存的内容：{evidence}。把结果算到新数组里，不要原地修改"
-                    "缓存的状态"),
 ]
 
 ZH = {
-    "backward returned {got}; expected a tuple {names}": "backward 返回了 {got}；应当返回元组 {names}",
     "after this backward, {label} = its value after the previous call + this call's gradient":
         "这次 backward 之后，{label} = 上一次调用后的值 + 这一次的梯度",
     "{label} equals the term of step t = {t} alone": "{label} 只等于第 t = {t} 步的那一项",

@@ -16,7 +16,7 @@ from bpdrill.core.judge import Check, Failed
 from bpdrill.core.protocol import Scenario
 from bpdrill.i18n import t
 from bpdrill.kinds import optimizer
-from bpdrill.kinds.optimizer import moves_like_reference
+from bpdrill.kinds.optimizer import moves_check, moves_like_reference
 
 SPEC = optimizer.Optimizer("SGD", "SGD")
 
@@ -55,6 +55,11 @@ def scenarios(rng) -> list[Scenario]:
                                               "weight_decay": float(rng.uniform(0.05, 0.3))}),
         _scenario(rng, "nesterov_weight_decay", 3, 4, {"lr": lr(), "momentum": momentum(), "nesterov": True,
                                                        "weight_decay": float(rng.uniform(0.05, 0.3))}),
+        # weight decay without momentum: a path of its own in torch's step
+        _scenario(rng, "weight_decay_plain", 2, 3, {"lr": lr(), "weight_decay": float(rng.uniform(0.05, 0.3))}),
+        # the caller writes every step's gradients into the arrays it passed the first time: a
+        # momentum buffer that is that array (buf = g) changes under the optimiser's feet
+        _scenario(rng, "reused_grads", 2, 4, {"lr": lr(), "momentum": momentum()}, reuse_grads=True),
     ]
 
 
@@ -85,11 +90,19 @@ CHECKS = [
           "weight_decay (L2 added to the gradient) with momentum", "带动量的 weight_decay（L2 项加到梯度上）"),
     Check("torch.nesterov_weight_decay", "torch", "params", 1, "nesterov_weight_decay", moves_like_reference,
           "Nesterov with weight_decay matches torch.optim.SGD", "Nesterov 加 weight_decay 与 torch.optim.SGD 一致"),
-    Check("edge.nesterov_invalid", "edge", "params", 1, "nesterov", nesterov_invalid,
-          "nesterov=True without momentum or with dampening raises ValueError",
-          "nesterov=True 但没有动量或带 dampening 时抛出 ValueError"),
+    # the given constructor makes this check, not the exercise: it says so, and carries no points
+    Check("edge.nesterov_invalid", "edge", "params", 0, "nesterov", nesterov_invalid,
+          "nesterov=True without momentum or with dampening raises ValueError (the given constructor's "
+          "check: no points)", "nesterov=True 但没有动量或带 dampening 时抛出 ValueError（给定构造函数的检查：不计分）"),
+    moves_check("edge.weight_decay_plain", "weight_decay_plain", "weight_decay without momentum",
+                "不带动量的 weight_decay"),
+    moves_check("edge.reused_grads", "reused_grads", "the caller reuses one gradient array for every step "
+                "(the momentum buffer must be a copy)", "调用方每一步都复用同一个梯度数组（动量缓冲区必须是副本）"),
     optimizer.in_place_check("momentum"),
     optimizer.grads_check("weight_decay"),
+    Check("purity.grads_momentum", "purity", "params", 1, "momentum", optimizer.grads_untouched,
+          "with momentum and no weight decay, step leaves the gradients unchanged",
+          "有动量、无权重衰减时，step 不修改传入的梯度"),
 ]
 
 
@@ -157,8 +170,14 @@ def _simulated(mistake: str, evidence: str, evidence_zh: str):
     return test
 
 
+# Which of step's statements holds each mistake's computation (the line to edit)
+AT_CODE = {
+    "buffer_starts_at_zeros": r"zeros|buf\w*\s*(\[[^]]*\])?\s*=(?!=)", "dampening_not_complemented": r"dampening",
+    "nesterov_ignored": r"nesterov", "nesterov_momentum_on_gradient": r"nesterov|momentum\s*\*", "weight_decay_ignored":
+    r'(weight_decay|\bwd\b)\s*\*|\*\s*(self\.)?(weight_decay|wd)\b', "decoupled_weight_decay": r'(weight_decay|\bwd\b)\s*\*|\*\s*(self\.)?(weight_decay|wd)\b', }
+
 MISTAKES = [
-    *[Mistake(name, says, _simulated(name, evidence, evidence_zh), says_zh=says_zh)
+    *[Mistake(name, says, _simulated(name, evidence, evidence_zh), says_zh=says_zh, at_code=AT_CODE.get(name, ""))
       for name, says, evidence, says_zh, evidence_zh in [
         ("buffer_starts_at_zeros", "the first step's buffer is (1 - dampening) * g: {evidence}. "
          "torch starts the buffer as the first gradient itself (a copy, no dampening), and applies "

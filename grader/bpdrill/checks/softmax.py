@@ -1,16 +1,16 @@
 """Hidden checks for softmax: s = softmax(x) over the last axis, any leading shape; dx."""
 from __future__ import annotations
 
-import tracemalloc
-
 import numpy as np
 
-from bpdrill.core import compare
-from bpdrill.core.diagnose import Mistake, close, first_call_right, formula
-from bpdrill.core.driving import drive_layer, snapshot
-from bpdrill.i18n import register, t
-from bpdrill.core.judge import Check, Failed, matches_reference, numgrad_check, shape_check, unchanged_check
+from bpdrill.core.diagnose import Mistake, close, formula
+from bpdrill.core.judge import Check, Failed, matches_reference
 from bpdrill.core.protocol import Scenario
+from bpdrill.i18n import register, t
+from bpdrill.kinds import layer
+
+# a constant factor here is no batch size: the generic rules say only what they see (batch=None)
+SPEC = layer.Layer("Softmax", lambda torch, x: torch.softmax(x, dim=-1), numgrad_points=2, batch=None)
 
 
 # A wide input: one row's (C, C) Jacobian is C / N = 333 times the input, a (N, C, C) stack
@@ -47,13 +47,11 @@ def _extreme(rng, c):
 def scenarios(rng) -> list[Scenario]:
     n, c, a = (int(v) for v in rng.permutation(range(2, 8))[:3])  # n != c: a wrong axis shows
     k = int(rng.integers(3, 7))
-    basic = _pair(rng, (n, c))
-    twice = _pair(rng, (n, c))
-    twice.update({"dout2": rng.normal(size=(n, c)), "x3": 2 * rng.normal(size=(n, c)),
-                  "dout3": rng.normal(size=(n, c))})
+    basic = Scenario("basic", "backward", _pair(rng, (n, c)))
+    twice = layer.twice(_pair(rng, (n, c)), {"dout": rng.normal(size=(n, c))}, {"x": 2 * rng.normal(size=(n, c))},
+                        {"dout": rng.normal(size=(n, c))})
     return [
-        Scenario("basic", "backward", basic),
-        Scenario("basic.perturb", "perturb", basic, {"h": compare.H}),
+        basic, layer.perturb(basic),
         Scenario("square", "backward", _pair(rng, (k, k))),
         Scenario("nd", "backward", _pair(rng, (a, n, c))),
         Scenario("vector", "backward", _pair(rng, (c,))),
@@ -62,10 +60,6 @@ def scenarios(rng) -> list[Scenario]:
         Scenario("wide", "memory", _pair(rng, WIDE)),
         Scenario("twice", "backward", twice),
     ]
-
-
-def _project(ev, scenario):
-    return compare.weighted_sum(ev.inputs(scenario)["dout"])
 
 
 def _peak(ev, scenario) -> tuple[float, float]:
@@ -83,72 +77,20 @@ def _no_jacobian(ev, check) -> None:
 
 
 CHECKS = [
-    shape_check("dx", like="x"),
-    numgrad_check("dx", "x", _project, points=2),
-    Check("torch.dx", "torch", "dx", 1, "square", matches_reference("dx"), "dx matches PyTorch (N = C)",
-          "dx 与 PyTorch 一致（N = C）"),
+    *layer.checks(SPEC, "square", "dx matches PyTorch (N = C)", "dx 与 PyTorch 一致（N = C）"),
     Check("edge.nd", "edge", "dx", 1, "nd", matches_reference("dx"), "a 3-D input (N, T, C): softmax over "
           "the last axis", "三维输入 (N, T, C)：沿最后一维做 softmax"),
     Check("edge.vector", "edge", "dx", 1, "vector", matches_reference("dx"), "a 1-D input (C,)",
           "一维输入 (C,)"),
-    Check("edge.single", "edge", "dx", 1, "single", matches_reference("dx"), "batch of one", "批大小为 1"),
     Check("edge.extreme", "edge", ("out", "dx"), 1, "extreme", matches_reference("out", "dx"),
           "rows of logits of magnitude 1e3: finite and right", "logits 量级为 1e3 的行：结果有限且正确"),
     Check("edge.no_jacobian", "edge", "dx", 1, "wide", _no_jacobian,
           "a wide input (N, C) = (3, 1000): right, without a (C, C) Jacobian in memory",
           "很宽的输入 (N, C) = (3, 1000)：结果正确，且内存中没有 (C, C) 的雅可比矩阵"),
-    Check("edge.second_backward", "edge", "dx", 1, "twice", matches_reference(("dx2", "dx2", "dx")),
-          "a second backward with a new dout", "用新的 dout 再调用一次 backward", call="second"),
-    Check("edge.new_forward", "edge", "dx", 1, "twice", matches_reference(("dx3", "dx3", "dx")),
-          "after a new forward, backward uses the new x", "新的 forward 之后，backward 使用新的 x",
-          call="new_forward"),
-    unchanged_check("x", "dout"),
 ]
 
 
-# ---- the worker's side ----------------------------------------------------------------------
-
-def drive(module, s: Scenario) -> dict:
-    act = module.Softmax()
-    if s.mode == "memory":  # backward's peak memory: no (C, C) Jacobian per row
-        dout = s["dout"]
-        out = {"out": snapshot(act.forward(s["x"]))}
-        out["dx"], out["peak"] = _measured(lambda: act.backward(dout))
-        return out
-    return drive_layer(act, s)
-
-
-def _measured(call):
-    """(call's result, the most memory it held at once, in bytes, as tracemalloc counts NumPy's)."""
-    tracing = tracemalloc.is_tracing()
-    if not tracing:
-        tracemalloc.start()
-    tracemalloc.reset_peak()
-    before = tracemalloc.get_traced_memory()[0]
-    try:
-        result = call()
-        peak = tracemalloc.get_traced_memory()[1] - before
-    finally:
-        if not tracing:
-            tracemalloc.stop()
-    return snapshot(result), float(peak)
-
-
-# ---- the trusted side: PyTorch float64 ------------------------------------------------------
-
-def reference(ref, s: Scenario) -> dict:
-    return ref.layer(s, lambda x: ref.torch.softmax(x, dim=-1))
-
-
 # ---- diagnosis ----------------------------------------------------------------------------
-
-def where(probe) -> str:
-    return "Softmax.forward" if probe.label == "out" else "Softmax.backward"
-
-
-def sizes(ev, scenario) -> dict:
-    return {}  # a constant factor here is no batch size: the generic rules say only what they see
-
 
 def _softmax(x):
     e = np.exp(x - x.max(axis=-1, keepdims=True))
@@ -157,11 +99,7 @@ def _softmax(x):
 
 def _call(p, scenario=None):
     """(s, dout) of the call the check is about: the first one, a second backward, or a new forward."""
-    a = p.ev.inputs(scenario or p.scenario)
-    if scenario is None and p.check.call == "new_forward":
-        return _softmax(a["x3"]), a["dout3"]
-    if scenario is None and p.check.call == "second":
-        return _softmax(a["x"]), a["dout2"]
+    a = p.ev.inputs(scenario) if scenario else layer.call_arrays(SPEC, p)
     return _softmax(a["x"]), a["dout"]
 
 
@@ -260,7 +198,7 @@ MISTAKES = [
             _rule("dx = s * dout, whose rows do not sum to 0", "dx = s * dout，其每行之和不为 0",
                   lambda s, d: s * d),
             says_zh="少了 - sum(dout * s) 这一项：{evidence}。一行的每个输出都依赖这一行的每个输入，"
-                    "雅可比矩阵是 diag(s) - s s^T：dx = s * (dout - sum(dout * s, axis=-1, keepdims=True))"),
+                    "雅可比矩阵是 diag(s) - s s^T：dx = s * (dout - sum(dout * s, axis=-1, keepdims=True))", at_code=r"\bsum\b|einsum|\bdot\b|@"),
     Mistake("elementwise_derivative", "softmax was treated as element-wise, like a sigmoid: {evidence}. "
             "Its Jacobian is diag(s) - s s^T: dx = s * (dout - sum(dout * s, axis=-1, keepdims=True))",
             formula("dx = dout * s * (1 - s)", lambda p: _elementwise(p) if p.label == "dx" else None,
@@ -270,30 +208,16 @@ MISTAKES = [
     Mistake("sum_wrong_axis", "sum(dout * s) was taken over axis {axis}, not over the last axis (the "
             "classes): {evidence}. Use axis=-1, keepdims=True", _wrong_axis,
             says_zh="sum(dout * s) 是沿 axis {axis} 而不是沿最后一维（类别）求的：{evidence}。"
-                    "用 axis=-1, keepdims=True"),
+                    "用 axis=-1, keepdims=True", at_code=r"\bsum\b|einsum|\bdot\b|@"),
     Mistake("missing_keepdims", "the row sums lost their axis (no keepdims=True): {evidence}. Shape "
             "(N,) lines up with the classes, not the rows: keep it (N, 1)", _missing_keepdims,
             says_zh="每行的和丢掉了那一维（没有 keepdims=True）：{evidence}。形状 (N,) 会对齐到类别维"
-                    "而不是行：保持为 (N, 1)"),
+                    "而不是行：保持为 (N, 1)", at_code=r"\bsum\b|einsum|\bdot\b|@"),
     Mistake("unweighted_row_sum", "the row sum is missing its weights s: {evidence}. Subtract "
             "sum(dout * s), the s-weighted sum, not sum(dout)",
             _rule("dx = s * (dout - sum(dout, axis=-1))", "dx = s * (dout - sum(dout, axis=-1))",
                   lambda s, d: s * (d - d.sum(axis=-1, keepdims=True))),
-            says_zh="行和少了权重 s：{evidence}。要减去按 s 加权的和 sum(dout * s)，而不是 sum(dout)"),
-    Mistake("dropped_upstream", "the upstream gradient dout was dropped: {evidence}. Multiply by dout",
-            _rule("dx = s * (1 - s), whatever dout is", "dx = s * (1 - s)，与 dout 无关",
-                  lambda s, d: s * (1 - s)),
-            says_zh="丢掉了上游梯度 dout：{evidence}。要乘上 dout"),
-    Mistake("stale_cache", "backward used the softmax of an earlier forward: {evidence}",
-            lambda p: p.check.call == "new_forward" and formula(
-                "after forward(x2), dx was computed from softmax(x1)",
-                lambda p: _summed_over(-1)(_softmax(p.inputs["x"]), p.inputs["dout3"]),
-                zh="forward(x2) 之后，dx 仍由 softmax(x1) 算出")(p),
-            says_zh="backward 用了更早一次 forward 的 softmax：{evidence}"),
-    Mistake("cache_modified_in_place", "backward changed what forward cached: {evidence}. "
-            "Compute into a new array instead of modifying self.out in place",
-            lambda p: p.check.call == "second" and first_call_right("dx")(p),
-            says_zh="backward 修改了 forward 缓存的值：{evidence}。把结果算到新数组里，不要原地修改 self.out"),
+            says_zh="行和少了权重 s：{evidence}。要减去按 s 加权的和 sum(dout * s)，而不是 sum(dout)", at_code=r"\bsum\b|einsum|\bdot\b|@"),
 ]
 
 ZH = {

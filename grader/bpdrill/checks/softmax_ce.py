@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from bpdrill.core import compare
-from bpdrill.core.diagnose import Mistake, close, first_call_right, formula
-from bpdrill.core.driving import drive_loss
-from bpdrill.core.judge import Check, matches_reference, numgrad_check, shape_check, unchanged_check
+from bpdrill.core.diagnose import Mistake, close, formula
+from bpdrill.core.judge import Check, matches_reference
 from bpdrill.core.protocol import Scenario
 from bpdrill.i18n import register, t
+from bpdrill.kinds import layer, loss
+
+SPEC = loss.Loss("SoftmaxCrossEntropy", lambda torch, logits, y: torch.nn.functional.cross_entropy(logits, y),
+                 inputs=("logits",), fixed=("y",), numgrad_points=2)
 
 
 register({
@@ -30,19 +32,17 @@ def _dout(rng) -> float:
 def scenarios(rng) -> list[Scenario]:
     n, c = rng.permutation(range(2, 8))[:2]  # N != C
     k = int(rng.integers(3, 7))
-    basic = _inputs(rng, n, c)
-    extreme = _extreme(rng, n, c)
-    twice = _inputs(rng, n, c)
-    later = _inputs(rng, n, c)
-    twice.update({"logits3": later["logits"], "y3": later["y"]})
+    first, extreme = _inputs(rng, n, c), _extreme(rng, n, c)
+    twice, later = _inputs(rng, n, c), _inputs(rng, n, c)
+    basic = Scenario("basic", "backward", first, {"dout": _dout(rng)})
     return [
-        Scenario("basic", "backward", basic, {"dout": _dout(rng)}),
-        Scenario("basic.perturb", "perturb", basic, {"h": compare.H}),
+        basic, loss.perturb(basic),
         Scenario("square", "backward", _inputs(rng, k, k), {"dout": _dout(rng)}),
         Scenario("single", "backward", _inputs(rng, 1, c), {"dout": _dout(rng)}),
         Scenario("default", "backward", _inputs(rng, n, c), {}),
         Scenario("extreme", "backward", extreme, {"dout": _dout(rng)}),
-        Scenario("twice", "backward", twice, {"dout": _dout(rng), "dout2": _dout(rng), "dout3": _dout(rng)}),
+        Scenario("twice", "backward", loss.twice(twice, {}, later, {}),
+                 {"dout": _dout(rng), "dout2": _dout(rng), "dout3": _dout(rng)}),
         # Probes, worth no points, for naming the cause of a non-finite value: which of these
         # goes non-finite in the learner's own code tells overflow, underflow, a division by a
         # vanishing probability and log(0) apart.
@@ -80,17 +80,9 @@ def _probes(rng) -> dict:
             "far": {"logits": far, "y": y}}
 
 
-def _project(ev, scenario):
-    dout = ev.params(scenario[: -len(".perturb")])["dout"]
-    return lambda losses: dout * losses
-
-
 CHECKS = [
-    shape_check("dlogits", like="logits"),
-    numgrad_check("dlogits", "logits", _project, points=2),
-    Check("torch.dlogits", "torch", "dlogits", 1, "square", matches_reference("dlogits"),
-          "dlogits matches PyTorch (N = C)", "dlogits 与 PyTorch 一致（N = C）"),
-    Check("edge.single", "edge", "dlogits", 1, "single", matches_reference("dlogits"), "batch of one", "批大小为 1"),
+    *layer.checks(SPEC, "square", "dlogits matches PyTorch (N = C)", "dlogits 与 PyTorch 一致（N = C）",
+                  twice_scenario=None, purity=("logits", "y")),
     Check("edge.default_dout", "edge", "dlogits", 1, "default", matches_reference("dlogits"),
           "backward() with the default dout = 1", "使用默认的 dout = 1 调用 backward()"),
     Check("edge.extreme", "edge", ("loss", "dlogits"), 1, "extreme", matches_reference("loss", "dlogits"),
@@ -102,27 +94,10 @@ CHECKS = [
     Check("edge.new_forward", "edge", "dlogits", 1, "twice", matches_reference(("dlogits3", "dlogits3", "dlogits")),
           "after a new forward, backward uses the new logits", "新的 forward 之后，backward 使用新的 logits",
           call="new_forward"),
-    unchanged_check("logits", "y"),
 ]
 
 
-# ---- the worker's side ----------------------------------------------------------------------
-
-def drive(module, s: Scenario) -> dict:
-    return drive_loss(module.SoftmaxCrossEntropy(), s, "logits", "y", "dlogits", labels=lambda a: a.astype(np.int64))
-
-
-# ---- the trusted side: PyTorch float64 ------------------------------------------------------
-
-def reference(ref, s: Scenario) -> dict:
-    return ref.loss(s, ref.torch.nn.functional.cross_entropy, "logits", "y", "dlogits", labels=True)
-
-
 # ---- diagnosis ----------------------------------------------------------------------------
-
-def where(probe) -> str:
-    return "SoftmaxCrossEntropy.forward" if probe.label == "loss" else "SoftmaxCrossEntropy.backward"
-
 
 def sizes(ev, scenario) -> dict:
     n, c = ev.inputs(scenario)["logits"].shape
@@ -136,12 +111,8 @@ def _softmax(z, axis=1):
 
 def _call(p):
     """(logits, y, dout) of the call the check is about."""
-    a, params = p.inputs, p.ev.params(p.scenario)
-    if p.check.call == "new_forward":
-        return a["logits3"], a["y3"], params["dout3"]
-    if p.check.call == "second":
-        return a["logits"], a["y"], params["dout2"]
-    return a["logits"], a["y"], params.get("dout", 1.0)
+    a = loss.call_arrays(SPEC, p)
+    return a["logits"], a["y"], a["dout"]
 
 
 def _rule(evidence, rule):
@@ -233,9 +204,9 @@ def _epsilon_in_log(p):
 
 MISTAKES = [
     Mistake("fancy_indexing", "d[:, y] -= 1 subtracts 1 in whole columns: {evidence}. Pick one "
-            "element per row with d[np.arange(N), y] -= 1", _rule("got = (p - 1 at [:, y]) / N", _fancy)),
+            "element per row with d[np.arange(N), y] -= 1", _rule("got = (p - 1 at [:, y]) / N", _fancy), at_code=r"-=|\]\s*-|onehot|eye\("),
     Mistake("softmax_wrong_axis", "the softmax was normalised over the batch (axis 0), not over "
-            "the classes: {evidence}", _rule("got uses softmax(logits, axis=0)", _wrong_axis)),
+            "the classes: {evidence}", _rule("got uses softmax(logits, axis=0)", _wrong_axis), at_code=r"axis\s*=\s*0|\.sum\(|\.max\("),
     Mistake("unstable_softmax", "the softmax is not stable: {evidence}. Subtract each row's max "
             "before exp", _overflow, where="SoftmaxCrossEntropy.forward",
             says_zh="softmax 不稳定：{evidence}。在 exp 之前先减去每行的最大值"),
@@ -261,20 +232,10 @@ MISTAKES = [
             says_zh="损失不对：它等于 -mean(log(p + {eps}))，即在 log 里加了 epsilon，这里因此差了 {delta}。"
                     "用对数概率（shifted - log(sum(exp(shifted))))，不需要 epsilon"),
     Mistake("missing_onehot_subtraction", "the 1 at the true class was never subtracted: "
-            "{evidence}", _rule("got = p / N", lambda z, y, d, n: d * _softmax(z) / n)),
+            "{evidence}", _rule("got = p / N", lambda z, y, d, n: d * _softmax(z) / n), at_code=r"-=|\]\s*-|onehot|eye\(|copy\(\)"),
     Mistake("gradient_wrt_probs", "that is the gradient with respect to the probabilities, not the "
             "logits: {evidence}. Through the softmax it becomes p - onehot(y)",
             _rule("got = -1/p at the true class, 0 elsewhere", lambda z, y, d, n: _wrt_probs(z, y, d, n))),
-    Mistake("dropped_upstream", "the upstream gradient dout was dropped: {evidence}. Multiply by dout",
-            lambda p: _call(p)[2] != 1.0 and formula(
-                "got equals the gradient for dout = 1", lambda p: p.expected / _call(p)[2])(p)),
-    Mistake("stale_cache", "backward used the softmax of an earlier forward: {evidence}",
-            lambda p: p.check.call == "new_forward" and _rule(
-                "after forward(logits2), dlogits came from the first logits",
-                lambda z, y, d, n: _fancy_free(p.inputs["logits"], p.inputs["y"].astype(int), d, n))(p)),
-    Mistake("cache_modified_in_place", "backward changed the probabilities forward cached: "
-            "{evidence}. Copy them before subtracting (d = self.probs.copy())",
-            lambda p: p.check.call == "second" and _changed_cache(p) and first_call_right("dlogits")(p)),
 ]
 
 

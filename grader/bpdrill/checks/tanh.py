@@ -47,10 +47,8 @@ CHECKS = [
 
 def _call(p):
     """(x, t, dout) of the call the check is about: the first one, a second backward, or a new forward."""
-    a = p.inputs
-    x = a["x3"] if p.check.call == "new_forward" else a["x"]
-    dout = {"first": a["dout"], "second": a.get("dout2"), "new_forward": a.get("dout3")}[p.check.call]
-    return x, np.tanh(x), dout
+    a = layer.call_arrays(SPEC, p)
+    return a["x"], np.tanh(a["x"]), a["dout"]
 
 
 def _rule(evidence, zh, rule):

@@ -18,7 +18,7 @@ import click
 from bpdrill import catalog, i18n
 from bpdrill.practice import history, interview, questions, srs, workspace
 from bpdrill.grading import runner
-from bpdrill.cli.common import UsageProblem, common
+from bpdrill.cli.common import FiniteRange, UsageProblem, common
 from bpdrill.practice.record import record_checks
 from bpdrill.practice.drill import format_seconds
 from bpdrill.i18n import t
@@ -254,7 +254,7 @@ def _question_part(deck, pool) -> dict:
 
 
 @click.command()
-@click.option("--minutes", type=click.FloatRange(5, 600), default=45, show_default=True,
+@click.option("--minutes", type=FiniteRange(5, 600), default=45, show_default=True,
               help="The length of the round.")
 @common
 def mock(session, minutes):

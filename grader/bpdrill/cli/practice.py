@@ -171,7 +171,7 @@ def solution(session, name, as_diff):
         click.echo(reference)
         return
     try:
-        mine = workspace.exercise_file(ws, name).read_text(encoding="utf-8")
+        mine = workspace.read_text(workspace.exercise_file(ws, name), ws)
     except workspace.WorkspaceError as exc:
         raise UsageProblem(str(exc)) from None
     lines = source.code_diff(mine, reference, t("your line {mine}, reference line {reference}"))

@@ -29,6 +29,10 @@ class Mistake:
     kinds: tuple = ()  # check kinds it applies to (empty: any)
     where: object = None  # the method at fault, when not the exercise's usual one: str or (Probe) -> str
     says_zh: str = ""  # the same in Chinese (else says is looked up in the Chinese tables)
+    # Where in the method at fault the mistake is written: a regular expression over the text of
+    # its statements (the first that matches is the line to edit). The diagnosis itself comes
+    # from the outputs; this only says which of the method's statements holds that computation.
+    at_code: str = ""
 
     def text(self, **words) -> str:
         template = (self.says_zh if language() == "zh" else "") or t(self.says)

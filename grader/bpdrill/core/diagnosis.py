@@ -9,7 +9,7 @@ from __future__ import annotations
 from bpdrill.core.diagnose import Diagnosis, Probe, close, first_clause
 from bpdrill.core.judge import Check, Evidence, Failed
 from bpdrill.core.mistakes import GENERIC
-from bpdrill.core.places import display_path, statement_line
+from bpdrill.core.places import code_line, display_path, statement_line
 from bpdrill.i18n import t
 
 
@@ -51,7 +51,8 @@ def diagnose(unit, ev: Evidence, check: Check, failure: Failed, outcomes: dict,
             words = {"label": probe.label, **evidence}
             at = evidence.get("at") or (mistake.where(probe) if callable(mistake.where)
                                         else (mistake.where or qualname))  # "at": where it was raised
-            place, line = where(ev.learner_file, at, probe.label, evidence.get("at_line"))
+            line = evidence.get("at_line") or code_line(ev.learner_file, at, mistake.at_code, probe.label)
+            place, line = where(ev.learner_file, at, probe.label, line)
             said = mistake.text(**words)
             return Diagnosis(mistake.name, said + place, line, place, first_clause(said))
     return None

@@ -11,6 +11,7 @@ from typing import Callable
 import numpy as np
 
 from bpdrill.core.diagnose import Mistake, Probe, close, in_backward, learner_frames, same_values_other_shape
+from bpdrill import catalog
 from bpdrill.i18n import t
 from bpdrill.core.places import qualified_name
 
@@ -165,6 +166,8 @@ def _forward_error(p: Probe):
         return None
     if any(name in ("train_step", "loss") for _, name, _ in frames):
         return None  # code that uses the gradients: its errors follow from theirs
+    if catalog.get(p.ev.exercise).kind in ("function", "optimizer") or frames[-1][1] == "__init__":
+        return None  # no forward there (a function, a step, a constructor): the error says itself
     line, function, code = frames[-1]
     message = error["message"].strip().splitlines()[0] if error["message"].strip() else ""
     return {"code": code or function, "kind": error["type"], "message": message, "at_line": line,

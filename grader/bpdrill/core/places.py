@@ -7,6 +7,8 @@ from __future__ import annotations
 import ast
 import functools
 import os
+import re
+from stat import S_ISREG
 
 from bpdrill.i18n import t
 from bpdrill.core.protocol import MEMORY_LIMIT
@@ -28,22 +30,34 @@ def learner_functions(path: str) -> list[tuple[str, int, int]]:
         stat = os.stat(path)
     except OSError:
         return []
+    if not S_ISREG(stat.st_mode) or stat.st_size > 1024**2:
+        return []
     return _functions(path, stat.st_mtime_ns, stat.st_size)  # a new key once the file is saved
 
 
 @functools.lru_cache(maxsize=32)
 def _tree(path: str, mtime_ns: int, size: int) -> ast.Module | None:
     try:
-        with open(path, encoding="utf-8") as f:
-            return ast.parse(f.read())
+        with open(path, "rb") as f:  # a regular file of bounded size: _parsed looked first
+            return ast.parse(f.read().decode("utf-8", errors="replace"))
     except (OSError, SyntaxError, ValueError):
         return None
+
+
+def _source(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+    except OSError:
+        return ""
 
 
 def _parsed(path: str) -> ast.Module | None:
     try:
         stat = os.stat(path)
     except OSError:
+        return None
+    if not S_ISREG(stat.st_mode) or stat.st_size > 1024**2:  # a FIFO, a device, a huge file: no places
         return None
     return _tree(path, stat.st_mtime_ns, stat.st_size)  # a new key once the file is saved
 
@@ -135,22 +149,84 @@ def _assigns(target, label: str) -> bool:
     return False
 
 
+_SIMPLE = (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Return, ast.Expr)
+_HEADERS = (ast.If, ast.For, ast.While)
+
+
+def code_line(path: str, qualname: str | None, pattern: str, label: str | None = None) -> int | None:
+    """The line of the first statement in `qualname` whose text matches `pattern` (a regular
+    expression). Compound statements are matched on their header (if, for, while) alone. None
+    when no statement matches."""
+    method = _method(path, qualname) if qualname else None
+    if method is None or not pattern:
+        return None
+    source = _source(path)
+    regex = re.compile(pattern)
+    found = []
+    for node in ast.walk(method):
+        if isinstance(node, _SIMPLE):
+            text = ast.get_source_segment(source, node) or ""
+        elif isinstance(node, _HEADERS):
+            text = ast.get_source_segment(source, node.test if not isinstance(node, ast.For) else node.iter) or ""
+        else:
+            continue
+        if regex.search(text):
+            found.append(node.lineno)
+    return min(found) if found else None
+
+
 def statement_line(path: str, qualname: str | None, label: str | None) -> int | None:
     """The line of the learner's file that computes `label` inside `qualname`: the last
-    assignment to it (self.dW = ..., dx = ..., grads["W1"] = ...), else the method's last
-    `return`, else the method's first line. None when the method is not found."""
+    assignment to it (self.dW = ..., grads["W1"] = ...); for a returned gradient, the `return`
+    that computes it, or, where it returns a name (return dx), the last statement that assigns
+    or updates that name; else the method's last `return`, else the method's first line. None
+    when the method is not found."""
     if not qualname:
         return None
     method = _method(path, qualname)
     if method is None:
         return None
     name = (label or "").split(".")[0].split("[")[0]
-    found, returns = None, None
+    kept, plain, returns, returned = None, None, None, None
     for node in ast.walk(method):
         if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)) and name:
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            if any(_assigns(target, name) for target in targets) and (found is None or node.lineno > found):
-                found = node.lineno
-        elif isinstance(node, ast.Return) and node.value is not None:
-            returns = node.lineno if returns is None else max(returns, node.lineno)
-    return found or returns or method.lineno
+            for target in targets:
+                if _assigns(target, name):  # self.dW = ..., grads["W1"] = ... (kept) or dx = ... (plain)
+                    if isinstance(target, ast.Name):
+                        plain = node.lineno if plain is None else max(plain, node.lineno)
+                    else:
+                        kept = node.lineno if kept is None else max(kept, node.lineno)
+        elif isinstance(node, ast.Return) and node.value is not None and (returns is None or node.lineno > returns):
+            returns, returned = node.lineno, node.value
+    if kept is not None:
+        return kept
+    if isinstance(returned, ast.Dict):  # return {"W1": dW1, ...}
+        returned = next((v for k, v in zip(returned.keys, returned.values)
+                         if isinstance(k, ast.Constant) and k.value == name), returned)
+    if isinstance(returned, ast.Tuple):  # return dQ, dK, dV
+        returned = next((e for e in returned.elts if isinstance(e, ast.Name) and e.id == name), returned)
+    if isinstance(returned, ast.Name):  # return dx: where dx was last written
+        return _last_write(method, returned.id) or returns
+    if returned is not None and not isinstance(returned, (ast.Tuple, ast.Dict)) and plain is None:
+        return returns  # return dout * d / n: computed right there
+    if returned is not None and not isinstance(returned, (ast.Tuple, ast.Dict)) and \
+            any(isinstance(n, ast.Name) and n.id == name for n in ast.walk(returned)):
+        return returns  # return dout * dlogits / n: the label's last step is the return
+    return plain or returns or method.lineno
+
+
+def _last_write(method, variable: str) -> int | None:
+    """The last statement that assigns or updates `variable` (d = ..., d -= ..., d[i] = ...)."""
+    last = None
+    for node in ast.walk(method):
+        if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                base = target
+                while isinstance(base, (ast.Subscript, ast.Attribute)) and not (
+                        isinstance(base, ast.Attribute) and isinstance(base.value, ast.Name) and base.value.id == "self"):
+                    base = base.value
+                if isinstance(base, ast.Name) and base.id == variable and (last is None or node.lineno > last):
+                    last = node.lineno
+    return last

@@ -11,8 +11,11 @@ format by hand, and a malformed or partial answer is refused here with one clear
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
+import re
+import stat
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,6 +25,7 @@ from bpdrill.i18n import t
 MEMORY_LIMIT = 2 * 1024**3  # bytes of address space for a worker (NumPy alone maps ~0.5 GiB)
 
 JOB, INPUTS, RESULT, OUTPUTS = "job.json", "inputs.npz", "result.json", "outputs.npz"
+RESULT_CAP = 64 * 1024**2  # bytes read of each answer file at most: a worker cannot make us read more
 KINDS = ("array", "scalar", "none", "bool", "text", "other")
 
 
@@ -45,6 +49,22 @@ class Scenario:
 
     def keys_with_prefix(self, prefix: str) -> list[str]:
         return sorted(k[len(prefix):] for k in self.arrays if k.startswith(prefix))
+
+
+# Characters a terminal, a page or a notebook would act on rather than show: C0 controls but
+# tab and newline (ESC starts every escape sequence; CR overwrites a line), DEL, C1 controls,
+# and the invisible or reordering ones of Unicode (zero widths, line separators, bidi).
+_INVISIBLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
+
+
+def visible(text: str) -> str:
+    """text with every control character and escape sequence made visible as an escape
+    (ESC becomes the four characters \\x1b): what learner code printed or raised is shown as
+    text, never interpreted."""
+    if not isinstance(text, str):
+        text = str(text)
+    return _INVISIBLE.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100
+                          else f"\\u{ord(m.group()):04x}", text)
 
 
 class ProtocolError(Exception):
@@ -133,7 +153,7 @@ class Encoder:
             return {"kind": "text", "value": value[:2000]}
         if value is None:
             return {"kind": "none"}
-        if type(value) is np.ndarray and value.dtype.kind in "fiuc":
+        if type(value) is np.ndarray and value.dtype.kind in "fiucb":
             return {"kind": "array", "ref": self._ref(np.array(value))}
         if isinstance(value, (int, float, np.integer, np.floating)):
             try:
@@ -159,22 +179,58 @@ def write_result(folder: str, result: dict, arrays: dict, savez=np.savez, dump=j
     replace(tmp, os.path.join(folder, RESULT))
 
 
+class NotAFile(OSError):
+    """An answer file that is a link, a FIFO, a device or a folder, or larger than allowed."""
+
+
+def read_bounded(path: str, limit: int = RESULT_CAP) -> bytes:
+    """The bytes of a regular file the worker wrote, never following a link, never blocking on
+    a FIFO, never reading past limit: NotAFile (an OSError) for anything else."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.EMLINK):
+            raise NotAFile(t("a link where a file belongs")) from None
+        raise
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise NotAFile(t("not a regular file"))
+        if info.st_size > limit:
+            raise NotAFile(t("larger than {size} MB", size=limit // 1024**2))
+        chunks, total = [], 0
+        while total <= limit:
+            chunk = os.read(fd, min(1 << 20, limit + 1 - total))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+        if total > limit:
+            raise NotAFile(t("larger than {size} MB", size=limit // 1024**2))
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
 def has_result(folder: str) -> bool:
-    return os.path.exists(os.path.join(folder, RESULT))
+    return os.path.lexists(os.path.join(folder, RESULT))
 
 
 def read_result(folder: str, scenario_names: list[str]) -> tuple[dict | None, dict]:
     """(import_error, {scenario: {"error": dict | None, "values": {key: Value}}}).
 
     Raises ProtocolError when the answer is malformed: not JSON, wrong keys, a reference to
-    an array that is not there, a scenario missing or one that was never asked for.
+    an array that is not there, a scenario missing or one that was never asked for; or when
+    an answer file is not a regular file of bounded size (a FIFO, a link to /dev/zero).
     """
+    import io
     try:
-        with open(os.path.join(folder, RESULT), encoding="utf-8") as f:
-            result = json.load(f)
-        with np.load(os.path.join(folder, OUTPUTS), allow_pickle=False) as data:
+        result = json.loads(read_bounded(os.path.join(folder, RESULT)).decode("utf-8"))
+        with np.load(io.BytesIO(read_bounded(os.path.join(folder, OUTPUTS))), allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
-    except (OSError, ValueError, EOFError) as exc:
+    except NotAFile as exc:
+        raise ProtocolError(t("its result file was refused ({reason})", reason=exc)) from None
+    except (OSError, ValueError, EOFError, RecursionError) as exc:
         raise ProtocolError(t("its result could not be read ({error})", error=type(exc).__name__)) from None
     return decode_result(result, arrays, scenario_names)
 
@@ -199,8 +255,11 @@ def _error_record(error) -> dict:
     where = error.get("where")
     if where is not None and not (isinstance(where, dict) and isinstance(where.get("line"), int)):
         raise ProtocolError(t("its result has the wrong layout"))
-    return {"type": error["type"], "message": error["message"], "where": where,
-            "traceback": str(error.get("traceback", "")), "not_implemented": bool(error.get("not_implemented"))}
+    if where is not None:
+        where = {**where, "code": visible(where.get("code") or ""),
+                 "function": None if where.get("function") is None else visible(where["function"])}
+    return {"type": visible(error["type"]), "message": visible(error["message"]), "where": where,
+            "traceback": visible(error.get("traceback", "")), "not_implemented": bool(error.get("not_implemented"))}
 
 
 def _decode_scenario(scenario, arrays: dict) -> dict:

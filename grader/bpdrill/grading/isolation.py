@@ -17,9 +17,12 @@ Up to `parallel` workers run at once; one thread of the grader waits for them al
 """
 from __future__ import annotations
 
+import atexit
+import importlib
 import io
 import os
 import re
+import select
 import selectors
 import shutil
 import signal
@@ -31,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bpdrill.core import protocol
-from bpdrill.grading import worker  # imported before any worker is forked: never inside one
+from bpdrill.grading import registry, worker  # imported by the zygote before it forks
 from bpdrill.i18n import t
 from bpdrill.core.protocol import MEMORY_LIMIT
 
@@ -75,6 +78,7 @@ class _Capped:
 
     def text(self) -> str:
         text = self.kept.decode("utf-8", errors="replace")  # bytes that are not UTF-8 become U+FFFD
+        text = protocol.visible(text)  # ESC[2J and the like shown as text, never acted on
         if self.total > len(self.kept):
             text += "\n" + t("... ({count} more bytes not shown)", count=self.total - len(self.kept)) + "\n"
         return text
@@ -87,7 +91,8 @@ def _describe_exit(code: int | None) -> str:
         except ValueError:
             name = f"signal {-code}"
         extra = {"SIGSEGV": t(" (a segmentation fault)"), "SIGKILL": t(" (killed)"), "SIGABRT": t(" (aborted)"),
-                 "SIGXCPU": t(" (over its CPU time limit)"), "SIGBUS": t(" (a bus error)")}.get(name, "")
+                 "SIGXCPU": t(" (over its CPU time limit)"), "SIGBUS": t(" (a bus error)"),
+                 "SIGXFSZ": t(" (it wrote a file larger than {size} MB)", size=protocol.RESULT_CAP // 1024**2)}.get(name, "")
         return t("the exercise crashed the worker with {signal}{extra}", signal=name, extra=extra)
     return t("the exercise file ended the worker (exit status {code}) before it could report", code=code)
 
@@ -140,37 +145,93 @@ def _readable_roots(learner_file) -> list[str]:
     return readable
 
 
-def _sandbox(job_dir: str, learner_file) -> None:
-    """Landlock: read-only outside job_dir, nothing of the kit's own. Silently absent where the
-    kernel or the landlock package is (the README's threat model says so)."""
+# Landlock beyond the file system (the `landlock` package knows only the file system part):
+# ABI 4 handles TCP bind and connect (handled with no rule allowing any port: both denied),
+# ABI 6 scopes signals and abstract unix sockets to the worker's own domain.
+_NET_BIND_TCP, _NET_CONNECT_TCP = 1 << 0, 1 << 1
+_SCOPE_ABSTRACT_UNIX_SOCKET, _SCOPE_SIGNAL = 1 << 0, 1 << 1
+_CREATE_RULESET, _ADD_RULE, _RESTRICT_SELF = 444, 445, 446  # the same number on every architecture
+_PR_SET_NO_NEW_PRIVS = 38
+
+
+def landlock_features() -> dict:
+    """What the kernel's Landlock holds here: {"abi", "files", "network", "scopes"}."""
     try:
         import landlock
+        abi = int(landlock.landlock_abi_version())
+    except Exception:  # noqa: BLE001 - no Landlock (kernel, boot options, or the package)
+        abi = 0
+    return {"abi": abi, "files": abi >= 1, "network": abi >= 4, "scopes": abi >= 6}
+
+
+def sandbox(job_dir: str, learner_file) -> None:
+    """Landlock: read-only outside job_dir, nothing of the kit's own; where the kernel has them,
+    no TCP bind or connect, and signals and abstract unix sockets only within the worker's own
+    processes. Silently less where the kernel or the landlock package lacks a part (the
+    README's threat model says what holds then)."""
+    import ctypes
+    try:
         from landlock import FSAccess
-        abi = landlock.landlock_abi_version()
     except Exception:  # noqa: BLE001 - no Landlock here: the other limits still hold
+        return
+    abi = landlock_features()["abi"]
+    if abi < 1:
         return
     handled = FSAccess.all()
     if abi < 3:
         handled &= ~FSAccess.TRUNCATE
     if abi < 5:
         handled &= ~FSAccess.IOCTL_DEV
+
+    class RulesetAttr(ctypes.Structure):
+        _fields_ = [("fs", ctypes.c_uint64), ("net", ctypes.c_uint64), ("scoped", ctypes.c_uint64)]
+
+    class PathBeneath(ctypes.Structure):
+        _pack_ = 1
+        _fields_ = [("allowed", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    syscall = libc.syscall
+    syscall.restype = ctypes.c_long
+    net = (_NET_BIND_TCP | _NET_CONNECT_TCP) if abi >= 4 else 0
+    scoped = (_SCOPE_ABSTRACT_UNIX_SOCKET | _SCOPE_SIGNAL) if abi >= 6 else 0
+    attr = RulesetAttr(int(handled), net, scoped)
+    size = 24 if abi >= 6 else 16 if abi >= 4 else 8
+    ruleset = syscall(ctypes.c_long(_CREATE_RULESET), ctypes.byref(attr), ctypes.c_size_t(size), ctypes.c_uint32(0))
+    if ruleset < 0:
+        return
+
+    def allow(path: str, rules) -> None:
+        try:
+            fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+        except OSError:
+            return
+        try:
+            rule = PathBeneath(int(rules), fd)
+            syscall(ctypes.c_long(_ADD_RULE), ctypes.c_int(ruleset), ctypes.c_int(1), ctypes.byref(rule),
+                    ctypes.c_uint32(0))
+        finally:
+            os.close(fd)
+
     read_dir = FSAccess.EXECUTE | FSAccess.READ_FILE | FSAccess.READ_DIR
     read_file = FSAccess.EXECUTE | FSAccess.READ_FILE
-    ruleset = landlock.Ruleset(restrict_rules=handled)
     for path in _readable_roots(learner_file):
-        try:
-            ruleset.allow(path, rules=read_dir if os.path.isdir(path) else read_file)
-        except OSError:
-            continue
-    ruleset.allow(os.devnull, rules=FSAccess.READ_FILE | FSAccess.WRITE_FILE)
-    ruleset.allow(job_dir, rules=handled)
-    ruleset.apply()
+        allow(path, read_dir if os.path.isdir(path) else read_file)
+    allow(os.devnull, FSAccess.READ_FILE | FSAccess.WRITE_FILE)
+    allow(job_dir, handled)
+    try:
+        if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS)")
+        if syscall(ctypes.c_long(_RESTRICT_SELF), ctypes.c_int(ruleset), ctypes.c_uint32(0)) != 0:
+            raise OSError(ctypes.get_errno(), "landlock_restrict_self")
+    finally:
+        os.close(ruleset)
 
 
 # ---- one worker --------------------------------------------------------------------------------
 
-def _child(job: dict, scenarios: list, job_dir: str, out_w: int, err_w: int) -> None:
-    """In the forked worker: cut every tie to the grader, then run the job. Never returns."""
+def _child(job_dir: str, out_w: int, err_w: int) -> None:
+    """In a worker forked by the zygote: cut every tie, read its own job, run it. Never returns."""
     code = 70
     try:
         os.setsid()  # its own session and process group
@@ -178,7 +239,7 @@ def _child(job: dict, scenarios: list, job_dir: str, out_w: int, err_w: int) -> 
         os.dup2(null, 0)
         os.dup2(out_w, 1)
         os.dup2(err_w, 2)
-        os.closerange(3, 1 << 16)  # the grader's history, pipes of other workers, its stdout copies
+        os.closerange(3, 1 << 16)  # the zygote's socket, the pipes of other workers
         sys.stdin = io.TextIOWrapper(io.FileIO(0, "r", closefd=False), encoding="utf-8")
         sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), encoding="utf-8",
                                       errors="backslashreplace", write_through=True)
@@ -188,12 +249,264 @@ def _child(job: dict, scenarios: list, job_dir: str, out_w: int, err_w: int) -> 
         os.environ.clear()
         os.environ.update(_clean_environment(job_dir))
         signal.signal(signal.SIGINT, signal.SIG_DFL)
-        _sandbox(job_dir, learner_files(job))
+        job, scenarios = protocol.read_job(job_dir)  # its own scenario inputs, and nothing else
+        sandbox(job_dir, learner_files(job))
         code = worker.serve(job, scenarios, job_dir)
     except BaseException:  # noqa: BLE001 - the worker reports nothing: the grader says it ended early
         code = 70
     finally:
         os._exit(code)
+
+
+# ---- the zygote: a clean process that forks the workers -------------------------------------
+
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def zygote_environment() -> dict:
+    """The zygote's whole environment (a worker can read its original block back from memory):
+    nothing of the grader's but the locale and the path."""
+    keep = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "TZ")}
+    return {**keep, "HOME": "/nonexistent", "PYTHONDONTWRITEBYTECODE": "1",
+            "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+def _prctl(option: int, value: int) -> None:
+    try:
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0)
+    except Exception:  # noqa: BLE001 - no prctl: orphans are then swept by process group only
+        pass
+
+
+def _descendants(roots: set) -> list[int]:
+    """Every process below the pids in roots (from /proc), deepest last."""
+    parents = {}
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return []
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                parents[int(entry)] = int(f.read().rsplit(b")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+    found, frontier = [], set(roots)
+    while frontier:
+        below = {pid for pid, ppid in parents.items() if ppid in frontier and pid not in found}
+        found += sorted(below)
+        frontier = below
+    return found
+
+
+def _sweep(workers: set) -> None:
+    """Kill what outlived its worker: the orphans the kernel handed to this zygote (its
+    sub-reaper) and all below them; then reap them. Repeated, for a process that forks fast."""
+    me = os.getpid()
+    for _ in range(5):
+        stray = [pid for pid in _descendants({me}) if pid not in workers]
+        own = set(_descendants(workers))
+        stray = [pid for pid in stray if pid not in own]
+        if not stray:
+            break
+        for pid in stray:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        _reap_strays(workers)
+    _reap_strays(workers)
+
+
+def _reap_strays(workers: set) -> None:
+    me = str(os.getpid())
+    try:
+        with open(f"/proc/{me}/task/{me}/children") as f:
+            children = [int(p) for p in f.read().split()]
+    except (OSError, ValueError):
+        return
+    for pid in children:
+        if pid in workers:
+            continue
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+
+
+def zygote_serve(fd: int) -> int:
+    """The zygote's loop (python -I -m bpdrill.grading.zygote FD): started with a minimal
+    environment before any reference, seed or hidden input exists, it imports what a worker
+    needs, then forks one worker per request. A worker's memory is the zygote's plus its own
+    job folder: no answers, no other exercise's inputs, no helper, no grader environment."""
+    import json
+    import socket
+    for name in registry_names():
+        try:
+            registry.get(name)  # every exercise's module, imported once here rather than per worker
+        except Exception:  # noqa: BLE001 - that exercise's worker will say what is wrong
+            pass
+    from bpdrill import i18n
+    for lang in i18n.LANGS:  # every table read now: a sandboxed worker cannot read the package's files
+        i18n.set_language(lang)
+        t("ok")
+    i18n.set_language("en")
+    _prctl(PR_SET_CHILD_SUBREAPER, 1)  # what a worker starts and leaves behind comes back here
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the grader decides; Ctrl-C reaches it alone
+    sock = socket.socket(fileno=fd)
+    workers: set = set()
+    while True:
+        try:
+            data, fds, _, _ = socket.recv_fds(sock, 4096, 2)
+        except (OSError, ValueError):
+            break
+        if not data:
+            break
+        request = json.loads(data)
+        if request["op"] == "spawn":
+            preload = request.get("preload") or ""
+            if preload.startswith("bpdrill."):  # a task's trusted module: imported here, where files can be read
+                try:
+                    importlib.import_module(preload)
+                except Exception:  # noqa: BLE001 - the worker says what is wrong when it looks it up
+                    pass
+            pid = os.fork()
+            if pid == 0:
+                job_dir = request["dir"]
+                workers.clear()  # siblings' pids: not this worker's business
+                sock.close()
+                del request, data
+                _child(job_dir, fds[0], fds[1])
+            for f in fds:
+                os.close(f)
+            workers.add(pid)
+            answer = {"pid": pid}
+        else:  # "reap": end the worker, all it started, and collect its exit status
+            pid = request["pid"]
+            for kill in (os.killpg, os.kill):
+                try:
+                    kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            try:
+                _, status = os.waitpid(pid, 0)
+                code = os.waitstatus_to_exitcode(status)
+            except ChildProcessError:
+                code = None
+            workers.discard(pid)
+            _sweep(workers)
+            answer = {"code": code}
+        try:
+            sock.send(json.dumps(answer).encode())
+        except OSError:
+            break
+    for pid in workers:  # the grader is gone: so are its workers
+        for kill in (os.killpg, os.kill):
+            try:
+                kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass
+    _sweep(set())
+    return 0
+
+
+def registry_names() -> list[str]:
+    return registry.names()
+
+
+class Zygote:
+    """The grader's end of the zygote: spawn a worker for a job folder, reap it."""
+
+    def __init__(self):
+        import socket
+        self.sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-I", "-m", "bpdrill.grading.zygote", str(theirs.fileno())],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                pass_fds=(theirs.fileno(),), env=zygote_environment(), cwd="/", start_new_session=True)
+        finally:
+            theirs.close()
+
+    def _ask(self, request: dict, fds: list | None = None) -> dict:
+        import json
+        import socket
+        socket.send_fds(self.sock, [json.dumps(request).encode()], fds or [])
+        answer = self.sock.recv(4096)
+        if not answer:
+            raise OSError("the zygote ended")
+        return json.loads(answer)
+
+    def spawn(self, job_dir: str, out_w: int, err_w: int, preload: str = "") -> int:
+        """preload: a trusted module the job's task lives in (imported before the fork)."""
+        return int(self._ask({"op": "spawn", "dir": job_dir, "preload": preload}, [out_w, err_w])["pid"])
+
+    def reap(self, pid: int) -> int | None:
+        return self._ask({"op": "reap", "pid": pid})["code"]
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def close(self) -> None:
+        self.sock.close()  # the zygote sees the end of its socket, ends its workers and exits
+        try:
+            self.proc.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+_zygote: Zygote | None = None
+
+
+def zygote() -> Zygote | None:
+    """The running zygote (started on first use, again if it died); None where it cannot run."""
+    global _zygote
+    if not CAN_FORK:
+        return None
+    if _zygote is not None and _zygote.alive():
+        return _zygote
+    try:
+        _zygote = Zygote()
+    except (OSError, AttributeError, ValueError):
+        _zygote = None
+        return None
+    atexit.register(stop_zygote)
+    return _zygote
+
+
+def stop_zygote() -> None:
+    global _zygote
+    if _zygote is not None:
+        _zygote.close()
+        _zygote = None
+
+
+def _with_local_references(scenario, job_dir: str):
+    """A task scenario naming reference files (explore's stand-ins for a learner's component
+    that does not pass yet), with copies of them in the job folder: the sandboxed worker reads
+    its own folder, never the kit's."""
+    references = scenario.params.get("references") if isinstance(scenario.params, dict) else None
+    if not isinstance(references, dict) or not references:
+        return scenario
+    folder = os.path.join(job_dir, "references")
+    os.makedirs(folder, exist_ok=True)
+    local = {}
+    for name, path in references.items():
+        target = os.path.join(folder, f"{name}.py")
+        try:
+            shutil.copyfile(path, target)
+        except OSError:
+            continue
+        local[name] = target
+    return protocol.Scenario(scenario.name, scenario.mode, scenario.arrays, {**scenario.params, "references": local})
 
 
 class _Worker:
@@ -207,23 +520,32 @@ class _Worker:
             self.job["file"] = os.path.abspath(job["file"])
         self.scenarios, self.timeout, self.selector = scenarios, timeout, selector
         self.dir = tempfile.mkdtemp(prefix="bpdrill-")
-        self.code = None
+        self.code, self.gone = None, False
+        self.has_children = self.over_memory = False
         self.started = time.monotonic()
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         sys.stdout.flush()
         sys.stderr.flush()
-        if CAN_FORK:
-            self.pid = os.fork()
-            if self.pid == 0:
-                _child(self.job, scenarios, self.dir, out_w, err_w)
-        else:  # pragma: no cover - no fork: a fresh interpreter reads the job from files
-            protocol.write_job(self.dir, self.job.get("exercise", ""), self.job.get("file", ""),
-                               self.job.get("class", ""), scenarios, self.job["lang"], self.job["limits"],
-                               **{k: self.job[k] for k in ("task", "files", "classes") if k in self.job})
+        scenarios = [_with_local_references(s, self.dir) for s in scenarios]
+        protocol.write_job(self.dir, self.job.get("exercise", ""), self.job.get("file", ""),
+                           self.job.get("class", ""), scenarios, self.job["lang"], self.job["limits"],
+                           **{k: self.job[k] for k in ("task", "files", "classes") if k in self.job})
+        self.proc, self.zygote = None, None
+        for _ in range(2):  # a zygote found dead is started again, once
+            self.zygote = zygote()
+            if self.zygote is None:
+                break
+            try:
+                self.pid = self.zygote.spawn(self.dir, out_w, err_w, self.job.get("task", "").partition(":")[0])
+                break
+            except (OSError, ValueError, KeyError):
+                self.zygote = None
+                stop_zygote()
+        if self.zygote is None:  # no zygote here: a fresh interpreter reads the job from files
             self.proc = subprocess.Popen([sys.executable, "-I", "-m", "bpdrill.grading.worker", self.dir],
                                          stdin=subprocess.DEVNULL, stdout=out_w, stderr=err_w, cwd=self.dir,
-                                         env=_clean_environment(self.dir))
+                                         env=_clean_environment(self.dir), start_new_session=True)
             self.pid = self.proc.pid
         _live.add(self.pid)
         os.close(out_w)
@@ -237,23 +559,44 @@ class _Worker:
         except (AttributeError, OSError):
             self.pidfd = None
 
+    def count_memory(self) -> None:
+        """RLIMIT_AS holds per process: the worker and what it started are counted together here
+        (resident memory of the whole tree), and ended together past MEMORY_LIMIT."""
+        if self.gone or self.code is not None:
+            return
+        tree = _tree(self.pid)
+        self.has_children = len(tree) > 1
+        if self.has_children and sum(_resident(pid) for pid in tree) > MEMORY_LIMIT:
+            self.over_memory = True
+
     @property
     def deadline(self) -> float:
         return self.started + self.timeout + KILL_GRACE
 
     def exited(self) -> bool:
-        if self.code is None:
-            pid, status = os.waitpid(self.pid, os.WNOHANG)
-            if pid:
-                self.code = os.waitstatus_to_exitcode(status)
-        return self.code is not None
+        if self.code is not None or self.gone:
+            return True
+        if self.proc is not None:
+            self.code = self.proc.poll()
+            return self.code is not None
+        if self.pidfd is not None:  # readable once the worker has ended (a zombie, until reaped)
+            self.gone = bool(select.select([self.pidfd], [], [], 0)[0])
+        else:
+            self.gone = not _running(self.pid)
+        return self.gone
 
     def stop(self) -> None:
-        """Kill its whole process group (anything it started too) and reap it."""
+        """Kill its whole process group (anything it started too, and what escaped it) and reap it."""
+        self.ended = time.monotonic()
         _kill_group(self.pid)
-        if self.code is None:
-            _, status = os.waitpid(self.pid, 0)
-            self.code = os.waitstatus_to_exitcode(status)
+        if self.proc is not None:
+            self.code = self.proc.wait()
+        elif self.code is None:
+            try:
+                self.code = self.zygote.reap(self.pid)
+            except (OSError, ValueError, KeyError):  # the zygote is gone: the worker with it
+                self.code = None
+                stop_zygote()
         _live.discard(self.pid)
         for stream in self.streams:
             _unregister(self.selector, stream.fd)
@@ -268,13 +611,19 @@ class _Worker:
         dump_path = os.path.join(self.dir, "timeout.txt")
         learner_file = learner_files(self.job)
         try:
-            if timed_out or (os.path.exists(dump_path) and os.path.getsize(dump_path) > 0):
-                hang = None
-                if os.path.exists(dump_path):
-                    with open(dump_path, encoding="utf-8", errors="replace") as f:
-                        hang = _hang_location(f.read(), learner_file)
+            try:
+                dump = protocol.read_bounded(dump_path, 1024**2).decode("utf-8", errors="replace")
+            except OSError:  # none, or not a file the worker's faulthandler wrote: no place to name
+                dump = ""
+            ran_out = self.ended - self.started >= self.timeout and not protocol.has_result(self.dir)
+            if timed_out or dump or ran_out:  # ran_out: its own timeout report, written where we cannot read
+                hang = _hang_location(dump, learner_file) if dump else None
                 return WorkerOutcome(output=output, hang=hang,
                                      failure=t("timed out after {seconds:g} s", seconds=self.timeout))
+            if self.over_memory:
+                return WorkerOutcome(output=output, failure=t(
+                    "ran out of memory: the exercise and the processes it started held more than {limit:g} GiB "
+                    "together", limit=MEMORY_LIMIT / 1024**3))
             if self.code != 0 or not protocol.has_result(self.dir):
                 return WorkerOutcome(output=output, failure=_describe_exit(self.code))
             try:
@@ -292,6 +641,40 @@ def _unregister(selector, fd: int) -> None:
         selector.unregister(fd)
     except (KeyError, ValueError):
         pass
+
+
+def _tree(pid: int) -> list[int]:
+    """pid and every process below it, from /proc/PID/task/TID/children."""
+    found, frontier = [], [pid]
+    while frontier and len(found) < 10000:
+        found += frontier
+        below = []
+        for parent in frontier:
+            try:
+                for task in os.listdir(f"/proc/{parent}/task"):
+                    with open(f"/proc/{parent}/task/{task}/children", "rb") as f:
+                        below += [int(p) for p in f.read().split()]
+            except (OSError, ValueError):
+                continue
+        frontier = below
+    return found
+
+
+def _resident(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/statm", "rb") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def _running(pid: int) -> bool:
+    """True while pid is a live process (a zombie waiting to be reaped is not)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] not in (b"Z", b"X")
+    except (OSError, IndexError):
+        return False
 
 
 def _kill_group(pid: int) -> None:
@@ -322,8 +705,10 @@ def run_workers(tasks: list, timeout: float, parallel: int = 2, tick=None) -> li
                     index, (job, scenarios) = pending.pop(0)
                     running[index] = _Worker(job, scenarios, timeout, selector)
                 wait = max(0.0, min(w.deadline for w in running.values()) - time.monotonic())
+                wait = min(wait, 0.1)  # ten times a second: the memory of each worker's process tree
+                for w in running.values():
+                    w.count_memory()
                 if tick is not None:
-                    wait = min(wait, 0.1)
                     for index, w in running.items():
                         tick(index, w.dir)
                 for key, _ in selector.select(timeout=min(wait, 0.05 if any(
@@ -331,8 +716,9 @@ def run_workers(tasks: list, timeout: float, parallel: int = 2, tick=None) -> li
                     if isinstance(key.data, _Capped) and not key.data.drain():
                         _unregister(selector, key.fd)
                 for index, w in list(running.items()):
-                    if w.exited() or time.monotonic() >= w.deadline:
-                        hung = w.code is None  # still running at its deadline
+                    ended = w.exited()
+                    if ended or w.over_memory or time.monotonic() >= w.deadline:
+                        hung = not ended and not w.over_memory  # still running at its deadline
                         w.stop()
                         outcomes[index] = w.outcome(timed_out=hung)
                         del running[index]

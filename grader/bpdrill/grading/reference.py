@@ -100,47 +100,80 @@ class Server:
     Requests are answered in order; `submit` returns at once, `result` waits for the answer.
     """
 
+    RESTARTS = 2  # a helper that dies is started again this many times before a check is left unjudged
+
     def __init__(self, proc: subprocess.Popen | None = None):
         """proc: a helper already started (bpdrill.grading.helper.early starts one as the command begins)."""
         self.dir = tempfile.mkdtemp(prefix="bpdrill-ref-")
         self.proc = proc or helper_process.start()
         self.sent = 0
         self.answered: dict[int, dict] = {}
+        self.restarts = 0
 
     def submit(self, name: str, scenarios: list) -> int:
         ticket = self.sent
         folder = os.path.join(self.dir, str(ticket))
         os.mkdir(folder)
         protocol.write_job(folder, name, "", "", scenarios, "en")
-        self.proc.stdin.write(folder + "\n")
-        self.proc.stdin.flush()
         self.sent += 1
+        self._send(folder)
         return ticket
+
+    def _send(self, folder: str) -> None:
+        try:
+            self.proc.stdin.write(folder + "\n")
+            self.proc.stdin.flush()
+        except (OSError, ValueError):  # the helper is gone: result() notices and starts another
+            pass
+
+    def _restart(self) -> None:
+        """The helper died (killed, out of memory): start another and ask it again for every
+        answer still owed. Nobody's file is blamed for it."""
+        if self.restarts >= self.RESTARTS:
+            raise RuntimeError("the reference process ended: " + str(self.proc.poll()))
+        self.restarts += 1
+        self._stop_proc()
+        self.proc = helper_process.start()
+        for ticket in range(self.sent):
+            if ticket not in self.answered:
+                self._send(os.path.join(self.dir, str(ticket)))
 
     def result(self, ticket: int) -> dict:
         """{scenario: reference} for a ticket; RuntimeError when the helper could not answer."""
         while ticket not in self.answered:
-            line = self.proc.stdout.readline()
+            try:
+                line = self.proc.stdout.readline()
+            except (OSError, ValueError):
+                line = ""
             if not line:
-                raise RuntimeError("the reference process ended: " + str(self.proc.poll()))
+                self._restart()
+                continue
             index, status = line.split(" ", 1)
             folder = os.path.join(self.dir, index)
             if status.strip() != "ok":
                 raise RuntimeError(status.strip())
+            if int(index) in self.answered:
+                continue
             with np.load(os.path.join(folder, "references.npz"), allow_pickle=False) as data:
                 self.answered[int(index)] = unflatten({k: data[k] for k in data.files})
         return self.answered[ticket]
 
-    def close(self) -> None:
-        """Stop the helper at once: it holds nothing to save, and an interpreter with torch
-        loaded takes a noticeable while to shut down politely."""
-        self.proc.kill()
+    def _stop_proc(self) -> None:
+        try:
+            self.proc.kill()
+        except OSError:
+            pass
         self.proc.wait()
         for pipe in (self.proc.stdin, self.proc.stdout):
             try:
                 pipe.close()
             except OSError:
                 pass
+
+    def close(self) -> None:
+        """Stop the helper at once: it holds nothing to save, and an interpreter with torch
+        loaded takes a noticeable while to shut down politely."""
+        self._stop_proc()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 

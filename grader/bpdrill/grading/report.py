@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from bpdrill.columns import pad
 from bpdrill.i18n import t
 from bpdrill.core.plain import describe
+from bpdrill.core.protocol import visible
 
 STATUSES = ("passed", "partial", "failed", "not_started", "error")
 
@@ -76,7 +77,7 @@ class ExerciseReport:
 
     def to_json(self) -> dict:
         return {"name": self.name, "file": self.file, "score": self.score, "max_score": self.max_score,
-                "status": self.status, "message": self.message, "output": self.output,
+                "status": self.status, "message": visible(self.message), "output": visible(self.output),
                 "checks": [c.to_json() for c in self.checks]}
 
 
@@ -114,7 +115,7 @@ def render(report: RunReport, verbose: bool = False, style=lambda text, **kw: te
         status = style(_status_text(e.status), fg=_STATUS_COLOUR[e.status], bold=True)
         lines.append(f"{e.name:<{width}}  {e.score:>3}/{e.max_score:<3} {status}")
         if e.message:
-            lines.append(f"    {e.message}")
+            lines.append(f"    {visible(e.message)}")
         shown_messages, shown_diagnoses = {e.message}, set()
         groups: dict = {}  # one root cause: the failed checks with its diagnosis about one target
         for c in e.checks:
@@ -131,23 +132,23 @@ def render(report: RunReport, verbose: bool = False, style=lambda text, **kw: te
             if c.message in shown_messages and not verbose:
                 continue  # the exercise's message already says it (not started, crashed ...)
             lines.append(f"    {_mark(fail, 'red', style)}{c.shown or c.name}{_where(c)}")
-            lines.append(f"         {c.message}")
+            lines.append(f"         {visible(c.message)}")
             said = diagnosis_text(c.diagnosis, plain) if c.diagnosis is not None else None
             if said is not None and (verbose or said not in shown_diagnoses):
                 shown_diagnoses.add(said)
-                lines.append(f"         {style(t('looks like:'), fg='yellow')} {said}")
+                lines.append(f"         {style(t('looks like:'), fg='yellow')} {visible(said)}")
             if verbose:
-                lines.extend(f"         {d}" for d in c.details)
+                lines.extend(f"         {visible(d)}" for d in c.details)
             if len(group) > 1:
                 lines.append("         " + t("the same cause also fails {count} more checks:", count=len(group) - 1))
                 for other in group[1:]:
                     free = t(" (no points lost: the cause is counted once)") if other.score == other.max_score else ""
                     lines.append(f"           - {other.shown or other.name}{_where(other)}{free}")
                     if verbose:
-                        lines.append(f"             {other.message}")
-                        lines.extend(f"             {d}" for d in other.details)
+                        lines.append(f"             {visible(other.message)}")
+                        lines.extend(f"             {visible(d)}" for d in other.details)
         if e.output.strip():
-            printed = e.output.strip().splitlines()
+            printed = visible(e.output).strip().split("\n")
             keep = printed[: (40 if verbose else 5)]
             lines.append("    " + t("your code printed:"))
             lines.extend(f"    | {line[:200]}" for line in keep)

@@ -73,21 +73,56 @@ def _numpy_namespaces() -> dict:
     return {"numpy": np, "numpy.linalg": np.linalg, "numpy.random": np.random}
 
 
+def _trusted_namespaces() -> dict:
+    """numpy's public faces and every module of ours loaded now (the drivers, the exercises'
+    checks, the protocol): what a learner file could patch to make a trusted driver lie."""
+    spaces = {space: (module, True) for space, module in _numpy_namespaces().items()}
+    spaces.update({name: (module, False) for name, module in list(sys.modules.items())
+                   if module is not None and (name == "bpdrill" or name.startswith("bpdrill."))})
+    return spaces
+
+
+def _faces(value) -> tuple:
+    """What a function or class can be changed in without being replaced: its code, defaults,
+    and (for a class of ours) its own attributes."""
+    code = getattr(value, "__code__", None)
+    if code is not None:
+        return (code, getattr(value, "__defaults__", None), getattr(value, "__kwdefaults__", None))
+    if isinstance(value, type) and value.__module__.startswith("bpdrill"):
+        return tuple(sorted(((k, id(v)) for k, v in vars(value).items()), key=lambda kv: kv[0]))
+    return ()
+
+
 def numpy_snapshot() -> dict:
-    """What numpy's public names refer to, to notice a learner file that replaces them."""
-    return {(space, name): value for space, module in _numpy_namespaces().items()
-            for name, value in vars(module).items() if not name.startswith("_")}
+    """What numpy's public names and our own modules' names refer to (and the code of our
+    functions), to notice a learner file that replaces or rewrites any of them."""
+    snapshot = {}
+    for space, (module, public_only) in _trusted_namespaces().items():
+        for name, value in list(vars(module).items()):
+            if public_only and name.startswith("_"):
+                continue
+            if not public_only and name.startswith("__"):
+                continue
+            snapshot[(space, name)] = (value, _faces(value)) if not public_only else (value, ())
+    return snapshot
 
 
 def numpy_changes(before: dict) -> list[str]:
-    now = numpy_snapshot()
-    changed = [f"{space}.{name}" for (space, name), value in before.items()
-               if now.get((space, name), None) is not value]
+    spaces = _trusted_namespaces()
+    changed = []
+    for (space, name), (value, faces) in before.items():
+        module = spaces.get(space, (None, True))[0]
+        now = vars(module).get(name, _MISSING) if module is not None else _MISSING
+        if now is not value or (faces and _faces(now) != faces):
+            changed.append(f"{space}.{name}")
     return sorted(changed)[:3]
 
 
+_MISSING = object()
+
+
 class NumpyTampered(Exception):
-    """The learner's file replaced part of numpy (np.allclose = ...)."""
+    """The learner's file replaced part of numpy (np.allclose = ...) or of the grader's code."""
 
 
 def load_learner_module(path: str, class_name: str):
@@ -132,6 +167,7 @@ def run_job(job: dict, scenarios: list, numpy_before: dict | None = None) -> tup
         classes = job["classes"]
     else:
         unit = registry.get(job["exercise"])  # imported before the learner's file: it cannot replace it
+        drive = unit.drive  # bound now; what it calls (kinds, checks, drivers) is in the trusted snapshot
         files = {job["exercise"]: os.path.abspath(job["file"])}
         classes = {job["exercise"]: job["class"]}
     modules = {}
@@ -147,18 +183,21 @@ def run_job(job: dict, scenarios: list, numpy_before: dict | None = None) -> tup
             if job.get("task"):
                 values = task(modules, scenario)
             else:
-                values = unit.drive(modules[job["exercise"]], scenario)
+                values = drive(modules[job["exercise"]], scenario)
+            encoded = {k: encoder.encode(v) for k, v in values.items()}
         except BaseException as exc:  # noqa: BLE001 - one scenario's failure is that scenario's
             result["scenarios"][scenario.name] = {"error": error_record(exc, _at_fault(exc, paths)),
                                                   "values": {}}
             continue
-        result["scenarios"][scenario.name] = {
-            "error": None, "values": {k: encoder.encode(v) for k, v in values.items()}}
+        result["scenarios"][scenario.name] = {"error": None, "values": encoded}
     if numpy_before is not None:
         changed = numpy_changes(numpy_before)
         if changed:  # results computed with a patched numpy cannot be trusted: none count
-            exc = NumpyTampered(t("the exercise file replaced {names}: changing numpy is not allowed "
-                                  "in an exercise", names=", ".join(changed)))
+            exc = NumpyTampered(
+                t("the exercise file replaced {names}: changing the grader's code is not allowed in an exercise",
+                  names=", ".join(changed)) if any(c.startswith("bpdrill") for c in changed) else
+                t("the exercise file replaced {names}: changing numpy is not allowed in an exercise",
+                  names=", ".join(changed)))
             result = {"import_error": error_record(exc, paths[0] if paths else ""), "scenarios": {}}
     return result, encoder.arrays
 
@@ -170,6 +209,8 @@ def apply_limits(limits: dict, job_dir: str) -> None:
     # grader's NumPy): a huge allocation raises MemoryError, an ordinary one never does.
     memory = _mapped_bytes() + int(limits["memory"])
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    # No file written larger than an answer may be (the job folder would fill the disk).
+    resource.setrlimit(resource.RLIMIT_FSIZE, (protocol.RESULT_CAP, protocol.RESULT_CAP))
     cpu = int(limits["seconds"]) + 2
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))  # SIGXCPU, should the clock fail
     # When the wall-clock limit passes, write every thread's stack (where the learner's code

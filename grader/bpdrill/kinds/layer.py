@@ -25,6 +25,8 @@ the new forward.
 """
 from __future__ import annotations
 
+import functools
+import tracemalloc
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -34,10 +36,11 @@ from bpdrill.core import compare
 from bpdrill.core.diagnose import Mistake, close
 from bpdrill.core.driving import perturbed_outputs, snapshot
 from bpdrill.core.judge import Check, matches_reference, numgrad_check, shape_check, unchanged_check
-from bpdrill.core.protocol import Scenario
+from bpdrill.core.protocol import Scenario, describe
 from bpdrill.i18n import t
 
 SECOND, NEW = "2", "3"  # the suffixes of the second backward and of the backward after a new forward
+AGAIN = "4"  # the backward after the new forward, called once more with the same upstream gradient
 STALE, ONES = "stale.", "ones."  # reference keys: what a stale cache, a dropped upstream would give
 
 
@@ -52,9 +55,10 @@ class Layer:
     returns: tuple | None = None  # what backward returns: default d<input> for each input
     make: Callable | None = None  # (learner module, scenario) -> the object; default cls()
     numgrad: tuple | None = None  # the gradients with a numgrad check (default: all)
-    numgrad_points: int = 1
+    numgrad_points: int | dict = 1  # for every gradient, or gradient -> points (others 1)
     batch: str | None = "x"  # the input whose first axis is the batch size N (None: no N)
     extra_args: dict = field(default_factory=dict)  # keyword arguments of forward, fixed per exercise
+    options: tuple = ()  # scenario parameters the torch call takes as keywords (stride, padding)
 
     # -- names derived from the spec ------------------------------------------------------
     @property
@@ -96,7 +100,7 @@ class Layer:
         return self.upstream_given(s, SECOND) is not None
 
     def has_new(self, s) -> bool:
-        return any(f"{name}{NEW}" in s for name in self.inputs)
+        return any(f"{name}{NEW}" in s for name in (*self.inputs, *self.fixed))
 
 
 def _grad_path(param: str) -> str:
@@ -126,8 +130,11 @@ def _as_tuple(value, names: tuple, what: str) -> tuple:
     if len(names) == 1:
         return (value,)
     if not isinstance(value, (tuple, list)) or len(value) != len(names):
-        raise TypeError(t("{what} must return a tuple ({names}), got {got}", what=what,
-                          names=", ".join(names), got=type(value).__name__))
+        shown = "(" + ", ".join(names) + ")"
+        raise TypeError(t("backward returned {got}; expected a tuple {names}", got=describe(value), names=shown)
+                        if what == "backward" else
+                        t("{what} must return a tuple ({names}), got {got}", what=what, names=", ".join(names),
+                          got=describe(value)))
     return tuple(value)
 
 
@@ -139,9 +146,27 @@ def _forward(spec: Layer, obj, s: Scenario, suffix: str = ""):
     return obj.forward(*args, **spec.extra_args)
 
 
-def _backward(spec: Layer, obj, s: Scenario, suffix: str = "") -> dict:
-    returned = obj.backward(*spec.upstream_given(s, suffix))
-    out = {}
+def measured(call) -> tuple:
+    """(call's result, the most memory it held at once, in bytes, as tracemalloc counts NumPy's
+    allocations)."""
+    tracing = tracemalloc.is_tracing()
+    if not tracing:
+        tracemalloc.start()
+    tracemalloc.reset_peak()
+    before = tracemalloc.get_traced_memory()[0]
+    try:
+        result = call()
+        peak = tracemalloc.get_traced_memory()[1] - before
+    finally:
+        if not tracing:
+            tracemalloc.stop()
+    return result, float(peak)
+
+
+def _backward(spec: Layer, obj, s: Scenario, suffix: str = "", measure: bool = False) -> dict:
+    call = lambda: obj.backward(*spec.upstream_given(s, suffix))  # noqa: E731
+    returned, peak = measured(call) if measure else (call(), None)
+    out = {} if peak is None else {"peak": peak}
     if spec.returned:
         out.update({f"{g}{suffix}": snapshot(v)
                     for g, v in zip(spec.returned, _as_tuple(returned, spec.returned, "backward"))})
@@ -160,7 +185,13 @@ def build(spec: Layer, module, s: Scenario):
 
 
 def drive(spec: Layer, module, s: Scenario) -> dict:
+    """A "perturb" scenario: the outputs around each array; "memory": one forward, and the
+    backward with the peak memory it allocated (key "peak"); otherwise the calls of the life
+    cycle."""
     obj = build(spec, module, s)
+    if s.mode == "memory":
+        outputs = _as_tuple(_forward(spec, obj, s), spec.outputs, "forward")
+        return {**{o: snapshot(v) for o, v in zip(spec.outputs, outputs)}, **_backward(spec, obj, s, measure=True)}
     if s.mode == "perturb":
         held = {name: s[name] for name in (*spec.inputs, *spec.fixed) if name in s}
         for p in spec.params:  # the arrays the object holds: perturbing them moves its forward
@@ -184,7 +215,12 @@ def drive(spec: Layer, module, s: Scenario) -> dict:
         out.update(_backward(spec, obj, s, SECOND))
     if spec.has_new(s):  # a new forward: backward must use it
         _forward(spec, obj, s, NEW)
-        out.update(_backward(spec, obj, s, NEW))
+        third = _backward(spec, obj, s, NEW)
+        out.update(third)
+        # the same backward once more: a backward that reads only what forward cached gives the
+        # same answer twice; one that changed its cache (or accumulates) does not
+        again = _backward(spec, obj, s, NEW)
+        out.update({f"{k[:-len(NEW)]}{AGAIN}": v for k, v in again.items() if k.endswith(NEW)})
     out.update({f"after.{name}": value for name, value in given.items()})
     out.update({f"after.{p}": value for p, value in params.items()})
     return out
@@ -215,7 +251,8 @@ def _tensor(ref, value):
     return ref.leaf(value, False)
 
 
-def _call(spec: Layer, ref, arrays: dict, upstream: list, inputs_suffix: str = "") -> dict:
+def _one_call(spec: Layer, ref, arrays: dict, upstream: list, inputs_suffix: str = "",
+              options: dict | None = None) -> dict:
     """Forward and backward in PyTorch for one call; the outputs and every gradient."""
     leaves = {}
     for name in spec.inputs:
@@ -227,7 +264,8 @@ def _call(spec: Layer, ref, arrays: dict, upstream: list, inputs_suffix: str = "
         key = f"{name}{inputs_suffix}" if inputs_suffix else name
         fixed[name] = _tensor(ref, arrays[key]) if key in arrays else None
     kwargs = {name.replace(".", "_"): v for name, v in {**leaves, **fixed}.items()}
-    y = spec.torch(ref.torch, **kwargs, **spec.extra_args)
+    options = options or {}
+    y = spec.torch(ref.torch, **kwargs, **spec.extra_args, **options)
     ys = y if isinstance(y, tuple) else (y,)
     sum((yk * ref.leaf(u, False)).sum() for yk, u in zip(ys, upstream)).backward()
     out = {o: ref.numpy(yk) for o, yk in zip(spec.outputs, ys)}
@@ -242,6 +280,8 @@ def _call(spec: Layer, ref, arrays: dict, upstream: list, inputs_suffix: str = "
 
 def reference(spec: Layer, ref, s: Scenario) -> dict:
     a = s.arrays
+    options = {name: s.params[name] for name in spec.options}
+    _call = functools.partial(_one_call, options=options)
     out = _call(spec, ref, a, spec.upstream_given(s) or spec.upstream_ones(s))
     ones = _call(spec, ref, a, spec.upstream_ones(s))
     out.update({f"{ONES}{k}": v for k, v in ones.items() if k not in spec.outputs})
@@ -267,7 +307,8 @@ def twice(first: dict, second_upstream: dict, new_inputs: dict, new_upstream: di
 
 
 def perturb(basic: Scenario, wrt: tuple | None = None) -> Scenario:
-    params = {"h": compare.H, **({"wrt": list(wrt)} if wrt else {})}
+    """The scenario of basic's forward outputs around each array (wrt: only these)."""
+    params = {**basic.params, "h": compare.H, **({"wrt": list(wrt)} if wrt else {})}
     return Scenario(f"{basic.name}.perturb", "perturb", basic.arrays, params)
 
 
@@ -298,15 +339,20 @@ def project(spec: Layer):
 def checks(spec: Layer, torch_scenario: str, torch_title: str = "{key} matches PyTorch",
            torch_title_zh: str = "{key} 与 PyTorch 一致", single: str | None = "single",
            twice_scenario: str | None = "twice", purity: tuple | None = None,
-           with_outputs: bool = False) -> list[Check]:
+           with_outputs: bool = False, shape_scenario: str = "basic", extra: tuple = (),
+           numgrad_scenario: str = "basic") -> list[Check]:
     """The standard checks of a layer, every id stable across exercises. with_outputs: the
-    first torch check compares forward's outputs too (a loss's value)."""
+    first torch check compares forward's outputs too (a loss's value); extra: the exercise's own
+    checks, placed before the later calls' checks."""
     grads = spec.grads
     likes = {g: of for g, of in grads.items()}
     numgrad = spec.numgrad if spec.numgrad is not None else tuple(grads)
     all_grads = tuple(grads)
-    found = [shape_check(g, like=likes[g]) for g in all_grads]
-    found += [numgrad_check(g, grads[g], project(spec), points=spec.numgrad_points) for g in numgrad]
+    points = spec.numgrad_points if isinstance(spec.numgrad_points, dict) else \
+        {g: spec.numgrad_points for g in numgrad}
+    found = [shape_check(g, like=likes[g], scenario=shape_scenario) for g in all_grads]
+    found += [numgrad_check(g, grads[g], project(spec), scenario=numgrad_scenario, points=points.get(g, 1))
+              for g in numgrad]
     for number, g in enumerate(all_grads):
         also = spec.outputs if with_outputs and number == 0 else ()
         found.append(Check(f"torch.{g}", "torch", (g, *also) if also else g, 1, torch_scenario,
@@ -314,6 +360,7 @@ def checks(spec: Layer, torch_scenario: str, torch_title: str = "{key} matches P
     if single:
         found.append(Check("edge.single", "edge", all_grads, 1, single, matches_reference(*all_grads),
                            "batch of one", "批大小为 1"))
+    found += extra
     if twice_scenario:
         found.append(Check("edge.second_backward", "edge", all_grads, 1, twice_scenario,
                            matches_reference(*((f"{g}{SECOND}", f"{g}{SECOND}", g) for g in all_grads)),
@@ -344,6 +391,21 @@ def sizes(spec: Layer):
     return size
 
 
+def call_arrays(spec: Layer, p) -> dict:
+    """The arrays of the call a check judges, under their plain names: the first call's, the
+    second backward's (its upstream gradients), or the new forward's (its inputs and upstream);
+    a loss's dout is a number here."""
+    arrays = dict(p.inputs)
+    scenario = p.ev.scenarios[p.scenario]
+    suffix = {"second": SECOND, "new_forward": NEW}.get(p.check.call, "")
+    given = spec.upstream_given(scenario, suffix)
+    arrays.update(zip(spec.upstream, given if given else spec.upstream_ones(scenario, suffix)))
+    if p.check.call == "new_forward":
+        arrays.update({name: arrays[f"{name}{NEW}"] for name in (*spec.inputs, *spec.fixed)
+                       if f"{name}{NEW}" in arrays})
+    return arrays
+
+
 def _reference_key(p, prefix: str) -> np.ndarray | None:
     """The kept reference for what a mistake would give, for the checked gradient (a failure's
     label is the gradient's own name, dx, whichever call the check judges)."""
@@ -351,14 +413,19 @@ def _reference_key(p, prefix: str) -> np.ndarray | None:
 
 
 def _accumulated(p):
-    if p.check.call != "second" or p.got is None:
+    """After a second backward: the first call's gradient plus the second's; after the new
+    forward's backward too: the sum of all three calls."""
+    if p.check.call not in ("second", "new_forward") or p.got is None:
         return None
     ref = p.reference()
-    first, second = ref.get(p.label), ref.get(f"{p.label}{SECOND}")
-    if first is None or second is None or close(first + second, second):
+    calls = [ref.get(p.label), ref.get(f"{p.label}{SECOND}")]
+    if p.check.call == "new_forward":
+        calls.append(ref.get(f"{p.label}{NEW}"))
+    if any(c is None for c in calls) or close(sum(calls), calls[-1]):
         return None
-    if close(p.got, first + second):
-        return {"evidence": t("got = first call + second call")}
+    if close(p.got, sum(calls)):
+        return {"evidence": t("got = first call + second call") if len(calls) == 2 else
+                t("got = the sum of every call's gradient")}
     return None
 
 
@@ -385,13 +452,20 @@ def _dropped(p):
 
 
 def _cache_modified(p):
+    """A later backward is wrong while the first after forward was right, and calling backward
+    twice with the same upstream gradient gave two answers: backward changed what it reads."""
     if p.check.call != "second" or p.got is None:
         return None
     first = p.learner(p.scenario, p.label)
     ref = p.reference().get(p.label)
-    if first is not None and ref is not None and close(first, ref):
-        return {"evidence": t("the first backward after forward was right, this later one is not")}
+    third, again = p.learner(p.scenario, f"{p.label}{NEW}"), p.learner(p.scenario, f"{p.label}{AGAIN}")
+    if first is None or ref is None or not close(first, ref) or third is None or again is None:
+        return None
+    if not close(third, again) and not close(again, 2 * third):  # (twice the gradient: accumulated)
+        return {"evidence": t("the first backward after forward was right, a later one is not, and the "
+                              "same backward called twice gave two answers")}
     return None
+
 
 
 MISTAKES = [

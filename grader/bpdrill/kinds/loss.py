@@ -43,7 +43,7 @@ class Loss(layer.Layer):
         return f"dout{SECOND}" in s.params
 
     def has_new(self, s) -> bool:
-        return any(f"{name}{NEW}" in s for name in self.inputs)
+        return any(f"{name}{NEW}" in s for name in (*self.inputs, *self.fixed))
 
 
 def drive(spec: Loss, module, s: Scenario) -> dict:
@@ -83,6 +83,7 @@ def project(spec: Loss):
 
 where = layer.where
 sizes = layer.sizes
+call_arrays = layer.call_arrays
 MISTAKES = layer.MISTAKES
 
 

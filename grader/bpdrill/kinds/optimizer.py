@@ -40,14 +40,16 @@ def hyper_for_torch(hyper: dict) -> dict:
     return hyper
 
 
-def scenario(rng, name: str, shapes: list, steps: int, hyper: dict, grad_scale: float = 1.0) -> Scenario:
-    """Parameters p0, p1 ... of the given shapes and a gradient for each step."""
+def scenario(rng, name: str, shapes: list, steps: int, hyper: dict, grad_scale: float = 1.0,
+             **params) -> Scenario:
+    """Parameters p0, p1 ... of the given shapes and a gradient for each step (params: more
+    scenario parameters, such as reuse_grads=True)."""
     arrays = {}
     for i, shape in enumerate(shapes):
         arrays[f"param.p{i}"] = rng.normal(size=shape)
         for step in range(steps):
             arrays[f"grad.{step}.p{i}"] = grad_scale * rng.normal(size=shape)
-    return Scenario(name, "steps", arrays, {"steps": steps, "hyper": hyper})
+    return Scenario(name, "steps", arrays, {"steps": steps, "hyper": hyper, **params})
 
 
 # ---- the worker's side -------------------------------------------------------------------
@@ -58,7 +60,8 @@ def drive(spec: Optimizer, module, s: Scenario) -> dict:
 
 def drive_steps(make, s) -> dict:
     """An optimiser over the scenario's params (arrays param.<name>), stepped with grad.<step>.<name>
-    for params["steps"] steps: the caller's arrays afterwards (step must update them in place),
+    for params["steps"] steps (params["reuse_grads"]: the caller hands over the same array every
+    step, overwritten with the new gradient, as a training loop with preallocated gradients does): the caller's arrays afterwards (step must update them in place),
     the gradients after each step (step must not change them), and the optimiser's own view of
     its params when it keeps one. make(params) builds the learner's optimiser."""
     names = s.keys_with_prefix("param.")
@@ -66,10 +69,17 @@ def drive_steps(make, s) -> dict:
     held = dict(params)  # the caller's references: step must update these arrays in place
     optimizer = make(params)
     out = {}
+    reused: dict = {}
     for step in range(s.params["steps"]):  # not `t`: that name is the message function
-        grads = {name: s[f"grad.{step}.{name}"] for name in names}
+        if s.params.get("reuse_grads"):  # a training loop that writes every step's gradients into one array
+            for name in names:
+                reused.setdefault(name, s[f"grad.{step}.{name}"])[...] = s[f"grad.{step}.{name}"]
+            grads = dict(reused)
+        else:
+            grads = {name: s[f"grad.{step}.{name}"] for name in names}
         optimizer.step(grads)
-        out.update({f"grad_after.{step}.{name}": g for name, g in grads.items()})
+        if not s.params.get("reuse_grads"):
+            out.update({f"grad_after.{step}.{name}": g for name, g in grads.items()})
     out.update({f"param.{name}": held[name] for name in names})
     learner_view = getattr(optimizer, "params", None)
     if isinstance(learner_view, dict):
@@ -191,10 +201,30 @@ def sizes(spec: Optimizer):
     return lambda ev, scenario: {}
 
 
+def _unchanged(p, prefix: str, names) -> bool:
+    """The learner's arrays prefix.<name> are the scenario's inputs, element for element."""
+    inputs = p.inputs
+    return all(p.learner(p.scenario, f"{prefix}{n}") is not None and
+               np.array_equal(p.learner(p.scenario, f"{prefix}{n}"), inputs[f"{prefix}{n}"]) for n in names)
+
+
+def _grads_changed(p) -> bool:
+    """Did step change the caller's gradients in this scenario?"""
+    inputs = p.inputs
+    for key, before in inputs.items():
+        if key.startswith("grad."):
+            after = p.learner(p.scenario, f"grad_after.{key[len('grad.'):]}")
+            if after is None or not np.array_equal(after, before):
+                return True
+    return False
+
+
 def _not_in_place(p):
     if p.check.id != "edge.in_place":
         return None
     names = param_names(p.ev, p.scenario)
+    if not _unchanged(p, "param.", names):
+        return None  # the caller's arrays did move: not this mistake
     ref = p.reference()
     views = [p.learner(p.scenario, f"view.{n}") for n in names]
     if all(v is not None and close(v, ref[n]) for v, n in zip(views, names)):
@@ -202,13 +232,37 @@ def _not_in_place(p):
     return {"evidence": t("the arrays the caller passed in never changed")}
 
 
+def _hyper(p) -> dict:
+    return p.ev.params(p.scenario).get("hyper", {})
+
+
+def _aliased_buffer(p):
+    """The caller's gradients changed with no weight decay to add: a state kept as the caller's
+    own array (buf = g) and later updated in place; or, where the caller reuses its gradient
+    arrays, the update went wrong while that purity check failed too."""
+    if p.check.judge is grads_untouched and not _hyper(p).get("weight_decay") and _grads_changed(p):
+        return {"evidence": t("grads changed after step, with no weight decay to add")}
+    if p.ev.params(p.scenario).get("reuse_grads") and p.check.judge is moves_like_reference and any(
+            c.judge is grads_untouched and not p.passed(c.id) for c, _ in p.failures.values()):
+        return {"evidence": t("the update goes wrong when the caller reuses its gradient arrays, and "
+                              "step changed the caller's gradients")}
+    return None
+
+
 MISTAKES = [
+    Mistake("state_aliases_caller_gradient", "the optimiser's state is the caller's gradient array "
+            "itself: {evidence}. A buffer started as buf = g is the caller's array: the next step's "
+            "buf *= momentum writes into it, and the caller's next gradient overwrites it. Start it as "
+            "a copy: buf = g.copy()", _aliased_buffer, at_code=r"=\s*g\b|=\s*grads?\[",
+            says_zh="优化器的状态就是调用方的梯度数组本身：{evidence}。用 buf = g 初始化的缓冲区就是调用方的数组："
+                    "下一步的 buf *= momentum 会写进去，调用方的下一个梯度也会覆盖它。请用副本初始化：buf = g.copy()"),
     Mistake("grads_modified_in_place", "step wrote into the caller's gradients: {evidence}. "
-            "Add weight decay into a new array (g = g + wd * p)",
-            lambda p: p.check.judge is grads_untouched and {"evidence": t("grads changed after step")},
+            "Add weight decay into a new array (g = g + wd * p)", at_code=r'(weight_decay|\bwd\b)\s*\*|\*\s*(self\.)?(weight_decay|wd)\b',
+            test=lambda p: p.check.judge is grads_untouched and _hyper(p).get("weight_decay") and _grads_changed(p)
+            and {"evidence": t("grads changed after step")},
             says_zh="step 改写了调用方的梯度：{evidence}。把权重衰减加到一个新数组里（g = g + wd * p）"),
     Mistake("not_in_place", "the parameters were rebound, not updated in place: {evidence}. "
-            "Write p -= ... (or p[...] = ...), not p = p - ...", _not_in_place,
+            "Write p -= ... (or p[...] = ...), not p = p - ...", _not_in_place, at_code=r"\bp\s*=\s*p\b|\bparam\w*\s*=\s*param|=\s*p\s*-",
             says_zh="参数被重新绑定，而不是原地更新：{evidence}。请写 p -= ...（或 p[...] = ...），"
                     "不要写 p = p - ..."),
 ]

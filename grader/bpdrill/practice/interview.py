@@ -40,7 +40,10 @@ if SCHEMA not in history.EXTRA_SCHEMAS:
 
 def is_blank(ws: Path, name: str) -> bool:
     path = ws / f"{name}.py"
-    return path.is_file() and path.read_text(encoding="utf-8") == blank.blank_for(name)
+    try:
+        return workspace.read_text(path, ws) == blank.blank_for(name)
+    except (OSError, workspace.WorkspaceError):
+        return False
 
 
 def lay_blank(ws: Path, name: str) -> Path | None:

@@ -5,6 +5,7 @@ import errno
 import hashlib
 import json
 import os
+import stat
 import tempfile
 import time
 from importlib import resources
@@ -55,15 +56,25 @@ def resolve(option: str | None = None, cwd: Path | None = None) -> Path:
     """--workspace, else $BPDRILL_WORKSPACE, else found from the current folder, else the kit's."""
     chosen = option or os.environ.get(ENV_VAR)
     if chosen:
-        return Path(chosen).expanduser().resolve()
+        return _utf8(Path(chosen).expanduser().resolve())
     found = find((cwd or Path.cwd()).resolve())
     if found is not None:
-        return found
+        return _utf8(found)
     root = kit_root()
     if root is not None:
         return root / "workspace"
     raise WorkspaceError(t("no workspace here: create one with `bpdrill init DIR`, "
                            "or name one with --workspace DIR or {variable}", variable=ENV_VAR))
+
+
+def _utf8(workspace: Path) -> Path:
+    """workspace, if its path can be written down (the history records it as text)."""
+    try:
+        str(workspace).encode("utf-8")
+    except UnicodeEncodeError:
+        raise WorkspaceError(t("the workspace path {path} is not valid UTF-8: rename the folder, or name another "
+                               "with --workspace DIR", path=_shown(workspace))) from None
+    return workspace
 
 
 def _laid(workspace: Path) -> list[str]:
@@ -94,28 +105,94 @@ def ensure(workspace: Path) -> list[str]:
     return new
 
 
+FILE_CAP = 1024**2  # bytes: an exercise file is a few kB; anything larger is not one
+
+
+def read_file(path: Path, workspace: Path | None = None, limit: int = FILE_CAP) -> bytes:
+    """The bytes of a learner's file, read defensively: a regular file only (never waiting on a
+    FIFO or reading a device), at most limit bytes, never through a link out of the workspace
+    (workspace: the folder it must stay in, by default its own). WorkspaceError in one line
+    otherwise; FileNotFoundError when it is not there."""
+    path = Path(path)
+    folder = Path(workspace) if workspace is not None else path.parent
+    try:
+        real = path.resolve(strict=True)
+        inside = real.is_relative_to(folder.resolve())
+    except FileNotFoundError:
+        raise
+    except (OSError, RuntimeError) as exc:  # a loop of links, a folder we may not enter
+        raise WorkspaceError(t("cannot read {path}: {error}", path=_shown(path),
+                               error=getattr(exc, "strerror", None) or exc)) from None
+    if not inside:
+        raise WorkspaceError(t("{path} is a link to a file outside the workspace: put the file itself there",
+                               path=_shown(path)))
+    try:
+        fd = os.open(real, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        if isinstance(exc, FileNotFoundError):
+            raise
+        raise WorkspaceError(t("cannot read {path}: {error}", path=_shown(path), error=exc.strerror or exc)) from None
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise WorkspaceError(t("{path} is a directory, not a file: move it out of the way, then try again",
+                                   path=_shown(path)))
+        if not stat.S_ISREG(info.st_mode):
+            raise WorkspaceError(t("{path} is not a regular file (a FIFO, a device or a socket): "
+                                   "move it out of the way, then run `bpdrill reset`", path=_shown(path)))
+        if info.st_size > limit:
+            raise WorkspaceError(t("{path} is larger than {size} MB, far larger than an exercise file: "
+                                   "move it out of the way, then run `bpdrill reset`",
+                                   path=_shown(path), size=limit // 1024**2))
+        data = os.read(fd, limit + 1)
+        if len(data) > limit:  # grew while we looked
+            raise WorkspaceError(t("{path} is larger than {size} MB, far larger than an exercise file: "
+                                   "move it out of the way, then run `bpdrill reset`",
+                                   path=_shown(path), size=limit // 1024**2))
+        return data
+    except OSError as exc:
+        raise WorkspaceError(t("cannot read {path}: {error}", path=_shown(path), error=exc.strerror or exc)) from None
+    finally:
+        os.close(fd)
+
+
+def read_text(path: Path, workspace: Path | None = None) -> str:
+    """A learner's file as text, whatever its encoding (bytes that are not UTF-8 shown as U+FFFD)."""
+    return read_file(path, workspace).decode("utf-8", errors="replace")
+
+
+def _shown(path) -> str:
+    """A path as printed: bytes that are not UTF-8 (a workspace named in Latin-1) escaped."""
+    return os.fsdecode(path).encode("utf-8", errors="backslashreplace").decode("utf-8")
+
+
 def exercise_file(workspace: Path, name: str) -> Path:
-    """The learner's file for an exercise; WorkspaceError when it has gone missing."""
+    """The learner's file for an exercise, checked readable (read_file); WorkspaceError when it
+    has gone missing or is no file a worker should import."""
     path = workspace / f"{name}.py"
     if path.is_dir():
         raise WorkspaceError(_is_a_directory(path, name))
-    if not path.is_file():
+    try:
+        read_file(path, workspace)
+    except FileNotFoundError:
         raise WorkspaceError(t("{path} is missing: run `bpdrill reset {name}` for a fresh skeleton",
-                               path=path, name=name))
+                               path=_shown(path), name=name)) from None
     return path
 
 
 def content_hash(path: Path) -> str | None:
     """A fingerprint of the file's content (sha256), or None when it cannot be read."""
     try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError:
+        return hashlib.sha256(read_file(path)).hexdigest()
+    except (OSError, WorkspaceError):
         return None
 
 
 def is_untouched(workspace: Path, name: str) -> bool:
-    path = workspace / f"{name}.py"
-    return path.is_file() and path.read_bytes() == skeleton_path(name).read_bytes()
+    try:
+        return read_file(workspace / f"{name}.py", workspace) == skeleton_path(name).read_bytes()
+    except (OSError, WorkspaceError):
+        return False
 
 
 def reset(workspace: Path, name: str) -> Path | None:
@@ -132,7 +209,10 @@ def reset(workspace: Path, name: str) -> Path | None:
     skeleton = skeleton_path(name).read_bytes()
     kept = None
     try:
-        mine = path.read_bytes() if path.is_file() else None
+        try:
+            mine = read_file(path, workspace)  # never a link's target, a FIFO or a device copied
+        except FileNotFoundError:
+            mine = None
         if mine is not None and mine != skeleton:
             kept = _keep(workspace / ATTEMPTS, name, mine)
     except OSError as exc:

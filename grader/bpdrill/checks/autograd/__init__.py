@@ -26,10 +26,14 @@ from bpdrill.core.protocol import Scenario
 __all__ = ["scenarios", "drive", "reference", "CHECKS", "MISTAKES", "where", "sizes"]
 
 register({
-    "({code}).grad is None after backward: backward adds into .grad of every tensor that requires grad, "
-    "intermediate results too":
-        "backward 之后 ({code}).grad 是 None：backward 要累加到每个需要梯度的张量的 .grad 上，中间结果也不例外",
     "the output": "输出",
+    "the grad array passed to backward(grad) was changed: a .grad that is the caller's array (node.grad = g) "
+    "was later added to in place":
+        "传给 backward(grad) 的 grad 数组被改了：某个 .grad 就是调用方的数组（node.grad = g），之后又被原地累加",
+    "a .grad is the very array backward was given or another tensor's .grad (node.grad = g): a later in-place "
+    "+= changed both. Store a copy: node.grad = g.copy()":
+        "某个 .grad 就是 backward 收到的数组或另一个张量的 .grad（node.grad = g）：之后的原地 += 会同时改变两者。"
+        "请保存副本：node.grad = g.copy()",
 })
 
 
@@ -140,6 +144,7 @@ def run_program_check(ev, check: Check) -> None:
     else:
         def expected_of(name):
             return ref["grads"][name]
+    _caller_grad_untouched(ev, check)  # first: when it fails, the gradients are wrong because of it
     _leaf_grads(ev, check, prog, expected_of)
     _step_grads(ev, check, prog, ref)
     output = ev.array(check.scenario, "output", t("the output"))
@@ -147,18 +152,31 @@ def run_program_check(ev, check: Check) -> None:
 
 
 def _step_grads(ev, check, prog, ref) -> None:
-    """Intermediate results get their .grad too (SPEC: every tensor that requires grad)."""
+    """An intermediate result may keep .grad None, as in PyTorch (SPEC); where it holds a
+    gradient, the gradient must be right."""
     for name, expected in ref.get("step_grads", {}).items():
         key = f"grad.step.{name}"
-        if key not in ev.values(check.scenario):
+        if key not in ev.values(check.scenario) or ev.value(check.scenario, key).kind == "none":
             continue
-        v = ev.value(check.scenario, key)
         code = show(prog, name)
-        if v.kind == "none":
-            raise Failed(t("({code}).grad is None after backward: backward adds into .grad of every "
-                           "tensor that requires grad, intermediate results too", code=code), target="grad")
         got = ev.array(check.scenario, key, f"({code}).grad")
         _compare(f"({code}).grad", got, expected, "torch")
+
+
+def _caller_grad_untouched(ev, check) -> None:
+    """backward(grad) never changes the caller's grad array (a .grad that is that very array
+    would, on the next accumulation)."""
+    values = ev.values(check.scenario)
+    if "caller_grad" not in values or "grad" not in ev.inputs(check.scenario):
+        return
+    v = ev.value(check.scenario, "caller_grad")
+    if v.kind != "array" or not np.array_equal(v.array, ev.inputs(check.scenario)["grad"]):
+        raise Failed(t("the grad array passed to backward(grad) was changed: a .grad that is the caller's "
+                       "array (node.grad = g) was later added to in place"), target="grad",
+                     mistake=("gradient_aliased", t("a .grad is the very array backward was given or "
+                                                    "another tensor's .grad (node.grad = g): a later "
+                                                    "in-place += changed both. Store a copy: "
+                                                    "node.grad = g.copy()")))
 
 
 CHECKS = [Check(f"program.{p['name']}", p["kind"], "grad", p["points"], p["name"], run_program_check,
@@ -211,6 +229,8 @@ def drive(module, s: Scenario) -> dict:
     for _ in range(program.get("backward_calls", 1)):
         output.backward() if grad is None else output.backward(grad)
     out = {"output": snapshot(getattr(output, "data", None))}
+    if grad is not None:
+        out["caller_grad"] = grad  # as the caller's array is now, after every backward
     for name, spec in program["leaves"].items():
         if spec["kind"] in ("tensor", "int_tensor"):
             out[f"grad.{name}"] = snapshot(env[name].grad)

@@ -159,12 +159,12 @@ def _recursive(p):
 
 
 def _assigned(p):
-    if p.check.scenario != "accumulate" or p.got is None or p.expected is None:
+    if p.check.scenario not in ("accumulate", "apart") or p.got is None or p.expected is None:
         return None
-    if _square_ratio(p) is None or abs(_square_ratio(p) - 1) > 1e-9:
+    if p.check.scenario == "accumulate" and (_square_ratio(p) is None or abs(_square_ratio(p) - 1) > 1e-9):
         return None  # x * x is already wrong: a different mistake halves it
     if close(p.got, p.expected / 2):
-        return {"evidence": t("after two backward() calls, x.grad holds one call's gradient")}
+        return {"evidence": t("after two backward() calls, {label} holds one call's gradient", label=p.label)}
     return None
 
 

@@ -181,6 +181,9 @@ PROGRAMS = [
     program("nonscalar", "backward(grad) of a (N, M) output: (x @ w).tanh()", "edge",
             {"x": leaf((N, 5)), "w": leaf((5, 2))},
             [step("m", "matmul", "x", "w"), step("out", "tanh", "m")]),
+    program("apart", "two backward(grad) calls through a + b: each .grad its own array, the caller's "
+            "grad untouched", "edge", {"a": leaf((N, C)), "b": leaf((N, C))}, [step("out", "add", "a", "b")],
+            backward_calls=2, title_zh="两次经过 a + b 的 backward(grad)：每个 .grad 都是独立的数组，调用方的 grad 不变"),
     program("accumulate", "two backward() calls add up", "edge", {"x": leaf((N, C))},
             [step("y", "mul", "x", "x"), step("out", "sum", "y")], grad=None, backward_calls=2),
     program("integer_data", "Tensor of integers: data becomes float64", "edge",
