@@ -124,8 +124,13 @@ def _simulated(mistake: str, evidence: str, evidence_zh: str):
     return test
 
 
+# Which of step's statements holds each mistake's computation (the line to edit)
+DECAY = r"weight_decay|\bwd\b"
+AT_CODE = {"coupled_weight_decay": DECAY, "decay_after_step": DECAY, "decay_without_lr": DECAY,
+           "weight_decay_ignored": DECAY, "no_bias_correction": r"_hat|sqrt", "eps_inside_sqrt": r"sqrt"}
+
 MISTAKES = [
-    *[Mistake(name, says, _simulated(name, evidence, evidence_zh), says_zh=says_zh)
+    *[Mistake(name, says, _simulated(name, evidence, evidence_zh), says_zh=says_zh, at_code=AT_CODE[name])
       for name, says, evidence, says_zh, evidence_zh in [
         ("coupled_weight_decay", "the weight decay went into the gradient (Adam's L2): {evidence}. "
          "AdamW decays the weights directly, p *= 1 - lr * weight_decay, and feeds m and v the raw gradient",

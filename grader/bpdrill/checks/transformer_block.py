@@ -150,7 +150,13 @@ def _composed(mistake: str, evidence: str):
     return test
 
 
-MISTAKES = [Mistake(name, says, _composed(name, evidence), says_zh=zh) for name, says, evidence, zh in [
+# the statement of TransformerBlock.backward that holds each mistake (the line to edit)
+AT_CODE = {"mlp_residual_dropped": r"ln2\.backward", "attention_residual_dropped": r"ln1\.backward",
+           "attention_fed_dout": r"attn\.backward", "wrong_order": r"attn\.backward",
+           "missing_activation_derivative": r"fc1\.backward"}
+
+MISTAKES = [Mistake(name, says, _composed(name, evidence), says_zh=zh, at_code=AT_CODE[name])
+            for name, says, evidence, zh in [
     ("mlp_residual_dropped", "the second residual's gradient is missing: {evidence}. h feeds both the MLP "
      "branch and out = h + ..., so dh = dout + ln2.backward(...)",
      "{label} matches dh = ln2.backward(...) without dout",
