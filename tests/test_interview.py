@@ -16,7 +16,7 @@ from bpdrill.cli import interview as interview_cli
 from bpdrill.cli.main import cli
 from conftest import wrong_fixture, solution_path
 # env: a fresh workspace and data folder (history, schedule) per test; clock: history.clock faked
-from test_drill import clock, env  # noqa: F401
+from test_drill import clock, env, solve  # noqa: F401
 
 FIXTURES = Path(__file__).parent / "fixtures"
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -142,12 +142,12 @@ def test_an_interview_diagnosis_says_what_and_where_but_not_the_fix(env):
     run("drill", "linear")
     (env / "linear.py").write_text(wrong)
     practice = run("check", "linear", "--seed", "2").output
-    assert "got.T is right" in practice
+    assert "and its transpose is right" in practice
     run("drill", "linear", "--interview")
     (env / "linear.py").write_text(wrong)
     plain = run("check", "linear", "--seed", "2").output
     assert "looks like: the gradient is transposed (in Linear.backward" in plain, plain
-    assert "got.T is right" not in plain and "transpose of the right answer" not in plain
+    assert "its transpose is right" not in plain and "transpose of the right answer" not in plain
     doc = json.loads(run("check", "linear", "--seed", "2", "--json").output)
     assert any(c["diagnosis"] and c["diagnosis"]["name"] == "transposed" for c in doc["exercises"][0]["checks"])
 
@@ -304,11 +304,44 @@ def test_an_item_failed_today_is_due_before_one_answered_easily(tmp_path, clock)
     deck.review(srs.question_item("relu_derivative"), srs.EASY)
     deck.review(srs.question_item("tanh_derivative"), srs.AGAIN)
     clock.advance(3600)
+    assert deck.due() == [], "nothing answered today is due again today, not even a failure"
+    clock.now = srs.next_day(clock.now) + 60  # just after midnight
     due = [c.item for c in deck.due()]
     assert due == ["question:tanh_derivative"]
     clock.advance(86400 * 2)
     assert deck.due()[0].item == "question:tanh_derivative"  # most overdue first
     hist.close()
+
+
+@pytest.mark.parametrize("rating", [srs.AGAIN, srs.HARD, srs.GOOD, srs.EASY])
+def test_an_item_answered_at_any_hour_is_not_due_again_that_day(tmp_path, clock, rating):
+    hist = history.History.open(tmp_path / "h.sqlite3")
+    deck = srs.Deck(hist)
+    for hour in range(0, 24, 3):
+        clock.now = srs.day_start(1_000_000.0) + hour * 3600 + 60
+        due = deck.review(srs.question_item(f"q{hour}"), rating)
+        assert due >= srs.next_day(clock.now)
+        assert f"question:q{hour}" not in [c.item for c in deck.due()]
+    hist.close()
+
+
+def test_when_words_count_days():
+    now = srs.day_start(1_000_000.0) + 20 * 3600  # 8 in the evening
+    assert srs.when_words(now + 5 * 3600, now) == "tomorrow"  # 1 a.m. the next day
+    assert srs.when_words(now + 3 * 86400, now) == "in 3 days"
+    assert srs.when_words(now - 3600, now) == "due today"
+    assert srs.when_words(now - 2 * 86400, now) == "overdue by 2 days"
+    assert srs.when_words(now - 86400, now) == "overdue by 1 day"
+
+
+def test_three_hours_after_solving_an_exercise_it_is_not_due(env, clock):
+    run("drill", "linear")
+    clock.advance(120)
+    solve(env, "linear")
+    assert run("check", "linear", "--seed", "1").exit_code == 0
+    clock.advance(3 * 3600)
+    assert today_json()["due"] == []
+    assert "nothing is due" in run("today").output
 
 
 def test_drills_feed_the_schedule_and_drill_random_serves_what_is_due(env, clock):
@@ -329,7 +362,7 @@ def test_drills_feed_the_schedule_and_drill_random_serves_what_is_due(env, clock
     result = run("drill", "--random")
     assert "(linear)" in result.output.splitlines()[0]
     text = run("today").output
-    assert "nothing is due now" in text or "exercise:linear" not in text
+    assert "nothing is due today" in text or "exercise:linear" not in text
 
 
 def test_diagnosed_mistakes_make_a_fast_drill_hard(env, clock):
@@ -337,7 +370,7 @@ def test_diagnosed_mistakes_make_a_fast_drill_hard(env, clock):
     for fixture in ("dW_transposed", "db_not_summed"):
         (env / "linear.py").write_text(wrong_fixture("linear", fixture).read_text())
         run("check", "linear", "--seed", "3")
-    clock.advance(60)
+    clock.advance(120)  # past interview.RESTORE_SECONDS: a fast solve, not a copy restored
     (env / "linear.py").write_text(solution_path("linear").read_text())
     run("check", "linear", "--seed", "3")
     hist = history.History.open()
@@ -434,7 +467,7 @@ def test_a_mock_check_that_fails_shows_the_plain_diagnosis_and_waits(env, monkey
     monkeypatch.setattr(interview, "lay_blank", lay_wrong)
     result = run("mock", "--minutes", "10", input="\n3\n\nskip\n\n3\n")  # linear: never drilled, first
     assert "Part 2: coding" in result.output and "(linear)" in result.output
-    assert "the gradient is transposed" in result.output and "got.T is right" not in result.output
+    assert "the gradient is transposed" in result.output and "its transpose is right" not in result.output
     assert "not yet" in result.output
 
 
@@ -469,4 +502,159 @@ def test_watch_during_an_interview_drill_gives_the_plain_diagnosis(env):
     hist = history.History.open()
     line = _watch_round("linear", env / "linear.py", env, hist, 5.0)
     hist.close()
-    assert "the gradient is transposed" in line and "got.T is right" not in line
+    assert "the gradient is transposed" in line and "its transpose is right" not in line
+
+
+# ---- interview mode stays with its exercise (issue 20) ----------------------------------
+
+def test_an_interview_drill_of_one_exercise_leaves_another_exercises_diagnoses_whole(env, clock):
+    run("drill", "mse", "--interview")
+    (env / "linear.py").write_text(wrong_fixture("linear", "dW_transposed").read_text())
+    other = run("check", "linear", "--seed", "2").output
+    assert "and its transpose is right" in other, "linear reads as in practice mode"
+    assert "drill mse" not in other, "no clock line of an unrelated drill"
+    assert "drill" not in json.loads(run("check", "linear", "--seed", "2", "--json").output)
+    both = run("check", "mse", "linear", "--seed", "2").output
+    assert "drill mse" in both and "and its transpose is right" in both
+
+
+def test_starting_a_drill_while_one_runs_says_what_happens_to_it(env, clock):
+    run("drill", "linear")
+    clock.advance(75)
+    out = run("drill", "sigmoid", "--interview").output
+    assert "the drill of linear that was running (1:15 elapsed) ends here, unsolved" in out
+    clock.advance(10)
+    assert "the drill of sigmoid that was running (0:10 elapsed)" in run("drill", "relu").output
+
+
+def test_an_interview_attempt_restored_from_an_earlier_one_is_not_a_time(env, clock):
+    run("drill", "mlp")
+    clock.advance(600)
+    solve(env, "mlp")
+    assert run("check", "mlp", "--seed", "1").exit_code == 0  # a real solve: 10:00
+    run("drill", "mlp", "--interview")  # the solved file is kept in .attempts/
+    clock.advance(2)
+    kept = sorted((env / ".attempts").glob("mlp-*.py"))[-1]
+    (env / "mlp.py").write_text(kept.read_text())
+    out = run("check", "mlp", "--seed", "1").output
+    assert "recorded as restored, not as a time" in out
+    hist = history.History.open()
+    last = hist.drills("mlp")[-1]
+    assert last.restored and last.green_seconds is None and last.ended is not None
+    srs.Deck(hist).sync()
+    assert [r["rating"] for r in srs.Deck(hist).reviews() if r["item"] == "exercise:mlp"] == [srs.EASY], \
+        "the restored drill gets no review: only the real solve has one"
+    hist.close()
+    assert [r["best_seconds"] for r in stats_json()["interview"]] == [None]
+
+
+def test_an_interview_attempt_written_slowly_is_a_time_even_when_it_equals_the_solution(env, clock):
+    run("drill", "sigmoid", "--interview")
+    clock.advance(240)
+    solve(env, "sigmoid")
+    assert "solved in 4:00" in run("check", "sigmoid", "--seed", "1").output
+
+
+def test_the_mock_summary_names_missed_mistakes_in_words(env):
+    from bpdrill.cli.interview import summary
+    part = {"kind": "exercise", "item": "conv2d", "passed": False, "seconds": 60,
+            "missed": ["dx_padding_not_cropped", "transposed"]}
+    text = summary([part], 45)
+    assert "dx_padding_not_cropped" not in text and "dx still has the padding on" in text
+    assert "the gradient is transposed" in text
+
+
+def test_chinese_question_headers_translate_the_kind(env):
+    out = run("--lang", "zh", "ask", "linear_gradients", "--rating", "good").output
+    assert "derivation" not in out.splitlines()[0] and "推导" in out.splitlines()[0]
+    assert "明天" in out or "天后" in out
+
+
+def test_lang_and_workspace_before_the_command_and_names_without_case(env, tmp_path):
+    assert "工作区" in run("--lang", "zh", "list").output
+    other = tmp_path / "other"
+    assert str(other) in run("--workspace", str(other), "list").output
+    result = run("check", "LSTM")
+    assert result.exit_code == 1 and "lstm" in result.output and "unknown exercise" not in result.output
+    near = run("check", "lstn")
+    assert near.exit_code == 2 and "did you mean lstm" in near.output
+
+
+# ---- explain (issue 20) -------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", catalog.names())
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_explain_shows_a_worked_derivation_for_every_exercise(env, name, lang):
+    out = run("explain", name.upper(), "--lang", lang).output
+    heads = ("**What", "**The formula", "**Traps") if lang == "en" else ("为什么", "**公式", "**陷阱")
+    assert all(head in out for head in heads), out[:300]
+    if lang == "zh":
+        assert CJK.search(out)
+
+
+def test_the_derivation_is_shown_once_after_the_first_full_marks(env, clock):
+    run("list")  # lays the workspace
+    solve(env, "relu")
+    first = run("check", "relu", "--seed", "1").output
+    assert "First full marks for relu" in first and "**Traps.**" in first
+    again = run("check", "relu", "--seed", "2").output
+    assert "First full marks" not in again and "**Traps.**" not in again
+    assert "**Traps.**" in run("explain", "relu").output
+
+
+def test_explain_during_a_running_drill_of_it_asks_first(env, clock):
+    run("drill", "tanh")
+    refused = run("explain", "tanh", input="n\n")
+    assert "not shown; the drill goes on" in refused.output and "**Traps" not in refused.output
+    assert history.History.open().active_drill(str(env)) is not None
+    shown = run("explain", "tanh", input="y\n")
+    assert "**Traps" in shown.output
+    hist = history.History.open()
+    assert hist.active_drill(str(env)) is None and hist.drills("tanh")[-1].solution_seen
+    hist.close()
+
+
+# ---- stats --plot (issue 20) ---------------------------------------------------------------
+
+def test_stats_plot_charts_time_to_green_over_attempts(env, clock):
+    for minutes in (6, 3):
+        run("drill", "linear")
+        clock.advance(60 * minutes)
+        solve(env, "linear")
+        run("check", "linear", "--seed", "1")
+        clock.advance(86400)
+    run("drill", "linear")
+    clock.advance(30)
+    run("drill", "relu")  # linear's third attempt ends unsolved
+    out = run("stats", "--plot").output
+    line = next(line for line in out.splitlines() if line.strip().startswith("linear"))
+    assert "█▅×" in line and "first 6:00, last 3:00, best 3:00" in line
+    doc = json.loads(run("stats", "--plot", "--json").output)
+    assert [a["green_seconds"] for a in doc["exercises"]["linear"]] == [360, 180, None]
+    pytest.importorskip("matplotlib")
+    assert doc["png"] and Path(doc["png"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_stats_plot_with_no_drills_says_how_to_start(env):
+    out = run("stats", "--plot").output
+    assert "no drills yet" in out
+
+
+def _two_failures_one_cause(name: str):
+    from bpdrill.core.diagnose import Diagnosis
+    from bpdrill.grading.report import CheckResult, ExerciseReport
+    cause = Diagnosis("transposed", "dW is the transpose of the right answer: your dW has shape (3, 2)",
+                      place=" (in Linear.backward, linear.py:40)", what="dW is the transpose of the right answer")
+    checks = [CheckResult(f"torch.{n}", f"dW matches PyTorch ({n})", "torch", "dW", False, 0, 1, "off",
+                          diagnosis=cause) for n in ("square", "batch")]
+    return ExerciseReport(name, f"{name}.py", 0, 2, "failed", checks)
+
+
+def test_the_report_says_one_more_check_in_the_singular_and_plainness_per_exercise():
+    from bpdrill.grading.report import RunReport, render
+    report = RunReport(1, "ws", [_two_failures_one_cause("linear"), _two_failures_one_cause("mse")])
+    text = render(report, plain={"mse"})
+    assert "also fails 1 more check:" in text and "1 more checks" not in text
+    linear, mse = text.split("\nmse")
+    assert "your dW has shape" in linear, "linear in full"
+    assert "your dW has shape" not in mse and "the gradient is transposed (in Linear.backward" in mse

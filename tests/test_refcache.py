@@ -74,3 +74,22 @@ def test_runs_without_a_seed_draw_fresh_pooled_seeds_and_seed_n_repeats_a_run(ca
     again = json.loads(CliRunner().invoke(cli, ["check", "linear", "--solution", "--json", "--seed",
                                                 str(third["seed"])]).output)
     assert again["exercises"] == third["exercises"]
+
+
+def _plain_check(*extra):
+    return json.loads(CliRunner().invoke(cli, ["check", "linear", "--solution", "--json", *extra]).output)
+
+
+def test_a_seed_given_with_seed_is_never_served_as_a_fresh_one(cache, tmp_path, monkeypatch):
+    monkeypatch.setenv("BPDRILL_WORKSPACE", str(tmp_path / "ws"))
+    assert _plain_check("--seed", "4242")["seed"] == 4242
+    assert refcache.pooled_seed(["linear"]) is None, "its references are kept, but not as fresh"
+    assert _plain_check()["seed"] != 4242
+    assert _plain_check("--seed", "4242")["seed"] == 4242, "a --seed run still repeats it"
+
+
+def test_the_seed_of_a_check_with_no_pool_is_not_served_again(cache, tmp_path, monkeypatch):
+    monkeypatch.setenv("BPDRILL_WORKSPACE", str(tmp_path / "ws"))
+    first = _plain_check()["seed"]  # drawn at random: the pool is empty
+    assert refcache.pooled_seed(["linear"]) is None
+    assert _plain_check()["seed"] != first

@@ -52,3 +52,11 @@ def test_rewording_every_check_changes_no_verdict_and_no_diagnosis(name, path, m
     after = _verdicts(name, path, 2000)
     assert before == after
     assert np.all([c.name.startswith("reworded") for c in grade_fresh(name, path, 2000).checks])
+
+
+def test_the_consistency_check_names_an_exercise_without_a_worked_derivation(monkeypatch):
+    from bpdrill.practice import explain
+    real = explain.has
+    monkeypatch.setattr(explain, "has", lambda name, lang: False if (name, lang) == ("mse", "zh") else real(name, lang))
+    assert [p for p in devcheck.problems() if "derivation" in p] == \
+        ["mse: no worked derivation practice/explanations/zh/mse.md (bpdrill explain)"]

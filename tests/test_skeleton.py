@@ -83,3 +83,64 @@ def test_forward_and_backward_docstrings_state_shapes(name):
         if qual.split(".")[-1] in ("forward", "backward", "step"):
             doc = ast.get_docstring(node) or ""
             assert re.search(r"\([A-Za-z_]+[,)]|shape", doc), f"{qual} states no shape"
+
+
+# ---- Chinese skeletons and blank pages (--lang zh) ----------------------------------------
+
+from bpdrill import catalog  # noqa: E402
+from bpdrill.practice import blank, workspace  # noqa: E402
+from bpdrill import devcheck  # noqa: E402
+
+HAN = re.compile(r"[\u4e00-\u9fff]")
+
+
+def _code_only(text: str) -> str:
+    """What a file computes: its syntax tree without docstrings."""
+    tree = ast.parse(text)
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr) \
+                and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
+            node.body = body[1:] or [ast.Pass()]
+    for node in ast.walk(tree):  # the TODO's message is translated text, not code
+        if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call):
+            node.exc.args = []
+    return ast.dump(tree)
+
+
+@pytest.mark.parametrize("name", catalog.names())
+def test_a_chinese_skeleton_is_the_english_one_with_chinese_docstrings_and_todos(name):
+    english, chinese = skeleton.for_exercise(name, "en"), skeleton.for_exercise(name, "zh")
+    assert _code_only(chinese) == _code_only(english), "code and identifiers unchanged"
+    assert skeleton.untranslated(name) == []
+    tree = ast.parse(chinese)
+    assert HAN.search(ast.get_docstring(tree)), "the task text is Chinese"
+    assert "你的任务" in ast.get_docstring(tree)
+    todos = [line for line in chinese.splitlines() if line.lstrip().startswith("# TODO:")]
+    assert todos and all(HAN.search(line) for line in todos)
+
+
+@pytest.mark.parametrize("name", catalog.names())
+def test_a_chinese_blank_page_keeps_the_code_of_the_english_one_and_the_task(name):
+    english, chinese = blank.blank_for(name, "en"), blank.blank_for(name, "zh")
+    assert _code_only(chinese) == _code_only(english)
+    assert "你的任务" in ast.get_docstring(ast.parse(chinese))
+
+
+def test_a_workspace_made_in_chinese_has_chinese_skeletons_that_count_as_untouched(tmp_path, monkeypatch):
+    from bpdrill import i18n
+    monkeypatch.setattr(i18n, "_lang", "zh")
+    workspace.ensure(tmp_path)
+    assert "你的任务" in (tmp_path / "linear.py").read_text(encoding="utf-8")
+    assert workspace.is_untouched(tmp_path, "linear")
+    assert workspace.reset(tmp_path, "linear") is None, "a fresh skeleton is not kept as an attempt"
+
+
+def test_the_consistency_check_names_a_docstring_without_chinese(monkeypatch):
+    original = skeleton.chinese
+    table = original("relu")
+    trimmed = {"docstrings": {k: v for k, v in table["docstrings"].items() if k != "ReLU.forward"},
+               "todos": table["todos"]}
+    monkeypatch.setattr(skeleton, "chinese", lambda name: trimmed if name == "relu" else original(name))
+    assert [p for p in devcheck.problems() if "skeleton_zh" in p] == \
+        ["relu: practice/skeleton_zh/relu.toml lacks the docstring of ReLU.forward"]

@@ -61,6 +61,10 @@ def test_wheel_installs_into_a_fresh_venv_and_drills_outside_the_repo(tmp_path):
     solved = sh(bpdrill, "check", "linear", cwd=practice, env=env, check=False)
     assert solved.returncode == 0, solved.stdout + solved.stderr
     assert "solved in" in solved.stdout
+    assert "First full marks for linear" in solved.stdout, "the derivations ship in the wheel"
+    assert "陷阱" in sh(bpdrill, "--lang", "zh", "explain", "linear", cwd=practice, env=env).stdout
+    sh(bpdrill, "--lang", "zh", "init", "practice_zh", cwd=away, env=env)
+    assert "你的任务" in (away / "practice_zh" / "linear.py").read_text(encoding="utf-8")
     assert "linear" in sh(bpdrill, "stats", cwd=practice, env=env).stdout
 
     # Interview rehearsal from the wheel: blank pages, the question bank and the schedule.

@@ -14,7 +14,7 @@ from importlib import resources
 from bpdrill import catalog, i18n
 from bpdrill.core.judge import Check
 from bpdrill.grading import registry
-from bpdrill.practice import skeleton, workspace
+from bpdrill.practice import explain, skeleton, workspace
 
 
 def problems() -> list[str]:
@@ -34,6 +34,7 @@ def problems() -> list[str]:
                 found.append(f"{name}: catalog.toml has no {field}")
         if len(meta.hints) != 3 or len(meta.hints_zh) != 3:
             found.append(f"{name}: catalog.toml needs three hints and three hints_zh")
+        found += explain.missing([name])
         if not resources.files("bpdrill.solutions").joinpath(f"{name}.py").is_file():
             found.append(f"{name}: solutions/{name}.py is missing")
             continue
@@ -51,6 +52,7 @@ def problems() -> list[str]:
             found.append(f"{name}: check ids repeat: {sorted({i for i in ids if ids.count(i) > 1})}")
         if not all(isinstance(c, Check) for c in unit.checks):
             found.append(f"{name}: CHECKS holds something that is not a Check")
+        found += [f"{name}: practice/skeleton_zh/{name}.toml lacks {what}" for what in skeleton.untranslated(name)]
         if name in skeleton.stale():
             found.append(f"{name}: exercises/{name}.py is out of date: run `python -m bpdrill.practice.skeleton`")
         found += _untranslated(name, unit)

@@ -99,6 +99,8 @@ def check(session, names, all_, as_json, seed, solution, timeout, verbose):
     clock = None
     hist = session.history() if ws is not None else None
     active = record_checks(hist, ws, reports, seed, unchanged_hashes(files, hashes)) if ws is not None else None
+    if active is not None and active.exercise not in files:
+        active = None  # a drill of another exercise: its clock says nothing about these checks
     if active is not None:
         clock = {"exercise": active.exercise, "elapsed_seconds": active.elapsed(),
                  "limit_seconds": active.limit_seconds, "solved": active.solved,
@@ -111,5 +113,21 @@ def check(session, names, all_, as_json, seed, solution, timeout, verbose):
     else:
         if clock is not None:
             click.echo(click.style(clock["line"], bold=True) + "\n")
-        click.echo(render(report, verbose=verbose, style=click.style, plain=interview.is_interview(hist, active)))
+        click.echo(render(report, verbose=verbose, style=click.style, plain=interview.plain_names(hist, active)))
+        if ws is not None:
+            _first_full_marks(hist, ws, [r.name for r in reports if r.status == "passed"])
     sys.exit(0 if report.all_passed else 1)
+
+
+def _first_full_marks(hist, ws, passed: list[str]) -> None:
+    """The worked derivation, once, after an exercise's first full marks in this workspace (more
+    than one at once: where to read them)."""
+    from bpdrill.practice import explain
+    first = [name for name in passed if explain.first_full_marks(hist, str(ws), name)]
+    if len(first) == 1:
+        click.echo("\n" + click.style(t("First full marks for {name}. How it is derived (again any time: "
+                                         "bpdrill explain {name}):", name=first[0]), bold=True) + "\n")
+        click.echo(explain.text(first[0], i18n.language()))
+    elif first:
+        click.echo("\n" + t("First full marks for {names}: `bpdrill explain NAME` shows how each is derived",
+                             names=", ".join(first)))

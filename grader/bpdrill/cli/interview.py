@@ -16,7 +16,7 @@ import time
 import click
 
 from bpdrill import catalog, i18n
-from bpdrill.practice import history, interview, questions, srs, workspace
+from bpdrill.practice import drill, history, interview, questions, srs, workspace
 from bpdrill.grading import runner
 from bpdrill.cli.common import FiniteRange, UsageProblem, common
 from bpdrill.practice.record import record_checks
@@ -48,17 +48,6 @@ def _open_deck(hist) -> srs.Deck:
     return deck
 
 
-def format_interval(seconds: float) -> str:
-    """'in 10 min', 'in 3 h', 'in 4 days' (rounded), or 'now'."""
-    if seconds < 60:
-        return t("now")
-    if seconds < 3600:
-        return t("in {n} min", n=round(seconds / 60))
-    if seconds < 86400:
-        return t("in {n} h", n=round(seconds / 3600))
-    return t("in {n} days", n=round(seconds / 86400))
-
-
 def due_exercise(hist) -> str | None:
     """For `drill --random`: the most overdue exercise (never the one just drilled), or None."""
     return _open_deck(hist).pick_exercise(catalog.names(), avoid=interview.last_drilled(hist))
@@ -71,7 +60,7 @@ def ask_one(q: questions.Question, deck: srs.Deck | None, answer: str | None = N
     """Put one question, reveal the answer, take a self-rating and record it (deck: None records
     nothing). Returns what happened: {"question", "answered", "rating", "named", "missed"}."""
     lang = i18n.language()
-    click.echo(click.style(t("Question [{topic}, {kind}, level {level}] ({id})", topic=q.topic, kind=q.kind,
+    click.echo(click.style(t("Question [{topic}, {kind}, level {level}] ({id})", topic=q.topic, kind=_kind_word(q.kind),
                              level=q.level, id=q.id), bold=True))
     click.echo(q.text("question", lang) + "\n")
     ended = False
@@ -108,9 +97,14 @@ def ask_one(q: questions.Question, deck: srs.Deck | None, answer: str | None = N
         return result
     due = deck.review(srs.question_item(q.id), rating, source=source)
     click.echo(t("recorded: {rating}; next review {when}", rating=_rating_name(rating),
-                 when=format_interval(due - history.clock())))
+                 when=srs.when_words(due, history.clock())))
     result["rating"] = srs.RATING_NAMES[rating]
     return result
+
+
+def _kind_word(kind: str) -> str:
+    return {"concept": t("concept"), "derivation": t("derivation"), "oral": t("oral"),
+            "remedy": t("remedy")}.get(kind, kind)
 
 
 def _ask_rating() -> int | None:
@@ -185,17 +179,19 @@ def today(session, as_json):
     new_exercises = [n for n in catalog.names() if n not in deck.seen("exercise")]
     new_questions = [i for i in questions.ids() if i not in deck.seen("question")]
     if as_json:
-        click.echo(json.dumps({"due": [{**srs.to_json(c), "overdue_seconds": now - c.due} for c in due],
+        click.echo(json.dumps({"due": [{**srs.to_json(c), "overdue_seconds": now - c.due,
+                                        "overdue_days": -srs.days_between(now, c.due),
+                                        "when": srs.when_words(c.due, now)} for c in due],
                                "new_exercises": new_exercises, "new_questions": new_questions},
                               indent=2, ensure_ascii=False))
         return
     if not due:
-        click.echo(t("nothing is due now."))
+        click.echo(t("nothing is due today."))
     else:
         click.echo(click.style(t("{count} due, most overdue first:", count=len(due)), bold=True))
         kinds = {"exercise": t("exercise"), "question": t("question")}
         for c in due:
-            click.echo(f"  {kinds[c.kind]:<9} {c.key:<32} {t('overdue {time}', time=format_seconds(now - c.due)):<18} "
+            click.echo(f"  {kinds[c.kind]:<9} {c.key:<32} {srs.when_words(c.due, now):<18} "
                        f"{_title(c)}")
     click.echo(t("never practised: {exercises} exercises, {questions} questions",
                  exercises=len(new_exercises), questions=len(new_questions)))
@@ -208,6 +204,9 @@ def today(session, as_json):
 def _coding_part(hist, deck, ws, name: str, limit_minutes: float, mock_id: int) -> dict:
     ex = catalog.get(name)
     lang = i18n.language()
+    replaced = drill.replaced_line(hist.active_drill(str(ws)))
+    if replaced:
+        click.echo(replaced)
     started = interview.start(hist, ws, name, limit_minutes, mock_id)
     click.echo(click.style(t("Exercise: {title} ({name}), blank page", title=ex.text("title", lang), name=name),
                            bold=True))
@@ -330,8 +329,13 @@ def summary(parts: list, minutes: float) -> str:
 def _missed_text(part: dict, missed: str) -> str:
     """A missed key point (stored in English) or mistake id, in the learner's language."""
     if part["kind"] == "exercise":
-        from bpdrill.core.plain import descriptions
-        return descriptions().get(missed, missed)
+        from bpdrill.core.plain import named
+        from bpdrill.grading import registry
+        try:
+            mistakes = getattr(registry.get(part["item"]).module, "MISTAKES", ())
+        except (KeyError, ImportError):
+            mistakes = ()
+        return named(missed, mistakes)
     try:
         for point in questions.get(part["item"]).key_points:
             if point.en == missed:

@@ -23,6 +23,7 @@ COMMANDS = {
     "hint": "bpdrill.cli.practice:hint",
     "watch": "bpdrill.cli.practice:watch",
     "solution": "bpdrill.cli.practice:solution",
+    "explain": "bpdrill.cli.practice:explain",
     "reset": "bpdrill.cli.practice:reset",
     "stats": "bpdrill.cli.practice:stats",
     "init": "bpdrill.cli.practice:init",

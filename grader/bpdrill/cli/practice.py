@@ -43,12 +43,15 @@ def drill_command(session, name, pick, minutes, blank_page):
     if not hist.can_write():  # before the skeleton is laid: no drill, nothing touched
         raise click.ClickException(t("no drill started: it needs the practice history (see the warning above)"))
     name = name or due_exercise(hist) or drill.pick_random(hist, str(ws))
+    replaced = drill.replaced_line(hist.active_drill(str(ws)))
     try:
         started = (interview.start if blank_page else drill.start)(hist, ws, name, minutes)
     except workspace.WorkspaceError as exc:
         raise UsageProblem(str(exc)) from None
     if started.drill is None:
         raise click.ClickException(t("no drill started: it needs the practice history (see the warning above)"))
+    if replaced:
+        click.echo(replaced)
     ex = catalog.get(name)
     lang = i18n.language()
     click.echo(click.style(t("Drill: {title} ({name})", title=ex.text("title", lang), name=name), bold=True))
@@ -68,11 +71,17 @@ def drill_command(session, name, pick, minutes, blank_page):
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of a table.")
+@click.option("--plot", is_flag=True,
+              help="Time to green per exercise over attempts: a terminal chart, and a PNG with the `see` extra.")
+@click.option("--open", "open_it", is_flag=True, help="With --plot: open the PNG where a viewer exists.")
 @common
-def stats(session, as_json):
+def stats(session, as_json, plot, open_it):
     """Your practice history per exercise in this workspace: attempts, times to green, scores, trend."""
     ws = session.workspace(create=False)
     hist = session.history()
+    if plot:
+        _plot(hist, ws, as_json, open_it)
+        return
     rows = [interview.practice_stats(hist, name, str(ws)) for name in catalog.names()]
     extra, extra_lines = stats_extra(hist)
     if as_json:
@@ -94,6 +103,50 @@ def stats(session, as_json):
         click.echo("\n" + t("{count} solved drills ran over their time limit", count=over))
     for line in extra_lines:
         click.echo(line)
+
+
+def _plot(hist, ws, as_json: bool, open_it: bool) -> None:
+    """stats --plot: each exercise's times to green over its attempts."""
+    from bpdrill.explore import plots
+    from bpdrill.practice import progress
+    ids = interview.drill_ids(hist)
+    series = {name: progress.attempts(hist, name, str(ws), ids) for name in catalog.names()}
+    series = {name: runs for name, runs in series.items() if runs}
+    png, missing = None, None
+    if any(a.green_seconds is not None for runs in series.values() for a in runs):
+        try:
+            png = plots.progress_png(series, plots.output_path("time_to_green.png"))
+        except plots.MissingExtra as exc:
+            missing = str(exc)
+    if as_json:
+        click.echo(json.dumps({"workspace": str(ws), "history": str(hist.path), "png": str(png) if png else None,
+                               "exercises": {name: [a.to_json() for a in runs] for name, runs in series.items()}},
+                              indent=2, ensure_ascii=False))
+        return
+    click.echo(click.style(t("Time to green over attempts in {path}", path=ws), bold=True))
+    if not series:
+        click.echo(t("no drills yet: `bpdrill drill NAME` starts one, and each solved drill adds a mark here"))
+        return
+    click.echo(t("one mark per drill, oldest first; its height is the time to full marks (lower is faster); "
+                 "× not solved") + "\n")
+    width = max(len(name) for name in series)
+    for name, runs in series.items():
+        times = [a.green_seconds for a in runs]
+        solved = [x for x in times if x is not None]
+        summary = ""
+        if solved:
+            summary = t("first {first}, last {last}, best {best}", first=format_seconds(solved[0]),
+                        last=format_seconds(solved[-1]), best=format_seconds(min(solved)))
+            verdict = progress.trend(solved)
+            if verdict:
+                summary += f" ({t(verdict)})"
+        click.echo(f"  {name:<{width}}  {progress.sparkline(times):<12}  {summary}")
+    if png is not None:
+        click.echo("\n" + t("plot: {path}", path=png))
+        if open_it:
+            plots.open_file(png)
+    elif missing:
+        click.echo("\n" + missing)
 
 
 # ---- hint -------------------------------------------------------------------------------
@@ -184,6 +237,35 @@ def solution(session, name, as_diff):
     click.echo("\n".join(lines))
 
 
+# ---- explain ----------------------------------------------------------------------------
+
+@click.command()
+@click.argument("name")
+@common
+def explain(session, name):
+    """The worked derivation of an exercise: what is cached, the chain rule with shapes, the
+    formula, the traps."""
+    from bpdrill.practice import explain as derivations
+    name = exercise_names([name])[0]
+    ws = session.workspace()
+    hist = session.history()
+    active = hist.active_drill(str(ws))
+    if active is not None and active.exercise == name and not active.solved:
+        question = t("A drill of {name} is running: reading the derivation ends it unsolved. Show it?", name=name)
+        try:
+            shown = click.confirm(question, default=False, err=True)
+        except click.Abort:  # no answer (no terminal): keep the drill going
+            shown = False
+        if not shown:  # a choice, not an error
+            click.echo(t("not shown; the drill goes on"))
+            return
+        hist.end_drill(active.id, solution_seen=True)
+    try:
+        click.echo(derivations.text(name, i18n.language()))
+    except KeyError:
+        raise UsageProblem(t("no derivation is written for {name} yet", name=name)) from None
+
+
 # ---- watch ------------------------------------------------------------------------------
 
 @click.command()
@@ -248,10 +330,17 @@ def _watch_round(name, path, ws, hist, timeout) -> str:
     text = "  ".join(line)
     failing = next((c for c in report.checks if not c.passed), None)
     if report.status == "passed":
-        return click.style(text + "  " + t("full marks"), fg="green")
+        from bpdrill.practice import explain
+        done = click.style(text + "  " + t("full marks"), fg="green")
+        if explain.first_full_marks(hist, str(ws), name):
+            done += "\n\n" + click.style(t("First full marks for {name}. How it is derived (again any time: "
+                                           "bpdrill explain {name}):", name=name), bold=True) + "\n\n" + \
+                explain.text(name, i18n.language())
+        return done
     detail = report.message or (f"{failing.name}: {failing.message}" if failing else "")
     if failing is not None and failing.diagnosis is not None:
-        detail += "\n    " + t("looks like:") + " " + diagnosis_text(failing.diagnosis, interview.is_interview(hist, active))
+        detail += "\n    " + t("looks like:") + " " + diagnosis_text(failing.diagnosis,
+                                                                  name in interview.plain_names(hist, active))
     return text + "\n    " + detail
 
 

@@ -16,14 +16,19 @@ from bpdrill.i18n import t
 from bpdrill.core.places import qualified_name
 
 
+def _label(p: Probe) -> str:
+    """The array a probe is about (dW, dx ...), as the learner's code names it."""
+    return p.label or t("result")
+
+
 def _transposed(p: Probe):
     g, e = p.got, p.expected
     if g is None or e is None or g.ndim != 2 or e.ndim != 2 or g.shape != e.shape[::-1]:
         return None
     if close(g.T, e):
         square = t(" (the shapes agree only when it is square)") if e.shape[0] == e.shape[1] else ""
-        return {"evidence": t("got has shape {got}, the transpose of {expected}, and got.T is right{square}",
-                              got=g.shape, expected=e.shape, square=square)}
+        return {"evidence": t("your {label} has shape {got}, the transpose of {expected}, and its transpose is "
+                              "right{square}", label=_label(p), got=g.shape, expected=e.shape, square=square)}
     return None
 
 
@@ -32,7 +37,8 @@ def _transposed_square(p: Probe):
     if g is None or e is None or g.ndim != 2 or g.shape != e.shape or g.shape[0] != g.shape[1]:
         return None
     if close(g.T, e) and not close(g, e):
-        return {"evidence": t("got[i, j] equals the right value at [j, i] for every element")}
+        return {"evidence": t("your {label}[i, j] equals the right value at [j, i] for every element",
+                              label=_label(p))}
     return None
 
 
@@ -57,8 +63,8 @@ def _bias_not_summed(p: Probe):
     if g.shape[0] < 2 and not (g.shape[0] == 1 and p.sizes().get("N") == 1 and _unsummed_elsewhere(p)):
         return None
     if close(g.sum(axis=0), e):
-        return {"evidence": t("got has shape {got}, one row per example, and its sum over the "
-                              "batch (axis 0) is right", got=g.shape)}
+        return {"evidence": t("your {label} has shape {got}, one row per example, and its sum over the "
+                              "batch (axis 0) is right", label=_label(p), got=g.shape)}
     return None
 
 
@@ -68,8 +74,8 @@ def _summed_wrong_axis(p: Probe):
     if g is None or e is None or e.ndim != 1 or g.ndim != 1 or n is None:
         return None
     if g.shape == (n,) and e.shape != (n,):
-        return {"evidence": t("got has shape {got}: one value per example, so the sum ran over "
-                              "the features (axis 1); expected {expected}", got=g.shape, expected=e.shape)}
+        return {"evidence": t("your {label} has shape {got}: one value per example, so the sum ran over "
+                              "the features (axis 1); expected {expected}", label=_label(p), got=g.shape, expected=e.shape)}
     return None
 
 

@@ -8,7 +8,7 @@ the first clause of its own sentence, which says what is wrong before any eviden
 """
 from __future__ import annotations
 
-from bpdrill.i18n import t
+from bpdrill.i18n import language, t
 
 
 def descriptions() -> dict:
@@ -68,3 +68,18 @@ def describe(diagnosis) -> str:
     what = (descriptions().get(diagnosis.name) or getattr(diagnosis, "what", "")
             or t("a known mistake: {name}", name=diagnosis.name))
     return what + (getattr(diagnosis, "place", "") or "")
+
+
+def named(name: str, mistakes=()) -> str:
+    """A mistake's plain description from its id alone (a mock round's summary keeps ids): the
+    description written here, else the first clause of the mistake's own sentence (mistakes:
+    the exercise's Mistake objects), else its id in words."""
+    if name in descriptions():
+        return descriptions()[name]
+    for mistake in mistakes:
+        if mistake.name == name:
+            from bpdrill.core.diagnose import first_clause
+            head = first_clause((mistake.says_zh if language() == "zh" else "") or t(mistake.says))
+            if head and "{" not in head:
+                return head
+    return name.replace("_", " ")

@@ -138,6 +138,33 @@ def capstone_png(result, path: Path) -> Path:
     return _save(fig, path)
 
 
+def progress_png(series: dict, path: Path) -> Path:
+    """Time to green over attempts: one line per exercise (name -> [progress.Attempt]); solved
+    attempts only, interview-mode ones drawn hollow."""
+    fig = _figure(8.5, 4.8)
+    ax = fig.subplots()
+    for name, runs in series.items():
+        solved = [a for a in runs if a.green_seconds is not None]
+        if not solved:
+            continue
+        line, = ax.plot([a.number for a in solved], [a.green_seconds / 60 for a in solved], "-", marker="o",
+                        markersize=4, label=name)
+        hollow = [a for a in solved if a.interview]
+        if hollow:
+            ax.plot([a.number for a in hollow], [a.green_seconds / 60 for a in hollow], "o", markersize=8,
+                    markerfacecolor="none", color=line.get_color())
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.set_xlabel("attempt (drill) of the exercise")
+    ax.set_ylabel("minutes to full marks")
+    ax.set_title("Time to green over attempts (hollow rings: interview mode)", fontsize=11)
+    ax.set_ylim(bottom=0)
+    ax.grid(True, alpha=0.3)
+    if ax.lines:
+        ax.legend(fontsize=8, ncol=2)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
 def _ratio(value: float) -> str:
     if not np.isfinite(value):
         return "overflow"

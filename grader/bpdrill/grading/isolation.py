@@ -337,18 +337,15 @@ def _reap_strays(workers: set) -> None:
             pass
 
 
-def zygote_serve(fd: int) -> int:
+def zygote_serve(fd: int, names: list[str] | None = None) -> int:
     """The zygote's loop (python -I -m bpdrill.grading.zygote FD): started with a minimal
     environment before any reference, seed or hidden input exists, it imports what a worker
     needs, then forks one worker per request. A worker's memory is the zygote's plus its own
     job folder: no answers, no other exercise's inputs, no helper, no grader environment."""
     import json
     import socket
-    for name in registry_names():
-        try:
-            registry.get(name)  # every exercise's module, imported once here rather than per worker
-        except Exception:  # noqa: BLE001 - that exercise's worker will say what is wrong
-            pass
+    for name in names or registry_names():
+        _import_exercise(name)  # the exercises of this run, imported once here rather than per worker
     from bpdrill import i18n
     for lang in i18n.LANGS:  # every table read now: a sandboxed worker cannot read the package's files
         i18n.set_language(lang)
@@ -367,6 +364,8 @@ def zygote_serve(fd: int) -> int:
             break
         request = json.loads(data)
         if request["op"] == "spawn":
+            if request.get("exercise"):
+                _import_exercise(request["exercise"])  # another exercise than the zygote began with
             preload = request.get("preload") or ""
             if preload.startswith("bpdrill."):  # a task's trusted module: imported here, where files can be read
                 try:
@@ -421,15 +420,22 @@ def registry_names() -> list[str]:
     return registry.names()
 
 
+def _import_exercise(name: str) -> None:
+    try:
+        registry.get(name)
+    except Exception:  # noqa: BLE001 - that exercise's worker will say what is wrong
+        pass
+
+
 class Zygote:
     """The grader's end of the zygote: spawn a worker for a job folder, reap it."""
 
-    def __init__(self):
+    def __init__(self, names: list[str] | None = None):
         import socket
         self.sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             self.proc = subprocess.Popen(
-                [sys.executable, "-I", "-m", "bpdrill.grading.zygote", str(theirs.fileno())],
+                [sys.executable, "-I", "-m", "bpdrill.grading.zygote", str(theirs.fileno()), ",".join(names or [])],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                 pass_fds=(theirs.fileno(),), env=zygote_environment(), cwd="/", start_new_session=True)
         finally:
@@ -444,9 +450,11 @@ class Zygote:
             raise OSError("the zygote ended")
         return json.loads(answer)
 
-    def spawn(self, job_dir: str, out_w: int, err_w: int, preload: str = "") -> int:
-        """preload: a trusted module the job's task lives in (imported before the fork)."""
-        return int(self._ask({"op": "spawn", "dir": job_dir, "preload": preload}, [out_w, err_w])["pid"])
+    def spawn(self, job_dir: str, out_w: int, err_w: int, preload: str = "", exercise: str = "") -> int:
+        """preload: a trusted module the job's task lives in; exercise: the exercise whose module
+        the worker drives (both imported before the fork, where the package can be read)."""
+        return int(self._ask({"op": "spawn", "dir": job_dir, "preload": preload, "exercise": exercise},
+                             [out_w, err_w])["pid"])
 
     def reap(self, pid: int) -> int | None:
         return self._ask({"op": "reap", "pid": pid})["code"]
@@ -466,20 +474,28 @@ class Zygote:
 _zygote: Zygote | None = None
 
 
-def zygote() -> Zygote | None:
-    """The running zygote (started on first use, again if it died); None where it cannot run."""
+def zygote(names: list[str] | None = None) -> Zygote | None:
+    """The running zygote (started on first use, again if it died); None where it cannot run.
+    names: the exercises it imports before its first fork (default: every exercise). A command
+    starts it as early as it can (start_zygote), so that its imports overlap the grader's own."""
     global _zygote
     if not CAN_FORK:
         return None
     if _zygote is not None and _zygote.alive():
         return _zygote
     try:
-        _zygote = Zygote()
+        _zygote = Zygote(names)
     except (OSError, AttributeError, ValueError):
         _zygote = None
         return None
     atexit.register(stop_zygote)
     return _zygote
+
+
+def start_zygote(names: list[str]) -> None:
+    """Start the zygote now, importing just these exercises (a run's first step: its imports
+    overlap drawing the hidden inputs and loading the references)."""
+    zygote(names)
 
 
 def stop_zygote() -> None:
@@ -537,7 +553,8 @@ class _Worker:
             if self.zygote is None:
                 break
             try:
-                self.pid = self.zygote.spawn(self.dir, out_w, err_w, self.job.get("task", "").partition(":")[0])
+                self.pid = self.zygote.spawn(self.dir, out_w, err_w, self.job.get("task", "").partition(":")[0],
+                                             self.job.get("exercise", ""))
                 break
             except (OSError, ValueError, KeyError):
                 self.zygote = None

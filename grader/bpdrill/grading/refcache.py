@@ -216,13 +216,20 @@ def covered(names: list[str], seed: int | None) -> bool:
 
 
 def mark_used(names: list[str], seed: int) -> None:
-    """These exercises have seen this seed's inputs: later runs draw another (a --seed run still
-    finds its references)."""
+    """These exercises have seen this seed's inputs (a check drew it, pooled or given with
+    --seed): later runs draw another (a --seed run still finds its references)."""
     for name in names:
         try:
             (_folder(name) / f"{seed}.used").touch()
         except OSError:
             pass
+
+
+def is_used(name: str, seed: int) -> bool:
+    try:
+        return (_folder(name) / f"{seed}.used").exists()
+    except OSError:
+        return False
 
 
 def fresh_count(name: str) -> int:

@@ -24,7 +24,7 @@ import numpy as np
 from bpdrill.grading import helper as helper_process
 from bpdrill.core import protocol
 from bpdrill.grading import registry
-from bpdrill.grading.refcache import POOL, flatten, fresh_count, load, store, unflatten
+from bpdrill.grading.refcache import POOL, flatten, fresh_count, is_used, load, mark_used, store, unflatten
 
 
 # ---- what the helper process hands an exercise's reference function -------------------------
@@ -209,6 +209,8 @@ def fill(names: list[str], count: int = POOL) -> int:
         if not low:
             return 0
         seed = secrets.randbelow(2**31)
+        if any(is_used(name, seed) for name in low):  # a check has drawn it: never served as fresh
+            continue
         for name in low:
             scenarios = registry.get(name).scenarios_for(seed)
             store(name, seed, scenarios, compute(name, scenarios))
@@ -273,10 +275,13 @@ class References:
         return reference
 
     def close(self) -> None:
-        """Keep what was computed; stop the helper (killed if its answers were never needed)."""
+        """Keep what was computed, and mark this run's seed used (kept, its references serve a
+        later --seed run of it, never a check that asks for a fresh seed); stop the helper
+        (killed if its answers were never needed)."""
         if self.keep:
             for name in self.computed:
                 store(name, self.seed, self.scenarios[name], self.known[name])
+            mark_used(list(self.scenarios), self.seed)
         if self.server is not None:
             self.server.close()
 

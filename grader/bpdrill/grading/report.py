@@ -105,9 +105,12 @@ _STATUS_COLOUR = {"passed": "green", "partial": "yellow", "failed": "red",
                   "not_started": "bright_black", "error": "red"}
 
 
-def render(report: RunReport, verbose: bool = False, style=lambda text, **kw: text, plain: bool = False) -> str:
+def render(report: RunReport, verbose: bool = False, style=lambda text, **kw: text, plain=False) -> str:
     """The report as text for a terminal; style is click.style or the identity. plain (interview
-    mode): a diagnosis names the mistake and its place, without the evidence and the advice."""
+    mode): a diagnosis names the mistake and its place, without the evidence and the advice;
+    True for every exercise, or the names of the exercises it applies to (the one an
+    interview drill is about: another exercise checked beside it reads as in practice)."""
+    plain_for = (lambda name: plain) if isinstance(plain, bool) else (lambda name: name in plain)
     lines = [t("seed {seed}  (repeat with --seed {seed})", seed=report.seed), ""]
     width = max((len(e.name) for e in report.exercises), default=0)
     ok, fail = t("ok"), t("FAIL")
@@ -133,14 +136,16 @@ def render(report: RunReport, verbose: bool = False, style=lambda text, **kw: te
                 continue  # the exercise's message already says it (not started, crashed ...)
             lines.append(f"    {_mark(fail, 'red', style)}{c.shown or c.name}{_where(c)}")
             lines.append(f"         {visible(c.message)}")
-            said = diagnosis_text(c.diagnosis, plain) if c.diagnosis is not None else None
+            said = diagnosis_text(c.diagnosis, plain_for(e.name)) if c.diagnosis is not None else None
             if said is not None and (verbose or said not in shown_diagnoses):
                 shown_diagnoses.add(said)
                 lines.append(f"         {style(t('looks like:'), fg='yellow')} {visible(said)}")
             if verbose:
                 lines.extend(f"         {visible(d)}" for d in c.details)
             if len(group) > 1:
-                lines.append("         " + t("the same cause also fails {count} more checks:", count=len(group) - 1))
+                more = len(group) - 1
+                lines.append("         " + (t("the same cause also fails 1 more check:") if more == 1 else
+                                            t("the same cause also fails {count} more checks:", count=more)))
                 for other in group[1:]:
                     free = t(" (no points lost: the cause is counted once)") if other.score == other.max_score else ""
                     lines.append(f"           - {other.shown or other.name}{_where(other)}{free}")

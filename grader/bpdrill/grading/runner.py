@@ -11,7 +11,7 @@ from bpdrill import i18n
 from bpdrill.grading import reference, registry
 from bpdrill.grading.limits import DEFAULT_TIMEOUT
 from bpdrill.i18n import t
-from bpdrill.grading.isolation import WorkerOutcome, kill_all, run_workers
+from bpdrill.grading.isolation import WorkerOutcome, kill_all, run_workers, start_zygote
 from bpdrill.core.judge import Evidence, Failed, ScenarioError
 from bpdrill.core.places import describe_error, place
 from bpdrill.grading.report import CheckResult, ExerciseReport, cap_root_causes
@@ -123,6 +123,8 @@ def run_checks(files: dict, seed: int, timeout: float = DEFAULT_TIMEOUT,
     cores; execute(job, scenarios, timeout) replaces them (the tests' trusted in-process path,
     which also computes references in process). helper: a reference helper process the command
     started early (bpdrill.grading.helper.early), handed to the run."""
+    if execute is None:
+        start_zygote(list(files))  # its imports overlap drawing the inputs and loading references
     prepared = {name: build_job(name, path, seed) for name, path in files.items()}
     references = reference.References(seed, prepared, inline=execute is not None, keep=keep_references,
                                       helper=helper)

@@ -35,7 +35,7 @@ import numpy as np
 from bpdrill.core import compare
 from bpdrill.core.diagnose import Mistake, close
 from bpdrill.core.driving import perturbed_outputs, snapshot
-from bpdrill.core.judge import Check, matches_reference, numgrad_check, shape_check, unchanged_check
+from bpdrill.core.judge import Check, Failed, matches_reference, numgrad_check, shape_check, unchanged_check
 from bpdrill.core.protocol import Scenario, describe
 from bpdrill.i18n import t
 
@@ -51,6 +51,7 @@ class Layer:
     inputs: tuple = ("x",)  # forward's arrays with a gradient, in forward's order
     fixed: tuple = ()  # forward's other arrays (a mask, indices), after the inputs
     params: tuple = ()  # attributes the grader sets before forward ("W", or "ln1.gamma")
+    frozen: tuple = ()  # attributes the grader sets that get no gradient (LoRA's W, b): no dW is written
     outputs: tuple = ("out",)  # what forward returns (a tuple when several)
     returns: tuple | None = None  # what backward returns: default d<input> for each input
     make: Callable | None = None  # (learner module, scenario) -> the object; default cls()
@@ -81,6 +82,11 @@ class Layer:
         of = dict(zip(self.returned, self.inputs))
         of.update({g.replace(".", "_"): p for g, p in self.set_grads.items()})
         return of
+
+    @property
+    def frozen_grads(self) -> dict:
+        """The gradient attributes backward must not write -> the frozen parameter: dW -> W."""
+        return {_grad_path(p): p for p in self.frozen}
 
     @property
     def differentiable(self) -> tuple:
@@ -179,7 +185,7 @@ def _backward(spec: Layer, obj, s: Scenario, suffix: str = "", measure: bool = F
 def build(spec: Layer, module, s: Scenario):
     """The learner's object with the grader's parameters in it."""
     obj = spec.make(module, s) if spec.make else getattr(module, spec.cls)()
-    for p in spec.params:
+    for p in (*spec.params, *spec.frozen):
         _set(obj, p, s[p])
     return obj
 
@@ -206,11 +212,12 @@ def drive(spec: Layer, module, s: Scenario) -> dict:
             out[f"plus.{name}"], out[f"minus.{name}"] = perturbed_outputs(outputs, held[name], s.params["h"])
         return out
     given = {name: s[name] for name in (*spec.inputs, *spec.fixed, *spec.upstream) if name in s}
-    params = {p: _get(obj, p) for p in spec.params}
+    params = {p: _get(obj, p) for p in (*spec.params, *spec.frozen)}
     first = _as_tuple(obj.forward(*[given[n] for n in spec.inputs], *[given.get(n) for n in spec.fixed],
                                   **spec.extra_args), spec.outputs, "forward")
     out = {o: snapshot(v) for o, v in zip(spec.outputs, first)}
     out.update(_backward(spec, obj, _Given(s, given)))
+    out.update({f"wrote.{_key(g)}": _written(obj, g) for g in spec.frozen_grads})
     if spec.has_second(s):
         out.update(_backward(spec, obj, s, SECOND))
     if spec.has_new(s):  # a new forward: backward must use it
@@ -224,6 +231,14 @@ def drive(spec: Layer, module, s: Scenario) -> dict:
     out.update({f"after.{name}": value for name, value in given.items()})
     out.update({f"after.{p}": value for p, value in params.items()})
     return out
+
+
+def _written(obj, path: str) -> bool:
+    """Did backward write a gradient attribute (one that is not None)?"""
+    try:
+        return _get(obj, path) is not None
+    except AttributeError:
+        return False
 
 
 class _Given:
@@ -259,11 +274,12 @@ def _one_call(spec: Layer, ref, arrays: dict, upstream: list, inputs_suffix: str
         leaves[name] = ref.leaf(arrays.get(f"{name}{inputs_suffix}", arrays[name]))
     for p in spec.params:
         leaves[p] = ref.leaf(arrays[p])
+    frozen = {p: ref.leaf(arrays[p], False) for p in spec.frozen}
     fixed = {}
     for name in spec.fixed:
         key = f"{name}{inputs_suffix}" if inputs_suffix else name
         fixed[name] = _tensor(ref, arrays[key]) if key in arrays else None
-    kwargs = {name.replace(".", "_"): v for name, v in {**leaves, **fixed}.items()}
+    kwargs = {name.replace(".", "_"): v for name, v in {**leaves, **frozen, **fixed}.items()}
     options = options or {}
     y = spec.torch(ref.torch, **kwargs, **spec.extra_args, **options)
     ys = y if isinstance(y, tuple) else (y,)
@@ -370,9 +386,25 @@ def checks(spec: Layer, torch_scenario: str, torch_title: str = "{key} matches P
                            matches_reference(*((f"{g}{NEW}", f"{g}{NEW}", g) for g in all_grads)),
                            "after a new forward, backward uses the new inputs",
                            "新的 forward 之后，backward 使用新的输入", call="new_forward"))
-    shown = purity if purity is not None else (*spec.inputs, *spec.fixed, *spec.params, *spec.upstream)
+    if spec.frozen:
+        found.append(Check("edge.frozen", "edge", tuple(_key(g) for g in spec.frozen_grads), 1, "basic",
+                           _nothing_written(spec), "the frozen {names} get no gradient",
+                           "冻结的 {names} 没有梯度", title_args=(("names", ", ".join(spec.frozen)),)))
+    shown = purity if purity is not None else (*spec.inputs, *spec.fixed, *spec.params, *spec.frozen,
+                                               *spec.upstream)
     found.append(unchanged_check(*shown))
     return found
+
+
+def _nothing_written(spec: Layer):
+    """backward wrote no gradient attribute for a frozen parameter (self.dW stays unset or None)."""
+    def judge(ev, check) -> None:
+        for g, p in spec.frozen_grads.items():
+            v = ev.value(check.scenario, f"wrote.{_key(g)}")
+            if v.kind != "bool" or v.value:
+                raise Failed(t("{grad} was written, but {param} is frozen: it gets no gradient",
+                               grad=g, param=p), target=_key(g))
+    return judge
 
 
 # ---- diagnosis ---------------------------------------------------------------------------
@@ -467,6 +499,16 @@ def _cache_modified(p):
     return None
 
 
+def _frozen_written(p):
+    """backward wrote self.d<frozen> (a value that is not None): what edge.frozen's run shows."""
+    if p.check.id != "edge.frozen" or not p.label:
+        return None
+    try:
+        written = p.ev.value(p.scenario, f"wrote.{p.label}")
+    except Failed:
+        return None
+    return {"evidence": ""} if written.kind == "bool" and written.value else None
+
 
 MISTAKES = [
     Mistake("accumulated_not_overwritten", "{label} grew across calls: after a second backward it "
@@ -484,4 +526,9 @@ MISTAKES = [
     Mistake("cache_modified_in_place", "backward changed what forward cached: {evidence}. Compute "
             "into a new array instead of modifying a cached one in place", _cache_modified,
             says_zh="backward 修改了 forward 缓存的值：{evidence}。把结果算到新数组里，不要原地修改缓存的数组"),
+    Mistake("frozen_given_gradient", "backward computed a gradient for a frozen parameter and stored it "
+            "in self.{label}. Frozen weights are not trained: leave them without a gradient (and save "
+            "the work and the memory)", _frozen_written,
+            says_zh="backward 为冻结的参数计算了梯度并存进了 self.{label}。冻结的权重不参与训练："
+                    "不要给它们梯度（还能省下计算和内存）"),
 ]

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bpdrill.core.judge import Check, matches_reference
 from bpdrill.core.protocol import Scenario
 from bpdrill.kinds import layer
 from bpdrill.kinds.layer import NEW, SECOND, perturb, twice  # noqa: F401 - the kind's vocabulary
@@ -75,6 +76,29 @@ def checks(spec: Loss, torch_scenario: str, torch_title: str = "{key} and the lo
     gradient."""
     options.setdefault("purity", (*spec.inputs, *spec.fixed))  # dout is a number: nothing to modify
     return layer.checks(spec, torch_scenario, torch_title, torch_title_zh, with_outputs=True, **options)
+
+
+def edge_check(spec: Loss, check_id: str, scenario: str, title: str, title_zh: str,
+               with_loss: bool = True) -> Check:
+    """An edge check on one scenario: every gradient (and the loss's value) as PyTorch's."""
+    keys = (*spec.grads, *(spec.outputs if with_loss else ()))
+    return Check(check_id, "edge", keys if len(keys) > 1 else keys[0], 1, scenario, matches_reference(*keys),
+                 title, title_zh)
+
+
+def default_dout_check(spec: Loss) -> Check:
+    """edge.default_dout: backward() called with no dout (the scenario `default`) means dout = 1."""
+    return edge_check(spec, "edge.default_dout", "default", "backward() with the default dout = 1",
+                      "使用默认的 dout = 1 调用 backward()", with_loss=False)
+
+
+def call(p) -> tuple[str, float]:
+    """(suffix of the inputs, dout) of the call a failed check is about: the first backward,
+    the second one (dout2, the same inputs) or the one after a new forward (<input>3, dout3)."""
+    params = p.ev.params(p.scenario)
+    if p.check.call == "new_forward":
+        return NEW, params["dout3"]
+    return "", params["dout2"] if p.check.call == "second" else params.get("dout", 1.0)
 
 
 def project(spec: Loss):

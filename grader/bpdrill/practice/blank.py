@@ -22,27 +22,30 @@ from bpdrill.practice import skeleton
 from bpdrill.practice.workspace import solution_path
 
 HEADER = "# Interview mode: a blank page generated from solutions/{name}.py. No hints: derive it yourself.\n"
+HEADER_ZH = "# 面试模式：由 solutions/{name}.py 生成的空白页。没有提示：自己推导。\n"
 TODO = 'raise NotImplementedError("TODO")'
 
 SHAPE = re.compile(r"\((?:[A-Za-z_0-9.*+ ]+,\s*)+(?:[A-Za-z_0-9.*+ ]+)?\)|\bshape\b|\(any shape\)")
-LABEL = re.compile(r"^\s*(Inputs?|Returns?|Parameters?|Attributes?|After backward|Sets|Updates)\b")
+LABEL = re.compile(r"^\s*(Inputs?\b|Returns?\b|Parameters?\b|Attributes?\b|After backward\b|Sets\b|Updates\b"
+                   r"|输入|返回|参数|属性|backward 之后|设置|更新)")  # the Chinese skeletons' labels too
+TASK = ("your task", "你的任务")
 ITEM = re.compile(r"^\s*(-\s|[A-Za-z_]+:\s|\"?[A-Za-z_0-9]+\"?:)")
 
 
-def make_blank(source: str, name: str) -> str:
-    """The blank page for a solution's source."""
-    text = skeleton.make_skeleton(source, name)
+def make_blank(source: str, name: str, lang: str = "en") -> str:
+    """The blank page for a solution's source, its docstrings in lang."""
+    text = skeleton.make_skeleton(source, name, lang)
     text = text.split("\n", 1)[1]  # the practice header goes; ours comes last
     text = _strip_docstrings(text)
     text = _strip_comments(text)
     text = re.sub(r"raise NotImplementedError\((['\"]).*?\1\)", TODO, text)
     text = re.sub(r"\n{4,}", "\n\n\n", text)
     text = re.sub(r"\n\n\n(?=[ ]+\S)", "\n\n", text)  # one blank line between methods
-    return HEADER.format(name=name) + text.lstrip("\n")
+    return (HEADER_ZH if lang == "zh" else HEADER).format(name=name) + text.lstrip("\n")
 
 
-def blank_for(name: str) -> str:
-    return make_blank(solution_path(name).read_text(encoding="utf-8"), name)
+def blank_for(name: str, lang: str = "en") -> str:
+    return make_blank(solution_path(name).read_text(encoding="utf-8"), name, lang)
 
 
 def _strip_comments(text: str) -> str:
@@ -108,7 +111,7 @@ def _paragraphs(doc: str) -> list[list[str]]:
 
 def _module_doc(doc: str) -> list[str]:
     paragraphs = _paragraphs(doc)
-    kept = paragraphs[:1] + [p for p in paragraphs[1:] if p[0].lstrip().lower().startswith("your task")]
+    kept = paragraphs[:1] + [p for p in paragraphs[1:] if p[0].lstrip().lower().startswith(TASK)]
     return _join(kept)
 
 
@@ -129,7 +132,7 @@ def _object_doc(doc: str) -> list[str]:
 def _first_sentence(paragraph: list[str]) -> tuple[list[str], list[str]]:
     """(the lines of the paragraph's first sentence, the lines after it)."""
     for end, line in enumerate(paragraph):
-        if line.rstrip().endswith((".", ":")):
+        if line.rstrip().endswith((".", ":", "。", "：")):
             return paragraph[:end + 1], paragraph[end + 1:]
     return paragraph, []
 

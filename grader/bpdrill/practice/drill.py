@@ -63,10 +63,22 @@ def pick_random(hist: History, workspace: str | None = None, rng: random.Random 
     return rng.choice(sorted(tied))
 
 
+def replaced_line(running: Drill | None) -> str | None:
+    """What starting a new drill does to the one running (None when none is running)."""
+    if running is None or running.ended is not None:
+        return None
+    return t("the drill of {name} that was running ({elapsed} elapsed) ends here, unsolved; its time is not "
+             "recorded", name=running.exercise, elapsed=format_seconds(running.elapsed()))
+
+
 def clock_line(drill: Drill) -> str:
     """'drill linear: 4:12 elapsed, 5:48 left of 10:00', or how far over time it is."""
     elapsed = drill.elapsed()
     limit = drill.limit_seconds
+    if drill.restored:
+        return t("drill {name}: green {time} after the blank page with an earlier attempt or the solution "
+                 "copied back: recorded as restored, not as a time", name=drill.exercise,
+                 time=format_seconds(elapsed))
     if drill.solved:
         over = drill.green_seconds - limit
         verdict = t("over the limit by {time}", time=format_seconds(over)) if over > 0 else t("within the limit")

@@ -36,7 +36,8 @@ CREATE TABLE IF NOT EXISTS drills (
     ended REAL,                 -- set when solved, abandoned for another drill, or given up
     green_seconds REAL,         -- time to the first full-marks check; may exceed the limit
     hints INTEGER NOT NULL DEFAULT 0,
-    solution_seen INTEGER NOT NULL DEFAULT 0
+    solution_seen INTEGER NOT NULL DEFAULT 0,
+    restored INTEGER NOT NULL DEFAULT 0   -- ended green by an earlier attempt copied back: no time
 );
 CREATE TABLE IF NOT EXISTS checks (
     id INTEGER PRIMARY KEY,
@@ -60,7 +61,7 @@ CREATE INDEX IF NOT EXISTS checks_by_exercise ON checks (exercise, at);
 CREATE INDEX IF NOT EXISTS drills_by_exercise ON drills (exercise, started);
 """
 # Columns added after the first release: (table, column, declaration), added to older files.
-ADDED_COLUMNS = (("checks", "file_hash", "TEXT"),)
+ADDED_COLUMNS = (("checks", "file_hash", "TEXT"), ("drills", "restored", "INTEGER NOT NULL DEFAULT 0"))
 
 
 EXTRA_SCHEMAS: list[str] = []  # tables other modules keep in this file (srs, interview): created on open too
@@ -77,6 +78,7 @@ class Drill:
     green_seconds: float | None
     hints: int
     solution_seen: int
+    restored: int = 0
 
     def elapsed(self) -> float:
         return (self.ended if self.ended is not None else clock()) - self.started
@@ -276,11 +278,14 @@ class History:
     # ---- checks ---------------------------------------------------------------------------
     @_writing(False)
     def record_check(self, exercise: str, workspace: str, score: int, max_score: int, status: str,
-                     seed: int, drill: Drill | None, file_hash: str | None = None) -> bool:
+                     seed: int, drill: Drill | None, file_hash: str | None = None,
+                     restored: bool = False) -> bool:
         """Record one exercise's check. Returns True when this check solved the running drill.
 
         file_hash identifies the file's content as checked (None when unknown), so that a file
-        changed since can be told from the one that passed.
+        changed since can be told from the one that passed. restored: the file is an earlier
+        attempt copied back (interview.looks_restored); full marks then end the drill as
+        restored, with no time to green.
         """
         now = clock()
         solved = False
@@ -290,7 +295,10 @@ class History:
             self.db.execute("INSERT INTO checks (exercise, workspace, at, score, max_score, status, seed, "
                             "drill_id, file_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                             (exercise, workspace, now, score, max_score, status, seed, drill_id, file_hash))
-            if drill_id is not None and score == max_score:
+            if drill_id is not None and score == max_score and restored:
+                self.db.execute("UPDATE drills SET restored = 1, ended = ? WHERE id = ? AND ended IS NULL",
+                                (now, drill_id))
+            elif drill_id is not None and score == max_score:
                 cursor = self.db.execute(
                     "UPDATE drills SET green_seconds = ? - started, ended = ? WHERE id = ? "
                     "AND green_seconds IS NULL AND ended IS NULL", (now, now, drill_id))

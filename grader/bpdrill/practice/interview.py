@@ -7,6 +7,7 @@ times apart from practice. A mock round is one row of mocks with its summary as 
 """
 from __future__ import annotations
 
+import ast
 import json
 import os
 from dataclasses import dataclass
@@ -14,9 +15,12 @@ from functools import lru_cache
 from pathlib import Path
 
 from bpdrill.practice import blank, drill, history, progress, srs, workspace
-from bpdrill import catalog
+from bpdrill import catalog, i18n
 from bpdrill.grading import registry
+from bpdrill.core import source
 from bpdrill.practice.history import History
+
+RESTORE_SECONDS = 90  # green this soon after the blank page, with an old file: restored, not solved
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS interview_drills (  -- drills run in interview mode (blank page, no hints)
@@ -39,11 +43,13 @@ if SCHEMA not in history.EXTRA_SCHEMAS:
 # ---- the blank page ---------------------------------------------------------------------
 
 def is_blank(ws: Path, name: str) -> bool:
+    """The file is a fresh blank page, in either language."""
     path = ws / f"{name}.py"
     try:
-        return workspace.read_text(path, ws) == blank.blank_for(name)
+        text = workspace.read_text(path, ws)
     except (OSError, workspace.WorkspaceError):
         return False
+    return any(text == blank.blank_for(name, lang) for lang in ("en", "zh"))
 
 
 def lay_blank(ws: Path, name: str) -> Path | None:
@@ -51,7 +57,7 @@ def lay_blank(ws: Path, name: str) -> Path | None:
     kept = None if is_blank(ws, name) else workspace.reset(ws, name)
     path = ws / f"{name}.py"
     tmp = path.with_suffix(".py.tmp")
-    tmp.write_text(blank.blank_for(name), encoding="utf-8")
+    tmp.write_text(blank.blank_for(name, i18n.language()), encoding="utf-8")
     os.replace(tmp, path)
     return kept
 
@@ -79,6 +85,12 @@ def is_interview(hist: History, drill_obj) -> bool:
     return drill_obj is not None and drill_obj.id in drill_ids(hist)
 
 
+def plain_names(hist: History | None, running) -> set[str]:
+    """The exercises whose diagnoses are plain (interview mode): the one an interview drill is
+    running on, and no other."""
+    return {running.exercise} if is_interview(hist, running) else set()
+
+
 def active(hist: History | None, ws: Path, name: str | None = None):
     """The running interview drill in this workspace (of name, if given), or None."""
     if hist is None or hist.db is None:
@@ -87,6 +99,48 @@ def active(hist: History | None, ws: Path, name: str | None = None):
     if running is None or (name is not None and running.exercise != name) or not is_interview(hist, running):
         return None
     return running
+
+
+def _code(text: str):
+    """What a file computes, for comparison: its syntax tree without docstrings (comments and
+    layout never reach the tree); the lines of code when it does not parse."""
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return [line for _, line in source.code_lines(text)]
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr) \
+                and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
+            node.body = body[1:] or [ast.Pass()]
+    return ast.dump(tree)
+
+
+def earlier_versions(ws: Path, name: str) -> list[str]:
+    """The texts a learner could copy back: every kept attempt of name, and the solution."""
+    texts = []
+    attempts = ws / workspace.ATTEMPTS
+    for path in sorted(attempts.glob(f"{name}-*.py")) if attempts.is_dir() else ():
+        try:
+            texts.append(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError):
+            continue
+    texts.append(workspace.solution_path(name).read_text(encoding="utf-8"))
+    return texts
+
+
+def looks_restored(hist: History | None, running, ws: Path, name: str, path: Path) -> bool:
+    """An interview drill of name turning green within RESTORE_SECONDS of its blank page, with
+    a file whose code is an earlier attempt's or the solution's: copied back, not written."""
+    if running is None or running.exercise != name or running.solved or not is_interview(hist, running):
+        return False
+    if running.elapsed() > RESTORE_SECONDS:
+        return False
+    try:
+        mine = _code(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):
+        return False
+    return any(_code(text) == mine for text in earlier_versions(ws, name))
 
 
 def note_check(hist: History | None, running, reports) -> None:

@@ -59,6 +59,38 @@ def exercise_stats(history: History, exercise: str, workspace: str | None = None
         sum(d.hints for d in drills), sum(1 for d in drills if d.solved and d.green_seconds > d.limit_seconds))
 
 
+@dataclass
+class Attempt:
+    """One drill of an exercise, for the picture of progress: its time to green or None."""
+    number: int  # 1, 2, ... in the order the drills started
+    started: float
+    green_seconds: float | None  # None: not solved (ended unsolved, restored, or still running)
+    interview: bool
+
+    def to_json(self) -> dict:
+        return {"attempt": self.number, "started": self.started, "green_seconds": self.green_seconds,
+                "interview": self.interview}
+
+
+def attempts(history: History, exercise: str, workspace: str | None = None, interview_ids=frozenset()) -> list:
+    """Every drill of exercise, in order, with its time to green (interview_ids: the drills run
+    in interview mode)."""
+    return [Attempt(number, d.started, d.green_seconds, d.id in interview_ids)
+            for number, d in enumerate(history.drills(exercise, workspace), 1)]
+
+
+BARS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(times: list) -> str:
+    """One mark per attempt, its height the time to green (the slowest a full block; lower is
+    faster); an attempt not solved is ×."""
+    solved = [x for x in times if x is not None]
+    top = max(solved, default=0.0) or 1.0
+    return "".join("×" if x is None else BARS[min(len(BARS) - 1, int(round((len(BARS) - 1) * x / top)))]
+                   for x in times)
+
+
 PROGRESS = ("passes_now", "solved_before", "in_progress", "not_started")
 
 

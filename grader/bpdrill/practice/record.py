@@ -14,9 +14,14 @@ def unchanged_hashes(files: dict, before: dict) -> dict:
 
 
 def record_checks(hist, ws: Path, reports, seed: int, hashes: dict):
-    """Record each exercise's result; the running drill as it stands after them, or None."""
+    """Record each exercise's result; the running drill as it stands after them, or None.
+
+    An interview drill turned green within seconds of its blank page by a file that is an
+    earlier attempt or the solution is recorded as restored, not as a time (and not reviewed)."""
     active = hist.active_drill(str(ws))
     for r in reports:
-        hist.record_check(r.name, str(ws), r.score, r.max_score, r.status, seed, active, hashes.get(r.name))
+        restored = r.status == "passed" and interview.looks_restored(hist, active, ws, r.name, Path(r.file))
+        hist.record_check(r.name, str(ws), r.score, r.max_score, r.status, seed, active, hashes.get(r.name),
+                          restored=restored)
     interview.note_check(hist, active, reports)
     return hist.drill(active.id) if active is not None else None

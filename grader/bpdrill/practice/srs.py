@@ -12,15 +12,22 @@ history is opened). A review rates one recall: again (1), hard (2), good (3), ea
 Drills are applied lazily (Deck.sync): every ended drill once, in the order they ended, so
 nothing has to hook the end of a drill. Times come from history.clock (a fake in tests);
 interval fuzzing is off, so the same history always gives the same schedule.
+
+Reviews are counted in days. FSRS's own learning steps (1 and 10 minutes) are made for flash
+cards; a code drill or a spoken question redone within the hour tests short-term memory, not
+recall. So the steps here are a day long, a card is never due again on the local day it was
+answered (its due time is at least the next local midnight), and an item is due on the day
+its due time falls in (due today means due, whatever the hour).
 """
 from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from bpdrill import catalog
 from bpdrill.practice import history
+from bpdrill.i18n import t
 
 AGAIN, HARD, GOOD, EASY = 1, 2, 3, 4
 RATINGS = {"again": AGAIN, "hard": HARD, "good": GOOD, "easy": EASY}
@@ -78,6 +85,39 @@ def _when(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, timezone.utc)
 
 
+STEPS = (timedelta(days=1),)  # learning and relearning steps: a day, not FSRS's minutes
+
+
+def day_start(seconds: float) -> float:
+    """The local midnight that begins the day of `seconds` (seconds since the epoch)."""
+    local = datetime.fromtimestamp(seconds).astimezone()
+    return local.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+
+
+def next_day(seconds: float) -> float:
+    """The local midnight after `seconds` (a day of 23 or 25 hours across a clock change too)."""
+    return day_start(day_start(seconds) + 36 * 3600)
+
+
+def days_between(earlier: float, later: float) -> int:
+    """Whole local days from the day of `earlier` to the day of `later` (0: the same day)."""
+    a = datetime.fromtimestamp(day_start(earlier)).date()
+    b = datetime.fromtimestamp(day_start(later)).date()
+    return (b - a).days
+
+
+def when_words(due: float, now: float) -> str:
+    """When a review falls, in days: 'due today', 'tomorrow', 'in 3 days', 'overdue by 2 days'."""
+    days = days_between(now, due)
+    if days == 0:
+        return t("due today")
+    if days == 1:
+        return t("tomorrow")
+    if days > 1:
+        return t("in {n} days", n=days)
+    return t("overdue by 1 day") if days == -1 else t("overdue by {n} days", n=-days)
+
+
 def drill_rating(solved: bool, solution_seen: bool, green_seconds: float | None, minutes: float,
                  hints: int, diagnoses: int) -> int:
     """again / hard / good / easy for one drill, from its record.
@@ -123,10 +163,12 @@ class Deck:
 
     @property
     def scheduler(self):
-        """FSRS's scheduler with its default parameters; fuzzing off (the same history, the same
-        schedule). Made on first use: recording a drill's diagnoses does not need it."""
+        """FSRS's scheduler with its default parameters but day-long learning steps; fuzzing off
+        (the same history, the same schedule). Made on first use: recording a drill's diagnoses
+        does not need it."""
         if self._scheduler is None:
-            self._scheduler = _fsrs().Scheduler(enable_fuzzing=False)
+            self._scheduler = _fsrs().Scheduler(learning_steps=STEPS, relearning_steps=STEPS,
+                                                enable_fuzzing=False)
         return self._scheduler
 
     # ---- reviews ------------------------------------------------------------------------
@@ -145,6 +187,8 @@ class Deck:
             if card.last_review is not None:  # reviews of one card stay in time order
                 at = max(at, card.last_review.timestamp())
             card, _ = self.scheduler.review_card(card, fsrs.Rating(rating), review_datetime=_when(at))
+            if card.due.timestamp() < next_day(at):  # never due again the day it was answered
+                card.due = _when(next_day(at))
             due = card.due.timestamp()
             self.db.execute("INSERT OR REPLACE INTO srs_cards (item, card, due, reviews, last_rating) "
                             "VALUES (?, ?, ?, ?, ?)", (item, card.to_json(), due, reviews + 1, rating))
@@ -167,9 +211,10 @@ class Deck:
             "SELECT name FROM drill_diagnoses WHERE drill_id = ? ORDER BY name", (drill_id,))]
 
     def sync(self) -> int:
-        """Rate every ended drill not rated yet, in the order they ended. Returns how many."""
+        """Rate every ended drill not rated yet, in the order they ended. Returns how many.
+        A restored drill (an earlier attempt copied back) says nothing of recall: not rated."""
         rows = self.db.execute(
-            "SELECT * FROM drills WHERE ended IS NOT NULL AND id NOT IN "
+            "SELECT * FROM drills WHERE ended IS NOT NULL AND NOT restored AND id NOT IN "
             "(SELECT drill_id FROM srs_reviews WHERE drill_id IS NOT NULL) ORDER BY ended, id").fetchall()
         for row in rows:
             drill = history.Drill(**{k: row[k] for k in history.Drill.__dataclass_fields__})
@@ -192,9 +237,11 @@ class Deck:
         return Due(r["item"], r["due"], r["reviews"], r["last_rating"]) if r else None
 
     def due(self, now: float | None = None, kind: str | None = None) -> list[Due]:
-        """The items due by now, most overdue first."""
+        """The items due today (their due time falls before the next local midnight), most
+        overdue first."""
         now = history.clock() if now is None else now
-        return [c for c in self.cards() if c.due <= now and (kind is None or c.kind == kind)]
+        end = next_day(now)
+        return [c for c in self.cards() if c.due < end and (kind is None or c.kind == kind)]
 
     def seen(self, kind: str) -> set[str]:
         return {c.key for c in self.cards() if c.kind == kind}

@@ -8,11 +8,14 @@ import os
 import stat
 import tempfile
 import time
-from importlib import resources
 from pathlib import Path
 
 from bpdrill import catalog
-from bpdrill.i18n import t
+from bpdrill.i18n import language, t
+from bpdrill.practice import skeleton
+from bpdrill.practice.skeleton import skeleton_path
+
+solution_path = skeleton.solution_path  # defined beside the skeletons; callers have always found it here
 
 MARKER = ".bpdrill-workspace"  # a workspace's own file: what was laid there, so it can be found
 ENV_VAR = "BPDRILL_WORKSPACE"
@@ -21,14 +24,6 @@ ATTEMPTS = ".attempts"  # earlier attempts, kept by reset: never deleted
 
 class WorkspaceError(Exception):
     """A problem with the workspace, said in one line for the learner."""
-
-
-def skeleton_path(name: str) -> Path:
-    return Path(str(resources.files("bpdrill.exercises").joinpath(f"{name}.py")))
-
-
-def solution_path(name: str) -> Path:
-    return Path(str(resources.files("bpdrill.solutions").joinpath(f"{name}.py")))
 
 
 def kit_root() -> Path | None:
@@ -67,6 +62,20 @@ def resolve(option: str | None = None, cwd: Path | None = None) -> Path:
                            "or name one with --workspace DIR or {variable}", variable=ENV_VAR))
 
 
+def skeleton_text(name: str, lang: str | None = None) -> bytes:
+    """The fresh skeleton of name in lang (default: the current language): English is the file
+    in exercises/; Chinese is generated from the solution (docstrings and TODOs translated)."""
+    lang = lang or language()
+    if lang != "zh":
+        return skeleton_path(name).read_bytes()
+    return skeleton.for_exercise(name, lang).encode("utf-8")
+
+
+def _fresh(name: str, content: bytes | None) -> bool:
+    """content is a fresh skeleton of name, in any language."""
+    return content is not None and any(content == skeleton_text(name, lang) for lang in ("en", "zh"))
+
+
 def _utf8(workspace: Path) -> Path:
     """workspace, if its path can be written down (the history records it as text)."""
     try:
@@ -98,7 +107,7 @@ def ensure(workspace: Path) -> list[str]:
     try:
         workspace.mkdir(parents=True, exist_ok=True)
         for name in new:
-            _create(workspace / f"{name}.py", skeleton_path(name).read_bytes())
+            _create(workspace / f"{name}.py", skeleton_text(name))
         _replace(workspace / MARKER, json.dumps({"laid": laid + new}, indent=1).encode("utf-8"))
     except OSError as exc:
         raise WorkspaceError(_explain(exc, workspace)) from None
@@ -190,7 +199,7 @@ def content_hash(path: Path) -> str | None:
 
 def is_untouched(workspace: Path, name: str) -> bool:
     try:
-        return read_file(workspace / f"{name}.py", workspace) == skeleton_path(name).read_bytes()
+        return _fresh(name, read_file(workspace / f"{name}.py", workspace))
     except (OSError, WorkspaceError):
         return False
 
@@ -206,14 +215,14 @@ def reset(workspace: Path, name: str) -> Path | None:
     path = workspace / f"{name}.py"
     if path.is_dir():
         raise WorkspaceError(_is_a_directory(path, name))
-    skeleton = skeleton_path(name).read_bytes()
+    skeleton = skeleton_text(name)
     kept = None
     try:
         try:
             mine = read_file(path, workspace)  # never a link's target, a FIFO or a device copied
         except FileNotFoundError:
             mine = None
-        if mine is not None and mine != skeleton:
+        if mine is not None and not _fresh(name, mine):
             kept = _keep(workspace / ATTEMPTS, name, mine)
     except OSError as exc:
         raise WorkspaceError(_explain(exc, exc.filename or path)) from None

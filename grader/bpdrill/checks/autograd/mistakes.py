@@ -163,6 +163,10 @@ def _assigned(p):
         return None
     if p.check.scenario == "accumulate" and (_square_ratio(p) is None or abs(_square_ratio(p) - 1) > 1e-9):
         return None  # x * x is already wrong: a different mistake halves it
+    if p.check.scenario == "apart":  # claimed where the plain two-call program shows it too
+        got, ref = p.learner("accumulate", "grad.x"), p.reference("accumulate")["grads"].get("x")
+        if got is None or ref is None or not close(got, ref / 2):
+            return None
     if close(p.got, p.expected / 2):
         return {"evidence": t("after two backward() calls, {label} holds one call's gradient", label=p.label)}
     return None

@@ -31,10 +31,12 @@ def step(target, op, *args, **kwargs):
     return [target, op, list(args), kwargs]
 
 
-def program(name, title, kind, leaves, steps, grad="random", backward_calls=1, points=1, title_zh=""):
+def program(name, title, kind, leaves, steps, grad="random", backward_calls=1, points=1, title_zh="",
+            steps_checked=True):
+    """steps_checked: the intermediate results' .grad (where held) are checked too."""
     return {"name": name, "title": title, "kind": kind, "points": points, "leaves": leaves,
             "steps": steps, "output": steps[-1][0], "grad": grad, "backward_calls": backward_calls,
-            "title_zh": title_zh}
+            "title_zh": title_zh, "steps_checked": steps_checked}
 
 
 # ---- one interpreter for programs -------------------------------------------------------
@@ -183,7 +185,8 @@ PROGRAMS = [
             [step("m", "matmul", "x", "w"), step("out", "tanh", "m")]),
     program("apart", "two backward(grad) calls through a + b: each .grad its own array, the caller's "
             "grad untouched", "edge", {"a": leaf((N, C)), "b": leaf((N, C))}, [step("out", "add", "a", "b")],
-            backward_calls=2, title_zh="两次经过 a + b 的 backward(grad)：每个 .grad 都是独立的数组，调用方的 grad 不变"),
+            backward_calls=2, title_zh="两次经过 a + b 的 backward(grad)：每个 .grad 都是独立的数组，调用方的 grad 不变",
+            steps_checked=False),
     program("accumulate", "two backward() calls add up", "edge", {"x": leaf((N, C))},
             [step("y", "mul", "x", "x"), step("out", "sum", "y")], grad=None, backward_calls=2),
     program("integer_data", "Tensor of integers: data becomes float64", "edge",
