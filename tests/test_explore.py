@@ -226,8 +226,8 @@ def test_the_plot_stays_english_when_the_terminal_speaks_chinese(own_folders):
 
 
 def test_a_task_job_also_runs_where_workers_cannot_be_forked(monkeypatch):
-    from bpdrill.grading import isolation
-    monkeypatch.setattr(isolation, "CAN_FORK", False)  # a fresh interpreter reads the job from files
+    from bpdrill.grading import zygote_client
+    monkeypatch.setattr(zygote_client, "CAN_FORK", False)  # a fresh interpreter reads the job from files
     names = ("linear", "sigmoid", "tanh", "relu", "batchnorm", "init")
     result = explore.run_vanishing(reference_choices(names), depth=20, seed=SEED)
     assert not result.errors, result.errors

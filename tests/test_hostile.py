@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bpdrill.grading import isolation, runner
+from bpdrill.grading import isolation, runner, zygote_client
 from conftest import solution_path
 
 HOSTILE = Path(__file__).parent / "hostile"
@@ -56,11 +56,11 @@ def test_the_graders_environment_cannot_be_read_back_from_memory(tmp_path, monke
     """A secret in the grader's environment is in no worker: not in os.environ, not in libc's
     environ, not in /proc/self/environ, not in the original block on the stack."""
     monkeypatch.setenv("BPDRILL_TEST_SECRET", "bpdrill-test-secret-4f1c")
-    isolation.stop_zygote()  # the next zygote starts while the secret is in our environment
+    zygote_client.stop_zygote()  # the next zygote starts while the secret is in our environment
     try:
         report = grade(tmp_path, (HOSTILE / "environment_readback.py").read_text() + "\n" + SOLUTION)
     finally:
-        isolation.stop_zygote()
+        zygote_client.stop_zygote()
     assert report.status == "passed"
     assert "SEARCHED True" in report.output, report.output  # the stack was read: the search ran
     assert "LEAK" not in report.output, report.output

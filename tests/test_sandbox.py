@@ -12,7 +12,7 @@ import sys
 import pytest
 from click.testing import CliRunner
 
-from bpdrill.grading import isolation
+from bpdrill.grading import zygote_client
 from bpdrill.cli.main import cli
 from test_isolation import SOLUTION, all_text, grade_pair, with_backward
 
@@ -110,4 +110,4 @@ def test_os_exit_in_one_exercise_ends_only_that_exercise(tmp_path):
 
 
 def test_workers_are_forked_not_started_as_interpreters():
-    assert isolation.CAN_FORK
+    assert zygote_client.CAN_FORK

@@ -14,6 +14,7 @@ from bpdrill import catalog, i18n
 from bpdrill.cli.common import FiniteRange, UsageProblem, common, exercise_names
 from bpdrill.columns import table
 from bpdrill.grading import helper as helper_process
+from bpdrill.grading import zygote_client
 from bpdrill.grading.limits import DEFAULT_TIMEOUT
 from bpdrill.i18n import t
 from bpdrill.practice import workspace
@@ -88,6 +89,7 @@ def check(session, names, all_, as_json, output_format, seed, solution, timeout,
     from bpdrill.grading import refcache
     seed, pooled = refcache.draw_seed(seed, selected)
     helper = helper_process.early(selected, seed)  # before the grader's own imports
+    zygote_client.start_zygote(selected)  # the workers' clean parent: its start overlaps ours
     from bpdrill.grading import runner
     from bpdrill.grading.report import RunReport, render
     from bpdrill.practice import drill, interview

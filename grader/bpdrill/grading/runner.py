@@ -11,7 +11,8 @@ from bpdrill import i18n
 from bpdrill.grading import reference, registry
 from bpdrill.grading.limits import DEFAULT_TIMEOUT
 from bpdrill.i18n import t
-from bpdrill.grading.isolation import WorkerOutcome, kill_all, run_workers, start_zygote
+from bpdrill.grading.isolation import WorkerOutcome, kill_all, run_workers
+from bpdrill.grading.zygote_client import start_zygote
 from bpdrill.core.judge import Evidence, Failed, ScenarioError
 from bpdrill.core.places import describe_error, place
 from bpdrill.grading.report import CheckResult, ExerciseReport, cap_root_causes
