@@ -119,3 +119,17 @@ def test_readme_lists_every_mistake_the_grader_names():
     readme = (Path(__file__).parent.parent / "README.md").read_text()
     table = {m for m in re.findall(r"^\| `(\w+)` \|", readme, flags=re.M)}
     assert known_names() <= table, f"missing from README: {sorted(known_names() - table)}"
+
+
+def test_one_root_cause_is_one_entry_at_its_line():
+    """LSTM gates stacked in CS231n's order (i, f, o, g): every failed check names the same
+    mistake at the one statement that stacks da, and the report lists it once."""
+    from bpdrill.grading.report import RunReport, render
+    path = wrong_fixture("lstm", "gates_in_ifog_order")
+    report = grade_inline("lstm", path, 1)
+    failed = [c for c in report.checks if not c.passed]
+    lines = {c.diagnosis.line for c in failed if c.diagnosis}
+    stacking = next(n for n, text in enumerate(path.read_text().splitlines(), 1) if "np.concatenate" in text)
+    assert {c.diagnosis.name for c in failed if c.diagnosis} == {"gates_wrong_order"}
+    assert lines == {stacking}
+    assert render(RunReport(1, str(path.parent), [report])).count("looks like:") == 1

@@ -115,13 +115,13 @@ MISTAKES = [
     Mistake("gates_wrong_order", "the gate gradients were stacked in the order {order}, but forward "
             "split a into i, f, g, o (PyTorch's order): stack da in that order", _gate_order,
             says_zh="各门的梯度按 {order} 的顺序拼接，但 forward 是按 i、f、g、o（PyTorch 的顺序）切分 a 的："
-                    "da 也要按这个顺序拼接"),
+                    "da 也要按这个顺序拼接", at_code=r"concatenate|hstack|stack\("),
     Mistake("tanh_of_old_cell", "tanh was taken of the old cell c instead of the new one: {evidence}. "
             "h_next = o * tanh(c_next): recompute tanh(c_next) from the new cell",
             _variant("got equals the gradients with tanh(c) in place of tanh(c_next)",
                      "got 等于用 tanh(c) 代替 tanh(c_next) 时的梯度", tanh_of="c"),
             says_zh="tanh 用在了旧的 c 上，而不是新的 c_next 上：{evidence}。h_next = o * tanh(c_next)："
-                    "要用新的细胞状态重新计算 tanh(c_next)"),
+                    "要用新的细胞状态重新计算 tanh(c_next)", at_code=r"tanh\("),
     Mistake("dc_missing_forget_gate", "dc is missing the forget gate: {evidence}. c_next = f * c + "
             "i * g, so dc = dc_total * f",
             _variant("got dc equals the gradient at c_next, not multiplied by f", "got 的 dc 等于 c_next 处的梯度，"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 
-from bpdrill.grading.report import ExerciseReport, RunReport, diagnosis_text
+from bpdrill.grading.report import ExerciseReport, RunReport, diagnosis_text, root_cause
 from bpdrill.i18n import t
 
 _COLOUR = {"passed": "#1a7f37", "partial": "#9a6700", "failed": "#cf222e", "not_started": "#6e7781",
@@ -51,14 +51,14 @@ def _exercise_html(ex: ExerciseReport, plain: bool) -> str:
             f'<span class="bpdrill-status" style="color:{colour}">{e(status_text(ex.status))}</span></th></tr>']
     if ex.message:
         rows.append(f'<tr><td colspan="3"><pre style="margin:0;white-space:pre-wrap">{e(ex.message)}</pre></td></tr>')
-    groups: dict = {}  # one root cause: the failed checks with its diagnosis about one target, as render() groups them
+    groups: dict = {}  # one root cause: the failed checks render() lists under one entry
     for c in ex.checks:
         if not c.passed and c.diagnosis is not None:
-            groups.setdefault((c.diagnosis.name, c.target), []).append(c)
+            groups.setdefault(root_cause(c), []).append(c)
     for c in ex.checks:
         if not c.passed and ex.message and c.message == ex.message:
             continue  # the exercise's message says it once (not started, crashed ...)
-        group = groups.get((c.diagnosis.name, c.target), [c]) if c.diagnosis is not None else [c]
+        group = groups.get(root_cause(c), [c]) if c.diagnosis is not None else [c]
         if not c.passed and c is not group[0]:
             continue  # listed under the first check of its root cause
         mark = (f'<span style="color:#1a7f37">{e(t("ok"))}</span>' if c.passed

@@ -34,6 +34,13 @@ class CheckResult:
                 "diagnosis": diagnosis}
 
 
+def root_cause(c) -> tuple:
+    """What makes failed checks one root cause: the same mistake at the same line of the
+    learner's file, or, where no line is known, about the same gradient."""
+    line = getattr(c.diagnosis, "line", None)
+    return (c.diagnosis.name, "line", line) if line else (c.diagnosis.name, "target", c.target)
+
+
 def cap_root_causes(results: list[CheckResult], checks: list) -> None:
     """One diagnosed root cause costs no more than the points of the gradient at fault.
 
@@ -120,16 +127,16 @@ def render(report: RunReport, verbose: bool = False, style=lambda text, **kw: te
         if e.message:
             lines.append(f"    {visible(e.message)}")
         shown_messages, shown_diagnoses = {e.message}, set()
-        groups: dict = {}  # one root cause: the failed checks with its diagnosis about one target
-        for c in e.checks:
+        groups: dict = {}  # one root cause: the failed checks whose diagnosis names one mistake at one
+        for c in e.checks:  # line (where a line is known), else about one target
             if not c.passed and c.diagnosis is not None:
-                groups.setdefault((c.diagnosis.name, c.target), []).append(c)
+                groups.setdefault(root_cause(c), []).append(c)
         for c in e.checks:
             if c.passed:
                 if verbose:
                     lines.append(f"    {_mark(ok, 'green', style)}{c.shown or c.name}")
                 continue
-            group = groups.get((c.diagnosis.name, c.target), [c]) if c.diagnosis is not None else [c]
+            group = groups.get(root_cause(c), [c]) if c.diagnosis is not None else [c]
             if c is not group[0]:
                 continue  # listed under the first check of its root cause
             if c.message in shown_messages and not verbose:
