@@ -5,7 +5,8 @@ diagnosis names one of the lines the edit wrote?
     python bench/line_at_fault.py [--seeds 2] [NAME ...]
 
 Prints, per exercise and in total, the share of first diagnoses (the first diagnosed check of
-each fixture and seed) that name an edited line, and lists the misses.
+each fixture and seed) that name an edited statement (an edited line, or the first line of a
+statement over several lines that holds one), and lists the misses.
 """
 from __future__ import annotations
 
@@ -29,6 +30,20 @@ def edited_lines(mistake, solution: str) -> set[int]:
     return lines
 
 
+def statement_starts(path, lines: set[int]) -> set[int]:
+    """The first lines of the statements that hold an edited line (a statement over several
+    lines is named by its first): a diagnosis there names the edited statement."""
+    import ast
+    starts = set(lines)
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.stmt) and not isinstance(node, (ast.FunctionDef, ast.ClassDef, ast.For,
+                                                                 ast.While, ast.If, ast.With, ast.Try)):
+            if any(node.lineno <= n <= (node.end_lineno or node.lineno) for n in lines):
+                starts.add(node.lineno)
+    return starts
+
+
 def main(argv: list[str]) -> int:
     os.environ.setdefault("BPDRILL_DATA", tempfile.mkdtemp(prefix="bpdrill-bench-"))
     os.environ.setdefault("BPDRILL_CACHE", tempfile.mkdtemp(prefix="bpdrill-bench-refs-"))
@@ -42,7 +57,7 @@ def main(argv: list[str]) -> int:
         h = m = 0
         for mistake in conftest.mistakes(name):
             path = conftest.wrong_fixture(name, mistake.id)
-            lines = edited_lines(mistake, solution)
+            lines = statement_starts(path, edited_lines(mistake, solution))
             for seed in range(seeds):
                 report = conftest.grade_fresh(name, path, seed)
                 first = next((c.diagnosis for c in report.checks if not c.passed and c.diagnosis), None)

@@ -125,26 +125,26 @@ MISTAKES = [
                      "got 等于正确答案的 sqrt(d) 倍，正是 backward 漏掉缩放时的结果", labels=("dQ", "dK"),
                      scale=False),
             says_zh="backward 漏掉了分数的 1 / sqrt(d)：{evidence}。S = Q K^T / sqrt(d)，所以 dQ 和 dK 也要乘"
-                    "这个因子"),
+                    "这个因子", at_code=r"sqrt|scale"),
     Mistake("softmax_backward_missing_sum_term", "the softmax backward lacks its row-sum term: "
             "{evidence}. Each row's weights sum to 1, so dS = P * (dP - (dP * P).sum(axis=-1, "
             "keepdims=True))",
             _variant("got equals the gradient with dS = P * dP", "got 等于 dS = P * dP 时的梯度",
                      labels=("dQ", "dK"), softmax="no_sum"),
             says_zh="softmax 的反向传播缺了按行求和的那一项：{evidence}。每行权重之和为 1，所以 "
-                    "dS = P * (dP - (dP * P).sum(axis=-1, keepdims=True))"),
+                    "dS = P * (dP - (dP * P).sum(axis=-1, keepdims=True))", at_code=r"\.sum\(|\bP\s*\*|\*\s*P\b"),
     Mistake("softmax_diagonal_jacobian", "the softmax derivative was taken element-wise as "
             "p * (1 - p), the diagonal of its Jacobian only: {evidence}. Every weight of a row "
             "depends on every score of that row: dS = P * (dP - (dP * P).sum(axis=-1, keepdims=True))",
             _variant("got equals the gradient with dS = P * (1 - P) * dP",
                      "got 等于 dS = P * (1 - P) * dP 时的梯度", labels=("dQ", "dK"), softmax="diagonal"),
             says_zh="softmax 的导数按元素取成了 p * (1 - p)，只用了雅可比矩阵的对角线：{evidence}。一行中的"
-                    "每个权重都依赖这一行的每个分数：dS = P * (dP - (dP * P).sum(axis=-1, keepdims=True))"),
+                    "每个权重都依赖这一行的每个分数：dS = P * (dP - (dP * P).sum(axis=-1, keepdims=True))", at_code=r"\.sum\(|\bP\s*\*|\*\s*P\b"),
     Mistake("softmax_sum_wrong_axis", "the row sum of the softmax backward ran over the queries "
             "(axis -2) instead of the keys (axis -1): {evidence}",
             _variant("got equals the gradient with (dP * P).sum(axis=-2)", "got 等于用 (dP * P).sum(axis=-2) 时的梯度",
                      labels=("dQ", "dK"), softmax="wrong_axis"),
-            says_zh="softmax 反向传播中的求和沿查询（axis -2）而不是键（axis -1）进行：{evidence}"),
+            says_zh="softmax 反向传播中的求和沿查询（axis -2）而不是键（axis -1）进行：{evidence}", at_code=r"\.sum\(|\bP\s*\*|\*\s*P\b"),
     Mistake("mask_ignored_in_backward", "backward ignored the mask: {evidence}. Use the attention "
             "weights forward cached (masked entries are exactly 0) instead of recomputing them "
             "without the mask",

@@ -192,12 +192,12 @@ MISTAKES = [
             "{evidence}. Only the maximum moved the output: send dout to the argmax alone",
             _simulated("gradient_to_whole_window", "dx equals dout spread over each whole window "
                        "(sum pooling)", "dx 等于把 dout 铺满整个窗口（求和池化）"),
-            says_zh="窗口中的每个元素都得到了该窗口的梯度：{evidence}。只有最大值影响输出：只把 dout 传给 argmax", at_code=r"argmax|==|mask|max\("),
+            says_zh="窗口中的每个元素都得到了该窗口的梯度：{evidence}。只有最大值影响输出：只把 dout 传给 argmax", at_code=r"\+="),
     Mistake("gradient_averaged_over_window", "that is average pooling's backward: {evidence}. Max "
             "pooling sends each window's dout to its maximum alone",
             _simulated("gradient_averaged_over_window", "dx equals dout / (k * k) spread over each window",
                        "dx 等于把 dout / (k * k) 铺满每个窗口"),
-            says_zh="这是平均池化的反向传播：{evidence}。最大池化只把每个窗口的 dout 传给它的最大值", at_code=r"argmax|==|mask|max\("),
+            says_zh="这是平均池化的反向传播：{evidence}。最大池化只把每个窗口的 dout 传给它的最大值", at_code=r"\+="),
     Mistake("overlap_overwritten", "where windows overlap, an element that is the maximum of several "
             "windows kept only the last one's gradient: {evidence}. Add with +=, do not assign",
             _simulated("overlap_overwritten", "at a maximum shared by two windows, dx holds one "
@@ -207,14 +207,14 @@ MISTAKES = [
             "window's diagonal: {evidence}. np.divmod(argmax, k) gives (row, column) in that order",
             _simulated("max_position_transposed", "dx matches the argmax unravelled as (column, row)",
                        "dx 与把 argmax 拆成（列, 行）的结果一致"),
-            says_zh="梯度被送到了最大值关于窗口对角线的镜像位置：{evidence}。np.divmod(argmax, k) 依次给出（行, 列）", at_code=r"argmax|==|mask|max\("),
+            says_zh="梯度被送到了最大值关于窗口对角线的镜像位置：{evidence}。np.divmod(argmax, k) 依次给出（行, 列）", at_code=r"divmod|//|%"),
     Mistake("stride_ignored_in_backward", "backward places window (i, j) at (k * i, k * j), as if the "
             "stride were the kernel size: {evidence}. Use the window forward used: (s * i, s * j)",
             lambda p: _simulated("stride_ignored_in_backward", "dx matches windows placed at k * i "
                                  "instead of stride * i", "dx 与把窗口放在 k * i 而不是 stride * i 处的结果一致")(p)
             or _stride_crash(p),
             says_zh="backward 把窗口 (i, j) 放在 (k * i, k * j)，好像 stride 等于 kernel 大小：{evidence}。"
-                    "请使用 forward 用的窗口位置：(s * i, s * j)"),
+                    "请使用 forward 用的窗口位置：(s * i, s * j)", at_code=r"[ij]\s*\*\s*\w+|\w+\s*\*\s*[ij]\b"),
 ]
 
 ZH = {

@@ -146,41 +146,41 @@ MISTAKES = [
             _variant("got equals the sum of one-step gradients, each step seeing only its own dhs[:, t]",
                      "got 等于各步梯度之和，而每一步只看到自己的 dhs[:, t]", drop_next=True),
             says_zh="随时间反向传播丢掉了从第 t + 1 步流回 h_t 的梯度：{evidence}。h_t 既进入损失，也进入"
-                    "下一步：dh = dhs[:, t] + dh_next，其中 dh_next = da @ Wh.T 从第 t + 1 步传来"),
+                    "下一步：dh = dhs[:, t] + dh_next，其中 dh_next = da @ Wh.T 从第 t + 1 步传来", at_code=r"dhs\[.*\+|\+\s*dh_next"),
     Mistake("Wh_not_transposed", "the gradient passed back to h_{{t-1}} used Wh where Wh.T belongs: "
             "{evidence}. h_t = tanh(... + h_{{t-1}} @ Wh), so dh_prev = da @ Wh.T (Wh is square, so "
             "the shapes cannot tell)",
             _variant("got equals BPTT with dh_next = da @ Wh", "got 等于用 dh_next = da @ Wh 做的 BPTT",
                      back="Wh"),
             says_zh="传回 h_{{t-1}} 的梯度用了 Wh，应该用 Wh.T：{evidence}。h_t = tanh(... + h_{{t-1}} @ Wh)，"
-                    "所以 dh_prev = da @ Wh.T（Wh 是方阵，形状发现不了这个错误）"),
+                    "所以 dh_prev = da @ Wh.T（Wh 是方阵，形状发现不了这个错误）", at_code=r"@\s*(self\.)?Wh"),
     Mistake("derivative_on_preactivation", "the tanh derivative was taken on the pre-activation "
             "a_t instead of the output h_t: {evidence}. Use the cached output: da = dh * (1 - h_t**2)",
             _variant("got equals BPTT with da = dh * (1 - a_t**2), a_t = x_t Wx + h_{t-1} Wh + b",
                      "got 等于用 da = dh * (1 - a_t**2)（a_t = x_t Wx + h_{t-1} Wh + b）做的 BPTT",
                      local="preactivation"),
             says_zh="tanh 的导数用在了激活前的 a_t 上，而不是输出 h_t 上：{evidence}。用缓存的输出："
-                    "da = dh * (1 - h_t**2)"),
+                    "da = dh * (1 - h_t**2)", at_code=r"1(\.0)?\s*-|tanh"),
     Mistake("tanh_of_cached_output", "tanh was applied again to the cached output h_t, which "
             "already is a tanh: {evidence}. Use h_t itself: da = dh * (1 - h_t**2)",
             _variant("got equals BPTT with da = dh * (1 - tanh(h_t)**2)",
                      "got 等于用 da = dh * (1 - tanh(h_t)**2) 做的 BPTT", local="tanh_of_output"),
             says_zh="对缓存的输出 h_t 又取了一次 tanh，而它本身已经是 tanh 的结果：{evidence}。直接用 h_t："
-                    "da = dh * (1 - h_t**2)"),
+                    "da = dh * (1 - h_t**2)", at_code=r"1(\.0)?\s*-|tanh"),
     Mistake("dWh_uses_current_h", "dWh was built from the state step t produced, h_t, not the "
             "one that went into it, h_{{t-1}}: {evidence}. dWh += h_prev.T @ da, with h_prev = h0 at "
             "the first step",
             _variant("got dWh = sum over t of h_t.T @ da_t", "got 的 dWh = 对 t 求和 h_t.T @ da_t",
                      labels=("dWh",), dWh_from="h_t"),
             says_zh="dWh 用的是第 t 步产生的状态 h_t，而不是输入这一步的 h_{{t-1}}：{evidence}。"
-                    "dWh += h_prev.T @ da，第一步的 h_prev 是 h0"),
+                    "dWh += h_prev.T @ da，第一步的 h_prev 是 h0", at_code=r"dWh\s*\+?="),
     Mistake("h_prev_wraps_around", "at the first step the previous state was taken as hs[:, -1] "
             "(the last state) instead of h0: {evidence}. At t = 0, h_prev is h0",
             _variant("got equals BPTT with h_prev = hs[:, t - 1] at every step, also at t = 0",
                      "got 等于每一步（包括 t = 0）都用 h_prev = hs[:, t - 1] 做的 BPTT",
                      labels=("dWh",), wrap=True),
             says_zh="第一步把前一个状态取成了 hs[:, -1]（最后一个状态），而不是 h0：{evidence}。"
-                    "t = 0 时 h_prev 是 h0"),
+                    "t = 0 时 h_prev 是 h0", at_code=r"h_prev\s*=|hs\[:,\s*t\s*-\s*1\]"),
     Mistake("dh0_off_by_one_step", "dh0 is the gradient of h_1, one step too late: {evidence}. "
             "Go back through the first step as well: dh0 = da_1 @ Wh.T",
             _variant("got equals dL/dh_1 = dhs[:, 0] + (the gradient from step 2)",

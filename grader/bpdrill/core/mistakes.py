@@ -202,12 +202,12 @@ GENERIC = [
             _every_factor(lambda c, s: _near(c, -1))),
     Mistake("num_classes_factor", "{label} is off by N/C = {N}/{C}: you divided by the number of "
             "classes C where the batch size N belongs",
-            _every_factor(lambda c, s: "C" in s and s["N"] != s["C"] and _near(c, s["N"] / s["C"]))),
+            _every_factor(lambda c, s: "C" in s and s["N"] != s["C"] and _near(c, s["N"] / s["C"])), at_code=r"/"),
     Mistake("hardcoded_batch_size", "{label} divides by a fixed {k} instead of the batch size N "
-            "({evidence}): use N = x.shape[0]", _hardcoded),
+            "({evidence}): use N = x.shape[0]", _hardcoded, at_code=r"/"),
     Mistake("missing_1_over_n", "{label} is N = {N} times too large{evidence}: the loss is a mean "
             "over the batch, so divide by N once",
-            _every_factor(lambda c, s: s.get("N", 1) > 1 and _near(c, s["N"]))),
+            _every_factor(lambda c, s: s.get("N", 1) > 1 and _near(c, s["N"])), at_code=r"/"),
     Mistake("doubled_1_over_n", "{label} is N = {N} times too small{evidence}: you divide by N "
             "twice (or average where the batch should be summed)",
             _every_factor(lambda c, s: s.get("N", 1) > 1 and _near(c, 1 / s["N"]))),
