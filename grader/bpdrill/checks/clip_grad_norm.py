@@ -239,9 +239,7 @@ def _zero_division(p):
 def _not_scaled(p):
     if p.check.id != "edge.in_place":
         return None
-    inputs, names = p.inputs, _names(p.ev, p.scenario)
-    if not all(p.learner(p.scenario, f"grad.{n}") is not None and
-               np.array_equal(p.learner(p.scenario, f"grad.{n}"), inputs[f"grad.{n}"]) for n in names):
+    if not p.unchanged("grad.", _names(p.ev, p.scenario)):
         return None  # an array did change: not this mistake
     return {"evidence": t("the arrays the caller passed in never changed, though the total norm "
                           "is above max_norm")}
@@ -251,10 +249,7 @@ def _zero_limit_ignored(p):
     """max_norm = 0 left every gradient as it was, while clipping above max_norm was right."""
     if p.ev.params(p.scenario).get("max_norm") != 0.0 or not p.passed("torch.grads_2"):
         return None
-    inputs = p.inputs
-    names = _names(p.ev, p.scenario)
-    if all(p.learner(p.scenario, f"grad.{n}") is not None and
-           np.array_equal(p.learner(p.scenario, f"grad.{n}"), inputs[f"grad.{n}"]) for n in names):
+    if p.unchanged("grad.", _names(p.ev, p.scenario)):
         return {"evidence": t("clipping above max_norm is right, but max_norm = 0 left the gradients unscaled")}
     return None
 

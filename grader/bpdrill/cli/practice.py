@@ -199,6 +199,23 @@ def reset(session, names, all_):
 
 # ---- solution ---------------------------------------------------------------------------
 
+def _reveal(hist, ws, name: str, question: str) -> bool:
+    """May the answer to `name` be shown? During its running drill, only once the learner says
+    yes (no answer, as without a terminal, is no), which ends the drill unsolved."""
+    active = hist.active_drill(str(ws))
+    if active is None or active.exercise != name or active.solved:
+        return True
+    try:
+        shown = click.confirm(question, default=False, err=True)
+    except click.Abort:  # no answer (no terminal): keep the drill going
+        shown = False
+    if not shown:  # a choice, not an error
+        click.echo(t("not shown; the drill goes on"))
+        return False
+    hist.end_drill(active.id, solution_seen=True)
+    return True
+
+
 @click.command()
 @click.argument("name")
 @click.option("--diff", "as_diff", is_flag=True, help="Show how your file differs from the reference.")
@@ -208,17 +225,9 @@ def solution(session, name, as_diff):
     name = exercise_names([name])[0]
     ws = session.workspace()
     hist = session.history()
-    active = hist.active_drill(str(ws))
-    if active is not None and active.exercise == name and not active.solved:
-        question = t("A drill of {name} is running: seeing the solution ends it unsolved. Show it?", name=name)
-        try:
-            shown = click.confirm(question, default=False, err=True)
-        except click.Abort:  # no answer (no terminal): keep the drill going
-            shown = False
-        if not shown:  # a choice, not an error
-            click.echo(t("not shown; the drill goes on"))
-            return
-        hist.end_drill(active.id, solution_seen=True)
+    if not _reveal(hist, ws, name, t("A drill of {name} is running: seeing the solution ends it unsolved. "
+                                     "Show it?", name=name)):
+        return
     reference = workspace.solution_path(name).read_text(encoding="utf-8")
     if not as_diff:
         click.echo(reference)
@@ -249,17 +258,9 @@ def explain(session, name):
     name = exercise_names([name])[0]
     ws = session.workspace()
     hist = session.history()
-    active = hist.active_drill(str(ws))
-    if active is not None and active.exercise == name and not active.solved:
-        question = t("A drill of {name} is running: reading the derivation ends it unsolved. Show it?", name=name)
-        try:
-            shown = click.confirm(question, default=False, err=True)
-        except click.Abort:  # no answer (no terminal): keep the drill going
-            shown = False
-        if not shown:  # a choice, not an error
-            click.echo(t("not shown; the drill goes on"))
-            return
-        hist.end_drill(active.id, solution_seen=True)
+    if not _reveal(hist, ws, name, t("A drill of {name} is running: reading the derivation ends it unsolved. "
+                                     "Show it?", name=name)):
+        return
     try:
         click.echo(derivations.text(name, i18n.language()))
     except KeyError:

@@ -96,6 +96,16 @@ class Probe:
         except Failed:
             return None
 
+    def unchanged(self, prefix: str, names) -> bool:
+        """Does the learner's array prefix<name> equal the scenario's input of that key, for
+        every name (the caller's arrays came back as they were handed over)?"""
+        inputs = self.inputs
+        for name in names:
+            got = self.learner(self.scenario, f"{prefix}{name}")
+            if got is None or not np.array_equal(got, inputs[f"{prefix}{name}"]):
+                return False
+        return True
+
     def error(self, scenario: str) -> dict | None:
         result = self.ev.results.get(scenario)
         return result["error"] if result else None

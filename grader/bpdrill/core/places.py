@@ -45,6 +45,16 @@ def _tree(path: str, mtime_ns: int, size: int) -> ast.Module | None:
 
 
 def _source(path: str) -> str:
+    """The file's text, read once per saved version (every diagnosis of a run asks for it)."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return ""
+    return _text(path, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=32)
+def _text(path: str, mtime_ns: int, size: int) -> str:
     try:
         with open(path, encoding="utf-8", errors="replace") as f:
             return f.read()

@@ -201,13 +201,6 @@ def sizes(spec: Optimizer):
     return lambda ev, scenario: {}
 
 
-def _unchanged(p, prefix: str, names) -> bool:
-    """The learner's arrays prefix.<name> are the scenario's inputs, element for element."""
-    inputs = p.inputs
-    return all(p.learner(p.scenario, f"{prefix}{n}") is not None and
-               np.array_equal(p.learner(p.scenario, f"{prefix}{n}"), inputs[f"{prefix}{n}"]) for n in names)
-
-
 def _grads_changed(p) -> bool:
     """Did step change the caller's gradients in this scenario?"""
     inputs = p.inputs
@@ -223,7 +216,7 @@ def _not_in_place(p):
     if p.check.id != "edge.in_place":
         return None
     names = param_names(p.ev, p.scenario)
-    if not _unchanged(p, "param.", names):
+    if not p.unchanged("param.", names):
         return None  # the caller's arrays did move: not this mistake
     ref = p.reference()
     views = [p.learner(p.scenario, f"view.{n}") for n in names]
