@@ -48,8 +48,15 @@ _registered: dict = {}  # Chinese an exercise module brings along (its ZH table)
 
 @lru_cache(maxsize=None)
 def _shared() -> dict:
-    text = resources.files("bpdrill").joinpath("zh.toml").read_text(encoding="utf-8")
-    return tomllib.loads(text)["messages"]
+    """zh.toml (the shared messages) and locale/zh/<exercise>.toml (each exercise's own words:
+    check titles, mistakes, evidence), one table keyed by the English text."""
+    package = resources.files("bpdrill")
+    table = dict(tomllib.loads(package.joinpath("zh.toml").read_text(encoding="utf-8"))["messages"])
+    folder = package.joinpath("locale", "zh")
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name) if folder.is_dir() else ():
+        if entry.name.endswith(".toml"):
+            table.update(tomllib.loads(entry.read_text(encoding="utf-8")).get("messages", {}))
+    return table
 
 
 def _zh() -> dict:
