@@ -33,7 +33,7 @@ from typing import Callable
 import numpy as np
 
 from bpdrill.core import compare
-from bpdrill.core.diagnose import Mistake, close
+from bpdrill.core.diagnose import Mistake, close, formula
 from bpdrill.core.driving import perturbed_outputs, snapshot
 from bpdrill.core.judge import Check, Failed, matches_reference, numgrad_check, shape_check, unchanged_check
 from bpdrill.core.protocol import Scenario, describe
@@ -353,7 +353,7 @@ def project(spec: Layer):
 
 
 def checks(spec: Layer, torch_scenario: str, torch_title: str = "{key} matches PyTorch",
-           torch_title_zh: str = "{key} 与 PyTorch 一致", single: str | None = "single",
+           torch_title_zh: str = "", single: str | None = "single",
            twice_scenario: str | None = "twice", purity: tuple | None = None,
            with_outputs: bool = False, shape_scenario: str = "basic", extra: tuple = (),
            numgrad_scenario: str = "basic") -> list[Check]:
@@ -417,9 +417,8 @@ def where(spec: Layer):
 
 def sizes(spec: Layer):
     def size(ev, scenario) -> dict:
-        if spec.batch is None:
-            return {}
-        return {"N": ev.inputs(scenario)[spec.batch].shape[0]}
+        batch = ev.inputs(scenario).get(spec.batch) if spec.batch else None  # (a scenario may lack it)
+        return {"N": batch.shape[0]} if batch is not None else {}
     return size
 
 
@@ -436,6 +435,18 @@ def call_arrays(spec: Layer, p) -> dict:
         arrays.update({name: arrays[f"{name}{NEW}"] for name in (*spec.inputs, *spec.fixed)
                        if f"{name}{NEW}" in arrays})
     return arrays
+
+
+def rule(spec: Layer, label: str, evidence: str, wrong: Callable, args: tuple = ("x", "dout")):
+    """A formula test for one gradient: wrong(*args), the arrays of the call the check judges
+    (call_arrays: the first call's, the second backward's or the new forward's), is the answer
+    the mistake gives; None when it cannot tell."""
+    def candidate(p):
+        if p.label != label:
+            return None
+        arrays = call_arrays(spec, p)
+        return wrong(*(arrays[name] for name in args))
+    return formula(evidence, candidate)
 
 
 def _reference_key(p, prefix: str) -> np.ndarray | None:
