@@ -12,6 +12,7 @@ from bpdrill.kinds import layer
 
 EPS, MOMENTUM = 1e-5, 0.1  # BatchNorm1d's defaults: the hidden layers are built with them
 GRADS = ("dx", "dgamma", "dbeta")
+RUNNING = ("running_mean", "running_var")  # what a training-mode forward updates
 SPEC = layer.Layer(
     "BatchNorm1d", lambda torch, x, gamma, beta: torch.nn.functional.batch_norm(
         x, None, None, gamma, beta, training=True, momentum=MOMENTUM, eps=EPS),
@@ -61,7 +62,6 @@ def raises_value_error(ev, check: Check) -> None:
                    "PyTorch does (the variance of one value is 0); it {what}", what=what), target="out")
 
 
-RUNNING = ("running_mean", "running_var")
 CHECKS = layer.checks(SPEC, "basic", "{key} matches torch.nn.BatchNorm1d (gamma not all ones)", single=None, extra=(
     Check("torch.out", "torch", "out", 1, "basic", matches_reference("out"),
           "the training-mode forward matches torch.nn.BatchNorm1d"),
@@ -84,17 +84,16 @@ def drive(module, s: Scenario) -> dict:
     if s.mode != "running":
         out = layer.drive(SPEC, module, s)
         if "x1" in s:  # a training-mode forward on a batch of one
-            out["single.raised"] = raised(lambda: layer.build(SPEC, module, s).forward(s["x1"]))
-            out["single.raised"] = "" if out["single.raised"] == "no exception" else out["single.raised"]
+            error = raised(lambda: layer.build(SPEC, module, s).forward(s["x1"]))
+            out["single.raised"] = "" if error == "no exception" else error
         return out
     bn, out = layer.build(SPEC, module, s), {}
     for i in range(s.params["forwards"]):
         bn.forward(s[f"x.{i}"])
         if i == 0:  # the running statistics after one forward; a backward must not move them
-            out["running_mean.1"] = snapshot(bn.running_mean)
-            out["running_var.1"] = snapshot(bn.running_var)
+            out.update({f"{k}.1": snapshot(getattr(bn, k)) for k in RUNNING})
             bn.backward(s["dout"])
-    out["running_mean"], out["running_var"] = snapshot(bn.running_mean), snapshot(bn.running_var)
+    out.update({k: snapshot(getattr(bn, k)) for k in RUNNING})
     bn.training = False
     out["out_eval"] = snapshot(bn.forward(s["x_eval"]))
     return out
@@ -102,25 +101,19 @@ def drive(module, s: Scenario) -> dict:
 
 # ---- the trusted side: torch.nn.BatchNorm1d in float64 ----------------------------------------
 
-def _module(ref, a: dict):
-    torch = ref.torch
-    bn = torch.nn.BatchNorm1d(a["gamma"].shape[0], eps=EPS, momentum=MOMENTUM, dtype=torch.float64)
-    with torch.no_grad():
-        bn.weight.copy_(torch.from_numpy(a["gamma"]))
-        bn.bias.copy_(torch.from_numpy(a["beta"]))
-    return bn
-
-
 def reference(ref, s: Scenario) -> dict:
     a = s.arrays
     if s.mode == "running":
-        torch, bn, out = ref.torch, _module(ref, a), {}
+        torch, out = ref.torch, {}
+        bn = torch.nn.BatchNorm1d(a["gamma"].shape[0], eps=EPS, momentum=MOMENTUM, dtype=torch.float64)
         with torch.no_grad():
+            bn.weight.copy_(torch.from_numpy(a["gamma"]))
+            bn.bias.copy_(torch.from_numpy(a["beta"]))
             for i in range(s.params["forwards"]):
                 bn(ref.leaf(a[f"x.{i}"], False))
                 if i == 0:
-                    out["running_mean.1"], out["running_var.1"] = ref.numpy(bn.running_mean), ref.numpy(bn.running_var)
-            out["running_mean"], out["running_var"] = ref.numpy(bn.running_mean), ref.numpy(bn.running_var)
+                    out.update({f"{k}.1": ref.numpy(getattr(bn, k)) for k in RUNNING})
+            out.update({k: ref.numpy(getattr(bn, k)) for k in RUNNING})
             bn.eval()
             out["out_eval"] = ref.numpy(bn(ref.leaf(a["x_eval"], False)))
         return out
@@ -180,8 +173,8 @@ def simulate(s: Scenario, mistake: str | None = None) -> dict:
     return out
 
 
-RUNNING_KEYS = {"edge.running_one": ("running_mean.1", "running_var.1"),
-                "edge.running_several": ("running_mean", "running_var"), "edge.eval": ("out_eval",)}
+RUNNING_KEYS = {"edge.running_one": tuple(f"{k}.1" for k in RUNNING), "edge.running_several": RUNNING,
+                "edge.eval": ("out_eval",)}
 
 
 def _simulated(mistake: str, evidence: str):

@@ -213,11 +213,10 @@ def sizes(ev, scenario) -> dict:
     return {"N": a["X"].shape[0], "C": a["W2"].shape[1]}
 
 
-def _grads(a, X=None, y=None, derivative="output", fancy=False, changed=None) -> dict:
+def _grads(a, y=None, derivative="output", fancy=False, changed=None) -> dict:
     """The four gradients, with one known mistake switched on. changed(probs, onehot, n): the
     probabilities as a first backward left them, modified in place."""
-    X = a["X"] if X is None else X
-    y = (a["y"] if y is None else y).astype(int)
+    X, y = a["X"], (a["y"] if y is None else y).astype(int)
     z1 = X @ a["W1"] + a["b1"]
     h = 0.5 * (1 + np.tanh(0.5 * z1))
     scores = h @ a["W2"] + a["b2"]
