@@ -14,7 +14,9 @@ the life cycle, once for every layer:
   references so that naming them never starts torch;
 - the standard checks (`checks`), with stable ids: shape.<g>, numgrad.<g>, torch.<g>,
   edge.single, edge.second_backward, edge.new_forward, purity.inputs;
-- the lifecycle mistakes (`MISTAKES`), recognised from the references above.
+- the lifecycle mistakes (`MISTAKES`), recognised from the references above;
+- `rule`, the formula test an exercise's own mistakes are written with (the wrong formula, run
+  on the arrays of whichever call the failed check judges).
 
 Keys of the raw results: a gradient's name for the first backward (dx, dW), with the suffix 2
 for the second backward and 3 for the backward after the new forward; the outputs by their
@@ -417,7 +419,8 @@ def where(spec: Layer):
 
 def sizes(spec: Layer):
     def size(ev, scenario) -> dict:
-        batch = ev.inputs(scenario).get(spec.batch) if spec.batch else None  # (a scenario may lack it)
+        # a scenario of several batches may lack the batch input: then there is no one N
+        batch = ev.inputs(scenario).get(spec.batch) if spec.batch else None
         return {"N": batch.shape[0]} if batch is not None else {}
     return size
 
