@@ -287,10 +287,6 @@ def where(probe) -> str:
     return f"Value.{ops[0]}" if len(ops) == 1 else "Value.backward"
 
 
-def sizes(ev, scenario) -> dict:
-    return {}
-
-
 def _rule(method, wrong, evidence):
     return lambda p: _uses(p, method) and _probe_matches(p, method, wrong) and {"evidence": t(evidence)}
 
