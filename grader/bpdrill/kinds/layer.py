@@ -14,7 +14,9 @@ the life cycle, once for every layer:
   references so that naming them never starts torch;
 - the standard checks (`checks`), with stable ids: shape.<g>, numgrad.<g>, torch.<g>,
   edge.single, edge.second_backward, edge.new_forward, purity.inputs;
-- the lifecycle mistakes (`MISTAKES`), recognised from the references above.
+- the lifecycle mistakes (`MISTAKES`), recognised from the references above;
+- `rule`, the formula test an exercise's own mistakes are written with (the wrong formula, run
+  on the arrays of whichever call the failed check judges).
 
 Keys of the raw results: a gradient's name for the first backward (dx, dW), with the suffix 2
 for the second backward and 3 for the backward after the new forward; the outputs by their
@@ -33,7 +35,7 @@ from typing import Callable
 import numpy as np
 
 from bpdrill.core import compare
-from bpdrill.core.diagnose import Mistake, close
+from bpdrill.core.diagnose import Mistake, close, formula
 from bpdrill.core.driving import perturbed_outputs, snapshot
 from bpdrill.core.judge import Check, Failed, matches_reference, numgrad_check, shape_check, unchanged_check
 from bpdrill.core.protocol import Scenario, describe
@@ -353,7 +355,7 @@ def project(spec: Layer):
 
 
 def checks(spec: Layer, torch_scenario: str, torch_title: str = "{key} matches PyTorch",
-           torch_title_zh: str = "{key} 与 PyTorch 一致", single: str | None = "single",
+           torch_title_zh: str = "", single: str | None = "single",
            twice_scenario: str | None = "twice", purity: tuple | None = None,
            with_outputs: bool = False, shape_scenario: str = "basic", extra: tuple = (),
            numgrad_scenario: str = "basic") -> list[Check]:
@@ -417,9 +419,9 @@ def where(spec: Layer):
 
 def sizes(spec: Layer):
     def size(ev, scenario) -> dict:
-        if spec.batch is None:
-            return {}
-        return {"N": ev.inputs(scenario)[spec.batch].shape[0]}
+        # a scenario of several batches may lack the batch input: then there is no one N
+        batch = ev.inputs(scenario).get(spec.batch) if spec.batch else None
+        return {"N": batch.shape[0]} if batch is not None else {}
     return size
 
 
@@ -436,6 +438,18 @@ def call_arrays(spec: Layer, p) -> dict:
         arrays.update({name: arrays[f"{name}{NEW}"] for name in (*spec.inputs, *spec.fixed)
                        if f"{name}{NEW}" in arrays})
     return arrays
+
+
+def rule(spec: Layer, label: str, evidence: str, wrong: Callable, args: tuple = ("x", "dout")):
+    """A formula test for one gradient: wrong(*args), the arrays of the call the check judges
+    (call_arrays: the first call's, the second backward's or the new forward's), is the answer
+    the mistake gives; None when it cannot tell."""
+    def candidate(p):
+        if p.label != label:
+            return None
+        arrays = call_arrays(spec, p)
+        return wrong(*(arrays[name] for name in args))
+    return formula(evidence, candidate)
 
 
 def _reference_key(p, prefix: str) -> np.ndarray | None:
