@@ -28,7 +28,7 @@ import math
 
 import numpy as np
 
-from bpdrill.core.compare import ks_distance, kurtosis, rms
+from bpdrill.core.compare import ks_distance, kurtosis, normal_cdf, rms
 from bpdrill.core.diagnose import Mistake
 from bpdrill.core.driving import snapshot
 from bpdrill.i18n import t
@@ -235,17 +235,46 @@ def _std_rule(functions: tuple, candidate, evidence: str):
     return test
 
 
+def _fits(W: np.ndarray, uniform: bool) -> bool:
+    """Is the draw a uniform U(-max|W|, max|W|), or a normal N(0, rms(W)^2), by its kurtosis and
+    the whole distribution (the Kolmogorov-Smirnov distance)?"""
+    bound = float(np.max(np.abs(W))) if uniform else None
+    return (kurtosis(W) < KURTOSIS_SPLIT) == uniform and ks_distance(W, rms(W), bound) <= ks_tolerance(W.size)
+
+
 def _family(uniform_asked: bool):
+    """A uniform draw where a normal was asked, or the other way round: the draw is the other family."""
     def test(p):
         function = p.check.targets[0]
         if p.check.id != f"torch.{function}" or function.endswith("uniform") != uniform_asked:
             return None
         draws = _draws(p)
-        if draws is None or not all((kurtosis(W) < KURTOSIS_SPLIT) != uniform_asked for W, *_ in draws):
+        if draws is None or not all(_fits(W, uniform=not uniform_asked) for W, *_ in draws):
             return None
         return {"evidence": t("the kurtosis E[W^4] / E[W^2]^2 is {k:.3f} (a uniform has 1.8, a normal 3)",
                               k=kurtosis(draws[0][0]))}
     return test
+
+
+def _truncated(p):
+    """A normal with its tails cut off (values beyond a cut redrawn, or clipped): no |W| beyond a
+    cut where a normal draw of this size puts MAX_SLACK or more, and the values inside are torch's
+    normal truncated there (tested by the probability integral transform: uniform on (-1, 1))."""
+    function = p.check.targets[0]
+    if p.check.id != f"torch.{function}" or function.endswith("uniform") or (draws := _draws(p)) is None:
+        return None
+    for W, fan_in, fan_out, std in draws:
+        top = float(np.max(np.abs(W)))
+        inside = W[np.abs(W) < top]
+        u = (2 * normal_cdf(inside / std) - 1) / math.erf(top / std / math.sqrt(2))
+        if W.size * math.erfc(top / std / math.sqrt(2)) < MAX_SLACK or \
+                ks_distance(u, 1.0, 1.0) > ks_tolerance(inside.size):
+            return None
+    W, fan_in, fan_out, std = draws[0]
+    cut = float(np.max(np.abs(W))) / std
+    return {"evidence": t("no |W| lies beyond {cut:.3g} standard deviations (std {std:.5g}), where a normal draw "
+                          "of {n} values has about {tails:.0f}: the tails beyond {cut:.3g} sigma are missing",
+                          cut=cut, std=std, n=W.size, tails=W.size * math.erfc(cut / math.sqrt(2)))}
 
 
 def _layout(p):
@@ -285,6 +314,9 @@ MISTAKES = [
             "W is (fan_in, fan_out), for x @ W", _layout),
     Mistake("normal_instead_of_uniform", "a normal draw where a uniform one was asked: {evidence}. "
             "Draw rng.uniform(-bound, bound, size=(fan_in, fan_out))", _family(uniform_asked=True)),
+    Mistake("truncated_normal", "a truncated normal where the whole normal was asked: {evidence}. "
+            "torch.nn.init draws from all of N(0, std**2), tails included: return rng.normal(0, std, "
+            "size=(fan_in, fan_out)) as drawn", _truncated, at_code=r"clip\(|[<>]=?\s*\(?[\d.]+\s*\*\s*\w*std"),
     Mistake("uniform_instead_of_normal", "a uniform draw where a normal one was asked: {evidence}. "
             "Draw rng.normal(0, std, size=(fan_in, fan_out))", _family(uniform_asked=False)),
     Mistake("kaiming_fan_out", "Kaiming used fan_out where fan_in belongs: {evidence}. mode='fan_in' "
