@@ -20,8 +20,8 @@ the life cycle, once for every layer:
 
 Keys of the raw results: a gradient's name for the first backward (dx, dW), with the suffix 2
 for the second backward and 3 for the backward after the new forward; the outputs by their
-names (out, or h_next and c_next); after.<array> for purity; plus.<array> and minus.<array>
-in a perturb scenario. Scenario arrays: the inputs, parameters and upstream gradients (dout,
+names (out, or h_next and c_next; out3 ... for the new forward's); after.<array> for purity;
+plus.<array> and minus.<array> in a perturb scenario. Scenario arrays: the inputs, parameters and upstream gradients (dout,
 or d<output> for each output), dout2 ... for the second backward, and <input>3, dout3 ... for
 the new forward.
 """
@@ -52,6 +52,8 @@ class Layer:
     torch: Callable  # (torch, **arrays as tensors) -> output tensor, or a tuple of them
     inputs: tuple = ("x",)  # forward's arrays with a gradient, in forward's order
     fixed: tuple = ()  # forward's other arrays (a mask, indices), after the inputs
+    drawn: tuple = ()  # arrays the object draws itself (dropout's mask): the torch call takes them from
+    #                    the scenario (<name>3 for the new forward's; absent: None), forward is not given them
     params: tuple = ()  # attributes the grader sets before forward ("W", or "ln1.gamma")
     frozen: tuple = ()  # attributes the grader sets that get no gradient (LoRA's W, b): no dW is written
     outputs: tuple = ("out",)  # what forward returns (a tuple when several)
@@ -223,7 +225,8 @@ def drive(spec: Layer, module, s: Scenario) -> dict:
     if spec.has_second(s):
         out.update(_backward(spec, obj, s, SECOND))
     if spec.has_new(s):  # a new forward: backward must use it
-        _forward(spec, obj, s, NEW)
+        new = _as_tuple(_forward(spec, obj, s, NEW), spec.outputs, "forward")
+        out.update({f"{o}{NEW}": snapshot(v) for o, v in zip(spec.outputs, new)})
         third = _backward(spec, obj, s, NEW)
         out.update(third)
         # the same backward once more: a backward that reads only what forward cached gives the
@@ -278,7 +281,7 @@ def _one_call(spec: Layer, ref, arrays: dict, upstream: list, inputs_suffix: str
         leaves[p] = ref.leaf(arrays[p])
     frozen = {p: ref.leaf(arrays[p], False) for p in spec.frozen}
     fixed = {}
-    for name in spec.fixed:
+    for name in (*spec.fixed, *spec.drawn):
         key = f"{name}{inputs_suffix}" if inputs_suffix else name
         fixed[name] = _tensor(ref, arrays[key]) if key in arrays else None
     kwargs = {name.replace(".", "_"): v for name, v in {**leaves, **frozen, **fixed}.items()}
@@ -435,7 +438,7 @@ def call_arrays(spec: Layer, p) -> dict:
     given = spec.upstream_given(scenario, suffix)
     arrays.update(zip(spec.upstream, given if given else spec.upstream_ones(scenario, suffix)))
     if p.check.call == "new_forward":
-        arrays.update({name: arrays[f"{name}{NEW}"] for name in (*spec.inputs, *spec.fixed)
+        arrays.update({name: arrays[f"{name}{NEW}"] for name in (*spec.inputs, *spec.fixed, *spec.drawn)
                        if f"{name}{NEW}" in arrays})
     return arrays
 
