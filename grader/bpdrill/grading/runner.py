@@ -127,7 +127,8 @@ def place_at_fault(judged: list, run) -> None:
         unit, by_name = registry.get(report.name), {s.name: s for s in scenarios}
         checks = {c.id: c for c in unit.checks}
         movable = [(c, checks[c.id]) for c in report.checks
-                   if (c.traceable or (c.diagnosis is not None and c.diagnosis.movable)) and c.id in checks and getattr(by_name.get(checks[c.id].scenario), "mode", "perturb") != "perturb"]
+                   if (c.traceable or (c.diagnosis is not None and c.diagnosis.movable)) and c.id in checks
+                   and getattr(by_name.get(checks[c.id].scenario), "mode", "perturb") != "perturb"]
         if movable:
             traced = sorted({check.scenario for _, check in movable})
             wanted.append((job, [by_name[n] for n in traced], report, unit, movable))
