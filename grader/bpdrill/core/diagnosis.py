@@ -11,7 +11,7 @@ from dataclasses import replace
 from bpdrill.core.diagnose import Diagnosis, Probe, close, first_clause
 from bpdrill.core.judge import Check, Evidence, Failed
 from bpdrill.core.mistakes import GENERIC
-from bpdrill.core.places import code_line, display_path, qualified_name, statement_line
+from bpdrill.core.places import code_line, display_path, learner_functions, qualified_name, statement_line
 from bpdrill.i18n import t
 
 
@@ -21,7 +21,12 @@ def where(path: str, qualname: str | None, label: str | None, line: int | None =
     line: the line already known (where an error was raised)."""
     if not qualname:
         return "", None
-    line = line or statement_line(path, qualname, label)
+    if line is None:
+        line = statement_line(path, qualname, label)
+        if line is not None and (qualname, line) in {(n, first) for n, first, _ in learner_functions(path)}:
+            # no statement computes it: the method is named, and said to be all that is known
+            return t(" (in {name}, {file}: no one statement of it computes {label})", name=qualname,
+                     file=f"{display_path(path)}:{line}", label=label or t("the result")), line
     return t(" (in {name}, {file})", name=qualname,
              file=display_path(path) + (":" + str(line) if line else "")), line
 
