@@ -179,7 +179,8 @@ def grads_untouched(ev, check: Check) -> None:
 # ---- checks and lifecycle mistakes -----------------------------------------------------------
 
 def moves_check(id: str, scenario: str, title: str, title_zh: str = "", points: int = 1, kind: str | None = None) -> Check:
-    """The caller's arrays moved as the torch optimiser moves them, in the scenario named."""
+    """The caller's arrays moved as the torch optimiser moves them, in the scenario named.
+    title_zh is deprecated: the title's Chinese goes to locale/zh/<exercise>.toml."""
     return Check(id, kind or id.split(".")[0], "params", points, scenario, moves_like_reference, title, title_zh)
 
 
