@@ -35,6 +35,17 @@ def moved(diagnosis: Diagnosis, path: str, line: int) -> Diagnosis:
     return replace(diagnosis, message=message, line=line, place=place)
 
 
+FIRST_WRONG_VALUE = "first_wrong_value"
+
+
+def first_wrong_value(path: str, label: str | None, line: int) -> Diagnosis:
+    """No known mistake fits, but a trace found where the wrong value starts: say that."""
+    said = t("{label} goes wrong at this statement: on the same inputs, no right computation "
+             "takes the value it computes", label=label or t("the result"))
+    place, line = where(path, qualified_name(path, line, "?"), label, line)
+    return Diagnosis(FIRST_WRONG_VALUE, said + place, line, place, first_clause(said))
+
+
 def diagnose(unit, ev: Evidence, check: Check, failure: Failed, outcomes: dict,
              failures: dict | None = None) -> Diagnosis | None:
     """The first known mistake that fits a failed check, or None. unit: a registry.Unit."""

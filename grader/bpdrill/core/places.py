@@ -216,6 +216,9 @@ def statement_line(path: str, qualname: str | None, label: str | None) -> int | 
             returns, returned = node.lineno, node.value
     if kept is not None:
         return kept
+    rule = _closure_rule(method)
+    if rule is not None and plain is None:  # an op whose backward rule is a closure: the rule
+        return rule
     if isinstance(returned, ast.Dict):  # return {"W1": dW1, ...}
         returned = next((v for k, v in zip(returned.keys, returned.values)
                          if isinstance(k, ast.Constant) and k.value == name), returned)
@@ -229,6 +232,17 @@ def statement_line(path: str, qualname: str | None, label: str | None) -> int | 
             any(isinstance(n, ast.Name) and n.id == name for n in ast.walk(returned)):
         return returns  # return dout * dlogits / n: the label's last step is the return
     return plain or returns or method.lineno
+
+
+def _closure_rule(method) -> int | None:
+    """The first statement of a function defined inside the method (an engine's op keeps its
+    backward rule there: def backward(grad): return ..., or def _backward(): self.grad += ...)."""
+    for node in ast.walk(method):
+        if node is not method and isinstance(node, ast.FunctionDef):
+            body = [b for b in node.body if not (isinstance(b, ast.Expr) and isinstance(b.value, ast.Constant))]
+            if body:
+                return body[0].lineno
+    return None
 
 
 def _last_write(method, variable: str) -> int | None:

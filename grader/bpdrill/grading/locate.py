@@ -249,20 +249,23 @@ def _constructors(source: str) -> set[int]:
     return lines
 
 
-def at_fault(source: str, events: list, right: Values, label: str | None) -> int | None:
-    """The first line of the learner's statement where the wrong value starts, or None.
+def at_fault(source: str, events: list, right: Values, label: str | None) -> tuple[int | None, bool]:
+    """(line, found): the first line of the learner's statement where the wrong value starts
+    (found), or, where every value is one a right computation takes, the statement that
+    computes the gradient (not found: a term is missing there); (None, False) when the trace
+    does not reach the gradient.
 
     events: the traced run, [(line, [arrays])]; label: the gradient at fault (dx, dW, W1 ...)."""
     try:
         by_line = tracer.statements(source)
         built = _constructors(source)
     except (SyntaxError, ValueError):
-        return None
+        return None, False
     name = (label or "").split(".")[0].split("[")[0]
     steps = [(line, arrays, by_line.get(line)) for line, arrays in events
              if by_line.get(line) is not None and line not in built]
     if not steps:
-        return None
+        return None, False
     kept = [i for i, (_, _, s) in enumerate(steps) if name and name in _defines(s, kept_only=True)]
     plain = [i for i, (_, _, s) in enumerate(steps) if name and name in _defines(s)]
     returns = [i for i, (_, arrays, s) in enumerate(steps) if isinstance(s, ast.Return) and arrays]
@@ -273,7 +276,7 @@ def at_fault(source: str, events: list, right: Values, label: str | None) -> int
     elif plain:
         last = plain[-1]
     else:
-        return None
+        return None, False
     writes = set(kept or plain)
     needed, chosen = set(), set()
     for i in range(last, -1, -1):  # the statements whose values flow into the gradient
@@ -289,10 +292,10 @@ def at_fault(source: str, events: list, right: Values, label: str | None) -> int
         if _allocates(statement) or not _settled(steps, i):
             continue
         if any(array not in right for array in arrays):
-            return line
+            return line, True
     # every value is one a right computation takes: a term or a factor is missing where the
     # gradient is computed (the last statement that computes, not one that passes a name on)
-    return next((steps[i][0] for i in sorted(chosen, reverse=True) if not _passes_on(steps[i][2])), steps[last][0])
+    return next((steps[i][0] for i in sorted(chosen, reverse=True) if not _passes_on(steps[i][2])), steps[last][0]), False
 
 
 def _partial(statement: ast.stmt) -> str | None:

@@ -24,6 +24,7 @@ class CheckResult:
     details: list[str] = field(default_factory=list)
     diagnosis: object = None  # a diagnose.Diagnosis: the known mistake this failure looks like
     shown: str = ""  # display text in the learner's language
+    traceable: bool = False  # failed on values with no known mistake: a trace may find where they go wrong
 
     def to_json(self) -> dict:
         diagnosis = None if self.diagnosis is None else {"name": self.diagnosis.name,

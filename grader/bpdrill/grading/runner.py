@@ -77,7 +77,9 @@ def _judge(unit, path: str, scenarios: dict, outcome: WorkerOutcome, references)
         for check, failure in failures.values():
             if _unwritten(failure):
                 continue  # a TODO that still raises: nothing written, nothing to diagnose
-            outcomes[check.id].diagnosis = _diagnose(unit, evidence, check, failure, outcomes, failures)
+            found = outcomes[check.id].diagnosis = _diagnose(unit, evidence, check, failure, outcomes, failures)
+            outcomes[check.id].traceable = found is None and failure.got is not None and \
+                failure.expected is not None and not isinstance(failure, ScenarioError)
         cap_root_causes(check_results, unit.checks)  # one root cause costs at most its gradient's points
     score = sum(c.score for c in check_results)
     possible = sum(c.max_score for c in check_results)
@@ -123,11 +125,9 @@ def place_at_fault(judged: list, run) -> None:
     wanted = []
     for job, scenarios, report in judged:
         unit, by_name = registry.get(report.name), {s.name: s for s in scenarios}
-        if unit.meta.kind == "engine":
-            continue  # a gradient there is a node's .grad, written by every rule: no one statement computes it
         checks = {c.id: c for c in unit.checks}
-        movable = [(c, checks[c.id]) for c in report.checks if c.diagnosis is not None and c.diagnosis.movable
-                   and c.id in checks and getattr(by_name.get(checks[c.id].scenario), "mode", "perturb") != "perturb"]
+        movable = [(c, checks[c.id]) for c in report.checks
+                   if (c.traceable or (c.diagnosis is not None and c.diagnosis.movable)) and c.id in checks and getattr(by_name.get(checks[c.id].scenario), "mode", "perturb") != "perturb"]
         if movable:
             traced = sorted({check.scenario for _, check in movable})
             wanted.append((job, [by_name[n] for n in traced], report, unit, movable))
@@ -158,8 +158,11 @@ def _move(unit, report, scenarios: dict, outcome, movable: list) -> None:
                 right[check.scenario] = locate.right_values(unit, scenarios[check.scenario])
         if right[check.scenario] is None:
             continue
-        line = locate.at_fault(source, events, right[check.scenario], result.target)
-        if line is not None and line != result.diagnosis.line:
+        line, found = locate.at_fault(source, events, right[check.scenario], result.target)
+        if result.diagnosis is None:
+            if found:  # no known mistake, but the statement where the values go wrong is known
+                result.diagnosis = diagnosis.first_wrong_value(report.file, result.target, line)
+        elif line is not None and line != result.diagnosis.line:
             result.diagnosis = diagnosis.moved(result.diagnosis, report.file, line)
 
 

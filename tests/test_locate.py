@@ -1,0 +1,125 @@
+"""The line at fault, found by tracing: the worker keeps what each statement wrote; the trusted
+side compares it with every value the reference solution computes on the same inputs."""
+from __future__ import annotations
+
+import textwrap
+
+import numpy as np
+import pytest
+
+from bpdrill.core.diagnosis import FIRST_WRONG_VALUE
+from bpdrill.grading import locate, tracer
+from conftest import failure_summary, grade_inline, mistakes, solution_path, wrong_fixture
+
+
+def run_traced(tmp_path, source: str, call: str):
+    path = tmp_path / "traced.py"
+    path.write_text(textwrap.dedent(source), encoding="utf-8")
+    namespace = {"__file__": str(path)}
+    exec(compile(path.read_text(), str(path), "exec"), namespace)  # noqa: S102 - the test's own code
+    trace = tracer.Tracer(str(path), path.read_text())
+    trace.run(lambda: eval(call, namespace))  # noqa: S307 - the test's own code
+    return trace.events
+
+
+def test_the_tracer_keeps_what_each_statement_wrote_in_order(tmp_path):
+    events = run_traced(tmp_path, """
+        import numpy as np
+
+        class Layer:
+            def backward(self, dout):
+                self.dW = (dout
+                           * 2.0)
+                a, b = dout + 1.0, dout - 1.0
+                n = dout.shape[0]
+                acc = np.zeros_like(dout)
+                for i in range(n):
+                    acc[i] += dout[i]
+                return a * b
+
+        def run():
+            return Layer().backward(np.arange(3.0))
+        """, "run()")
+    lines = [line for line, _ in events]
+    assert lines == [6, 8, 9, 10, 12, 12, 12, 13, 16]  # a statement over two lines: by its first
+    values = dict((line, arrays) for line, arrays in events)
+    np.testing.assert_array_equal(values[6][0], [0.0, 2.0, 4.0])
+    assert [a.tolist() for a in values[8]] == [[1.0, 2.0, 3.0], [-1.0, 0.0, 1.0]]
+    assert values[9] == []  # an int: kept as a step of the flow, with no float value
+    np.testing.assert_array_equal(events[-3][1][0], [0.0, 1.0, 2.0])  # acc once the loop is done
+    np.testing.assert_array_equal(values[13][0], [-1.0, 0.0, 3.0])
+
+
+def test_values_are_found_again_up_to_rounding_and_with_infinities():
+    right = locate.Values()
+    a = np.linspace(-1.0, 1.0, 12).reshape(3, 4)
+    right.add(a)
+    right.add(np.where(a > 0, a, -np.inf))
+    assert a * (1 + 1e-12) in right
+    assert np.where(a > 0, a, -np.inf) in right
+    assert a * 1.01 not in right
+    assert a.T not in right  # another shape is another value
+    assert np.float64(3.5) not in right
+
+
+def edited_statements(name: str, mistake_id: str) -> set[int]:
+    """The first lines of the statements the fixture's edits wrote, in the written file."""
+    mistake = next(m for m in mistakes(name) if m.id == mistake_id)
+    text, lines = solution_path(name).read_text(encoding="utf-8"), set()
+    for old, new in mistake.edits:
+        start = text.index(old)
+        text = text.replace(old, new)
+        first = text[:start].count("\n") + 1
+        lines |= set(range(first, first + new.count("\n") + 1))
+    return {s.lineno for n in lines if (s := tracer.statements(text).get(n)) is not None}
+
+
+# Mistakes whose gradient is computed several statements after the edit: before tracing, each
+# was placed where the gradient is written (the dx / dW / return line), not at the edit.
+MOVED = [("mha", "scale_sqrt_d_model"), ("lstm", "dc_missing_tanh_derivative"),
+         ("gru", "dz_sign_flipped"), ("flash_attention", "rowsum_dO_O_missing"),
+         ("groupnorm", "dx_missing_group_mean_term"), ("conv2d", "dx_kernel_not_flipped")]
+
+
+@pytest.mark.parametrize("name,mistake_id", MOVED, ids=[f"{n}/{m}" for n, m in MOVED])
+def test_a_diagnosis_names_the_statement_where_the_value_goes_wrong(name, mistake_id):
+    path = wrong_fixture(name, mistake_id)
+    lines = edited_statements(name, mistake_id)
+    for seed in (0, 1):
+        report = grade_inline(name, path, seed)
+        first = next(c.diagnosis for c in report.checks if not c.passed and c.diagnosis)
+        assert first.line in lines, f"seed {seed}: {first.name} at {first.line}, edited {lines}\n" \
+                                    f"{failure_summary(report)}"
+        assert f":{first.line})" in first.message
+
+
+def test_with_no_known_mistake_the_statement_is_still_named(tmp_path):
+    """A slip no mistake of tanh's describes: dx = dout * (1 - t * t) with the cached output
+    read from the wrong attribute's square root. No name, but the line is the edited one."""
+    source = solution_path("tanh").read_text(encoding="utf-8")
+    old = "dx = dout * (1.0 - t * t)"
+    assert source.count(old) == 1
+    path = tmp_path / "tanh.py"
+    path.write_text(source.replace(old, "dx = dout * (1.0 - np.abs(t) ** 1.5)"), encoding="utf-8")
+    line = source[:source.index(old)].count("\n") + 1
+    report = grade_inline("tanh", path, 3)
+    assert report.score < report.max_score
+    found = [c.diagnosis for c in report.checks if not c.passed and c.diagnosis]
+    assert found and all(d.name == FIRST_WRONG_VALUE and d.line == line for d in found), failure_summary(report)
+    assert "goes wrong at this statement" in found[0].message
+
+
+def test_a_right_answer_written_another_way_is_never_placed(tmp_path):
+    """Intermediates of another decomposition are not in the solution's values: a right answer
+    must still get no diagnosis at all (nothing fails, nothing is traced)."""
+    source = solution_path("sigmoid").read_text(encoding="utf-8")
+    start, end = source.index("# BEGIN TODO"), source.index("# END TODO")
+    body = source[start:end]
+    indent = body[body.index("\n") + 1:].split("s = ")[0] if "s = " in body else " " * 8
+    other = (f"# BEGIN TODO\n{indent}one_minus = 1.0 - self.out\n{indent}local = self.out * one_minus\n"
+             f"{indent}return local * dout\n{indent}")
+    path = tmp_path / "sigmoid.py"
+    path.write_text(source[:start] + other + source[end:], encoding="utf-8")
+    report = grade_inline("sigmoid", path, 5)
+    assert report.score == report.max_score, failure_summary(report)
+    assert not [c for c in report.checks if c.diagnosis]
