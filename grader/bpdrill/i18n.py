@@ -65,8 +65,8 @@ def _zh() -> dict:
 
 
 def register(table: dict) -> None:
-    """An exercise module's own Chinese, keyed by its English text: an exercise brings its words
-    with it, so adding one never touches zh.toml."""
+    """Deprecated: an exercise's own Chinese goes to locale/zh/<exercise>.toml. Kept while check
+    modules still call it."""
     _registered.update(table)
 
 

@@ -5,22 +5,13 @@ import numpy as np
 
 from bpdrill.core.diagnose import Mistake, close
 from bpdrill.core.protocol import Scenario
-from bpdrill.i18n import register, t
+from bpdrill.i18n import t
 from bpdrill.kinds import optimizer
 from bpdrill.kinds.optimizer import moves_check, moves_like_reference
 
 SPEC = optimizer.Optimizer("Adam", "Adam")
 
 SHAPES = [(3, 4), (4,), (2, 3, 2)]
-
-register({
-    "the update matches lr_t = lr * sqrt(1 - beta2**t) / (1 - beta1**t) with eps added to sqrt(v)":
-        "更新量与 lr_t = lr * sqrt(1 - beta2**t) / (1 - beta1**t)、并把 eps 加在 sqrt(v) 上的写法一致",
-    "the update matches betas = (0.9, 0.999) whatever the constructor was given":
-        "无论构造函数传入什么，更新量都与 betas = (0.9, 0.999) 一致",
-    "the update matches eps = 1e-8 whatever the constructor was given":
-        "无论构造函数传入什么，更新量都与 eps = 1e-8 一致",
-})
 
 
 def scenarios(rng) -> list[Scenario]:
@@ -38,15 +29,12 @@ def scenarios(rng) -> list[Scenario]:
 
 
 CHECKS = [
-    moves_check("torch.one_step", "one_step", "one step matches torch.optim.Adam", "一步更新与 torch.optim.Adam 一致"),
-    moves_check("torch.multi", "multi", "10 steps, 3 parameters match torch.optim.Adam",
-                "3 个参数、10 步更新与 torch.optim.Adam 一致", points=2),
-    moves_check("edge.weight_decay", "weight_decay", "weight_decay=0.1 (L2 added to the gradient)",
-                "weight_decay=0.1（L2 项加到梯度上）"),
-    moves_check("edge.tiny", "tiny", "tiny gradients (~1e-6, where eps matters)", "极小的梯度（约 1e-6，此时 eps 起作用）"),
-    moves_check("torch.betas", "betas", "custom betas, eps and lr", "自定义 betas、eps 和 lr"),
-    moves_check("torch.large_eps", "large_eps", "eps = 0.1: eps added to sqrt(v_hat), as torch does",
-                "eps = 0.1：eps 加在 sqrt(v_hat) 上，与 torch 一致"),
+    moves_check("torch.one_step", "one_step", "one step matches torch.optim.Adam"),
+    moves_check("torch.multi", "multi", "10 steps, 3 parameters match torch.optim.Adam", points=2),
+    moves_check("edge.weight_decay", "weight_decay", "weight_decay=0.1 (L2 added to the gradient)"),
+    moves_check("edge.tiny", "tiny", "tiny gradients (~1e-6, where eps matters)"),
+    moves_check("torch.betas", "betas", "custom betas, eps and lr"),
+    moves_check("torch.large_eps", "large_eps", "eps = 0.1: eps added to sqrt(v_hat), as torch does"),
     optimizer.in_place_check("multi"),
     optimizer.grads_check("weight_decay"),
 ]
@@ -178,18 +166,14 @@ MISTAKES = [
         ("moments_reset_each_step", "the moments restart every step: {evidence}. Keep m and v "
          "between calls (in self)", "the update matches m and v reset to zero at each step"),
     ]],
-    *[Mistake(name, says, _simulated(name, evidence), says_zh=says_zh, at_code=AT_CODE.get(name, ""))
-      for name, says, evidence, says_zh in [
+    *[Mistake(name, says, _simulated(name, evidence), at_code=AT_CODE.get(name, ""))
+      for name, says, evidence in [
         ("epsilon_hat", "that is the paper's \"epsilon-hat\" form: {evidence}. torch.optim.Adam adds eps "
          "to sqrt(v_hat), the bias-corrected v: p -= lr * m_hat / (sqrt(v_hat) + eps)",
-         "the update matches lr_t = lr * sqrt(1 - beta2**t) / (1 - beta1**t) with eps added to sqrt(v)",
-         "这是论文里的 “epsilon-hat” 形式：{evidence}。torch.optim.Adam 把 eps 加在偏差修正后的 "
-         "sqrt(v_hat) 上：p -= lr * m_hat / (sqrt(v_hat) + eps)"),
+         "the update matches lr_t = lr * sqrt(1 - beta2**t) / (1 - beta1**t) with eps added to sqrt(v)"),
         ("hardcoded_betas", "betas are hard-coded: {evidence}. Use the betas given to the "
-         "constructor", "the update matches betas = (0.9, 0.999) whatever the constructor was given",
-         "betas 被写死了：{evidence}。请使用传给构造函数的 betas"),
+         "constructor", "the update matches betas = (0.9, 0.999) whatever the constructor was given"),
         ("hardcoded_eps", "eps is hard-coded: {evidence}. Use the eps given to the constructor",
-         "the update matches eps = 1e-8 whatever the constructor was given",
-         "eps 被写死了：{evidence}。请使用传给构造函数的 eps"),
+         "the update matches eps = 1e-8 whatever the constructor was given"),
     ]],
 ]

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from bpdrill import i18n
 from bpdrill.core.diagnose import Mistake, close, formula, in_backward
 from bpdrill.core.judge import Check, matches_reference
 from bpdrill.core.protocol import Scenario
@@ -48,13 +47,12 @@ def scenarios(rng) -> list[Scenario]:
     ]
 
 
-CHECKS = layer.checks(SPEC, "basic", "{key} matches PyTorch (causal mask, Tq != Tk)",
-                      "{key} 与 PyTorch 一致（因果掩码，Tq != Tk）", single=None, extra=(
+CHECKS = layer.checks(SPEC, "basic", "{key} matches PyTorch (causal mask, Tq != Tk)", single=None, extra=(
     Check("edge.no_mask", "edge", GRADS, 1, "nomask", matches_reference(*GRADS),
-          "no mask: dQ, dK, dV match PyTorch", "无掩码：dQ、dK、dV 与 PyTorch 一致"),
+          "no mask: dQ, dK, dV match PyTorch"),
     Check("edge.square", "edge", GRADS, 1, "square", matches_reference(*GRADS),
-          "self-attention shapes (Tq = Tk) with a causal mask", "自注意力的形状（Tq = Tk），带因果掩码"),
-    Check("edge.single", "edge", GRADS, 1, "single", matches_reference(*GRADS), "batch of one", "批大小为 1")))
+          "self-attention shapes (Tq = Tk) with a causal mask"),
+    Check("edge.single", "edge", GRADS, 1, "single", matches_reference(*GRADS), "batch of one")))
 
 
 # ---- diagnosis: what this exercise's known mistakes would produce -----------------------
@@ -81,12 +79,12 @@ def _call(p):
     return a["Q"], a["K"], a["V"], a.get("mask") if p.check.call != "new_forward" else None, a["dout"]
 
 
-def _variant(evidence, zh, labels=GRADS, **mistake):
+def _variant(evidence, labels=GRADS, **mistake):
     def candidate(p):
         if p.label not in labels:
             return None
         return _grads(*_call(p), **mistake)[p.label]
-    return formula(evidence, candidate, zh=zh)
+    return formula(evidence, candidate)
 
 
 def _mirror_crashed(p):
@@ -109,53 +107,34 @@ def _mirror_crashed(p):
 
 MISTAKES = [
     Mistake("dK_mirrors_dQ", "dK was written like dQ, without transposing dS: {evidence}. "
-            "S = Q K^T, so dK = dS^T Q / sqrt(d): dS.transpose(0, 2, 1) @ Q", _mirror_crashed,
-            says_zh="dK 照着 dQ 的样子写，没有转置 dS：{evidence}。S = Q K^T，所以 dK = dS^T Q / sqrt(d)："
-                    "dS.transpose(0, 2, 1) @ Q"),
+            "S = Q K^T, so dK = dS^T Q / sqrt(d): dS.transpose(0, 2, 1) @ Q", _mirror_crashed),
     Mistake("dK_mirrors_dQ", "dK was written like dQ, without transposing dS: {evidence}. "
             "S = Q K^T, so dK = dS^T Q / sqrt(d): dS.transpose(0, 2, 1) @ Q",
             _variant("got dK equals dS @ Q / sqrt(d), which has the right shape only when Tq = Tk",
-                     "got 的 dK 等于 dS @ Q / sqrt(d)，只有 Tq = Tk 时形状才对", labels=("dK",),
-                     dK_like_dQ=True),
-            says_zh="dK 照着 dQ 的样子写，没有转置 dS：{evidence}。S = Q K^T，所以 dK = dS^T Q / sqrt(d)："
-                    "dS.transpose(0, 2, 1) @ Q"),
+                     labels=("dK",), dK_like_dQ=True)),
     Mistake("scale_forgotten_in_backward", "the 1 / sqrt(d) of the scores was left out of backward: "
             "{evidence}. S = Q K^T / sqrt(d), so dQ and dK carry that factor too",
             _variant("got equals sqrt(d) times the right answer, as backward without the scale gives",
-                     "got 等于正确答案的 sqrt(d) 倍，正是 backward 漏掉缩放时的结果", labels=("dQ", "dK"),
-                     scale=False),
-            says_zh="backward 漏掉了分数的 1 / sqrt(d)：{evidence}。S = Q K^T / sqrt(d)，所以 dQ 和 dK 也要乘"
-                    "这个因子", at_code=r"sqrt|scale"),
+                     labels=("dQ", "dK"), scale=False),
+            at_code=r"sqrt|scale"),
     Mistake("softmax_backward_missing_sum_term", "the softmax backward lacks its row-sum term: "
             "{evidence}. Each row's weights sum to 1, so dS = P * (dP - (dP * P).sum(axis=-1, "
             "keepdims=True))",
-            _variant("got equals the gradient with dS = P * dP", "got 等于 dS = P * dP 时的梯度",
-                     labels=("dQ", "dK"), softmax="no_sum"),
-            says_zh="softmax 的反向传播缺了按行求和的那一项：{evidence}。每行权重之和为 1，所以 "
-                    "dS = P * (dP - (dP * P).sum(axis=-1, keepdims=True))", at_code=r"\.sum\(|\bP\s*\*|\*\s*P\b"),
+            _variant("got equals the gradient with dS = P * dP", labels=("dQ", "dK"), softmax="no_sum"),
+            at_code=r"\.sum\(|\bP\s*\*|\*\s*P\b"),
     Mistake("softmax_diagonal_jacobian", "the softmax derivative was taken element-wise as "
             "p * (1 - p), the diagonal of its Jacobian only: {evidence}. Every weight of a row "
             "depends on every score of that row: dS = P * (dP - (dP * P).sum(axis=-1, keepdims=True))",
             _variant("got equals the gradient with dS = P * (1 - P) * dP",
-                     "got 等于 dS = P * (1 - P) * dP 时的梯度", labels=("dQ", "dK"), softmax="diagonal"),
-            says_zh="softmax 的导数按元素取成了 p * (1 - p)，只用了雅可比矩阵的对角线：{evidence}。一行中的"
-                    "每个权重都依赖这一行的每个分数：dS = P * (dP - (dP * P).sum(axis=-1, keepdims=True))", at_code=r"\.sum\(|\bP\s*\*|\*\s*P\b"),
+                     labels=("dQ", "dK"), softmax="diagonal"),
+            at_code=r"\.sum\(|\bP\s*\*|\*\s*P\b"),
     Mistake("softmax_sum_wrong_axis", "the row sum of the softmax backward ran over the queries "
             "(axis -2) instead of the keys (axis -1): {evidence}",
-            _variant("got equals the gradient with (dP * P).sum(axis=-2)", "got 等于用 (dP * P).sum(axis=-2) 时的梯度",
+            _variant("got equals the gradient with (dP * P).sum(axis=-2)",
                      labels=("dQ", "dK"), softmax="wrong_axis"),
-            says_zh="softmax 反向传播中的求和沿查询（axis -2）而不是键（axis -1）进行：{evidence}", at_code=r"\.sum\(|\bP\s*\*|\*\s*P\b"),
+            at_code=r"\.sum\(|\bP\s*\*|\*\s*P\b"),
     Mistake("mask_ignored_in_backward", "backward ignored the mask: {evidence}. Use the attention "
             "weights forward cached (masked entries are exactly 0) instead of recomputing them "
             "without the mask",
-            _variant("got equals the gradients of the same attention without its mask",
-                     "got 等于去掉掩码后同一注意力的梯度", use_mask=False),
-            says_zh="backward 忽略了掩码：{evidence}。使用 forward 缓存的注意力权重（被掩码的位置恰好为 0），"
-                    "不要不带掩码重新计算"),
+            _variant("got equals the gradients of the same attention without its mask", use_mask=False)),
 ]
-
-ZH = {
-    "backward raised a matmul shape error when Tq != Tk, and with Tq = Tk its dK equals dS @ Q / sqrt(d)":
-        "Tq != Tk 时 backward 的矩阵乘法因形状不符而报错，而 Tq = Tk 时它的 dK 等于 dS @ Q / sqrt(d)",
-}
-i18n.register(ZH)

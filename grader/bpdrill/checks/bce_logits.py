@@ -7,7 +7,7 @@ import numpy as np
 from bpdrill.core.diagnose import Mistake, close, formula
 from bpdrill.core.judge import Check, matches_reference
 from bpdrill.core.protocol import Scenario
-from bpdrill.i18n import register, t
+from bpdrill.i18n import t
 from bpdrill.kinds import loss
 
 # the mean runs over every element, not the batch: the generic 1/N rules do not apply (batch=None)
@@ -58,13 +58,11 @@ def scenarios(rng) -> list[Scenario]:
 
 
 CHECKS = [
-    *loss.checks(SPEC, "nd", "loss and dlogits match PyTorch for a 3-D input (the mean runs over every element)",
-                 "三维输入时 loss 和 dlogits 与 PyTorch 一致（对所有元素求平均）"),
+    *loss.checks(SPEC, "nd", "loss and dlogits match PyTorch for a 3-D input (the mean runs over every element)"),
     Check("edge.default_dout", "edge", "dlogits", 1, "default", matches_reference("dlogits"),
-          "backward() with the default dout = 1", "使用默认的 dout = 1 调用 backward()"),
+          "backward() with the default dout = 1"),
     Check("edge.extreme", "edge", ("dlogits", "loss"), 1, "extreme", matches_reference("dlogits", "loss"),
-          "logits up to +-1e3 (hard and soft targets): finite loss and gradient, as PyTorch",
-          "logits 最大到 +-1e3（硬标签和软标签）：损失和梯度有限，与 PyTorch 一致"),
+          "logits up to +-1e3 (hard and soft targets): finite loss and gradient, as PyTorch"),
 ]
 
 
@@ -83,7 +81,7 @@ def _call(p, scenario=None):
     return a["logits"], a["targets"], a["dout"]
 
 
-def _rule(evidence, zh, rule, single_fits_others=False):
+def _rule(evidence, rule, single_fits_others=False):
     """formula() for dlogits: rule(z, y, dout, n, N) is the wrong answer (None: not this mistake).
 
     single_fits_others: for a batch of one (N = 1 < n) dividing by N and not dividing at all give
@@ -95,7 +93,7 @@ def _rule(evidence, zh, rule, single_fits_others=False):
         if single_fits_others and z.ndim and z.shape[0] == 1 < z.size and not _fits_basic(p, rule):
             return None
         return rule(z, y, dout, z.size, z.shape[0] if z.ndim else 1)
-    return formula(evidence, candidate, zh=zh)
+    return formula(evidence, candidate)
 
 
 def _fits_basic(p, rule) -> bool:
@@ -161,48 +159,26 @@ def _listed(values) -> str:
 MISTAKES = [
     Mistake("chain_through_probabilities", "the gradient went through the probabilities s = sigmoid(z): "
             "{evidence}. dL/ds divides by s and 1 - s, which are 0 there; the two factors cancel on "
-            "paper: dlogits = dout * (s - y) / n, with no division", _through_probabilities,
-            says_zh="梯度经过了概率 s = sigmoid(z)：{evidence}。dL/ds 要除以 s 和 1 - s，而它们在那里为 0；"
-                    "这两个因子在纸面上会相消：dlogits = dout * (s - y) / n，不需要除法"),
+            "paper: dlogits = dout * (s - y) / n, with no division", _through_probabilities),
     Mistake("unstable_sigmoid", "exp overflowed: {evidence}. exp(z) / (1 + exp(z)) is inf / inf = nan "
             "once z > 709: use 1 / (1 + exp(-z)) for z >= 0 (or exp(-logaddexp(0, -z)))",
-            _overflowing_sigmoid,
-            says_zh="exp 溢出了：{evidence}。当 z > 709 时 exp(z) / (1 + exp(z)) 是 inf / inf = nan："
-                    "对 z >= 0 用 1 / (1 + exp(-z))（或 exp(-logaddexp(0, -z))）"),
+            _overflowing_sigmoid),
     Mistake("sigmoid_then_log", "the loss took the log of a sigmoid: {evidence}. sigmoid(40) rounds to "
             "1.0 and log(1 - 1.0) = -inf. Use softplus: loss = mean(logaddexp(0, z) - y * z)",
-            _log_of_sigmoid,
-            says_zh="损失对 sigmoid 的结果取了对数：{evidence}。sigmoid(40) 会舍入为 1.0，而 log(1 - 1.0) = -inf。"
-                    "用 softplus：loss = mean(logaddexp(0, z) - y * z)"),
+            _log_of_sigmoid),
     Mistake("extra_sigmoid_derivative", "the sigmoid's derivative s (1 - s) was multiplied in again: "
             "{evidence}. The log in the loss cancels it: dlogits = dout * (s - y) / n",
-            _rule("dlogits = dout * (s - y) * s * (1 - s) / n", "dlogits = dout * (s - y) * s * (1 - s) / n",
-                  lambda z, y, d, n, N: d * (_sigmoid(z) - y) * _sigmoid(z) * (1 - _sigmoid(z)) / n),
-            says_zh="又乘了一次 sigmoid 的导数 s (1 - s)：{evidence}。损失里的 log 已把它消掉："
-                    "dlogits = dout * (s - y) / n"),
+            _rule("dlogits = dout * (s - y) * s * (1 - s) / n",
+                  lambda z, y, d, n, N: d * (_sigmoid(z) - y) * _sigmoid(z) * (1 - _sigmoid(z)) / n)),
     Mistake("logits_as_probabilities", "the logits were used where the probabilities belong: {evidence}. "
             "Apply the sigmoid: dlogits = dout * (sigmoid(z) - y) / n",
-            _rule("dlogits = dout * (z - y) / n", "dlogits = dout * (z - y) / n",
-                  lambda z, y, d, n, N: d * (z - y) / n),
-            says_zh="在该用概率的地方用了 logits：{evidence}。先做 sigmoid：dlogits = dout * (sigmoid(z) - y) / n"),
+            _rule("dlogits = dout * (z - y) / n", lambda z, y, d, n, N: d * (z - y) / n)),
     Mistake("divided_by_batch_size", "divided by the batch size N, but the mean runs over every element: "
             "{evidence}. Divide by logits.size",
             _rule("dlogits = dout * (s - y) / N, with N = logits.shape[0]",
-                  "dlogits = dout * (s - y) / N，其中 N = logits.shape[0]",
-                  lambda z, y, d, n, N: d * (_sigmoid(z) - y) / N, single_fits_others=True),
-            says_zh="除以了批大小 N，但平均是对所有元素求的：{evidence}。要除以 logits.size"),
+                  lambda z, y, d, n, N: d * (_sigmoid(z) - y) / N, single_fits_others=True)),
     Mistake("missing_mean", "the 1/n of the mean is missing: {evidence}. The loss averages over all "
             "n = logits.size elements: divide by n",
-            _rule("dlogits = dout * (s - y), the gradient of the sum", "dlogits = dout * (s - y)，这是求和的梯度",
-                  lambda z, y, d, n, N: d * (_sigmoid(z) - y), single_fits_others=True),
-            says_zh="漏了平均中的 1/n：{evidence}。损失对全部 n = logits.size 个元素求平均：要除以 n"),
+            _rule("dlogits = dout * (s - y), the gradient of the sum",
+                  lambda z, y, d, n, N: d * (_sigmoid(z) - y), single_fits_others=True)),
 ]
-
-ZH = {
-    "right for ordinary logits, but not finite at z = {values}, where sigmoid(z) rounds to 1.0 or to (almost) 0.0":
-        "普通 logits 时正确，但在 z = {values} 处不是有限值，那里 sigmoid(z) 舍入为 1.0 或（几乎）为 0.0",
-    "right for ordinary logits, but not finite at z = {values}, where exp(z) overflows":
-        "普通 logits 时正确，但在 z = {values} 处不是有限值，那里 exp(z) 溢出",
-    "the loss is {value} for logits up to +-1e3": "logits 达到 +-1e3 时损失为 {value}",
-}
-register(ZH)

@@ -11,7 +11,7 @@ import numpy as np
 
 from bpdrill.core.diagnose import Mistake, close, formula
 from bpdrill.core.protocol import Scenario
-from bpdrill.i18n import register, t
+from bpdrill.i18n import t
 from bpdrill.kinds import loss
 
 SPEC = loss.Loss("CrossEntropyLoss", None, inputs=("logits",), fixed=("y",), numgrad_points=2,
@@ -66,12 +66,10 @@ def scenarios(rng) -> list[Scenario]:
 CHECKS = [
     *loss.checks(SPEC, "mixed"),
     loss.default_dout_check(SPEC),
-    loss.edge_check(SPEC, "edge.ignored", "ignored", "ignored targets, no smoothing: their rows get 0, the mean runs over the rest",
-          "有被忽略的目标、无平滑：这些行梯度为 0，平均只对其余行求"),
-    loss.edge_check(SPEC, "edge.smoothing", "smoothing", "label smoothing, no ignored targets", "标签平滑、没有被忽略的目标"),
-    loss.edge_check(SPEC, "edge.ignore_index", "ignore_index", "an ignore_index that is a real class (not -100)",
-          "ignore_index 是一个真实类别（不是 -100）"),
-    loss.edge_check(SPEC, "edge.extreme", "extreme", "logits of magnitude 1e3: finite and right", "logits 量级为 1e3：结果有限且正确"),
+    loss.edge_check(SPEC, "edge.ignored", "ignored", "ignored targets, no smoothing: their rows get 0, the mean runs over the rest"),
+    loss.edge_check(SPEC, "edge.smoothing", "smoothing", "label smoothing, no ignored targets"),
+    loss.edge_check(SPEC, "edge.ignore_index", "ignore_index", "an ignore_index that is a real class (not -100)"),
+    loss.edge_check(SPEC, "edge.extreme", "extreme", "logits of magnitude 1e3: finite and right"),
 ]
 
 
@@ -86,7 +84,7 @@ def _call(p):
     return e / e.sum(axis=1, keepdims=True), np.where(keep, y, 0), keep, options["label_smoothing"], dout
 
 
-def _rule(evidence, zh, target, by_n=False):
+def _rule(evidence, target, by_n=False):
     """dlogits = dout * (p - target(onehot, eps, C)) / K on the kept rows, 0 on the others (by_n: / N)."""
     def candidate(p):
         if p.label != "dlogits":
@@ -95,7 +93,7 @@ def _rule(evidence, zh, target, by_n=False):
         n, c = probs.shape
         d = probs - target(np.eye(c)[y], eps, c)
         return dout * d * keep[:, None] / (n if by_n else keep.sum())
-    return formula(evidence, candidate, zh=zh)
+    return formula(evidence, candidate)
 
 
 def _ignored_get_gradient(p):
@@ -122,54 +120,35 @@ def _overflow(p):
 
 MISTAKES = [
     Mistake("unstable_softmax", "the softmax is not stable: {evidence}. Subtract each row's max "
-            "before exp", _overflow, where="CrossEntropyLoss.forward",
-            says_zh="softmax 不稳定：{evidence}。在 exp 之前先减去每行的最大值",
-            at_code=r"shifted\s*=|max\(|exp\("),
+            "before exp", _overflow, where="CrossEntropyLoss.forward", at_code=r"shifted\s*=|max\(|exp\("),
     Mistake("smoothing_missing_from_gradient", "label smoothing is in the loss but not in dlogits: "
             "{evidence}. The target is (1 - eps) onehot(y) + eps / C: dlogits = p - target",
-            _rule("dlogits = dout * (p - onehot(y)) / K", "dlogits = dout * (p - onehot(y)) / K",
-                  lambda o, eps, c: o),
-            says_zh="损失里有标签平滑，dlogits 里却没有：{evidence}。目标分布是 (1 - eps) onehot(y) + eps / C："
-                    "dlogits = p - target",
+            _rule("dlogits = dout * (p - onehot(y)) / K", lambda o, eps, c: o),
             at_code=r"np\.full|eps\s*/|onehot|eye\(|-=\s*1\b|\+=\s*1\b|=\s*1(\.0)?$"),
     Mistake("smoothing_onehot_not_reduced", "the true class kept its full 1: {evidence}. The target "
             "puts 1 - eps on y_i (plus eps / C), so it sums to 1",
-            _rule("the target is onehot(y) + eps / C, which sums to 1 + eps", "目标分布是 onehot(y) + eps / C，之和为 1 + eps",
-                  lambda o, eps, c: o + eps / c),
-            says_zh="真实类别保留了完整的 1：{evidence}。目标分布在 y_i 处是 1 - eps（再加 eps / C），之和为 1",
+            _rule("the target is onehot(y) + eps / C, which sums to 1 + eps", lambda o, eps, c: o + eps / c),
             at_code=r"\+=\s*1(\.0)?$|onehot|eye\("),
     Mistake("smoothing_over_other_classes", "eps was spread over the C - 1 other classes: {evidence}. "
             "PyTorch spreads eps over all C classes, y included: eps / C each",
             _rule("the target is 1 - eps at y and eps / (C - 1) elsewhere",
-                  "目标分布在 y 处为 1 - eps，其余各处为 eps / (C - 1)",
                   lambda o, eps, c: (1 - eps) * o + eps / (c - 1) * (1 - o)),
-            says_zh="把 eps 分给了其余 C - 1 个类别：{evidence}。PyTorch 把 eps 平均分给全部 C 个类别"
-                    "（包括 y）：每个 eps / C",
             at_code=r"eps\s*/"),
     Mistake("smoothing_not_divided_by_classes", "eps was added to every class undivided: {evidence}. "
             "The smoothing term is a mean over the classes: eps / C each",
-            _rule("the target is (1 - eps) onehot(y) + eps", "目标分布是 (1 - eps) onehot(y) + eps",
-                  lambda o, eps, c: (1 - eps) * o + eps),
-            says_zh="把 eps 原样加到了每个类别上：{evidence}。平滑项是对类别求平均：每个 eps / C",
+            _rule("the target is (1 - eps) onehot(y) + eps", lambda o, eps, c: (1 - eps) * o + eps),
             at_code=r"np\.full|\+\s*eps\b|eps\s*\*"),
     Mistake("ignored_rows_get_gradient", "ignored targets still get a gradient: {evidence}. Multiply "
-            "each row by keep (y != ignore_index)", _ignored_get_gradient,
-            says_zh="被忽略的目标仍然有梯度：{evidence}。每一行都要乘以 keep（y != ignore_index）"),
+            "each row by keep (y != ignore_index)", _ignored_get_gradient),
     Mistake("ignored_rows_in_mean", "the mean counted the ignored rows: {evidence}. Divide by K, "
             "the number of targets not ignored",
-            _rule("dlogits is right times K / N: divided by N", "dlogits 等于正确答案乘以 K / N：除以了 N",
+            _rule("dlogits is right times K / N: divided by N",
                   lambda o, eps, c: (1 - eps) * o + eps / c, by_n=True),
-            says_zh="求平均时把被忽略的行也算进去了：{evidence}。要除以 K，即未被忽略的目标个数",
             at_code=r"/\s*n\b|/\s*len\(|shape\[0\]"),
     Mistake("fancy_indexing", "target[:, y] changes whole columns: {evidence}. Pick one element "
             "per row with target[np.arange(N), y]",
-            _rule("the target is 1 - eps in every column some y names", "凡是某个 y 出现过的列，目标都是 1 - eps",
+            _rule("the target is 1 - eps in every column some y names",
                   lambda o, eps, c: np.where(o.any(axis=0), 1 - eps, 0.0) + eps / c),
-            says_zh="target[:, y] 改动了整列：{evidence}。用 target[np.arange(N), y] 每行只取一个元素",
             at_code=r"\[\s*:\s*,"),
 ]
 
-
-register({"right for ordinary logits, wrong for logits of magnitude 1e3": "普通 logits 时正确，logits 量级为 1e3 时出错",
-          "dlogits is not 0 in the rows of ignored targets ({n} of {N}), the other rows are right or off by K / N":
-          "dlogits 在被忽略目标所在的行（{N} 行中的 {n} 行）不为 0，其余行正确或差一个 K / N 的倍数"})

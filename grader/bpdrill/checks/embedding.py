@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from bpdrill import i18n
 from bpdrill.core.diagnose import Mistake, close, formula
 from bpdrill.core.judge import Check, Failed, matches_reference
 from bpdrill.core.protocol import Scenario
@@ -57,14 +56,13 @@ def returns_none(ev, check: Check) -> None:
                        "integer indices) and store the gradient in self.dW", got=v.describe()))
 
 
-CHECKS = layer.checks(SPEC, "grid", "dW matches PyTorch for a 2-D index array (B, T)",
-                      "二维索引数组 (B, T) 时 dW 与 PyTorch 一致", single=None, extra=(
+CHECKS = layer.checks(SPEC, "grid", "dW matches PyTorch for a 2-D index array (B, T)", single=None, extra=(
     Check("edge.repeated", "edge", "dW", 1, "same", matches_reference("dW"),
-          "every position looks up the same row: its gradients add up", "每个位置都查同一行：梯度要累加"),
+          "every position looks up the same row: its gradients add up"),
     Check("edge.scalar_index", "edge", "dW", 1, "scalar", matches_reference("dW"),
-          "a single index (a 0-d array): out has shape (D,)", "单个索引（0 维数组）：out 的形状为 (D,)"),
+          "a single index (a 0-d array): out has shape (D,)"),
     Check("edge.returns_none", "edge", None, 1, "basic", returns_none,
-          "backward returns None and sets self.dW", "backward 返回 None 并设置 self.dW")))
+          "backward returns None and sets self.dW")))
 
 
 # ---- diagnosis: the known mistakes, recomputed in NumPy on the same inputs -------------------
@@ -104,32 +102,18 @@ def _is_dout(p):
     return None
 
 
-def _rule(evidence: str, rule, zh: str):
-    return formula(evidence, lambda p: rule(*_call(p)) if p.label == "dW" else None, zh=zh)
+def _rule(evidence: str, rule):
+    return formula(evidence, lambda p: rule(*_call(p)) if p.label == "dW" else None)
 
 
 MISTAKES = [
     Mistake("fancy_index_add_loses_repeats", "dW[idx] += dout writes each repeated row once, so "
             "repeated indices do not add up: {evidence}. Use np.add.at(dW, idx, dout)",
-            _rule("each row looked up several times holds one position's dout, not their sum",
-                  _buffered, zh="被查了多次的行只保存了其中一个位置的 dout，而不是它们的和"),
-            says_zh="dW[idx] += dout 对重复的行只写入一次，所以重复索引的梯度没有累加：{evidence}。"
-                    "请用 np.add.at(dW, idx, dout)"),
+            _rule("each row looked up several times holds one position's dout, not their sum", _buffered)),
     Mistake("repeats_averaged", "rows of repeated indices were averaged: {evidence}. Each lookup "
             "adds its own dout: sum them, do not divide by the count",
             _rule("each row equals the sum of its dout rows divided by how often it was looked up",
-                  _averaged, zh="每一行等于对应 dout 之和除以该行被查的次数"),
-            says_zh="重复索引对应的行被取了平均：{evidence}。每次查表都贡献自己的 dout：应当求和，不要除以次数"),
+                  _averaged)),
     Mistake("grad_is_dout", "dW was set to dout itself: {evidence}. dW has the shape of W (V, D): "
-            "start from zeros and add each row of dout into the row its index picked", _is_dout,
-            says_zh="dW 被直接设成了 dout：{evidence}。dW 的形状与 W 相同 (V, D)：从全零开始，把 dout 的每一行"
-                    "加到对应索引所选的行上"),
+            "start from zeros and add each row of dout into the row its index picked", _is_dout),
 ]
-
-ZH = {
-    "backward returned {got}; it should return None (there is no gradient for integer indices) and "
-    "store the gradient in self.dW":
-        "backward 返回了 {got}；它应当返回 None（整数索引没有梯度），并把梯度保存在 self.dW 中",
-    "dW has the shape of out, {shape}, and equals dout": "dW 的形状与 out 相同，为 {shape}，且等于 dout",
-}
-i18n.register(ZH)

@@ -14,7 +14,7 @@ import numpy as np
 from bpdrill.core.diagnose import Mistake, formula
 from bpdrill.core.judge import Check, Failed, matches_reference
 from bpdrill.core.protocol import Scenario
-from bpdrill.i18n import register, t
+from bpdrill.i18n import t
 from bpdrill.kinds import layer
 
 GRADS = ("dQ", "dK", "dV")
@@ -59,17 +59,15 @@ def _within_budget(ev, check):
                        T=MEMORY_T, ratio=peak / full, full=full / 1e6, budget=BUDGET))
 
 
-CHECKS = layer.checks(SPEC, "basic", "{key} matches PyTorch (causal, a shorter last tile)",
-                      "{key} 与 PyTorch 一致（因果，最后一块较短）", extra=(
+CHECKS = layer.checks(SPEC, "basic", "{key} matches PyTorch (causal, a shorter last tile)", extra=(
     Check("edge.bidirectional", "edge", GRADS, 1, "bidirectional", matches_reference(*GRADS),
-          "not causal: dQ, dK, dV match PyTorch", "非因果：dQ、dK、dV 与 PyTorch 一致"),
+          "not causal: dQ, dK, dV match PyTorch"),
     Check("edge.whole_tiles", "edge", GRADS, 1, "whole_tiles", matches_reference(*GRADS),
-          "T a whole number of tiles (causal)", "T 恰好是整数个块（因果）"),
+          "T a whole number of tiles (causal)"),
     Check("edge.one_tile", "edge", GRADS, 1, "one_tile", matches_reference(*GRADS),
-          "a sequence shorter than one tile", "序列比一个块还短"),
+          "a sequence shorter than one tile"),
     Check("edge.memory", "edge", GRADS, 2, "memory", _within_budget,
-          "T = 1024, block 64: backward holds under a quarter of one (T, T) array",
-          "T = 1024，块大小 64：backward 占用的内存少于一个 (T, T) 数组的四分之一")))
+          "T = 1024, block 64: backward holds under a quarter of one (T, T) array")))
 
 
 # ---- diagnosis: what this exercise's known mistakes would produce -----------------------
@@ -103,12 +101,12 @@ def _grads(a, conf, row_term=True, lse=True, mask=True, scale=True, overwrite=Fa
     return {"dQ": dS @ K, "dK": dS.transpose(0, 2, 1) @ Q, "dV": P.transpose(0, 2, 1) @ dout}
 
 
-def _variant(evidence, zh, labels=GRADS, **mistake):
+def _variant(evidence, labels=GRADS, **mistake):
     def candidate(p):
         if p.label not in labels or p.check.scenario == "memory":
             return None
         return _grads(layer.call_arrays(SPEC, p), p.ev.params(p.scenario), **mistake)[p.label]
-    return formula(evidence, candidate, zh=zh)
+    return formula(evidence, candidate)
 
 
 def _peak_between(low: float, high: float, evidence: str):
@@ -129,55 +127,26 @@ MISTAKES = [
     Mistake("materialised_attention_matrix", "backward built the whole (T, T) attention matrix: "
             "{evidence}. Recompute each tile's P = exp(S_ij - L_i) inside the tile loop and let it go",
             _peak_between(1.0, np.inf, "backward held {mb:.1f} MB at once, {ratio:.1f} times one (T, T) array "
-                                       "at T = {T}"),
-            says_zh="backward 构造了完整的 (T, T) 注意力矩阵：{evidence}。在分块循环里用 "
-                    "P = exp(S_ij - L_i) 重新计算每一块，用完即弃"),
+                                       "at T = {T}")),
     Mistake("attention_strips_over_budget", "backward worked on (block, T) strips of the scores: "
             "{evidence}. A strip of S, P, dP and dS is T / block tiles each; loop over key tiles too "
             "and hold one (block, block) tile at a time",
             _peak_between(BUDGET, 1.0, "backward held {ratio:.2f} of one (T, T) array: less than the whole "
-                                       "matrix, more than a few (block, block) tiles"),
-            says_zh="backward 在分数的 (block, T) 条带上计算：{evidence}。S、P、dP、dS 的一个条带各相当于 "
-                    "T / block 块；对键也分块循环，每次只持有一个 (block, block) 的块"),
+                                       "matrix, more than a few (block, block) tiles")),
     Mistake("rowsum_dO_O_missing", "the softmax backward lacks its row term D = rowsum(dO * O): "
             "{evidence}. dS = P * (dP - D[:, rows, None]), with D computed once before the loops",
-            _variant("got equals the gradient with dS = P * dP", "got 等于 dS = P * dP 时的梯度",
-                     labels=("dQ", "dK"), row_term=False),
-            says_zh="softmax 的反向传播缺了行项 D = rowsum(dO * O)：{evidence}。"
-                    "dS = P * (dP - D[:, rows, None])，D 在循环之前算一次"),
+            _variant("got equals the gradient with dS = P * dP", labels=("dQ", "dK"), row_term=False)),
     Mistake("probabilities_without_logsumexp", "the recomputed probabilities were exp(S) without "
             "subtracting L: {evidence}. L is each row's log-sum-exp: P = exp(S - L) is normalised",
-            _variant("got equals the gradient with P = exp(S)", "got 等于 P = exp(S) 时的梯度", lse=False),
-            says_zh="重新计算的概率是 exp(S)，没有减去 L：{evidence}。L 是每一行的 log-sum-exp："
-                    "P = exp(S - L) 才是归一化的"),
+            _variant("got equals the gradient with P = exp(S)", lse=False)),
     Mistake("causal_tiles_not_masked", "backward left the causal mask out of the recomputed tiles: "
             "{evidence}. Mask the future in diagonal tiles and skip tiles wholly in the future, as forward does",
-            _variant("got equals the gradient with every future score kept", "got 等于保留所有未来位置分数时的梯度",
-                     mask=False),
-            says_zh="backward 重新计算分块时漏掉了因果掩码：{evidence}。像 forward 一样，在对角块里屏蔽未来位置，"
-                    "并跳过完全位于未来的块"),
+            _variant("got equals the gradient with every future score kept", mask=False)),
     Mistake("scale_forgotten_in_backward", "the 1 / sqrt(d) of the scores was left out of backward: "
             "{evidence}. S = Q K^T / sqrt(d), so dQ and dK carry that factor too",
             _variant("got equals sqrt(d) times the right answer, as backward without the scale gives",
-                     "got 等于正确答案的 sqrt(d) 倍，正是 backward 漏掉缩放时的结果", labels=("dQ", "dK"),
-                     scale=False),
-            says_zh="backward 漏掉了分数的 1 / sqrt(d)：{evidence}。S = Q K^T / sqrt(d)，所以 dQ 和 dK 也要乘"
-                    "这个因子"),
+                     labels=("dQ", "dK"), scale=False)),
     Mistake("tile_overwritten_not_accumulated", "{label} keeps only the last tile's contribution: "
             "{evidence}. Every tile adds to the rows it touches: dQ[:, rows] += ..., not =",
-            _variant("got equals the last tile's contribution alone", "got 只等于最后一块的贡献", overwrite=True),
-            says_zh="{label} 只保留了最后一块的贡献：{evidence}。每一块都要加到它涉及的行上："
-                    "dQ[:, rows] += ...，而不是 ="),
+            _variant("got equals the last tile's contribution alone", overwrite=True)),
 ]
-
-register({
-    "backward held {ratio:.2f} of one (T, T) array: less than the whole matrix, more than a few "
-    "(block, block) tiles": "backward 占用了一个 (T, T) 数组的 {ratio:.2f}：少于整个矩阵，但多于几个 "
-                            "(block, block) 的块",
-    "backward held {mb:.2f} MB at its peak at T = {T}: {ratio:.2f} of one (T, T) float64 array "
-    "({full:.1f} MB); the limit is {budget:g} of it":
-        "T = {T} 时 backward 的内存峰值为 {mb:.2f} MB：是一个 (T, T) float64 数组（{full:.1f} MB）的 "
-        "{ratio:.2f} 倍；上限是它的 {budget:g}",
-    "backward held {mb:.1f} MB at once, {ratio:.1f} times one (T, T) array at T = {T}":
-        "backward 同时占用了 {mb:.1f} MB，是 T = {T} 时一个 (T, T) 数组的 {ratio:.1f} 倍",
-})

@@ -48,14 +48,11 @@ def scenarios(rng) -> list[Scenario]:
             Scenario("twice", "backward", twice, tanh)]
 
 
-CHECKS = layer.checks(SPEC, "nd", 'dx matches F.gelu(approximate="none") for a 3-D input',
-                      '三维输入时 dx 与 F.gelu(approximate="none") 一致', extra=(
+CHECKS = layer.checks(SPEC, "nd", 'dx matches F.gelu(approximate="none") for a 3-D input', extra=(
     Check("numgrad.dx_tanh", "numgrad", "dx", 1, TANH, matches_numgrad("dx", "x", layer.project(SPEC)),
-          'dx matches the numerical gradient with approximate="tanh"',
-          'approximate="tanh" 时 dx 与数值梯度一致'),
+          'dx matches the numerical gradient with approximate="tanh"'),
     Check("torch.dx_tanh", "torch", "dx", 1, "nd_tanh", matches_reference("dx"),
-          'dx matches F.gelu(approximate="tanh") for a 3-D input',
-          '三维输入时 dx 与 F.gelu(approximate="tanh") 一致')))
+          'dx matches F.gelu(approximate="tanh") for a 3-D input')))
 
 
 # ---- diagnosis: the wrong local derivatives, recomputed on the call's own x --------------------
@@ -77,14 +74,14 @@ def _tanh_local(x, inner=True, half=0.5):
     return 0.5 * (1.0 + t) + half * x * (1.0 - t * t) * C * ((1.0 + 3.0 * A * x * x) if inner else 1.0)
 
 
-def _rule(evidence, zh, exact=None, tanh=None):
+def _rule(evidence, exact=None, tanh=None):
     """A formula test: dx = dout * local(x), with local the wrong derivative for the call's mode
     (None: the mistake is not one of that mode)."""
     def wrong(p):
         a = layer.call_arrays(SPEC, p)
         local = tanh if p.ev.params(p.scenario).get("approximate") == TANH else exact
         return a["dout"] * local(a["x"]) if p.label == "dx" and local is not None else None
-    return formula(evidence, wrong, zh=zh)
+    return formula(evidence, wrong)
 
 
 MISTAKES = [
@@ -92,48 +89,33 @@ MISTAKES = [
             'approximate="none" differentiates x * Phi(x) with erf; "tanh" differentiates '
             "0.5 * x * (1 + tanh(u)): branch on self.approximate in backward as forward does",
             lambda p: (_rule('approximate="none", and dx is what the tanh form\'s derivative gives',
-                             'approximate="none"，而 dx 是 tanh 形式的导数给出的值', exact=_tanh_local)(p)
+                             exact=_tanh_local)(p)
                        or _rule('approximate="tanh", and dx is what the erf form\'s derivative gives',
-                                'approximate="tanh"，而 dx 是 erf 形式的导数给出的值',
                                 tanh=lambda x: _cdf(x) + x * _pdf(x))(p)),
-            says_zh='dx 是另一种模式的导数：{evidence}。approximate="none" 对 x * Phi(x)（erf 形式）求导；'
-                    '"tanh" 对 0.5 * x * (1 + tanh(u)) 求导：backward 要像 forward 一样按 self.approximate 分支',
             at_code='approximate'),
     Mistake("missing_x_pdf_term", "dx lacks the product rule's second term: {evidence}. "
             "out = x * Phi(x), so dout/dx = Phi(x) + x * Phi'(x), with Phi' = phi the normal density "
             "(in the tanh form, 0.5 * x * (1 - t**2) * du/dx)",
-            _rule("dx = dout * Phi(x)", "dx = dout * Phi(x)", exact=_cdf,
-                  tanh=lambda x: 0.5 * (1.0 + np.tanh(C * (x + A * x**3)))),
-            says_zh="dx 缺少乘积法则的第二项：{evidence}。out = x * Phi(x)，所以 dout/dx = Phi(x) + x * Phi'(x)，"
-                    "其中 Phi' = phi 是正态分布的密度（tanh 形式中是 0.5 * x * (1 - t**2) * du/dx）",
+            _rule("dx = dout * Phi(x)", exact=_cdf, tanh=lambda x: 0.5 * (1.0 + np.tanh(C * (x + A * x**3)))),
             at_code='=\\s*(cdf|phi|Phi)\\s*$|cdf\\s*\\+|\\+\\s*x\\s*\\*'),
     Mistake("missing_inner_derivative", "the chain rule stopped at u: {evidence}. u = sqrt(2/pi) * "
             "(x + 0.044715 * x**3), so du/dx = sqrt(2/pi) * (1 + 3 * 0.044715 * x**2)",
             _rule("du/dx taken as sqrt(2/pi), without (1 + 3 * 0.044715 * x**2)",
-                  "du/dx 被当成 sqrt(2/pi)，漏了 (1 + 3 * 0.044715 * x**2)",
                   tanh=lambda x: _tanh_local(x, inner=False)),
-            says_zh="链式法则停在了 u：{evidence}。u = sqrt(2/pi) * (x + 0.044715 * x**3)，所以 "
-                    "du/dx = sqrt(2/pi) * (1 + 3 * 0.044715 * x**2)",
             at_code='\\bdu|inner'),
     Mistake("missing_half_in_product_rule", "the 0.5 of the second term is missing: {evidence}. "
             "d/dx [0.5 * x * (1 + t)] = 0.5 * (1 + t) + 0.5 * x * (1 - t**2) * du/dx",
             _rule("dx = dout * (0.5 * (1 + t) + x * (1 - t**2) * du/dx)",
-                  "dx = dout * (0.5 * (1 + t) + x * (1 - t**2) * du/dx)",
                   tanh=lambda x: _tanh_local(x, half=1.0)),
-            says_zh="第二项的 0.5 漏掉了：{evidence}。d/dx [0.5 * x * (1 + t)] = 0.5 * (1 + t) + "
-                    "0.5 * x * (1 - t**2) * du/dx",
             at_code='1(\\.0)?\\s*-\\s*t\\s*(\\*\\s*t|\\*\\*\\s*2)|sech|cosh'),
     Mistake("pdf_not_normalised", "the normal density lost its 1 / sqrt(2 * pi): {evidence}. "
             "phi(x) = exp(-x**2 / 2) / sqrt(2 * pi)",
-            _rule("dx = dout * (Phi(x) + x * exp(-x**2 / 2))", "dx = dout * (Phi(x) + x * exp(-x**2 / 2))",
+            _rule("dx = dout * (Phi(x) + x * exp(-x**2 / 2))",
                   exact=lambda x: _cdf(x) + x * np.exp(-0.5 * x * x)),
-            says_zh="正态分布密度漏掉了 1 / sqrt(2 * pi)：{evidence}。phi(x) = exp(-x**2 / 2) / sqrt(2 * pi)",
             at_code='exp\\('),
     Mistake("erf_without_sqrt2", "Phi was written as 0.5 * (1 + erf(x)): {evidence}. The normal "
             "CDF is Phi(x) = 0.5 * (1 + erf(x / sqrt(2)))",
-            _rule("dx = dout * (0.5 * (1 + erf(x)) + x * phi(x))", "dx = dout * (0.5 * (1 + erf(x)) + x * phi(x))",
+            _rule("dx = dout * (0.5 * (1 + erf(x)) + x * phi(x))",
                   exact=lambda x: 0.5 * (1.0 + _erf(x)) + x * _pdf(x)),
-            says_zh="Phi 被写成了 0.5 * (1 + erf(x))：{evidence}。正态分布的累积分布函数是 "
-                    "Phi(x) = 0.5 * (1 + erf(x / sqrt(2)))",
             at_code='erf\\('),
 ]

@@ -9,7 +9,7 @@ import numpy as np
 from bpdrill.core.diagnose import Mistake, close, formula
 from bpdrill.core.judge import Check, matches_reference
 from bpdrill.core.protocol import Scenario
-from bpdrill.i18n import register, t
+from bpdrill.i18n import t
 from bpdrill.kinds import layer
 
 EPS = 1e-5  # GroupNorm's default: the hidden layers are built with it
@@ -48,12 +48,11 @@ def scenarios(rng) -> list[Scenario]:
 
 
 CHECKS = [
-    *layer.checks(SPEC, "basic", "{key} matches PyTorch (1 < num_groups < C)",
-                  "{key} 与 PyTorch 一致（1 < num_groups < C）"),
+    *layer.checks(SPEC, "basic", "{key} matches PyTorch (1 < num_groups < C)"),
     Check("edge.one_group", "edge", GRADS, 1, "one_group", matches_reference(*GRADS),
-          "num_groups = 1: every channel of a sample in one group", "num_groups = 1：一个样本的所有通道同属一组"),
+          "num_groups = 1: every channel of a sample in one group"),
     Check("edge.per_channel", "edge", GRADS, 1, "per_channel", matches_reference(*GRADS),
-          "num_groups = C: each channel its own group", "num_groups = C：每个通道自成一组"),
+          "num_groups = C: each channel its own group"),
 ]
 
 
@@ -89,8 +88,8 @@ def _dx(x, gamma, dout, groups, over="group", mean_term=True, xhat_term=True, wi
     return inv_std * dx
 
 
-def _rule(evidence, zh, **mistake):
-    return formula(evidence, lambda p: _dx(*_call(p), **mistake) if p.label == "dx" else None, zh=zh)
+def _rule(evidence, **mistake):
+    return formula(evidence, lambda p: _dx(*_call(p), **mistake) if p.label == "dx" else None)
 
 
 def _part_summed(p):
@@ -110,42 +109,25 @@ MISTAKES = [
     Mistake("stats_per_channel_in_backward", "dx's means run over each channel alone (instance norm): "
             "{evidence}. The statistics are per group of C // G channels: take the means over each "
             "group's M = (C // G) * H * W numbers",
-            _rule("dx uses means over (H, W)", "dx 用的是对 (H, W) 的均值", over="channel"),
-            says_zh="dx 的均值只对每个通道单独求（成了实例归一化）：{evidence}。统计量按 C // G 个通道为一组："
-                    "要对每组的 M = (C // G) * H * W 个数求均值"),
+            _rule("dx uses means over (H, W)", over="channel")),
     Mistake("stats_per_sample_in_backward", "dx's means run over the whole sample (layer norm over C, "
             "H, W): {evidence}. The statistics are per group: take the means over each group's "
             "M = (C // G) * H * W numbers",
-            _rule("dx uses means over (C, H, W)", "dx 用的是对 (C, H, W) 的均值", over="sample"),
-            says_zh="dx 的均值是对整个样本求的（成了对 C、H、W 的层归一化）：{evidence}。统计量是按组的："
-                    "要对每组的 M = (C // G) * H * W 个数求均值"),
+            _rule("dx uses means over (C, H, W)", over="sample")),
     Mistake("unbiased_variance", "the variance's term divides by M - 1, as an unbiased variance would: "
             "{evidence}. GroupNorm's variance is biased (it divides by M), so the term is "
             "x_hat * mean(dx_hat * x_hat) over the group",
-            _rule("dx uses sum(dx_hat * x_hat) / (M - 1)", "dx 用了 sum(dx_hat * x_hat) / (M - 1)", ddof=1),
-            says_zh="方差那一项除以了 M - 1，像无偏方差那样：{evidence}。GroupNorm 的方差是有偏的（除以 M），"
-                    "所以这一项是 x_hat * 组内 mean(dx_hat * x_hat)"),
+            _rule("dx uses sum(dx_hat * x_hat) / (M - 1)", ddof=1)),
     Mistake("dx_missing_group_mean_term", "dx lacks the term through the group mean: {evidence}. The "
             "mean depends on every number of the group: subtract the group mean of dx_hat",
-            _rule("dx = inv_std * (dx_hat - x_hat * mean(dx_hat * x_hat))",
-                  "dx = inv_std * (dx_hat - x_hat * mean(dx_hat * x_hat))", mean_term=False),
-            says_zh="dx 缺少经过组均值的那一项：{evidence}。均值依赖于组内每一个数：还要减去 dx_hat 的组内均值"),
+            _rule("dx = inv_std * (dx_hat - x_hat * mean(dx_hat * x_hat))", mean_term=False)),
     Mistake("dx_missing_group_var_term", "dx lacks the term through the group variance: {evidence}. "
             "Subtract x_hat * the group mean of dx_hat * x_hat",
-            _rule("dx = inv_std * (dx_hat - mean(dx_hat))", "dx = inv_std * (dx_hat - mean(dx_hat))",
-                  xhat_term=False),
-            says_zh="dx 缺少经过组方差的那一项：{evidence}。还要减去 x_hat 乘以 dx_hat * x_hat 的组内均值"),
+            _rule("dx = inv_std * (dx_hat - mean(dx_hat))", xhat_term=False)),
     Mistake("dx_without_gamma", "the factor gamma is missing from dx: {evidence}. out = gamma * x_hat "
             "+ beta, so dx_hat = dout * gamma (gamma per channel)",
-            _rule("dx equals the right formula with dx_hat = dout", "dx 等于用 dx_hat = dout 算出的正确公式",
-                  with_gamma=False),
-            says_zh="dx 漏掉了因子 gamma：{evidence}。out = gamma * x_hat + beta，所以 dx_hat = dout * gamma（每个通道一个 gamma）"),
+            _rule("dx equals the right formula with dx_hat = dout", with_gamma=False)),
     Mistake("dgamma_not_summed_over_every_axis", "{label} was not summed over every axis but the "
             "channel: {evidence}. gamma and beta are per channel: sum over N, H and W, axis=(0, 2, 3)",
-            _part_summed,
-            says_zh="{label} 没有对通道以外的所有轴求和：{evidence}。gamma 和 beta 是按通道的："
-                    "要对 N、H、W 求和，axis=(0, 2, 3)"),
+            _part_summed),
 ]
-
-register({"got has shape {got}, still one entry per {axes}; summed over those it is right":
-          "得到的形状是 {got}，每个 {axes} 仍各占一项；对这些轴求和后就对了"})

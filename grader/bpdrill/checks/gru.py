@@ -39,8 +39,7 @@ def scenarios(rng):
     return layer.standard(SPEC, lambda r, k: _draw(r, k, d, hidden), rng, n)
 
 
-CHECKS = layer.checks(SPEC, "basic", "{key} matches PyTorch (torch.nn.GRUCell)",
-                      "{key} 与 PyTorch 一致（torch.nn.GRUCell）")
+CHECKS = layer.checks(SPEC, "basic", "{key} matches PyTorch (torch.nn.GRUCell)")
 
 
 # ---- diagnosis: the six gradients with one known mistake, recomputed on the same inputs -------
@@ -88,8 +87,8 @@ def _wrong(p, **mistake):
     return None if close(wrong, _grads(*inputs)[p.label]) else wrong
 
 
-def _variant(evidence, zh, **mistake):
-    return formula(evidence, lambda p: _wrong(p, **mistake), zh=zh)
+def _variant(evidence, **mistake):
+    return formula(evidence, lambda p: _wrong(p, **mistake))
 
 
 def _bias_only(p):
@@ -115,45 +114,28 @@ def _gate_order(p):
 
 MISTAKES = [
     Mistake("gates_wrong_order", "the gate gradients were stacked in the order {order}, but forward "
-            "split the pre-activations into r, z, n (PyTorch's order): stack them in that order", _gate_order,
-            says_zh="各门的梯度按 {order} 的顺序拼接，但 forward 是按 r、z、n（PyTorch 的顺序）切分的：按这个顺序拼接"),
+            "split the pre-activations into r, z, n (PyTorch's order): stack them in that order", _gate_order),
     Mistake("update_gate_convention_swapped", "z and 1 - z were swapped: {evidence}. Here h_next = "
             "(1 - z) * n + z * h (PyTorch's convention): dn = dh_next * (1 - z), the direct dh = "
             "dh_next * z, dz = dh_next * (h - n)",
-            _variant("got equals the gradients of h_next = z * n + (1 - z) * h",
-                     "got 等于 h_next = z * n + (1 - z) * h 的梯度", convention_swapped=True),
-            says_zh="z 和 1 - z 互换了：{evidence}。这里 h_next = (1 - z) * n + z * h（PyTorch 的约定）："
-                    "dn = dh_next * (1 - z)，直接路径 dh = dh_next * z，dz = dh_next * (h - n)"),
+            _variant("got equals the gradients of h_next = z * n + (1 - z) * h", convention_swapped=True)),
     Mistake("dz_sign_flipped", "dz has the wrong sign: {evidence}. d h_next / dz = h - n, not n - h",
-            _variant("got equals the gradients with dz = dh_next * (n - h)", "got 等于 dz = dh_next * (n - h) 时的梯度",
-                     dz_sign=-1.0),
-            says_zh="dz 的符号反了：{evidence}。d h_next / dz = h - n，不是 n - h"),
+            _variant("got equals the gradients with dz = dh_next * (n - h)", dz_sign=-1.0)),
     Mistake("dh_missing_direct_path", "dh lacks the direct path: {evidence}. h reaches h_next through "
             "z * h as well as through the gates: dh = dh_next * z + dgh @ Wh.T",
-            _variant("got dh equals dgh @ Wh.T alone", "got 的 dh 只等于 dgh @ Wh.T", direct=False),
-            says_zh="dh 缺少直接路径：{evidence}。h 除了经过各门，还经过 z * h 到达 h_next："
-                    "dh = dh_next * z + dgh @ Wh.T"),
+            _variant("got dh equals dgh @ Wh.T alone", direct=False)),
     Mistake("n_derivative_as_sigmoid", "the candidate n is a tanh, but its derivative was taken as a "
             "sigmoid's, n * (1 - n): {evidence}. Use 1 - n**2",
             _variant("got equals the gradients with n * (1 - n) in place of 1 - n**2",
-                     "got 等于用 n * (1 - n) 代替 1 - n**2 时的梯度", n_derivative="sigmoid"),
-            says_zh="候选值 n 是 tanh 的输出，但它的导数按 sigmoid 取成了 n * (1 - n)：{evidence}。应当用 1 - n**2"),
+                     n_derivative="sigmoid")),
     Mistake("reset_gate_missing_bh_n", "dr was taken from h @ Wh_n alone, without its bias: {evidence}. "
             "r scales h @ Wh_n + bh_n, so dr = da_n * (h @ Wh_n + bh_n)",
-            _variant("got equals the gradients with dr = da_n * (h @ Wh_n)", "got 等于 dr = da_n * (h @ Wh_n) 时的梯度",
-                     bh_n_in_dr=False),
-            says_zh="dr 只用了 h @ Wh_n，漏了它的偏置：{evidence}。r 缩放的是 h @ Wh_n + bh_n，"
-                    "所以 dr = da_n * (h @ Wh_n + bh_n)"),
+            _variant("got equals the gradients with dr = da_n * (h @ Wh_n)", bh_n_in_dr=False)),
     Mistake("dbh_n_missing_reset", "dbh's n block was not multiplied by r: {evidence}. bh_n sits inside "
             "r * (h Wh_n + bh_n), unlike bx_n: dbh = dgh.sum(axis=0) with dgh's n block da_n * r",
-            formula("got dbh equals dbx", _bias_only, zh="got 的 dbh 等于 dbx"),
-            says_zh="dbh 的 n 块没有乘 r：{evidence}。bh_n 在 r * (h Wh_n + bh_n) 里面，和 bx_n 不同："
-                    "dbh = dgh.sum(axis=0)，其中 dgh 的 n 块是 da_n * r"),
+            formula("got dbh equals dbx", _bias_only)),
     Mistake("hidden_n_missing_reset", "the hidden state's n block was not multiplied by r: {evidence}. "
             "n = tanh(x Wx_n + bx_n + r * (h Wh_n + bh_n)), so the gradient reaching h @ Wh_n + bh_n "
             "is da_n * r",
-            _variant("got equals the gradients with dgh's n block = da_n", "got 等于 dgh 的 n 块取 da_n 时的梯度",
-                     r_on_hidden="none"),
-            says_zh="隐状态的 n 块没有乘 r：{evidence}。n = tanh(x Wx_n + bx_n + r * (h Wh_n + bh_n))，"
-                    "所以到达 h @ Wh_n + bh_n 的梯度是 da_n * r"),
+            _variant("got equals the gradients with dgh's n block = da_n", r_on_hidden="none")),
 ]

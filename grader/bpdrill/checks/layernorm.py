@@ -46,12 +46,11 @@ def scenarios(rng) -> list[Scenario]:
 
 
 CHECKS = layer.checks(SPEC, "nd", "{key} matches PyTorch for a 3-D input (B, T, D)",
-                      "三维输入 (B, T, D) 时 {key} 与 PyTorch 一致", single=None, shape_scenario="nd", extra=(
+                      single=None, shape_scenario="nd", extra=(
     Check("torch.out", "torch", "out", 1, "nd", matches_reference("out"),
-          "the forward matches torch.nn.functional.layer_norm for a 3-D input",
-          "三维输入时前向与 torch.nn.functional.layer_norm 一致"),
+          "the forward matches torch.nn.functional.layer_norm for a 3-D input"),
     Check("edge.vector", "edge", GRADS, 1, "vector", matches_reference(*GRADS),
-          "a 1-D input (D,), no leading axis", "一维输入 (D,)，没有前导维")))
+          "a 1-D input (D,), no leading axis")))
 
 
 # ---- diagnosis: the known mistakes, recomputed in NumPy on the same inputs -------------------
@@ -85,9 +84,9 @@ def _dx(x, gamma, dout, mean_term=True, xhat_term=True, reduce=np.mean, axis=-1)
     return inv_std * dx
 
 
-def _rule(label: str, evidence: str, rule, zh: str):
+def _rule(label: str, evidence: str, rule):
     """A formula test for one array: rule(x, gamma, dout) is the wrong answer it looks for."""
-    return formula(evidence, lambda p: rule(*_call(p)) if p.label == label else None, zh=zh)
+    return formula(evidence, lambda p: rule(*_call(p)) if p.label == label else None)
 
 
 def _first_axis_only(x, gamma, dout, label):
@@ -133,58 +132,38 @@ MISTAKES = [
             "{evidence}. Layer norm normalises each vector over its last axis: mean(..., axis=-1, "
             "keepdims=True)",
             _rule("dx", "dx = inv_std * (dx_hat - mean(dx_hat, axis=0) - x_hat * mean(dx_hat * x_hat, axis=0))",
-                  lambda x, g, d: _dx(x, g, d, axis=0),
-                  zh="dx = inv_std * (dx_hat - mean(dx_hat, axis=0) - x_hat * mean(dx_hat * x_hat, axis=0))"),
-            says_zh="dx 中的均值是沿 axis 0 求的，照搬了 batchnorm：{evidence}。层归一化对每个向量沿最后一维"
-                    "归一化：mean(..., axis=-1, keepdims=True)"),
+                  lambda x, g, d: _dx(x, g, d, axis=0))),
     Mistake("forward_stats_over_batch_axis", "the forward's mean and variance run over axis 0 "
             "(batch normalisation): {evidence}. Layer norm takes them over the last axis",
             formula("out = gamma * (x - x.mean(axis=0)) / sqrt(x.var(axis=0) + eps) + beta",
-                    _forward_over_batch,
-                    zh="out = gamma * (x - x.mean(axis=0)) / sqrt(x.var(axis=0) + eps) + beta"),
-            says_zh="前向中的均值和方差是沿 axis 0 求的（成了批归一化）：{evidence}。层归一化沿最后一维求它们"),
+                    _forward_over_batch)),
     Mistake("dgamma_summed_over_first_axis_only", "{label} was summed over axis 0 only: {evidence}. "
             "gamma and beta touch every vector, so sum over every leading axis: "
             "dout.reshape(-1, D).sum(axis=0)",
             formula("got = the sum over axis 0 alone",
-                    lambda p: _first_axis_only(*_call(p), p.label) if p.label in ("dgamma", "dbeta") else None,
-                    zh="得到的值 = 只沿 axis 0 求和"),
-            says_zh="{label} 只沿 axis 0 求和：{evidence}。gamma 和 beta 作用于每一个向量，所以要对所有前导维求和："
-                    "dout.reshape(-1, D).sum(axis=0)"),
+                    lambda p: _first_axis_only(*_call(p), p.label) if p.label in ("dgamma", "dbeta") else None)),
     Mistake("sums_instead_of_means", "dx has sums over the last axis where the formula has means: "
             "{evidence}. Divide those sums by D",
             _rule("dx", "dx = inv_std * (dx_hat - dx_hat.sum(-1) - x_hat * (dx_hat * x_hat).sum(-1))",
-                  lambda x, g, d: _dx(x, g, d, reduce=np.sum),
-                  zh="dx = inv_std * (dx_hat - dx_hat.sum(-1) - x_hat * (dx_hat * x_hat).sum(-1))"),
-            says_zh="dx 中公式要求取均值的地方用了沿最后一维的求和：{evidence}。请把这些和除以 D"),
+                  lambda x, g, d: _dx(x, g, d, reduce=np.sum))),
     Mistake("dx_missing_xhat_term", "dx lacks the term through the variance: {evidence}. The "
             "variance depends on every element of the vector: subtract x_hat * mean(dx_hat * x_hat, "
             "axis=-1, keepdims=True)",
             _rule("dx", "dx = inv_std * (dx_hat - mean(dx_hat, axis=-1))",
-                  lambda x, g, d: _dx(x, g, d, xhat_term=False), zh="dx = inv_std * (dx_hat - mean(dx_hat, axis=-1))"),
-            says_zh="dx 缺少经过方差的那一项：{evidence}。方差依赖于向量的每一个元素：还要减去 "
-                    "x_hat * mean(dx_hat * x_hat, axis=-1, keepdims=True)"),
+                  lambda x, g, d: _dx(x, g, d, xhat_term=False))),
     Mistake("dx_missing_mean_term", "dx lacks the term through the mean: {evidence}. The mean "
             "depends on every element of the vector: subtract mean(dx_hat, axis=-1, keepdims=True)",
             _rule("dx", "dx = inv_std * (dx_hat - x_hat * mean(dx_hat * x_hat, axis=-1))",
-                  lambda x, g, d: _dx(x, g, d, mean_term=False),
-                  zh="dx = inv_std * (dx_hat - x_hat * mean(dx_hat * x_hat, axis=-1))"),
-            says_zh="dx 缺少经过均值的那一项：{evidence}。均值依赖于向量的每一个元素：还要减去 "
-                    "mean(dx_hat, axis=-1, keepdims=True)"),
+                  lambda x, g, d: _dx(x, g, d, mean_term=False))),
     Mistake("dx_treats_stats_as_constants", "the mean and variance were treated as constants: "
             "{evidence}. They depend on x, which adds two terms to dx (each vector of dx sums to 0)",
             _rule("dx", "dx = dout * gamma * inv_std",
-                  lambda x, g, d: _dx(x, g, d, mean_term=False, xhat_term=False), zh="dx = dout * gamma * inv_std"),
-            says_zh="把均值和方差当成了常数：{evidence}。它们依赖于 x，dx 因此多出两项（dx 的每个向量之和为 0）"),
+                  lambda x, g, d: _dx(x, g, d, mean_term=False, xhat_term=False))),
     Mistake("dx_without_gamma", "the factor gamma is missing from dx: {evidence}. out = gamma * x_hat "
             "+ beta, so dx_hat = dout * gamma",
             _rule("dx", "dx equals the right formula with dx_hat = dout",
-                  lambda x, g, d: _dx(x, np.ones_like(g), d), zh="dx 等于用 dx_hat = dout 算出的正确公式"),
-            says_zh="dx 漏掉了因子 gamma：{evidence}。out = gamma * x_hat + beta，所以 dx_hat = dout * gamma"),
+                  lambda x, g, d: _dx(x, np.ones_like(g), d))),
     Mistake("dgamma_without_xhat", "dgamma was summed from dout alone: {evidence}. out = gamma * "
             "x_hat + beta, so dgamma = sum of dout * x_hat over every leading axis",
-            _rule("dgamma", "dgamma equals dbeta",
-                  lambda x, g, d: d.reshape(-1, g.shape[0]).sum(axis=0), zh="dgamma 与 dbeta 相同"),
-            says_zh="dgamma 只由 dout 求和得到：{evidence}。out = gamma * x_hat + beta，所以 dgamma 是 "
-                    "dout * x_hat 对所有前导维的和"),
+            _rule("dgamma", "dgamma equals dbeta", lambda x, g, d: d.reshape(-1, g.shape[0]).sum(axis=0))),
 ]

@@ -28,7 +28,7 @@ def scenarios(rng) -> list[Scenario]:
     ]
 
 
-CHECKS = layer.checks(SPEC, "square", "{key} matches PyTorch (N = in = out)", "{key} 与 PyTorch 一致（N = in = out）")
+CHECKS = layer.checks(SPEC, "square", "{key} matches PyTorch (N = in = out)")
 
 
 # ---- diagnosis: what this exercise's known mistakes would produce -----------------------

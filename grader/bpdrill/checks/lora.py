@@ -54,14 +54,14 @@ def _call(p):
     return a["x"], a["W"], a["A"], a["B"], a["dout"]
 
 
-def _variant(evidence, zh, **mistake):
+def _variant(evidence, **mistake):
     """A formula test for the gradients this mistake changes (the others it leaves right)."""
     def candidate(p):
         if p.label not in ("dx", "dA", "dB"):
             return None
         wrong = _grads(*_call(p), **mistake)[p.label]
         return None if close(wrong, _grads(*_call(p))[p.label]) else wrong
-    return formula(evidence, candidate, zh=zh)
+    return formula(evidence, candidate)
 
 
 def _unscaled_everywhere(p):
@@ -79,28 +79,17 @@ MISTAKES = [
     Mistake("scaling_missing_in_backward", "alpha / rank is missing from the backward: {evidence}. "
             "forward multiplies the low-rank path by scaling = alpha / rank, so dA, dB and that path's "
             "share of dx carry it too",
-            formula("got equals the gradient without the factor alpha / rank", _unscaled_everywhere,
-                    zh="got 等于不乘 alpha / rank 时的梯度"),
-            says_zh="反向里漏掉了 alpha / rank：{evidence}。forward 把低秩路径乘上了 scaling = alpha / rank，"
-                    "所以 dA、dB 以及 dx 中来自这条路径的部分也都要乘上它"),
+            formula("got equals the gradient without the factor alpha / rank", _unscaled_everywhere)),
     Mistake("scaling_applied_twice", "alpha / rank was applied twice: {evidence}. Scale dout @ B.T once; "
             "dA = x.T @ that already carries the factor",
-            _variant("got equals the gradient with (alpha / rank)**2", "got 等于乘了 (alpha / rank)**2 时的梯度",
-                     scale_dA=2),
-            says_zh="alpha / rank 乘了两次：{evidence}。dout @ B.T 只缩放一次；dA = x.T @ 它，已经带上了这个因子"),
+            _variant("got equals the gradient with (alpha / rank)**2", scale_dA=2)),
     Mistake("low_rank_path_unscaled_in_dx", "dx's low-rank path lacks alpha / rank: {evidence}. "
             "dx = dout @ W.T + scaling * (dout @ B.T) @ A.T",
-            _variant("got equals dout @ W.T + (dout @ B.T) @ A.T", "got 等于 dout @ W.T + (dout @ B.T) @ A.T",
-                     scale_path=0),
-            says_zh="dx 的低秩路径缺少 alpha / rank：{evidence}。dx = dout @ W.T + scaling * (dout @ B.T) @ A.T"),
+            _variant("got equals dout @ W.T + (dout @ B.T) @ A.T", scale_path=0)),
     Mistake("dx_missing_low_rank_path", "dx has only the frozen path: {evidence}. x also reaches the "
             "output through A and B: add scaling * (dout @ B.T) @ A.T",
-            _variant("got equals dout @ W.T", "got 等于 dout @ W.T", low_rank_path=False),
-            says_zh="dx 只有冻结权重那条路径：{evidence}。x 还经过 A 和 B 到达输出："
-                    "再加上 scaling * (dout @ B.T) @ A.T"),
+            _variant("got equals dout @ W.T", low_rank_path=False)),
     Mistake("dx_missing_frozen_path", "dx has only the low-rank path: {evidence}. W is frozen, but "
             "the gradient still flows through it to x: add dout @ W.T",
-            _variant("got equals scaling * (dout @ B.T) @ A.T", "got 等于 scaling * (dout @ B.T) @ A.T",
-                     frozen_path=False),
-            says_zh="dx 只有低秩路径：{evidence}。W 是冻结的，但梯度仍然要经过它流到 x：再加上 dout @ W.T"),
+            _variant("got equals scaling * (dout @ B.T) @ A.T", frozen_path=False)),
 ]

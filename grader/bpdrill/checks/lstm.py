@@ -6,7 +6,6 @@ from itertools import permutations
 
 import numpy as np
 
-from bpdrill import i18n
 from bpdrill.core.diagnose import Mistake, close, formula
 from bpdrill.core.judge import Check, matches_reference
 from bpdrill.core.protocol import Scenario
@@ -55,11 +54,10 @@ def scenarios(rng) -> list[Scenario]:
 
 
 CHECKS = layer.checks(SPEC, "basic", "{key} matches PyTorch (nn.LSTMCell, dh_next and dc_next both non-zero)",
-                      "{key} 与 PyTorch 一致（nn.LSTMCell，dh_next 和 dc_next 都不为零）", single=None, extra=(
+                      single=None, extra=(
     Check("edge.h_only", "edge", GRADS, 1, "h_only", matches_reference(*GRADS),
-          "dc_next = 0 (the last step of a sequence): only h_next reaches the loss",
-          "dc_next = 0（序列的最后一步）：只有 h_next 影响损失"),
-    Check("edge.single", "edge", GRADS, 1, "single", matches_reference(*GRADS), "batch of one", "批大小为 1")))
+          "dc_next = 0 (the last step of a sequence): only h_next reaches the loss"),
+    Check("edge.single", "edge", GRADS, 1, "single", matches_reference(*GRADS), "batch of one")))
 
 
 # ---- diagnosis: what this exercise's known mistakes would produce -----------------------
@@ -92,9 +90,8 @@ def _call(p):
     return a["x"], a["h"], a["c"], a["Wx"], a["Wh"], a["b"], a["dh_next"], a["dc_next"]
 
 
-def _variant(evidence, zh, **mistake):
-    return formula(evidence, lambda p: _grads(*_call(p), **mistake)[p.label] if p.label in GRADS else None,
-                   zh=zh)
+def _variant(evidence, **mistake):
+    return formula(evidence, lambda p: _grads(*_call(p), **mistake)[p.label] if p.label in GRADS else None)
 
 
 def _gate_order(p):
@@ -114,45 +111,27 @@ def _gate_order(p):
 MISTAKES = [
     Mistake("gates_wrong_order", "the gate gradients were stacked in the order {order}, but forward "
             "split a into i, f, g, o (PyTorch's order): stack da in that order", _gate_order,
-            says_zh="各门的梯度按 {order} 的顺序拼接，但 forward 是按 i、f、g、o（PyTorch 的顺序）切分 a 的："
-                    "da 也要按这个顺序拼接", at_code=r"concatenate|hstack|stack\("),
+            at_code=r"concatenate|hstack|stack\("),
     Mistake("tanh_of_old_cell", "tanh was taken of the old cell c instead of the new one: {evidence}. "
             "h_next = o * tanh(c_next): recompute tanh(c_next) from the new cell",
-            _variant("got equals the gradients with tanh(c) in place of tanh(c_next)",
-                     "got 等于用 tanh(c) 代替 tanh(c_next) 时的梯度", tanh_of="c"),
-            says_zh="tanh 用在了旧的 c 上，而不是新的 c_next 上：{evidence}。h_next = o * tanh(c_next)："
-                    "要用新的细胞状态重新计算 tanh(c_next)", at_code=r"tanh\("),
+            _variant("got equals the gradients with tanh(c) in place of tanh(c_next)", tanh_of="c"),
+            at_code=r"tanh\("),
     Mistake("dc_missing_forget_gate", "dc is missing the forget gate: {evidence}. c_next = f * c + "
             "i * g, so dc = dc_total * f",
-            _variant("got dc equals the gradient at c_next, not multiplied by f", "got 的 dc 等于 c_next 处的梯度，"
-                     "没有乘以 f", dc_through_f=False),
-            says_zh="dc 漏掉了遗忘门：{evidence}。c_next = f * c + i * g，所以 dc = dc_total * f"),
+            _variant("got dc equals the gradient at c_next, not multiplied by f", dc_through_f=False)),
     Mistake("dc_missing_h_path", "the gradient reaching c_next through h_next was forgotten: "
             "{evidence}. c_next feeds the loss directly and through h_next = o * tanh(c_next): "
             "dc_total = dc_next + dh_next * o * (1 - tanh(c_next)**2)",
-            _variant("got equals the gradients with dc_total = dc_next", "got 等于 dc_total = dc_next 时的梯度",
-                     h_path="none"),
-            says_zh="忘了经过 h_next 到达 c_next 的梯度：{evidence}。c_next 既直接影响损失，也经过 "
-                    "h_next = o * tanh(c_next) 影响损失：dc_total = dc_next + dh_next * o * (1 - tanh(c_next)**2)"),
+            _variant("got equals the gradients with dc_total = dc_next", h_path="none")),
     Mistake("dc_missing_tanh_derivative", "the path from h_next to c_next lacks the derivative of "
             "tanh: {evidence}. dc_total = dc_next + dh_next * o * (1 - tanh(c_next)**2)",
             _variant("got equals the gradients with dc_total = dc_next + dh_next * o",
-                     "got 等于 dc_total = dc_next + dh_next * o 时的梯度", h_path="no_tanh_derivative"),
-            says_zh="从 h_next 到 c_next 的路径缺了 tanh 的导数：{evidence}。"
-                    "dc_total = dc_next + dh_next * o * (1 - tanh(c_next)**2)"),
+                     h_path="no_tanh_derivative")),
     Mistake("dc_next_dropped", "the incoming dc_next was ignored: {evidence}. c_next also feeds the "
             "next step directly: dc_total = dc_next + dh_next * o * (1 - tanh(c_next)**2)",
-            _variant("got equals the gradients for dc_next = 0", "got 等于 dc_next = 0 时的梯度", use_dc_next=False),
-            says_zh="忽略了传入的 dc_next：{evidence}。c_next 还会直接进入下一步："
-                    "dc_total = dc_next + dh_next * o * (1 - tanh(c_next)**2)"),
+            _variant("got equals the gradients for dc_next = 0", use_dc_next=False)),
     Mistake("g_derivative_as_sigmoid", "the candidate g is a tanh, but its derivative was taken as "
             "a sigmoid's, g * (1 - g): {evidence}. Use 1 - g**2",
             _variant("got equals the gradients with g * (1 - g) in place of 1 - g**2",
-                     "got 等于用 g * (1 - g) 代替 1 - g**2 时的梯度", g_derivative="sigmoid"),
-            says_zh="候选值 g 是 tanh 的输出，但它的导数按 sigmoid 取成了 g * (1 - g)：{evidence}。"
-                    "应当用 1 - g**2"),
+                     g_derivative="sigmoid")),
 ]
-
-ZH = {
-}
-i18n.register(ZH)

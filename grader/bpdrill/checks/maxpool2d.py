@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from bpdrill import i18n
 from bpdrill.core import compare
 from bpdrill.core.diagnose import Mistake, formula, in_backward
 from bpdrill.core.judge import Check, ScenarioError, matches_reference
@@ -87,18 +86,15 @@ def scenarios(rng) -> list[Scenario]:
 
 
 CHECKS = layer.checks(SPEC, "basic", "dx matches PyTorch: kernel 2, default stride, H != W",
-                      "dx 与 PyTorch 一致：kernel 2、默认 stride、H != W", single=None, numgrad_scenario="overlap",
-                      extra=(
+                      single=None, numgrad_scenario="overlap", extra=(
     Check("edge.overlap", "edge", "dx", 1, "overlap", matches_reference("dx"),
-          "kernel 3, stride 2: the maximum of two overlapping windows gets both gradients",
-          "kernel 3、stride 2：同时是两个重叠窗口最大值的元素得到两份梯度之和"),
+          "kernel 3, stride 2: the maximum of two overlapping windows gets both gradients"),
     Check("edge.stride_one", "edge", "dx", 1, "dense", matches_reference("dx"),
-          "kernel 2, stride 1: every window overlaps its neighbours", "kernel 2、stride 1：每个窗口都与相邻窗口重叠"),
+          "kernel 2, stride 1: every window overlaps its neighbours"),
     Check("edge.ties", "edge", "dx", 1, "ties", matches_reference("dx"),
-          "tied maxima (the zeros after a ReLU): the gradient goes to the first, as PyTorch",
-          "并列最大值（ReLU 之后的 0）：梯度只给第一个，与 PyTorch 一致"),
+          "tied maxima (the zeros after a ReLU): the gradient goes to the first, as PyTorch"),
     Check("edge.stride_gap", "edge", "dx", 1, "gap", matches_reference("dx"),
-          "kernel 2, stride 3: gaps between windows get no gradient", "kernel 2、stride 3：窗口之间的空隙没有梯度")))
+          "kernel 2, stride 3: gaps between windows get no gradient")))
 
 
 # ---- diagnosis: max-pool backward re-run in NumPy with one known mistake switched on -----------
@@ -140,7 +136,7 @@ def _call(p):
     return a["x"], a["dout"], k, k if params["s"] is None else params["s"]
 
 
-def _simulated(mistake: str, evidence: str, zh: str):
+def _simulated(mistake: str, evidence: str):
     def candidate(p):
         if p.label != "dx":
             return None
@@ -149,7 +145,7 @@ def _simulated(mistake: str, evidence: str, zh: str):
                                                         k * (dout.shape[3] - 1) + k > x.shape[3]):
             return None  # the learner's code would have run past the input: see _stride_crash
         return simulate(x, dout, k, s, mistake)
-    return formula(evidence, candidate, zh=zh)
+    return formula(evidence, candidate)
 
 
 def _stride_crash(p):
@@ -184,43 +180,28 @@ MISTAKES = [
     Mistake("gradient_to_every_tied_maximum", "where a window holds several equal maxima, each of "
             "them got the window's gradient: {evidence}. PyTorch sends it to one, the first in "
             "row-major order (argmax), and ties are common: the zeros after a ReLU",
-            _simulated("gradient_to_every_tied_maximum", "dx equals a mask window == max(window) times dout",
-                       "dx 等于掩码 window == max(window) 乘以 dout"),
-            says_zh="窗口中有多个相等的最大值时，每一个都得到了该窗口的梯度：{evidence}。PyTorch 只把梯度给其中一个，"
-                    "即按行优先顺序的第一个（argmax）；而并列很常见：ReLU 之后的 0", at_code=r"argmax|==|mask|max\("),
+            _simulated("gradient_to_every_tied_maximum", "dx equals a mask window == max(window) times dout"),
+            at_code=r"argmax|==|mask|max\("),
     Mistake("gradient_to_whole_window", "every element of a window got the window's gradient: "
             "{evidence}. Only the maximum moved the output: send dout to the argmax alone",
             _simulated("gradient_to_whole_window", "dx equals dout spread over each whole window "
-                       "(sum pooling)", "dx 等于把 dout 铺满整个窗口（求和池化）"),
-            says_zh="窗口中的每个元素都得到了该窗口的梯度：{evidence}。只有最大值影响输出：只把 dout 传给 argmax", at_code=r"\+="),
+                       "(sum pooling)"),
+            at_code=r"\+="),
     Mistake("gradient_averaged_over_window", "that is average pooling's backward: {evidence}. Max "
             "pooling sends each window's dout to its maximum alone",
-            _simulated("gradient_averaged_over_window", "dx equals dout / (k * k) spread over each window",
-                       "dx 等于把 dout / (k * k) 铺满每个窗口"),
-            says_zh="这是平均池化的反向传播：{evidence}。最大池化只把每个窗口的 dout 传给它的最大值", at_code=r"\+="),
+            _simulated("gradient_averaged_over_window", "dx equals dout / (k * k) spread over each window"),
+            at_code=r"\+="),
     Mistake("overlap_overwritten", "where windows overlap, an element that is the maximum of several "
             "windows kept only the last one's gradient: {evidence}. Add with +=, do not assign",
             _simulated("overlap_overwritten", "at a maximum shared by two windows, dx holds one "
-                       "window's dout instead of the sum", "在两个窗口共享的最大值处，dx 只保存了一个窗口的 dout，而不是两者之和"),
-            says_zh="窗口重叠时，同时是多个窗口最大值的元素只保留了最后一个窗口的梯度：{evidence}。用 += 累加，不要赋值"),
+                       "window's dout instead of the sum")),
     Mistake("max_position_transposed", "the gradient went to the mirror of the maximum across the "
             "window's diagonal: {evidence}. np.divmod(argmax, k) gives (row, column) in that order",
-            _simulated("max_position_transposed", "dx matches the argmax unravelled as (column, row)",
-                       "dx 与把 argmax 拆成（列, 行）的结果一致"),
-            says_zh="梯度被送到了最大值关于窗口对角线的镜像位置：{evidence}。np.divmod(argmax, k) 依次给出（行, 列）", at_code=r"divmod|//|%"),
+            _simulated("max_position_transposed", "dx matches the argmax unravelled as (column, row)"),
+            at_code=r"divmod|//|%"),
     Mistake("stride_ignored_in_backward", "backward places window (i, j) at (k * i, k * j), as if the "
             "stride were the kernel size: {evidence}. Use the window forward used: (s * i, s * j)",
             lambda p: _simulated("stride_ignored_in_backward", "dx matches windows placed at k * i "
-                                 "instead of stride * i", "dx 与把窗口放在 k * i 而不是 stride * i 处的结果一致")(p)
-            or _stride_crash(p),
-            says_zh="backward 把窗口 (i, j) 放在 (k * i, k * j)，好像 stride 等于 kernel 大小：{evidence}。"
-                    "请使用 forward 用的窗口位置：(s * i, s * j)", at_code=r"[ij]\s*\*\s*\w+|\w+\s*\*\s*[ij]\b"),
+                                 "instead of stride * i")(p)
+            or _stride_crash(p), at_code=r"[ij]\s*\*\s*\w+|\w+\s*\*\s*[ij]\b"),
 ]
-
-ZH = {
-    "with stride {s} < kernel {k} backward crashed, and with stride {gap_s} > kernel {gap_k} the "
-    "gradients went to windows at k * i":
-        "stride {s} < kernel {k} 时 backward 崩溃了，而 stride {gap_s} > kernel {gap_k} 时梯度被送到了 "
-        "k * i 处的窗口",
-}
-i18n.register(ZH)

@@ -15,7 +15,7 @@ from bpdrill.core.diagnose import Mistake, formula
 from bpdrill.core.driving import snapshot
 from bpdrill.core.judge import Check, Failed, matches_reference
 from bpdrill.core.protocol import Scenario
-from bpdrill.i18n import register, t
+from bpdrill.i18n import t
 from bpdrill.kinds import layer
 
 
@@ -78,14 +78,12 @@ def _dbk_zero(ev, check):
                      target="dbk", got=got, expected=np.zeros(shape))
 
 
-CHECKS = layer.checks(SPEC, "basic", "{key} matches PyTorch (causal)", "{key} 与 PyTorch 一致（因果）", extra=(
+CHECKS = layer.checks(SPEC, "basic", "{key} matches PyTorch (causal)", extra=(
     Check("edge.bidirectional", "edge", tuple(SPEC.grads), 1, "bidirectional",
-          matches_reference(*SPEC.grads), "not causal: every gradient matches PyTorch",
-          "非因果：每个梯度都与 PyTorch 一致"),
+          matches_reference(*SPEC.grads), "not causal: every gradient matches PyTorch"),
     Check("edge.one_step", "edge", tuple(SPEC.grads), 1, "one_step", matches_reference(*SPEC.grads),
-          "a sequence of one position (T = 1)", "只有一个位置的序列（T = 1）"),
-    Check("edge.dbk", "edge", "dbk", 1, "basic", _dbk_zero, "dbk is zero: a key bias never changes the output",
-          "dbk 为零：键的偏置不会改变输出")))
+          "a sequence of one position (T = 1)"),
+    Check("edge.dbk", "edge", "dbk", 1, "basic", _dbk_zero, "dbk is zero: a key bias never changes the output")))
 
 
 # ---- diagnosis: what this exercise's known mistakes would produce -----------------------
@@ -114,10 +112,10 @@ def _grads(a, conf, merge_t=True, scale="dh", mask=True, row_sum=True, paths=3) 
             "dbq": dq.sum(0), "dbv": dv.sum(0)}
 
 
-def _variant(evidence, zh, **mistake):
+def _variant(evidence, **mistake):
     def candidate(p):
         return _grads(layer.call_arrays(SPEC, p), p.ev.params(p.scenario), **mistake).get(p.label)
-    return formula(evidence, candidate, zh=zh)
+    return formula(evidence, candidate)
 
 
 def _bias_per_position(p):
@@ -136,46 +134,21 @@ MISTAKES = [
     Mistake("heads_merged_without_transpose", "the heads' gradients were merged back with "
             "reshape(N, T, D) alone: {evidence}. The split was reshape then transpose(0, 2, 1, 3): "
             "undo it with transpose(0, 2, 1, 3) first, then reshape",
-            _variant("got equals the gradient with the transpose left out of the merge",
-                     "got 等于合并时漏掉 transpose 的梯度", merge_t=False),
-            says_zh="各个头的梯度只用 reshape(N, T, D) 合并回去了：{evidence}。拆分是先 reshape 再 "
-                    "transpose(0, 2, 1, 3)：合并时要先 transpose(0, 2, 1, 3) 再 reshape"),
+            _variant("got equals the gradient with the transpose left out of the merge", merge_t=False)),
     Mistake("scale_sqrt_d_model", "the scores were scaled by 1 / sqrt(D) in backward: {evidence}. "
             "Each head's scores are q k^T / sqrt(D // h): the head size, not the model width",
-            _variant("got equals the gradient with 1 / sqrt(D) in place of 1 / sqrt(D // h)",
-                     "got 等于用 1 / sqrt(D) 代替 1 / sqrt(D // h) 时的梯度", scale="D"),
-            says_zh="backward 中分数按 1 / sqrt(D) 缩放了：{evidence}。每个头的分数是 q k^T / sqrt(D // h)："
-                    "用头的维度，而不是模型宽度"),
+            _variant("got equals the gradient with 1 / sqrt(D) in place of 1 / sqrt(D // h)", scale="D")),
     Mistake("causal_mask_ignored_in_backward", "backward used attention weights without the causal "
             "mask, so gradient leaks to future positions: {evidence}. Use the P forward cached "
             "(future weights exactly 0)",
-            _variant("got equals the gradients of the same layer without its mask",
-                     "got 等于去掉掩码后同一层的梯度", mask=False),
-            says_zh="backward 用了没有因果掩码的注意力权重，梯度流向了未来的位置：{evidence}。使用 forward "
-                    "缓存的 P（未来位置的权重恰好为 0）"),
+            _variant("got equals the gradients of the same layer without its mask", mask=False)),
     Mistake("softmax_backward_missing_sum_term", "the softmax backward lacks its row-sum term: "
             "{evidence}. dS = P * (dP - (dP * P).sum(axis=-1, keepdims=True))",
-            _variant("got equals the gradient with dS = P * dP", "got 等于 dS = P * dP 时的梯度",
-                     row_sum=False),
-            says_zh="softmax 的反向传播缺了按行求和的那一项：{evidence}。"
-                    "dS = P * (dP - (dP * P).sum(axis=-1, keepdims=True))"),
+            _variant("got equals the gradient with dS = P * dP", row_sum=False)),
     Mistake("dx_missing_projection_paths", "dx holds only the path through q: {evidence}. x feeds "
             "q, k and v, so dx = dq Wq^T + dk Wk^T + dv Wv^T",
-            _variant("got equals dq @ Wq.T alone", "got 只等于 dq @ Wq.T", paths=1),
-            says_zh="dx 只包含经过 q 的那条路径：{evidence}。x 同时进入 q、k 和 v，所以 "
-                    "dx = dq Wq^T + dk Wk^T + dv Wv^T"),
+            _variant("got equals dq @ Wq.T alone", paths=1)),
     Mistake("bias_not_summed_over_positions", "{label} was summed over the batch but not over the "
             "positions: {evidence}. The bias is added at every (n, t): sum over axes (0, 1)",
-            _bias_per_position,
-            says_zh="{label} 只对批求和，没有对位置求和：{evidence}。偏置加在每一个 (n, t) 上："
-                    "对 axis (0, 1) 求和"),
+            _bias_per_position),
 ]
-
-register({
-    "dbk: expected zeros (a key bias adds q . bk to every score of a row, which the softmax ignores), "
-    "got a largest |dbk| of {value:.2g}":
-        "dbk：应当全为零（键的偏置给一行中每个分数都加上同一个 q . bk，softmax 不受影响），"
-        "得到的 |dbk| 最大为 {value:.2g}",
-    "{label} has shape {got}, and summed over the positions it is right":
-        "{label} 的形状是 {got}，对位置求和之后就是对的",
-})

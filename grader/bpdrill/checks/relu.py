@@ -44,10 +44,9 @@ def scenarios(rng) -> list[Scenario]:
 
 
 CHECKS = [
-    *layer.checks(SPEC, "nd", "dx matches PyTorch for a 3-D input", "三维输入时 dx 与 PyTorch 一致"),
+    *layer.checks(SPEC, "nd", "dx matches PyTorch for a 3-D input"),
     Check("edge.zero", "edge", "dx", 1, "zeros", matches_reference("dx"),
-          "at x = 0 exactly (and -0.0) the derivative is 0, as in PyTorch",
-          "x 恰好为 0（以及 -0.0）时导数为 0，与 PyTorch 一致"),
+          "at x = 0 exactly (and -0.0) the derivative is 0, as in PyTorch"),
 ]
 
 
@@ -59,7 +58,7 @@ def _call(p):
     return a["x"], a["dout"]
 
 
-def _rule(evidence, zh, rule):
+def _rule(evidence, rule):
     """formula() for dx, claimed only if rule(x, dout) also gives the learner's dx on the basic
     scenario: on a few elements two masks can agree by chance (dout > 0 exactly where x >= 0)."""
     def candidate(p):
@@ -68,38 +67,31 @@ def _rule(evidence, zh, rule):
         if basic is None or not close(basic, rule(a["x"], a["dout"])):
             return None
         return rule(*_call(p))
-    return formula(evidence, candidate, zh=zh)
+    return formula(evidence, candidate)
 
 
 MISTAKES = [
     Mistake("mask_includes_zero", "at x = 0 exactly the gradient passed through: {evidence}. "
             "PyTorch takes the derivative at 0 as 0: use x > 0, not x >= 0",
-            _rule("dx = dout * (x >= 0): dout where x is 0.0 or -0.0", "dx = dout * (x >= 0)：x 为 0.0 或 -0.0 "
-                  "处得到了 dout", lambda x, d: d * (x >= 0)),
-            says_zh="x 恰好为 0 时梯度被放行了：{evidence}。PyTorch 规定 0 处的导数为 0：用 x > 0，不要用 x >= 0", at_code=r"[<>]|sign\(|where\(|heaviside|mask"),
+            _rule("dx = dout * (x >= 0): dout where x is 0.0 or -0.0", lambda x, d: d * (x >= 0)),
+            at_code=r"[<>]|sign\(|where\(|heaviside|mask"),
     Mistake("mask_always_true", "dx equals dout everywhere, also where x < 0: {evidence}. A mask built from "
             "the output with out >= 0 lets everything through, since out = max(x, 0) is never negative: "
             "use out > 0 (or x > 0)",
-            _rule("got = dout", "got = dout", lambda x, d: d),
-            says_zh="dx 处处等于 dout，x < 0 处也是：{evidence}。用输出构造 out >= 0 的掩码会放行一切，"
-                    "因为 out = max(x, 0) 从不为负：用 out > 0（或 x > 0）", at_code=r"[<>]|sign\(|where\(|heaviside|mask"),
+            _rule("got = dout", lambda x, d: d), at_code=r"[<>]|sign\(|where\(|heaviside|mask"),
     Mistake("mask_on_upstream", "the mask was built from dout instead of the input x: {evidence}. "
             "The gradient flows where the unit was on in forward: dx = dout * (x > 0)",
-            _rule("dx = dout * (dout > 0), whatever x is", "dx = dout * (dout > 0)，与 x 无关",
-                  lambda x, d: d * (d > 0)),
-            says_zh="掩码是用 dout 而不是输入 x 构造的：{evidence}。梯度只在前向时单元被激活的位置流过："
-                    "dx = dout * (x > 0)", at_code=r"[<>]|sign\(|where\(|heaviside|mask"),
+            _rule("dx = dout * (dout > 0), whatever x is", lambda x, d: d * (d > 0)),
+            at_code=r"[<>]|sign\(|where\(|heaviside|mask"),
     Mistake("output_instead_of_derivative", "dout was multiplied by the activation relu(x) itself, not "
             "by its derivative: {evidence}. The derivative is the 0/1 step (x > 0)",
-            _rule("dx = dout * max(x, 0)", "dx = dout * max(x, 0)", lambda x, d: d * np.maximum(x, 0)),
-            says_zh="dout 乘上的是激活值 relu(x) 本身，而不是它的导数：{evidence}。导数是 0/1 阶跃 (x > 0)"),
+            _rule("dx = dout * max(x, 0)", lambda x, d: d * np.maximum(x, 0))),
     Mistake("sign_instead_of_step", "np.sign(x) is not ReLU's derivative: {evidence}. Where x < 0 the "
             "derivative is 0, not -1: use (x > 0)",
-            _rule("dx = dout * sign(x): -dout where x < 0", "dx = dout * sign(x)：x < 0 处为 -dout",
-                  lambda x, d: d * np.sign(x)),
-            says_zh="np.sign(x) 不是 ReLU 的导数：{evidence}。x < 0 处导数是 0 而不是 -1：用 (x > 0)", at_code=r"[<>]|sign\(|where\(|heaviside|mask"),
+            _rule("dx = dout * sign(x): -dout where x < 0", lambda x, d: d * np.sign(x)),
+            at_code=r"[<>]|sign\(|where\(|heaviside|mask"),
     Mistake("mask_inverted", "the mask is the wrong way round: {evidence}. The gradient flows where "
             "x > 0, and is 0 where x <= 0",
-            _rule("dx = dout * (x <= 0)", "dx = dout * (x <= 0)", lambda x, d: d * (x <= 0)),
-            says_zh="掩码取反了：{evidence}。梯度在 x > 0 处流过，在 x <= 0 处为 0", at_code=r"[<>]|sign\(|where\(|heaviside|mask"),
+            _rule("dx = dout * (x <= 0)", lambda x, d: d * (x <= 0)),
+            at_code=r"[<>]|sign\(|where\(|heaviside|mask"),
 ]

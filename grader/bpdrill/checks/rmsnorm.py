@@ -52,11 +52,11 @@ def sizes(ev, scenario) -> dict:
 
 GRADS = ("dx", "dweight")
 CHECKS = layer.checks(SPEC, "nd", "{key} matches torch.nn.functional.rms_norm for a 3-D input (B, T, D)",
-                      "三维输入 (B, T, D) 时 {key} 与 torch.nn.functional.rms_norm 一致", extra=(
+                      extra=(
     Check("edge.vector", "edge", GRADS, 1, "vector", matches_reference(*GRADS),
-          "a 1-D input (D,), no leading axis", "一维输入 (D,)，没有前导维"),
+          "a 1-D input (D,), no leading axis"),
     Check("edge.small", "edge", GRADS, 1, "small", matches_reference(*GRADS),
-          "inputs of size 1e-3, where mean(x**2) is as small as eps", "大小约 1e-3 的输入，此时 mean(x**2) 与 eps 一样小")))
+          "inputs of size 1e-3, where mean(x**2) is as small as eps")))
 
 
 # ---- diagnosis: the known mistakes, recomputed in NumPy on the same inputs -------------------
@@ -80,8 +80,8 @@ def _dx(x, w, dout, term=1.0, reduce=np.mean, weight=True, eps="inside", mean_te
     return inv * (centred - term * x_hat * reduce(g * x_hat, axis=-1, keepdims=True))
 
 
-def _rule(label, evidence, zh, rule):
-    return formula(evidence, lambda p: rule(*_call(p)) if p.label == label else None, zh=zh)
+def _rule(label, evidence, rule):
+    return formula(evidence, lambda p: rule(*_call(p)) if p.label == label else None)
 
 
 def _dweight(summand, d):
@@ -91,67 +91,41 @@ def _dweight(summand, d):
 MISTAKES = [
     Mistake("rms_treated_as_constant", "inv_rms was treated as a constant: {evidence}. It depends "
             "on every element of the vector, which adds - x_hat * mean(dx_hat * x_hat, axis=-1) to dx",
-            _rule("dx", "dx = dout * weight * inv_rms", "dx = dout * weight * inv_rms",
-                  lambda x, w, d: _dx(x, w, d, term=0.0)),
-            says_zh="把 inv_rms 当成了常数：{evidence}。它依赖于向量的每一个元素，dx 因此还要加上 "
-                    "- x_hat * mean(dx_hat * x_hat, axis=-1)"),
+            _rule("dx", "dx = dout * weight * inv_rms", lambda x, w, d: _dx(x, w, d, term=0.0))),
     Mistake("layernorm_mean_term", "dx has LayerNorm's term through the mean: {evidence}. RMSNorm "
             "subtracts no mean, so dx = inv_rms * (dx_hat - x_hat * mean(dx_hat * x_hat)) has no "
             "- mean(dx_hat) term",
             _rule("dx", "dx = inv_rms * (dx_hat - mean(dx_hat) - x_hat * mean(dx_hat * x_hat))",
-                  "dx = inv_rms * (dx_hat - mean(dx_hat) - x_hat * mean(dx_hat * x_hat))",
-                  lambda x, w, d: _dx(x, w, d, mean_term=True)),
-            says_zh="dx 带上了 LayerNorm 中经过均值的那一项：{evidence}。RMSNorm 不减均值，所以 "
-                    "dx = inv_rms * (dx_hat - x_hat * mean(dx_hat * x_hat))，没有 - mean(dx_hat) 这一项"),
+                  lambda x, w, d: _dx(x, w, d, mean_term=True))),
     Mistake("x_hat_term_halved", "the term through the mean of squares is half what it should be: "
             "{evidence}. d sqrt(ms)/d ms brings 1/2, but d ms/dx = 2 x / D brings 2: they cancel",
             _rule("dx", "dx = inv_rms * (dx_hat - 0.5 * x_hat * mean(dx_hat * x_hat))",
-                  "dx = inv_rms * (dx_hat - 0.5 * x_hat * mean(dx_hat * x_hat))",
-                  lambda x, w, d: _dx(x, w, d, term=0.5)),
-            says_zh="经过平方均值的那一项只有应有的一半：{evidence}。d sqrt(ms)/d ms 带来 1/2，而 "
-                    "d ms/dx = 2 x / D 带来 2：两者相互抵消"),
+                  lambda x, w, d: _dx(x, w, d, term=0.5))),
     Mistake("mean_square_derivative_without_2x", "d mean(x**2)/dx was taken as 1/D, as for a mean "
             "of x: {evidence}. The mean of squares has d ms/dx = 2 x / D",
             _rule("dx", "dx = inv_rms * dx_hat - 0.5 * inv_rms**3 * mean(dx_hat * x)",
-                  "dx = inv_rms * dx_hat - 0.5 * inv_rms**3 * mean(dx_hat * x)",
-                  lambda x, w, d: _inv(x) * d * w - 0.5 * _inv(x) ** 3 * (d * w * x).mean(axis=-1, keepdims=True)),
-            says_zh="把 d mean(x**2)/dx 当成了 1/D，像对 x 的均值求导那样：{evidence}。平方均值的导数是 "
-                    "d ms/dx = 2 x / D"),
+                  lambda x, w, d: _inv(x) * d * w - 0.5 * _inv(x) ** 3 * (d * w * x).mean(axis=-1, keepdims=True))),
     Mistake("eps_outside_sqrt", "backward recomputed the rms with eps outside the square root: "
             "{evidence}. inv_rms = 1 / sqrt(mean(x**2) + eps): use the inv_rms forward cached",
-            _rule("dx", "inv_rms = 1 / (sqrt(mean(x**2)) + eps)", "inv_rms = 1 / (sqrt(mean(x**2)) + eps)",
-                  lambda x, w, d: _dx(x, w, d, eps="outside")),
-            says_zh="backward 重新计算 rms 时把 eps 放在了平方根外面：{evidence}。inv_rms = "
-                    "1 / sqrt(mean(x**2) + eps)：直接用 forward 缓存的 inv_rms"),
+            _rule("dx", "inv_rms = 1 / (sqrt(mean(x**2)) + eps)",
+                  lambda x, w, d: _dx(x, w, d, eps="outside"))),
     Mistake("eps_dropped_in_backward", "backward recomputed the rms without eps: {evidence}. "
             "Forward divided by sqrt(mean(x**2) + eps): use the inv_rms it cached",
-            _rule("dx", "inv_rms = 1 / sqrt(mean(x**2))", "inv_rms = 1 / sqrt(mean(x**2))",
-                  lambda x, w, d: _dx(x, w, d, eps="none")),
-            says_zh="backward 重新计算 rms 时漏掉了 eps：{evidence}。forward 除的是 sqrt(mean(x**2) + eps)："
-                    "直接用它缓存的 inv_rms"),
+            _rule("dx", "inv_rms = 1 / sqrt(mean(x**2))", lambda x, w, d: _dx(x, w, d, eps="none"))),
     Mistake("sums_instead_of_means", "dx has a sum over the last axis where the formula has a mean: "
             "{evidence}. Divide that sum by D",
             _rule("dx", "dx = inv_rms * (dx_hat - x_hat * (dx_hat * x_hat).sum(-1))",
-                  "dx = inv_rms * (dx_hat - x_hat * (dx_hat * x_hat).sum(-1))",
-                  lambda x, w, d: _dx(x, w, d, reduce=np.sum)),
-            says_zh="dx 中公式要求取均值的地方用了沿最后一维的求和：{evidence}。请把这个和除以 D"),
+                  lambda x, w, d: _dx(x, w, d, reduce=np.sum))),
     Mistake("dx_without_weight", "the factor weight is missing from dx: {evidence}. out = x_hat * "
             "weight, so dx_hat = dout * weight",
-            _rule("dx", "dx equals the right formula with dx_hat = dout", "dx 等于用 dx_hat = dout 算出的正确公式",
+            _rule("dx", "dx equals the right formula with dx_hat = dout",
                   lambda x, w, d: _dx(x, w, d, weight=False)),
-            says_zh="dx 漏掉了因子 weight：{evidence}。out = x_hat * weight，所以 dx_hat = dout * weight",
             at_code='^d\\w*hat\\w*\\s*='),
     Mistake("dweight_summed_over_first_axis_only", "dweight was summed over axis 0 only: {evidence}. "
             "weight scales every vector, so sum over every leading axis: (dout * x_hat).reshape(-1, D).sum(axis=0)",
             formula("got = the sum over axis 0 alone",
-                    lambda p: (lambda x, w, d: (d * x * _inv(x)).sum(axis=0))(*_call(p)) if p.label == "dweight" else None,
-                    zh="得到的值 = 只沿 axis 0 求和"),
-            says_zh="dweight 只沿 axis 0 求和：{evidence}。weight 作用于每一个向量，所以要对所有前导维求和："
-                    "(dout * x_hat).reshape(-1, D).sum(axis=0)"),
+                    lambda p: (lambda x, w, d: (d * x * _inv(x)).sum(axis=0))(*_call(p)) if p.label == "dweight" else None)),
     Mistake("dweight_from_unnormalised_x", "dweight was summed from dout * x, not dout * x_hat: "
             "{evidence}. weight multiplies the normalised x_hat = x * inv_rms",
-            _rule("dweight", "dweight = sum of dout * x", "dweight = dout * x 之和",
-                  lambda x, w, d: _dweight(d * x, w.shape[0])),
-            says_zh="dweight 由 dout * x 求和得到，而不是 dout * x_hat：{evidence}。weight 乘的是归一化后的 "
-                    "x_hat = x * inv_rms"),
+            _rule("dweight", "dweight = sum of dout * x", lambda x, w, d: _dweight(d * x, w.shape[0]))),
 ]

@@ -50,14 +50,11 @@ def scenarios(rng) -> list[Scenario]:
             Scenario("base", "backward", _draw(rng, 2, t + 1, 2, d + 2), {"base": 100.0})]
 
 
-CHECKS = layer.checks(SPEC, "basic", "dx matches PyTorch (positions with gaps, not from 0)",
-                      "dx 与 PyTorch 一致（位置不从 0 开始、不连续）", extra=(
-    Check("edge.from_zero", "edge", "dx", 1, "from_zero", matches_reference("dx"), "positions 0 .. T - 1",
-          "位置为 0 .. T - 1"),
+CHECKS = layer.checks(SPEC, "basic", "dx matches PyTorch (positions with gaps, not from 0)", extra=(
+    Check("edge.from_zero", "edge", "dx", 1, "from_zero", matches_reference("dx"), "positions 0 .. T - 1"),
     Check("edge.offset", "edge", "dx", 1, "offset", matches_reference("dx"),
-          "consecutive positions after a cache of earlier tokens", "前面已有缓存词元时的连续位置"),
-    Check("edge.base", "edge", "dx", 1, "base", matches_reference("dx"), "another base (100) and head size",
-          "另一个 base（100）和头维度")))
+          "consecutive positions after a cache of earlier tokens"),
+    Check("edge.base", "edge", "dx", 1, "base", matches_reference("dx"), "another base (100) and head size")))
 
 
 # ---- diagnosis: what this exercise's known mistakes would produce -----------------------
@@ -77,43 +74,30 @@ def _dx(a, base, sign=-1, halves=False, arange=False, exponent=2, cross=True):
     return dx
 
 
-def _variant(evidence, zh, **mistake):
+def _variant(evidence, **mistake):
     def candidate(p):
         if p.label != "dx":
             return None
         return _dx(layer.call_arrays(SPEC, p), p.ev.params(p.scenario)["base"], **mistake)
-    return formula(evidence, candidate, zh=zh)
+    return formula(evidence, candidate)
 
 
 MISTAKES = [
     Mistake("rotation_not_inverted", "backward rotated dout by +angle, as forward does: {evidence}. "
             "A rotation's Jacobian transposed is the rotation by -angle: dx_even = de cos + do sin, "
             "dx_odd = -de sin + do cos",
-            _variant("got equals dout rotated by the forward's angle", "got 等于把 dout 按 forward 的角度旋转",
-                     sign=1),
-            says_zh="backward 像 forward 一样把 dout 旋转了 +angle：{evidence}。旋转的雅可比矩阵转置后是"
-                    "旋转 -angle：dx_even = de cos + do sin，dx_odd = -de sin + do cos"),
+            _variant("got equals dout rotated by the forward's angle", sign=1)),
     Mistake("rotate_half_convention", "the pairs were taken as halves (i, i + d/2), the rotate-half "
             "convention: {evidence}. Here the pairs are interleaved: (2i, 2i + 1), x[..., 0::2] and "
             "x[..., 1::2]",
-            _variant("got equals the rotate-half backward", "got 等于 rotate-half 约定下的 backward", halves=True),
-            says_zh="把前后两半 (i, i + d/2) 当成了一对，即 rotate-half 约定：{evidence}。这里的配对是交错的："
-                    "(2i, 2i + 1)，即 x[..., 0::2] 和 x[..., 1::2]"),
+            _variant("got equals the rotate-half backward", halves=True)),
     Mistake("positions_assumed_arange", "backward took the positions as 0 .. T - 1: {evidence}. "
             "Use the positions forward was given (cached): they need not start at 0 nor be consecutive",
-            _variant("got equals the gradient for positions 0 .. T - 1", "got 等于位置为 0 .. T - 1 时的梯度",
-                     arange=True),
-            says_zh="backward 把位置当成了 0 .. T - 1：{evidence}。使用 forward 收到（并缓存）的位置："
-                    "它们不一定从 0 开始，也不一定连续"),
+            _variant("got equals the gradient for positions 0 .. T - 1", arange=True)),
     Mistake("frequency_exponent_wrong", "the frequencies were base ** (-i / d) with i the pair's "
             "index: {evidence}. Pair i turns at base ** (-2i / d): np.arange(0, d, 2) / d",
-            _variant("got equals the gradient with base ** (-i / d)", "got 等于用 base ** (-i / d) 时的梯度",
-                     exponent=1),
-            says_zh="频率写成了 base ** (-i / d)（i 是配对的序号）：{evidence}。第 i 对的频率是 "
-                    "base ** (-2i / d)：np.arange(0, d, 2) / d"),
+            _variant("got equals the gradient with base ** (-i / d)", exponent=1)),
     Mistake("rotation_cross_term_missing", "dx multiplies dout by cos alone: {evidence}. Each input "
             "of a pair reaches both outputs of the pair, so the sin terms of the other output come back too",
-            _variant("got equals dout * cos", "got 等于 dout * cos", cross=False),
-            says_zh="dx 只把 dout 乘了 cos：{evidence}。一对中的每个输入都影响这一对的两个输出，"
-                    "所以另一个输出的 sin 项也要传回来"),
+            _variant("got equals dout * cos", cross=False)),
 ]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from bpdrill import i18n
 from bpdrill.core.diagnose import Mistake, close
 from bpdrill.core.driving import raised
 from bpdrill.core.judge import Check, Failed
@@ -75,34 +74,30 @@ def nesterov_invalid(ev, check: Check) -> None:
 
 CHECKS = [
     Check("torch.plain", "torch", "params", 1, "plain", moves_like_reference,
-          "3 steps without momentum match torch.optim.SGD", "无动量的 3 步更新与 torch.optim.SGD 一致"),
+          "3 steps without momentum match torch.optim.SGD"),
     Check("edge.first_step", "edge", "params", 1, "first_step", moves_like_reference,
-          "the first step with momentum uses the gradient itself (the buffer starts as g, not zeros)",
-          "带动量的第一步直接使用梯度本身（缓冲区初始化为 g，而不是零）"),
+          "the first step with momentum uses the gradient itself (the buffer starts as g, not zeros)"),
     Check("torch.momentum", "torch", "params", 2, "momentum", moves_like_reference,
-          "6 steps with momentum, 4 parameters (one 0-d) match torch.optim.SGD",
-          "带动量、4 个参数（含一个 0 维参数）的 6 步更新与 torch.optim.SGD 一致"),
+          "6 steps with momentum, 4 parameters (one 0-d) match torch.optim.SGD"),
     Check("torch.dampening", "torch", "params", 1, "dampening", moves_like_reference,
-          "momentum with dampening matches torch.optim.SGD", "带 dampening 的动量与 torch.optim.SGD 一致"),
+          "momentum with dampening matches torch.optim.SGD"),
     Check("torch.nesterov", "torch", "params", 1, "nesterov", moves_like_reference,
-          "Nesterov momentum matches torch.optim.SGD", "Nesterov 动量与 torch.optim.SGD 一致"),
+          "Nesterov momentum matches torch.optim.SGD"),
     Check("edge.weight_decay", "edge", "params", 1, "weight_decay", moves_like_reference,
-          "weight_decay (L2 added to the gradient) with momentum", "带动量的 weight_decay（L2 项加到梯度上）"),
+          "weight_decay (L2 added to the gradient) with momentum"),
     Check("torch.nesterov_weight_decay", "torch", "params", 1, "nesterov_weight_decay", moves_like_reference,
-          "Nesterov with weight_decay matches torch.optim.SGD", "Nesterov 加 weight_decay 与 torch.optim.SGD 一致"),
+          "Nesterov with weight_decay matches torch.optim.SGD"),
     # the given constructor makes this check, not the exercise: it says so, and carries no points
     Check("edge.nesterov_invalid", "edge", "params", 0, "nesterov", nesterov_invalid,
           "nesterov=True without momentum or with dampening raises ValueError (the given constructor's "
-          "check: no points)", "nesterov=True 但没有动量或带 dampening 时抛出 ValueError（给定构造函数的检查：不计分）"),
-    moves_check("edge.weight_decay_plain", "weight_decay_plain", "weight_decay without momentum",
-                "不带动量的 weight_decay"),
+          "check: no points)"),
+    moves_check("edge.weight_decay_plain", "weight_decay_plain", "weight_decay without momentum"),
     moves_check("edge.reused_grads", "reused_grads", "the caller reuses one gradient array for every step "
-                "(the momentum buffer must be a copy)", "调用方每一步都复用同一个梯度数组（动量缓冲区必须是副本）"),
+                "(the momentum buffer must be a copy)"),
     optimizer.in_place_check("momentum"),
     optimizer.grads_check("weight_decay"),
     Check("purity.grads_momentum", "purity", "params", 1, "momentum", optimizer.grads_untouched,
-          "with momentum and no weight decay, step leaves the gradients unchanged",
-          "有动量、无权重衰减时，step 不修改传入的梯度"),
+          "with momentum and no weight decay, step leaves the gradients unchanged"),
 ]
 
 
@@ -153,7 +148,7 @@ def simulate(scenario, mistake: str | None = None) -> dict:
     return p
 
 
-def _simulated(mistake: str, evidence: str, evidence_zh: str):
+def _simulated(mistake: str, evidence: str):
     """A Mistake test: the caller's parameters equal SGD written with `mistake` (and the right
     answer does not)."""
     def test(p):
@@ -165,7 +160,7 @@ def _simulated(mistake: str, evidence: str, evidence_zh: str):
             return None
         right = p.reference()
         if all(close(got[n], wrong[n]) for n in wrong) and not all(close(right[n], wrong[n]) for n in wrong):
-            return {"evidence": evidence_zh if i18n.language() == "zh" else evidence}
+            return {"evidence": t(evidence)}
         return None
     return test
 
@@ -177,41 +172,22 @@ AT_CODE = {
     r'(weight_decay|\bwd\b)\s*\*|\*\s*(self\.)?(weight_decay|wd)\b', "decoupled_weight_decay": r'(weight_decay|\bwd\b)\s*\*|\*\s*(self\.)?(weight_decay|wd)\b', }
 
 MISTAKES = [
-    *[Mistake(name, says, _simulated(name, evidence, evidence_zh), says_zh=says_zh, at_code=AT_CODE.get(name, ""))
-      for name, says, evidence, says_zh, evidence_zh in [
+    *[Mistake(name, says, _simulated(name, evidence), at_code=AT_CODE.get(name, ""))
+      for name, says, evidence in [
         ("buffer_starts_at_zeros", "the first step's buffer is (1 - dampening) * g: {evidence}. "
          "torch starts the buffer as the first gradient itself (a copy, no dampening), and applies "
          "buf = momentum * buf + (1 - dampening) * g only from the second step",
-         "the update matches a buffer started at zeros (or dampening applied on the first step)",
-         "第一步的缓冲区是 (1 - dampening) * g：{evidence}。torch 把缓冲区初始化为第一个梯度本身"
-         "（复制一份，不乘 dampening），从第二步起才用 buf = momentum * buf + (1 - dampening) * g",
-         "更新量与“缓冲区从零开始（或第一步就乘了 dampening）”的写法一致"),
+         "the update matches a buffer started at zeros (or dampening applied on the first step)"),
         ("dampening_not_complemented", "the new gradient is scaled by dampening instead of "
-         "1 - dampening: {evidence}", "the update matches buf = momentum * buf + dampening * g",
-         "新梯度乘的是 dampening，而不是 1 - dampening：{evidence}",
-         "更新量与 buf = momentum * buf + dampening * g 一致"),
+         "1 - dampening: {evidence}", "the update matches buf = momentum * buf + dampening * g"),
         ("nesterov_ignored", "nesterov=True ran plain momentum: {evidence}. With Nesterov the step "
-         "uses g + momentum * buf", "the update matches torch with nesterov=False",
-         "nesterov=True 时用的却是普通动量：{evidence}。Nesterov 的更新用 g + momentum * buf",
-         "更新量与 nesterov=False 时的 torch 一致"),
+         "uses g + momentum * buf", "the update matches torch with nesterov=False"),
         ("nesterov_momentum_on_gradient", "the Nesterov step has its terms swapped: {evidence}. "
-         "torch uses g + momentum * buf", "the update matches buf + momentum * g",
-         "Nesterov 的更新把两项写反了：{evidence}。torch 用的是 g + momentum * buf",
-         "更新量与 buf + momentum * g 一致"),
+         "torch uses g + momentum * buf", "the update matches buf + momentum * g"),
         ("weight_decay_ignored", "weight_decay is ignored: {evidence}. Add weight_decay * p to the "
-         "gradient first", "the update matches SGD with weight_decay = 0",
-         "忽略了 weight_decay：{evidence}。先把 weight_decay * p 加到梯度上",
-         "更新量与 weight_decay = 0 的 SGD 一致"),
+         "gradient first", "the update matches SGD with weight_decay = 0"),
         ("decoupled_weight_decay", "the weight decay is applied to the weights directly, outside the "
          "momentum: {evidence}. torch.optim.SGD adds weight_decay * p to the gradient before the buffer",
-         "the update matches p -= lr * wd * p applied separately",
-         "权重衰减被直接作用在权重上，绕过了动量：{evidence}。torch.optim.SGD 在更新缓冲区之前把 "
-         "weight_decay * p 加到梯度上", "更新量与单独执行 p -= lr * wd * p 的写法一致"),
+         "the update matches p -= lr * wd * p applied separately"),
     ]],
 ]
-
-ZH = {
-    "{call} gave {got}; expected ValueError (Nesterov needs momentum > 0 and dampening 0)":
-        "{call} 的结果是 {got}；应抛出 ValueError（Nesterov 需要 momentum > 0 且 dampening 为 0）",
-}
-i18n.register(ZH)

@@ -61,12 +61,9 @@ def scenarios(rng) -> list[Scenario]:
 
 
 CHECKS = [
-    *loss.checks(SPEC, "distinct", "{key} and the loss match PyTorch (K distinct negatives)",
-                 "{key} 和损失值与 PyTorch 一致（K 个互不相同的负样本）", single=None),
-    loss.edge_check(SPEC, "edge.repeated_negatives", "repeated", "a negative drawn several times: its rows of dU add up",
-          "同一个负样本被抽到多次：dU 中它的行要相加"),
-    loss.edge_check(SPEC, "edge.negative_is_o", "negative_is_o", "a negative equal to o: both terms add to U[o]'s row",
-          "负样本恰好等于 o：两项都加到 U[o] 这一行"),
+    *loss.checks(SPEC, "distinct", "{key} and the loss match PyTorch (K distinct negatives)", single=None),
+    loss.edge_check(SPEC, "edge.repeated_negatives", "repeated", "a negative drawn several times: its rows of dU add up"),
+    loss.edge_check(SPEC, "edge.negative_is_o", "negative_is_o", "a negative equal to o: both terms add to U[o]'s row"),
     loss.default_dout_check(SPEC),
 ]
 
@@ -103,10 +100,10 @@ def _grads(p, o_sign=1.0, o_sign_dv=1.0, swap=(False, False), negatives="add", o
     return {"dv_c": dout * dv, "dU": dout * dU}.get(p.label)
 
 
-def _rule(evidence, zh, *variants, when=lambda negatives: True):
+def _rule(evidence, *variants, when=lambda negatives: True):
     """formula() for any of the variants (keyword dicts of _grads), on calls whose negatives
     pass when(negatives)."""
-    tests = [formula(evidence, lambda p, kw=kw: _grads(p, **kw), zh=zh) for kw in variants]
+    tests = [formula(evidence, lambda p, kw=kw: _grads(p, **kw)) for kw in variants]
     return lambda p: when(_negatives(p)) and next((found for test in tests if (found := test(p))), None) or None
 
 
@@ -122,41 +119,29 @@ MISTAKES = [
     Mistake("o_row_sign", "the true word's term has the wrong sign: {evidence}. d(-log sigmoid(x))/dx = "
             "sigmoid(x) - 1, which is negative: dU[o] = (sigmoid(U[o] . v_c) - 1) v_c, and the same "
             "coefficient times U[o] in dv_c",
-            _rule("its coefficient is 1 - sigmoid(U[o] . v_c)", "它的系数是 1 - sigmoid(U[o] . v_c)",
+            _rule("its coefficient is 1 - sigmoid(U[o] . v_c)",
                   {"o_sign": -1.0}, {"o_sign": -1.0, "o_sign_dv": -1.0}),
-            says_zh="真实词那一项的符号反了：{evidence}。d(-log sigmoid(x))/dx = sigmoid(x) - 1，是负的："
-                    "dU[o] = (sigmoid(U[o] . v_c) - 1) v_c，dv_c 中 U[o] 的系数也一样",
             at_code=r"1(\.0)?\s*-\s*(self\.)?s_o|\[\s*(self\.)?o\s*\]\s*[+-]?="),
     Mistake("repeated_negatives_overwritten", "a negative drawn several times counted once: "
             "{evidence}. dU[negatives] += ... (or =) with fancy indexing keeps one write per row; "
             "use np.add.at(dU, negatives, ...)",
             _rule("dU[negatives] += ... (or =): one term per distinct word",
-                  "dU[negatives] += ...（或 =）：每个不同的词只有一项",
                   {"negatives": "fancy_add"}, {"negatives": "assign"}, {"negatives": "assign", "o_last": True},
                   when=_repeats),
-            says_zh="被抽到多次的负样本只算了一次：{evidence}。花式索引 dU[negatives] += ...（或 =）对每行只写一次；"
-                    "用 np.add.at(dU, negatives, ...)",
             at_code=r"\[\s*(self\.)?negatives\s*\]\s*\+?="),
     Mistake("o_row_overwritten", "a negative equal to o lost one of its two terms in U[o]'s row: "
             "{evidence}. Both belong in that row: add (+=, np.add.at), do not assign",
-            lambda p: _rule("dU[o] = ... after the negatives' rows", "在写完负样本的行之后 dU[o] = ...",
-                            {"o_last": True})(p) or _rule(
-                "dU[negatives] = ... after U[o]'s row", "在写完 U[o] 这一行之后 dU[negatives] = ...",
+            lambda p: _rule("dU[o] = ... after the negatives' rows", {"o_last": True})(p) or _rule(
+                "dU[negatives] = ... after U[o]'s row",
                 {"negatives": "assign"}, when=lambda negatives: not _repeats(negatives))(p),
-            says_zh="等于 o 的负样本在 U[o] 这一行里丢了两项中的一项：{evidence}。两项都属于这一行："
-                    "要相加（+=、np.add.at），不要赋值",
             at_code=r"\[\s*(self\.)?o\s*\]\s*=|\[\s*(self\.)?negatives\s*\]\s*="),
     Mistake("dv_c_missing_negatives", "dv_c has only the true word's term: {evidence}. Every "
             "negative adds sigmoid(U[neg_k] . v_c) U[neg_k]",
-            _rule("dv_c = (sigmoid(U[o] . v_c) - 1) U[o]", "dv_c = (sigmoid(U[o] . v_c) - 1) U[o]",
-                  {"dv_negatives": False}),
-            says_zh="dv_c 只有真实词那一项：{evidence}。每个负样本还要加上 sigmoid(U[neg_k] . v_c) U[neg_k]",
+            _rule("dv_c = (sigmoid(U[o] . v_c) - 1) U[o]", {"dv_negatives": False}),
             at_code=r"\bdv(_c)?\s*\+?="),
     Mistake("sigmoid_argument_swapped", "sigmoid(x) and sigmoid(-x) were swapped: {evidence}. "
             "d(-log sigmoid(x))/dx = sigmoid(x) - 1 and d(-log sigmoid(-x))/dx = sigmoid(x)",
-            _rule("got uses sigmoid(-x) where sigmoid(x) belongs", "在该用 sigmoid(x) 的地方用了 sigmoid(-x)",
+            _rule("got uses sigmoid(-x) where sigmoid(x) belongs",
                   {"swap": (True, True)}, {"swap": (True, False)}, {"swap": (False, True)}),
-            says_zh="sigmoid(x) 和 sigmoid(-x) 用反了：{evidence}。d(-log sigmoid(x))/dx = sigmoid(x) - 1，"
-                    "d(-log sigmoid(-x))/dx = sigmoid(x)",
             at_code=r"1(\.0)?\s*-\s*(self\.)?s_|sigmoid\(\s*-"),
 ]

@@ -7,7 +7,6 @@ import numpy as np
 
 from bpdrill.core.diagnose import Mistake, formula
 from bpdrill.core.protocol import Scenario
-from bpdrill.i18n import register
 from bpdrill.kinds import loss
 
 
@@ -57,10 +56,8 @@ def scenarios(rng) -> list[Scenario]:
 CHECKS = [
     *loss.checks(SPEC, "basic"),
     loss.default_dout_check(SPEC),
-    loss.edge_check(SPEC, "edge.ties", "ties", "margins of exactly 0 contribute 0, as torch.relu's derivative at 0",
-          "恰好为 0 的间隔项贡献为 0，与 torch.relu 在 0 处的导数一致"),
-    loss.edge_check(SPEC, "edge.satisfied", "satisfied", "rows whose margins are all met get a gradient of 0",
-          "所有间隔都已满足的行梯度为 0"),
+    loss.edge_check(SPEC, "edge.ties", "ties", "margins of exactly 0 contribute 0, as torch.relu's derivative at 0"),
+    loss.edge_check(SPEC, "edge.satisfied", "satisfied", "rows whose margins are all met get a gradient of 0"),
 ]
 
 
@@ -73,7 +70,7 @@ def _call(p):
     return s - s[np.arange(len(y)), y][:, None] + 1.0, y, dout
 
 
-def _rule(evidence, zh, weights=lambda m: m > 0, true_column=lambda w, y: -w.sum(axis=1), scale=lambda c: 1.0):
+def _rule(evidence, weights=lambda m: m > 0, true_column=lambda w, y: -w.sum(axis=1), scale=lambda c: 1.0):
     """dscores = dout * d / N * scale(C), d = weights(margins) on j != y and true_column(d, y) at y."""
     def candidate(p):
         if p.label != "dscores":
@@ -84,7 +81,7 @@ def _rule(evidence, zh, weights=lambda m: m > 0, true_column=lambda w, y: -w.sum
         d[rows, y] = 0.0
         d[rows, y] = true_column(d, y)
         return dout * d / n * scale(d.shape[1])
-    return formula(evidence, candidate, zh=zh)
+    return formula(evidence, candidate)
 
 
 def _fancy(p):
@@ -94,45 +91,31 @@ def _fancy(p):
         d[np.arange(len(y)), y] = 0.0
         d[:, y] = -d.sum(axis=1)[:, None]
         return dout * d / len(y) if p.label == "dscores" else None
-    return formula("d[:, y] = -count: every row gets every row's count in the columns y names",
-                   candidate, zh="d[:, y] = -count：y 中出现过的每一列，每行都被写入了各行的计数")(p)
+    return formula("d[:, y] = -count: every row gets every row's count in the columns y names", candidate)(p)
 
 
 MISTAKES = [
     Mistake("hinge_counts_true_class", "the true class was counted as a violating class: {evidence}. "
             "The sum runs over j != y: zero the y column before counting",
             _rule("the y column holds -(count + 1): its own margin (= margin > 0) was counted",
-                  "y 列为 -(count + 1)：它自己的间隔项（= margin > 0）也被计入了",
                   lambda m: m > 0, lambda d, y: -d.sum(axis=1) - 1.0),
-            says_zh="把真实类别也算成了违反间隔的类别：{evidence}。求和只对 j != y：计数前先把 y 列清零",
             at_code=r"sum\("),
     Mistake("tie_counted_as_violation", "a margin of exactly 0 was counted as a violation: {evidence}. "
             "max(0, 0) = 0 contributes nothing: use margins > 0, not >= 0",
-            _rule("got uses margins >= 0", "用了 margins >= 0", lambda m: m >= 0),
-            says_zh="把恰好为 0 的间隔项当成了违反：{evidence}。max(0, 0) = 0 没有贡献：用 margins > 0，不要用 >= 0",
-            at_code=r">=?\s*0"),
+            _rule("got uses margins >= 0", lambda m: m >= 0), at_code=r">=?\s*0"),
     Mistake("true_class_not_minus_count", "the true class's gradient is not minus the number of "
             "violating classes: {evidence}. s_y appears with a minus sign in every violating term",
-            lambda p: _rule("the y column is 0", "y 列为 0", lambda m: m > 0, lambda d, y: 0.0)(p) or _rule(
-                "the y column is -1", "y 列为 -1", lambda m: m > 0, lambda d, y: -1.0)(p),
-            says_zh="真实类别的梯度不是负的违反类别个数：{evidence}。s_y 在每个违反间隔的项里都带负号出现一次",
+            lambda p: _rule("the y column is 0", lambda m: m > 0, lambda d, y: 0.0)(p) or _rule(
+                "the y column is -1", lambda m: m > 0, lambda d, y: -1.0)(p),
             at_code=r"=\s*-\s*1(\.0)?$|-=\s*1(\.0)?$|sum\("),
     Mistake("margin_values_as_gradient", "the margins' values were used where their indicator belongs: "
             "{evidence}. d max(0, m) / dm is 1 where m > 0, else 0",
-            _rule("d = max(0, margins) instead of (margins > 0)", "d = max(0, margins)，而不是 (margins > 0)",
-                  lambda m: np.maximum(0.0, m)),
-            says_zh="在该用指示函数的地方用了间隔项的值：{evidence}。d max(0, m) / dm 在 m > 0 时为 1，否则为 0",
+            _rule("d = max(0, margins) instead of (margins > 0)", lambda m: np.maximum(0.0, m)),
             at_code=r"maximum|clip|=\s*(self\.)?margins$"),
     Mistake("divided_by_classes", "divided by the number of classes C as well: {evidence}. That is "
             "torch.nn.MultiMarginLoss's convention; CS231n's loss (this one) divides by N only",
-            _rule("dscores is the right answer / C", "dscores 等于正确答案 / C", scale=lambda c: 1.0 / c),
-            says_zh="还除以了类别数 C：{evidence}。那是 torch.nn.MultiMarginLoss 的约定；CS231n 的损失（本题）只除以 N",
+            _rule("dscores is the right answer / C", scale=lambda c: 1.0 / c),
             at_code=r"/\s*\(|shape\[1\]|/\s*c\b"),
     Mistake("fancy_indexing", "d[:, y] changes whole columns: {evidence}. Write one element per row "
-            "with d[np.arange(N), y]", _fancy,
-            says_zh="d[:, y] 改动了整列：{evidence}。用 d[np.arange(N), y] 每行只写一个元素",
-            at_code=r"\[\s*:\s*,"),
+            "with d[np.arange(N), y]", _fancy, at_code=r"\[\s*:\s*,"),
 ]
-
-register({"d[:, y] = -count: every row gets every row's count in the columns y names":
-          "d[:, y] = -count：y 中出现过的每一列，每行都被写入了各行的计数"})

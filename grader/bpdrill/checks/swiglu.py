@@ -7,7 +7,7 @@ import numpy as np
 from bpdrill.core.diagnose import Mistake, close
 from bpdrill.core.judge import Check, matches_reference
 from bpdrill.core.protocol import Scenario
-from bpdrill.i18n import language, register, t
+from bpdrill.i18n import t
 from bpdrill.kinds import layer
 
 SPEC = layer.Layer(
@@ -41,10 +41,9 @@ def sizes(ev, scenario) -> dict:
 
 
 GRADS = ("dx", "dW1", "dW2", "dW3")
-CHECKS = layer.checks(SPEC, "nd", "{key} matches PyTorch for a 3-D input (B, T, D)",
-                      "三维输入 (B, T, D) 时 {key} 与 PyTorch 一致", extra=(
+CHECKS = layer.checks(SPEC, "nd", "{key} matches PyTorch for a 3-D input (B, T, D)", extra=(
     Check("edge.vector", "edge", GRADS, 1, "vector", matches_reference(*GRADS),
-          "a 1-D input (D,), no leading axis", "一维输入 (D,)，没有前导维"),))
+          "a 1-D input (D,), no leading axis"),))
 
 
 # ---- diagnosis: the known mistakes, recomputed in NumPy on the same inputs -------------------
@@ -76,15 +75,15 @@ def _grads(x, W1, W2, W3, dout, silu_slope=None, dW2_from="h", swapped=False, dx
 
 
 def _first_fitting(*candidates):
-    """A Mistake test: the learner's array equals one of the candidates (evidence, zh, options
+    """A Mistake test: the learner's array equals one of the candidates (evidence, options
     for _grads) and the right answer does not."""
     def test(p):
         if p.got is None or p.label not in GRADS:
             return None
-        for evidence, zh, options in candidates:
+        for evidence, options in candidates:
             wrong = _grads(*_call(p), **options)[p.label]
             if (p.expected is None or not close(p.expected, wrong)) and close(p.got, wrong):
-                return {"evidence": zh if language() == "zh" else evidence}
+                return {"evidence": t(evidence)}
         return None
     return test
 
@@ -102,49 +101,29 @@ def _not_summed(p):
 MISTAKES = [
     Mistake("silu_derivative_as_sigmoid", "silu's derivative was taken from the sigmoid alone: {evidence}. "
             "silu(a) = a * s, so silu'(a) = s + a * s * (1 - s) = s * (1 + a * (1 - s))",
-            _first_fitting(("da = dh * b * s", "da = dh * b * s", {"silu_slope": lambda a, s: s}),
-                           ("da = dh * b * s * (1 - s)", "da = dh * b * s * (1 - s)",
+            _first_fitting(("da = dh * b * s", {"silu_slope": lambda a, s: s}), ("da = dh * b * s * (1 - s)",
                             {"silu_slope": lambda a, s: s * (1.0 - s)})),
-            says_zh="silu 的导数只用了 sigmoid：{evidence}。silu(a) = a * s，所以 "
-                    "silu'(a) = s + a * s * (1 - s) = s * (1 + a * (1 - s))",
             at_code='^d\\w*\\s*=.*\\bs\\b'),
     Mistake("gate_and_value_swapped", "W1 and W3 swapped roles in backward: {evidence}. W1 feeds the "
             "gate silu(x @ W1), whose gradient goes through silu'; W3 feeds the value x @ W3, whose "
             "gradient is dh * silu(a)",
-            _first_fitting(("dW1 and dW3 hold each other's gradient", "dW1 与 dW3 互换了梯度", {"swapped": True})),
-            says_zh="backward 中 W1 和 W3 的角色互换了：{evidence}。W1 产生门控 silu(x @ W1)，它的梯度要经过 silu'；"
-                    "W3 产生值 x @ W3，它的梯度是 dh * silu(a)"),
+            _first_fitting(("dW1 and dW3 hold each other's gradient", {"swapped": True}))),
     Mistake("dW2_from_wrong_activation", "dW2 was computed from the wrong activation: {evidence}. "
             "out = h @ W2 with h = silu(x @ W1) * (x @ W3), so dW2 = h^T dout",
-            _first_fitting(("dW2 = silu(a)^T dout, without the value b", "dW2 = silu(a)^T dout，漏了值 b",
-                            {"dW2_from": "g"}),
-                           ("dW2 = b^T dout, without the gate", "dW2 = b^T dout，漏了门控", {"dW2_from": "b"}),
-                           ("dW2 = a^T dout, from the pre-activation", "dW2 = a^T dout，用了激活前的值",
-                            {"dW2_from": "a"})),
-            says_zh="dW2 用错了激活值：{evidence}。out = h @ W2，h = silu(x @ W1) * (x @ W3)，所以 dW2 = h^T dout"),
+            _first_fitting(("dW2 = silu(a)^T dout, without the value b", {"dW2_from": "g"}),
+                           ("dW2 = b^T dout, without the gate", {"dW2_from": "b"}),
+                           ("dW2 = a^T dout, from the pre-activation", {"dW2_from": "a"}))),
     Mistake("dx_through_one_branch", "dx follows only one of the two branches: {evidence}. x feeds "
             "both x @ W1 and x @ W3, so dx = da @ W1.T + db @ W3.T",
-            _first_fitting(("dx = da @ W1.T, the value's branch missing", "dx = da @ W1.T，缺了值分支",
-                            {"dx_paths": "gate"}),
-                           ("dx = db @ W3.T, the gate's branch missing", "dx = db @ W3.T，缺了门控分支",
-                            {"dx_paths": "value"})),
-            says_zh="dx 只沿两个分支中的一个回传：{evidence}。x 同时进入 x @ W1 和 x @ W3，所以 "
-                    "dx = da @ W1.T + db @ W3.T"),
+            _first_fitting(("dx = da @ W1.T, the value's branch missing", {"dx_paths": "gate"}),
+                           ("dx = db @ W3.T, the gate's branch missing", {"dx_paths": "value"}))),
     Mistake("product_rule_factor_missing", "the product rule lost a factor at h = silu(a) * b: "
             "{evidence}. Each factor's gradient is dh times the other factor: da = dh * b * silu'(a), "
             "db = dh * silu(a)",
-            _first_fitting(("da = dh * silu'(a), without the value b", "da = dh * silu'(a)，漏了值 b",
-                            {"partner": False}),
-                           ("db = dh, without the gate silu(a)", "db = dh，漏了门控 silu(a)", {"gate_partner": False})),
-            says_zh="h = silu(a) * b 处的乘积法则丢了一个因子：{evidence}。每个因子的梯度是 dh 乘以另一个因子："
-                    "da = dh * b * silu'(a)，db = dh * silu(a)",
+            _first_fitting(("da = dh * silu'(a), without the value b", {"partner": False}),
+                           ("db = dh, without the gate silu(a)", {"gate_partner": False})),
             at_code='^d\\w*\\s*=.*\\bs\\b'),
     Mistake("weight_grad_not_summed_over_leading_axes", "{label} was not summed over every leading "
             "axis: {evidence}. The weights act on every vector alike: flatten x and the gradients "
-            "to (M, D) and (M, H), then multiply", _not_summed,
-            says_zh="{label} 没有对所有前导维求和：{evidence}。权重以同样方式作用于每一个向量：先把 x 和梯度"
-                    "展平成 (M, D) 和 (M, H)，再相乘"),
+            "to (M, D) and (M, H), then multiply", _not_summed),
 ]
-
-register({"got has shape {got}; summed over its leading axes it is right":
-          "得到的形状是 {got}；沿它的前导维求和后是正确的"})

@@ -6,7 +6,7 @@ import numpy as np
 from bpdrill.core.diagnose import Mistake, formula
 from bpdrill.core.judge import Check, matches_reference
 from bpdrill.core.protocol import Scenario
-from bpdrill.i18n import register, t
+from bpdrill.i18n import t
 from bpdrill.kinds import layer
 
 SPEC = layer.Layer("Tanh", lambda torch, x: torch.tanh(x), numgrad_points=2, batch=None)
@@ -37,9 +37,9 @@ def scenarios(rng) -> list[Scenario]:
 
 
 CHECKS = [
-    *layer.checks(SPEC, "nd", "dx matches PyTorch for a 3-D input", "三维输入时 dx 与 PyTorch 一致"),
+    *layer.checks(SPEC, "nd", "dx matches PyTorch for a 3-D input"),
     Check("edge.extreme", "edge", ("out", "dx"), 1, "extreme", matches_reference("out", "dx"),
-          "extreme inputs (|x| up to 1e3): finite and right", "极端输入（|x| 最大到 1e3）：结果有限且正确"),
+          "extreme inputs (|x| up to 1e3): finite and right"),
 ]
 
 
@@ -51,8 +51,8 @@ def _call(p):
     return a["x"], np.tanh(a["x"]), a["dout"]
 
 
-def _rule(evidence, zh, rule):
-    return formula(evidence, lambda p: rule(*_call(p)) if p.label == "dx" else None, zh=zh)
+def _rule(evidence, rule):
+    return formula(evidence, lambda p: rule(*_call(p)) if p.label == "dx" else None)
 
 
 def _overflow(p):
@@ -65,29 +65,16 @@ def _overflow(p):
 
 MISTAKES = [
     Mistake("unstable_tanh", "exp overflowed: {evidence}. (exp(x) - exp(-x)) / (exp(x) + exp(-x)) is "
-            "inf / inf = nan once |x| > 710: use np.tanh, finite for any x", _overflow,
-            says_zh="exp 溢出了：{evidence}。当 |x| > 710 时 (exp(x) - exp(-x)) / (exp(x) + exp(-x)) 是 "
-                    "inf / inf = nan：用 np.tanh，它对任何 x 都有限"),
+            "inf / inf = nan once |x| > 710: use np.tanh, finite for any x", _overflow),
     Mistake("derivative_on_preactivation", "the derivative was taken on the input x, not on the "
             "output t: {evidence}. Use the t that forward cached: dx = dout * (1 - t**2)",
-            _rule("dx = dout * (1 - x**2)", "dx = dout * (1 - x**2)", lambda x, t, d: d * (1 - x * x)),
-            says_zh="导数是对输入 x 而不是对输出 t 计算的：{evidence}。用 forward 缓存的 t："
-                    "dx = dout * (1 - t**2)"),
+            _rule("dx = dout * (1 - x**2)", lambda x, t, d: d * (1 - x * x))),
     Mistake("sigmoid_derivative", "that is the sigmoid's derivative s (1 - s), not tanh's: {evidence}. "
             "Use dx = dout * (1 - t**2)",
-            _rule("dx = dout * t * (1 - t)", "dx = dout * t * (1 - t)", lambda x, t, d: d * t * (1 - t)),
-            says_zh="这是 sigmoid 的导数 s (1 - s)，不是 tanh 的：{evidence}。用 dx = dout * (1 - t**2)"),
+            _rule("dx = dout * t * (1 - t)", lambda x, t, d: d * t * (1 - t))),
     Mistake("missing_square", "the square is missing: {evidence}. The derivative of tanh is "
-            "1 - tanh(x)**2", _rule("dx = dout * (1 - t)", "dx = dout * (1 - t)", lambda x, t, d: d * (1 - t)),
-            says_zh="少了平方：{evidence}。tanh 的导数是 1 - tanh(x)**2"),
+            "1 - tanh(x)**2", _rule("dx = dout * (1 - t)", lambda x, t, d: d * (1 - t))),
     Mistake("tanh_of_cached_output", "tanh was applied to t, which already is tanh(x): {evidence}. "
             "Use t itself: dx = dout * (1 - t**2)",
-            _rule("dx = dout * (1 - tanh(t)**2)", "dx = dout * (1 - tanh(t)**2)",
-                  lambda x, t, d: d * (1 - np.tanh(t) ** 2)),
-            says_zh="对已经是 tanh(x) 的 t 又做了一次 tanh：{evidence}。直接用 t：dx = dout * (1 - t**2)"),
+            _rule("dx = dout * (1 - tanh(t)**2)", lambda x, t, d: d * (1 - np.tanh(t) ** 2))),
 ]
-
-ZH = {
-    "right for ordinary inputs, but |x| up to 1e3 gives {value}": "普通输入时正确，但 |x| 达到 1e3 时得到 {value}",
-}
-register(ZH)

@@ -9,7 +9,7 @@ import math
 import numpy as np
 
 from bpdrill.core.diagnose import Mistake, close
-from bpdrill.i18n import register, t
+from bpdrill.i18n import t
 from bpdrill.kinds import layer
 
 SUBLAYERS = {"ln1": ("gamma", "beta"), "attn": ("Wq", "Wk", "Wv", "Wo", "bq", "bv", "bo"),
@@ -79,8 +79,7 @@ def draw(rng, n: int, T: int = 4, D: int = 8) -> dict:
     return a
 
 
-CHECKS = layer.checks(SPEC, "basic", "{key} matches PyTorch (a pre-norm causal block)",
-                      "{key} 与 PyTorch 一致（pre-norm 因果块）")
+CHECKS = layer.checks(SPEC, "basic", "{key} matches PyTorch (a pre-norm causal block)")
 
 
 # ---- diagnosis: the sub-layers' VJPs composed in each known wrong way ----------------------
@@ -155,36 +154,20 @@ AT_CODE = {"mlp_residual_dropped": r"ln2\.backward", "attention_residual_dropped
            "attention_fed_dout": r"attn\.backward", "wrong_order": r"attn\.backward",
            "missing_activation_derivative": r"fc1\.backward"}
 
-MISTAKES = [Mistake(name, says, _composed(name, evidence), says_zh=zh, at_code=AT_CODE[name])
-            for name, says, evidence, zh in [
+MISTAKES = [Mistake(name, says, _composed(name, evidence), at_code=AT_CODE[name])
+            for name, says, evidence in [
     ("mlp_residual_dropped", "the second residual's gradient is missing: {evidence}. h feeds both the MLP "
      "branch and out = h + ..., so dh = dout + ln2.backward(...)",
-     "{label} matches dh = ln2.backward(...) without dout",
-     "缺少第二个残差的梯度：{evidence}。h 既进入 MLP 分支又直接加到 out 上，所以 dh = dout + ln2.backward(...)"),
+     "{label} matches dh = ln2.backward(...) without dout"),
     ("attention_residual_dropped", "the first residual's gradient is missing: {evidence}. x feeds both the "
      "attention branch and h = x + ..., so dx = dh + ln1.backward(...)",
-     "{label} matches dx = ln1.backward(attn.backward(dh)) without dh",
-     "缺少第一个残差的梯度：{evidence}。x 既进入注意力分支又直接加到 h 上，所以 dx = dh + ln1.backward(...)"),
+     "{label} matches dx = ln1.backward(attn.backward(dh)) without dh"),
     ("attention_fed_dout", "the attention branch got dout instead of dh: {evidence}. h's gradient is dout "
      "plus what came back through ln2; attn.backward needs that sum",
-     "{label} matches attn.backward(dout), with the MLP branch's gradient added to dx directly",
-     "注意力分支拿到的是 dout 而不是 dh：{evidence}。h 的梯度是 dout 加上经 ln2 传回的梯度；"
-     "attn.backward 需要的是这个和"),
+     "{label} matches attn.backward(dout), with the MLP branch's gradient added to dx directly"),
     ("wrong_order", "the sub-layers were walked back in the wrong order: {evidence}. The MLP branch "
      "comes last in forward, so its backward comes first",
-     "{label} matches the attention branch first, then the MLP branch",
-     "反向经过子层的顺序错了：{evidence}。MLP 分支在 forward 中最后执行，所以它的 backward 最先执行"),
+     "{label} matches the attention branch first, then the MLP branch"),
     ("missing_activation_derivative", "fc2's gradient skipped the GELU: {evidence}. Pass it through "
-     "act.backward before fc1.backward", "{label} matches fc1.backward(fc2.backward(dout))",
-     "fc2 的梯度跳过了 GELU：{evidence}。先经过 act.backward，再交给 fc1.backward"),
+     "act.backward before fc1.backward", "{label} matches fc1.backward(fc2.backward(dout))"),
 ]]
-
-register({
-    "{label} matches dh = ln2.backward(...) without dout": "{label} 与不加 dout 的 dh = ln2.backward(...) 一致",
-    "{label} matches dx = ln1.backward(attn.backward(dh)) without dh":
-        "{label} 与不加 dh 的 dx = ln1.backward(attn.backward(dh)) 一致",
-    "{label} matches attn.backward(dout), with the MLP branch's gradient added to dx directly":
-        "{label} 与 attn.backward(dout)、并把 MLP 分支的梯度直接加到 dx 上的写法一致",
-    "{label} matches the attention branch first, then the MLP branch": "{label} 与先走注意力分支、再走 MLP 分支的写法一致",
-    "{label} matches fc1.backward(fc2.backward(dout))": "{label} 与 fc1.backward(fc2.backward(dout)) 一致",
-})

@@ -28,7 +28,7 @@ class Mistake:
     test: Callable  # (Probe) -> dict of evidence when the mistake fits, else None
     kinds: tuple = ()  # check kinds it applies to (empty: any)
     where: object = None  # the method at fault, when not the exercise's usual one: str or (Probe) -> str
-    says_zh: str = ""  # the same in Chinese (else says is looked up in the Chinese tables)
+    says_zh: str = ""  # deprecated (removed once unused): its Chinese goes to locale/zh/
     # Where in the method at fault the mistake is written: a regular expression over the text of
     # its statements (the first that matches is the line to edit). The diagnosis itself comes
     # from the outputs; this only says which of the method's statements holds that computation.
@@ -123,8 +123,8 @@ class Probe:
 
 def formula(says_evidence: str, candidate: Callable, zh: str = ""):
     """A Mistake test: the learner's array equals what candidate(probe) computes (and the right
-    answer does not), i.e. the learner wrote that wrong formula. says_evidence is English; zh its
-    Chinese (else it is looked up in the Chinese tables)."""
+    answer does not), i.e. the learner wrote that wrong formula. says_evidence is English, the key
+    of its Chinese in the tables (zh is deprecated: the Chinese goes to locale/zh/<exercise>.toml)."""
     def test(p: Probe):
         if p.got is None:
             return None

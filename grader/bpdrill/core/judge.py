@@ -32,7 +32,7 @@ class Check:
     scenario: str
     judge: Callable
     title: str  # what it proves, in English: display text only ({placeholders} from title_args)
-    title_zh: str = ""  # the same in Chinese; empty: the English template's entry in zh.toml
+    title_zh: str = ""  # deprecated (removed once unused): its Chinese goes to locale/zh/
     call: str = "first"  # a second backward, or backward after a new forward
     title_args: tuple = ()  # (name, value) pairs for the title's placeholders
 

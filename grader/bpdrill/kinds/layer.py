@@ -358,7 +358,8 @@ def project(spec: Layer):
 
 
 def checks(spec: Layer, torch_scenario: str, torch_title: str = "{key} matches PyTorch",
-           torch_title_zh: str = "", single: str | None = "single",
+           torch_title_zh: str = "",  # deprecated: the title's Chinese goes to locale/zh/
+           single: str | None = "single",
            twice_scenario: str | None = "twice", purity: tuple | None = None,
            with_outputs: bool = False, shape_scenario: str = "basic", extra: tuple = (),
            numgrad_scenario: str = "basic") -> list[Check]:
@@ -380,21 +381,19 @@ def checks(spec: Layer, torch_scenario: str, torch_title: str = "{key} matches P
                            matches_reference(g, *also), torch_title, torch_title_zh, title_args=(("key", g),)))
     if single:
         found.append(Check("edge.single", "edge", all_grads, 1, single, matches_reference(*all_grads),
-                           "batch of one", "批大小为 1"))
+                           "batch of one"))
     found += extra
     if twice_scenario:
         found.append(Check("edge.second_backward", "edge", all_grads, 1, twice_scenario,
                            matches_reference(*((f"{g}{SECOND}", f"{g}{SECOND}", g) for g in all_grads)),
-                           "a second backward with a new upstream gradient",
-                           "用新的上游梯度再调用一次 backward", call="second"))
+                           "a second backward with a new upstream gradient", call="second"))
         found.append(Check("edge.new_forward", "edge", all_grads, 1, twice_scenario,
                            matches_reference(*((f"{g}{NEW}", f"{g}{NEW}", g) for g in all_grads)),
-                           "after a new forward, backward uses the new inputs",
-                           "新的 forward 之后，backward 使用新的输入", call="new_forward"))
+                           "after a new forward, backward uses the new inputs", call="new_forward"))
     if spec.frozen:
         found.append(Check("edge.frozen", "edge", tuple(_key(g) for g in spec.frozen_grads), 1, "basic",
                            _nothing_written(spec), "the frozen {names} get no gradient",
-                           "冻结的 {names} 没有梯度", title_args=(("names", ", ".join(spec.frozen)),)))
+                           title_args=(("names", ", ".join(spec.frozen)),)))
     shown = purity if purity is not None else (*spec.inputs, *spec.fixed, *spec.params, *spec.frozen,
                                                *spec.upstream)
     found.append(unchanged_check(*shown))
@@ -530,22 +529,15 @@ def _frozen_written(p):
 MISTAKES = [
     Mistake("accumulated_not_overwritten", "{label} grew across calls: after a second backward it "
             "holds the sum of both calls' gradients. Assign the gradient (=), do not add to it (+=)",
-            _accumulated, says_zh="{label} 在多次调用之间累加了：第二次 backward 之后它是两次调用梯度之和。"
-                                  "请直接赋值（=），不要累加（+=）"),
+            _accumulated),
     Mistake("stale_cache", "backward used what an earlier forward cached: {evidence}. Read what "
-            "forward cached this time, every time", _stale,
-            says_zh="backward 用了更早一次 forward 缓存的值：{evidence}。每次都要读取这一次 forward 缓存的值"),
+            "forward cached this time, every time", _stale),
     Mistake("dropped_upstream", "the upstream gradient was dropped: {label} equals the local "
             "derivative alone (what an upstream gradient of ones would give). Chain it: multiply "
-            "by the upstream gradient", _dropped,
-            says_zh="丢掉了上游梯度：{label} 只等于局部导数（相当于上游梯度全为 1 时的结果）。"
-                    "按链式法则乘上上游梯度"),
+            "by the upstream gradient", _dropped),
     Mistake("cache_modified_in_place", "backward changed what forward cached: {evidence}. Compute "
-            "into a new array instead of modifying a cached one in place", _cache_modified,
-            says_zh="backward 修改了 forward 缓存的值：{evidence}。把结果算到新数组里，不要原地修改缓存的数组"),
+            "into a new array instead of modifying a cached one in place", _cache_modified),
     Mistake("frozen_given_gradient", "backward computed a gradient for a frozen parameter and stored it "
             "in self.{label}. Frozen weights are not trained: leave them without a gradient (and save "
-            "the work and the memory)", _frozen_written,
-            says_zh="backward 为冻结的参数计算了梯度并存进了 self.{label}。冻结的权重不参与训练："
-                    "不要给它们梯度（还能省下计算和内存）"),
+            "the work and the memory)", _frozen_written),
 ]

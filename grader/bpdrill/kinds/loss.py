@@ -67,14 +67,14 @@ def standard(spec: Loss, draw, rng, n: int | None = None) -> list[Scenario]:
 
 
 def checks(spec: Loss, torch_scenario: str, torch_title: str = "{key} and the loss match PyTorch",
-           torch_title_zh: str = "", **options) -> list:
+           torch_title_zh: str = "", **options) -> list:  # *_zh: deprecated (locale/zh/)
     """The layer's standard checks, the loss's value compared with PyTorch's beside the first
     gradient."""
     options.setdefault("purity", (*spec.inputs, *spec.fixed))  # dout is a number: nothing to modify
     return layer.checks(spec, torch_scenario, torch_title, torch_title_zh, with_outputs=True, **options)
 
 
-def edge_check(spec: Loss, check_id: str, scenario: str, title: str, title_zh: str,
+def edge_check(spec: Loss, check_id: str, scenario: str, title: str, title_zh: str = "",
                with_loss: bool = True) -> Check:
     """An edge check on one scenario: every gradient (and the loss's value) as PyTorch's."""
     keys = (*spec.grads, *(spec.outputs if with_loss else ()))
@@ -85,7 +85,7 @@ def edge_check(spec: Loss, check_id: str, scenario: str, title: str, title_zh: s
 def default_dout_check(spec: Loss) -> Check:
     """edge.default_dout: backward() called with no dout (the scenario `default`) means dout = 1."""
     return edge_check(spec, "edge.default_dout", "default", "backward() with the default dout = 1",
-                      "使用默认的 dout = 1 调用 backward()", with_loss=False)
+                      with_loss=False)
 
 
 def call(p) -> tuple[str, float]:

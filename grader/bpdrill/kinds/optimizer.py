@@ -178,19 +178,20 @@ def grads_untouched(ev, check: Check) -> None:
 
 # ---- checks and lifecycle mistakes -----------------------------------------------------------
 
-def moves_check(id: str, scenario: str, title: str, title_zh: str, points: int = 1, kind: str | None = None) -> Check:
-    """The caller's arrays moved as the torch optimiser moves them, in the scenario named."""
+def moves_check(id: str, scenario: str, title: str, title_zh: str = "", points: int = 1, kind: str | None = None) -> Check:
+    """The caller's arrays moved as the torch optimiser moves them, in the scenario named.
+    title_zh is deprecated: the title's Chinese goes to locale/zh/<exercise>.toml."""
     return Check(id, kind or id.split(".")[0], "params", points, scenario, moves_like_reference, title, title_zh)
 
 
 def in_place_check(scenario: str) -> Check:
     return Check("edge.in_place", "edge", "params", 1, scenario, updated_in_place,
-                 "the caller's arrays are updated in place", "调用方传入的数组被原地更新")
+                 "the caller's arrays are updated in place")
 
 
 def grads_check(scenario: str) -> Check:
     return Check("purity.grads", "purity", "params", 1, scenario, grads_untouched,
-                 "step leaves the gradients unchanged", "step 不修改传入的梯度")
+                 "step leaves the gradients unchanged")
 
 
 def where(spec: Optimizer):
@@ -246,16 +247,11 @@ MISTAKES = [
     Mistake("state_aliases_caller_gradient", "the optimiser's state is the caller's gradient array "
             "itself: {evidence}. A buffer started as buf = g is the caller's array: the next step's "
             "buf *= momentum writes into it, and the caller's next gradient overwrites it. Start it as "
-            "a copy: buf = g.copy()", _aliased_buffer, at_code=r"=\s*g\b|=\s*grads?\[",
-            says_zh="优化器的状态就是调用方的梯度数组本身：{evidence}。用 buf = g 初始化的缓冲区就是调用方的数组："
-                    "下一步的 buf *= momentum 会写进去，调用方的下一个梯度也会覆盖它。请用副本初始化：buf = g.copy()"),
+            "a copy: buf = g.copy()", _aliased_buffer, at_code=r"=\s*g\b|=\s*grads?\["),
     Mistake("grads_modified_in_place", "step wrote into the caller's gradients: {evidence}. "
             "Add weight decay into a new array (g = g + wd * p)", at_code=r'(weight_decay|\bwd\b)\s*\*|\*\s*(self\.)?(weight_decay|wd)\b',
             test=lambda p: p.check.judge is grads_untouched and _hyper(p).get("weight_decay") and _grads_changed(p)
-            and {"evidence": t("grads changed after step")},
-            says_zh="step 改写了调用方的梯度：{evidence}。把权重衰减加到一个新数组里（g = g + wd * p）"),
+            and {"evidence": t("grads changed after step")}),
     Mistake("not_in_place", "the parameters were rebound, not updated in place: {evidence}. "
-            "Write p -= ... (or p[...] = ...), not p = p - ...", _not_in_place, at_code=r"\bp\s*=\s*p\b|\bparam\w*\s*=\s*param|=\s*p\s*-",
-            says_zh="参数被重新绑定，而不是原地更新：{evidence}。请写 p -= ...（或 p[...] = ...），"
-                    "不要写 p = p - ..."),
+            "Write p -= ... (or p[...] = ...), not p = p - ...", _not_in_place, at_code=r"\bp\s*=\s*p\b|\bparam\w*\s*=\s*param|=\s*p\s*-"),
 ]
