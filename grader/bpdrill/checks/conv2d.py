@@ -175,15 +175,14 @@ MISTAKES = [
                     zh="got 等于窗口在每个位置（步长 1）而不是每隔 s 个位置开始时的梯度"),
             says_zh="backward 忽略了步长：{evidence}。forward 读取的是 x_pad 的 s*i + di 处；backward "
                     "必须读写同样的位置（步长为 s 的切片）"),
-    Mistake("dx_kernel_not_flipped", "dx is a full convolution of dout with the kernel not "
-            "rotated by 180 degrees: {evidence}. Each output position sends dout * W[:, :, di, dj] "
-            "back to the input it read at offset (di, dj); written as a full convolution, that is "
-            "the kernel W[:, :, ::-1, ::-1]",
-            formula("got equals the right dx for the kernel W[:, :, ::-1, ::-1]", _variant(("dx",), flip=True),
-                    zh="got 等于卷积核为 W[:, :, ::-1, ::-1] 时正确的 dx"),
-            says_zh="dx 是 dout 与未旋转 180 度的卷积核做的完整卷积：{evidence}。每个输出位置把 "
-                    "dout * W[:, :, di, dj] 送回它在偏移 (di, dj) 处读过的输入；写成完整卷积时，"
-                    "卷积核是 W[:, :, ::-1, ::-1]"),
+    # One output, two ways to write it: a loop that sends dout back through each offset with the
+    # kernel flipped (no flip belongs there), or a full convolution of the padded dout with the
+    # kernel not flipped (one belongs there). Both give the right dx of the rotated kernel.
+    Mistake("dx_with_rotated_kernel", "dx was computed with the kernel rotated by 180 degrees: "
+            "{evidence}. Sending dout back through each offset (di, dj) takes W[:, :, di, dj] as it is, "
+            "with no flip; written as a full convolution of the padded dout, it is the kernel that "
+            "needs the rotation, W[:, :, ::-1, ::-1]",
+            formula("got equals the right dx for the kernel W[:, :, ::-1, ::-1]", _variant(("dx",), flip=True))),
     Mistake("dx_overwritten_not_added", "dx was assigned (=) where windows overlap: {evidence}. "
             "An input pixel under several windows gets the sum of their gradients: use +=",
             _either(formula("got keeps only the last kernel offset's term at each input pixel",

@@ -58,6 +58,9 @@ MISTAKES = [
             "Use dx = dout * s * (1 - s)", _rule("dx = dout * (1 - s**2)", lambda x, s, d: d * (1 - s**2))),
     Mistake("missing_one_minus_s", "the (1 - s) factor is missing: {evidence}",
             _rule("dx = dout * s", lambda x, s, d: d * s)),
+    Mistake("missing_parentheses", "dout * s * 1 - s is (dout * s) - s, not dout * s * (1 - s): "
+            "{evidence}. Multiplication binds before subtraction: put 1 - s in parentheses",
+            _rule("dx = dout * s - s", lambda x, s, d: d * s - s)),
     Mistake("sigmoid_of_cached_output", "sigmoid was applied to s, which already is the sigmoid: "
             "{evidence}. Use s itself", _rule("dx = dout * sigmoid(s) * (1 - sigmoid(s))",
                                              lambda x, s, d: d * _s(s) * (1 - _s(s)))),

@@ -77,6 +77,9 @@ MISTAKES = [
             "Use dx = dout * (1 - t**2)",
             _rule("dx = dout * t * (1 - t)", "dx = dout * t * (1 - t)", lambda x, t, d: d * t * (1 - t)),
             says_zh="这是 sigmoid 的导数 s (1 - s)，不是 tanh 的：{evidence}。用 dx = dout * (1 - t**2)"),
+    Mistake("missing_parentheses", "dout * 1 - t**2 is dout - t**2, not dout * (1 - t**2): {evidence}. "
+            "Multiplication binds before subtraction: put 1 - t**2 in parentheses",
+            _rule("dx = dout - t**2", "", lambda x, t, d: d - t * t)),
     Mistake("missing_square", "the square is missing: {evidence}. The derivative of tanh is "
             "1 - tanh(x)**2", _rule("dx = dout * (1 - t)", "dx = dout * (1 - t)", lambda x, t, d: d * (1 - t)),
             says_zh="少了平方：{evidence}。tanh 的导数是 1 - tanh(x)**2"),

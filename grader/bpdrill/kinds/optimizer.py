@@ -202,7 +202,11 @@ def sizes(spec: Optimizer):
 
 
 def _grads_changed(p) -> bool:
-    """Did step change the caller's gradients in this scenario?"""
+    """Did step change the caller's gradients in this scenario? Claimed only of steps that ran:
+    where the scenario raised (a constructor that rejected an option, say), nothing came back to
+    compare, and nothing was written."""
+    if p.error(p.scenario) is not None:
+        return False
     inputs = p.inputs
     for key, before in inputs.items():
         if key.startswith("grad."):

@@ -112,6 +112,14 @@ def _leaf_grads(ev, check, prog, expected_of) -> None:
                              target="grad")
             failure.never_reached = True  # for the diagnosis, whatever the language of the message
             raise failure
+        if v.kind == "scalar":  # np.float64 is a number, not an ndarray: SPEC's .grad is an array
+            kind = ev.value(check.scenario, f"grad_type.{name}").value
+            raise Failed(t("{name}.grad is a number ({kind}), not a 0-d array", name=name, kind=kind),
+                         target="grad", mistake=("grad_not_array", t(
+                             "{name}.grad is a number ({kind}), not a 0-d array: adding or summing 0-d "
+                             "arrays gives a NumPy scalar (np.array(1.0) + g is np.float64, and so is "
+                             "g.sum()). Keep .grad an ndarray: store np.array(g), and add into it in "
+                             "place (node.grad += g)", name=name, kind=kind)))
         got = ev.array(check.scenario, f"grad.{name}", f"{name}.grad")
         _compare(f"{name}.grad", got, expected_of(name), check.kind)
 
@@ -235,6 +243,7 @@ def drive(module, s: Scenario) -> dict:
     for name, spec in program["leaves"].items():
         if spec["kind"] in ("tensor", "int_tensor"):
             out[f"grad.{name}"] = snapshot(env[name].grad)
+            out[f"grad_type.{name}"] = f"{type(env[name].grad).__module__}.{type(env[name].grad).__name__}"
             out[f"data_dtype.{name}"] = str(getattr(env[name].data, "dtype", type(env[name].data).__name__))
     for target, *_ in program["steps"]:
         value = env[target]
