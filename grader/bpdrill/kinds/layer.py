@@ -353,7 +353,7 @@ def project(spec: Layer):
 
 
 def checks(spec: Layer, torch_scenario: str, torch_title: str = "{key} matches PyTorch",
-           torch_title_zh: str = "{key} 与 PyTorch 一致", single: str | None = "single",
+           torch_title_zh: str = "", single: str | None = "single",
            twice_scenario: str | None = "twice", purity: tuple | None = None,
            with_outputs: bool = False, shape_scenario: str = "basic", extra: tuple = (),
            numgrad_scenario: str = "basic") -> list[Check]:

@@ -67,7 +67,7 @@ def standard(spec: Loss, draw, rng, n: int | None = None) -> list[Scenario]:
 
 
 def checks(spec: Loss, torch_scenario: str, torch_title: str = "{key} and the loss match PyTorch",
-           torch_title_zh: str = "{key} 和损失值与 PyTorch 一致", **options) -> list:
+           torch_title_zh: str = "", **options) -> list:
     """The layer's standard checks, the loss's value compared with PyTorch's beside the first
     gradient."""
     options.setdefault("purity", (*spec.inputs, *spec.fixed))  # dout is a number: nothing to modify

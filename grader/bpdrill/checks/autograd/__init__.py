@@ -19,22 +19,11 @@ from bpdrill.checks.autograd.programs import (
     MAX_CHECKED_STEPS, PROGRAMS, learner_method, numpy_method, run_steps, show, torch_method,
 )
 from bpdrill.core.driving import perturbed_outputs, snapshot
-from bpdrill.i18n import register, t
+from bpdrill.i18n import t
 from bpdrill.core.judge import Check, Failed, compare_arrays
 from bpdrill.core.protocol import Scenario
 
 __all__ = ["scenarios", "drive", "reference", "CHECKS", "MISTAKES", "where", "sizes"]
-
-register({
-    "the output": "输出",
-    "the grad array passed to backward(grad) was changed: a .grad that is the caller's array (node.grad = g) "
-    "was later added to in place":
-        "传给 backward(grad) 的 grad 数组被改了：某个 .grad 就是调用方的数组（node.grad = g），之后又被原地累加",
-    "a .grad is the very array backward was given or another tensor's .grad (node.grad = g): a later in-place "
-    "+= changed both. Store a copy: node.grad = g.copy()":
-        "某个 .grad 就是 backward 收到的数组或另一个张量的 .grad（node.grad = g）：之后的原地 += 会同时改变两者。"
-        "请保存副本：node.grad = g.copy()",
-})
 
 
 def _draw(rng, spec):
@@ -285,4 +274,3 @@ def reference(ref, s: Scenario) -> dict:
         "step_grads": {target: ref.numpy(env[target].grad) for target in steps
                        if env[target].requires_grad and env[target].grad is not None},
     }
-
