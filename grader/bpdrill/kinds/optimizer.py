@@ -237,6 +237,8 @@ def _aliased_buffer(p):
     """The caller's gradients changed with no weight decay to add: a state kept as the caller's
     own array (buf = g) and later updated in place; or, where the caller reuses its gradient
     arrays, the update went wrong while that purity check failed too."""
+    if p.error(p.scenario) is not None:
+        return None  # no step ran: nothing was aliased
     if p.check.judge is grads_untouched and not _hyper(p).get("weight_decay") and _grads_changed(p):
         return {"evidence": t("grads changed after step, with no weight decay to add")}
     if p.ev.params(p.scenario).get("reuse_grads") and p.check.judge is moves_like_reference and any(
