@@ -279,6 +279,16 @@ def test_an_answer_off_by_one_factor_says_the_factor(tolerance):
     assert compare.constant_ratio(expected * (1 + 1e-9), expected) is None  # right, not "1 times"
 
 
+@pytest.mark.parametrize("name,fixture,words", [
+    ("sigmoid", "sign_flipped", "every entry is -1 times the expected value: the sign is flipped"),
+    ("mse", "missing_factor_2", "every entry is 0.5 times the expected value"),
+])
+def test_a_fixture_off_by_one_factor_is_told_the_factor(name, fixture, words):
+    report = grade_inline(name, wrong_fixture(name, fixture), 11)
+    compared = [c for c in report.checks if not c.passed and c.kind in ("numgrad", "torch")]
+    assert compared and all(words in c.message for c in compared), failure_summary(report)
+
+
 @pytest.mark.parametrize("case", ["rnn_states", "sigmoid_returns_float32", "sigmoid_casts_back"])
 def test_float32_code_is_told_it_computes_in_float32(tmp_path, case):
     if case == "rnn_states":
@@ -350,15 +360,9 @@ def test_a_size_factor_needs_two_shapes(tmp_path):
     assert rule.test(both)
 
 
-# a constructor that rejects options it does not support: in those scenarios no step ever ran
-SGD_REJECTS_OPTIONS = ("        if lr < 0.0:\n",
-                       "        if dampening or weight_decay:\n"
-                       "            raise ValueError(\"dampening and weight_decay are not supported\")\n"
-                       "        if lr < 0.0:\n")
-
-
-def test_an_optimizer_that_never_stepped_is_not_told_what_its_step_did(tmp_path):
-    path = edited(tmp_path, "sgd", SGD_REJECTS_OPTIONS)
+def test_an_optimizer_that_never_stepped_is_not_told_what_its_step_did():
+    # its constructor rejects dampening and weight_decay: in those scenarios no step ever ran
+    path = wrong_fixture("sgd", "constructor_rejects_options")
     for seed in (11, 2026):
         report = grade_inline("sgd", path, seed)
         assert report.score < report.max_score
