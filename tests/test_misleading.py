@@ -340,9 +340,8 @@ def test_mse_that_divides_by_nothing_is_not_told_it_divides_by_n(seed):
 def test_a_size_factor_needs_two_shapes(tmp_path):
     """missing_1_over_n is named from two scenarios of different N (or a batch of one that
     passed), never from one scenario, where N may equal another size."""
-    from bpdrill.core.diagnose import Probe
-    from bpdrill.core.mistakes import GENERIC
-    rule = next(m for m in GENERIC if m.name == "missing_1_over_n")
+    Probe = diagnose.Probe
+    rule = next(m for m in mistakes.GENERIC if m.name == "missing_1_over_n")
     expected = np.arange(1.0, 7.0).reshape(3, 2)
 
     class Stub:
