@@ -196,7 +196,7 @@ def compare_arrays(name: str, got: np.ndarray, expected: np.ndarray, tolerance: 
 
 
 def ratio_words(c: float) -> str:
-    """'; every entry is 2 times the expected', said of an array off by one constant factor."""
+    """'; every entry is 2 times the expected value', said of an array off by one constant factor."""
     if abs(c + 1) <= 1e-6:
         return t("; every entry is -1 times the expected value: the sign is flipped")
     return t("; every entry is {c} times the expected value", c=f"{c:.4g}")

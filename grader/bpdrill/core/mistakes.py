@@ -189,7 +189,8 @@ def _float32(p: Probe):
         if key.startswith("after.") or value.kind not in ("array", "scalar"):
             continue  # the caller's own arrays
         if value.array.dtype in _LOW_PRECISION:
-            found, by_dtype = t("{key} came back as a {dtype} array", key=key, dtype=value.array.dtype.name), True
+            found = t("{key} came back as a {dtype} array", key=key, dtype=value.array.dtype.name)
+            by_dtype = True
             break
         if found is None and _float32_numbers(value.array):
             found = t("every value of {key} is a float32 number", key=key)
@@ -235,8 +236,10 @@ def _forward_error(p: Probe):
         return None
     if any(name in ("train_step", "loss") for _, name, _ in frames):
         return None  # code that uses the gradients: its errors follow from theirs
+    # no forward there (a function, a step, a constructor, outermost or where it raised): the
+    # error says itself
     if catalog.get(p.ev.exercise).kind in ("function", "optimizer") or "__init__" in (frames[0][1], frames[-1][1]):
-        return None  # no forward there (a function, a step, a constructor): the error says itself
+        return None
     line, function, code = frames[-1]
     message = error["message"].strip().splitlines()[0] if error["message"].strip() else ""
     return {"code": code or function, "kind": error["type"], "message": message, "at_line": line,
@@ -269,12 +272,14 @@ GENERIC = [
             _every_factor(lambda c, s: _near(c, -1))),
     Mistake("num_classes_factor", "{label} is off by N/C = {N}/{C}: you divided by the number of "
             "classes C where the batch size N belongs",
-            _every_factor(lambda c, s: "C" in s and s["N"] != s["C"] and _near(c, s["N"] / s["C"]), sized=True), at_code=r"/"),
+            _every_factor(lambda c, s: "C" in s and s["N"] != s["C"] and _near(c, s["N"] / s["C"]), sized=True),
+            at_code=r"/"),
     Mistake("hardcoded_batch_size", "{label} divides by a fixed {k} instead of the batch size N "
             "({evidence}): use N = x.shape[0]", _hardcoded, at_code=r"/"),
     Mistake("missing_1_over_n", "{label} is N = {N} times too large{evidence}: the loss is a mean "
             "over the batch, so divide by N once",
-            _every_factor(lambda c, s: s.get("N", 1) > 1 and _near(c, s["N"]), sized=True), at_code=r"/"),
+            _every_factor(lambda c, s: s.get("N", 1) > 1 and _near(c, s["N"]), sized=True),
+            at_code=r"/"),
     Mistake("doubled_1_over_n", "{label} is N = {N} times too small{evidence}: you divide by N "
             "twice (or average where the batch should be summed)",
             _every_factor(lambda c, s: s.get("N", 1) > 1 and _near(c, 1 / s["N"]), sized=True)),
