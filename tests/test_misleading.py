@@ -180,6 +180,35 @@ def test_more_adam_forms_recognised(tmp_path, mistake, edits):
         assert found == {mistake}, f"seed {seed}: {found}\n{failure_summary(report)}"
 
 
+KAIMING_NORMAL = "    return rng.normal(0.0, std, size=(fan_in, fan_out))\n    # END TODO\n"
+
+
+@pytest.mark.parametrize("cut", [
+    "    W = rng.normal(0.0, std, size=(fan_in, fan_out))\n"  # redrawn beyond 2 sigma (trunc_normal_'s way)
+    "    outside = np.abs(W) > 2 * std\n"
+    "    while outside.any():\n"
+    "        W[outside] = rng.normal(0.0, std, size=int(outside.sum()))\n"
+    "        outside = np.abs(W) > 2 * std\n"
+    "    return W\n    # END TODO\n",
+    "    return np.clip(rng.normal(0.0, std, size=(fan_in, fan_out)), -2 * std, 2 * std)\n    # END TODO\n",
+], ids=["redrawn", "clipped"])
+def test_a_normal_truncated_at_2_sigma_is_named_as_such_never_a_uniform_draw(tmp_path, cut):
+    """Issue 19: rng.normal with its tails beyond 2 standard deviations cut off has a kurtosis below
+    the uniform/normal split; it was called 'a uniform draw where a normal one was asked'."""
+    text = solution_path("init").read_text(encoding="utf-8")
+    head, tail = text.rsplit(KAIMING_NORMAL, 1)  # kaiming_normal: the last function of the file
+    path = tmp_path / "init.py"
+    path.write_text(head + cut + tail, encoding="utf-8")
+    for seed in range(3):
+        report = grade_inline("init", path, seed)
+        failed = {c.id: c for c in report.checks if not c.passed}
+        assert set(failed) == {"torch.kaiming_normal"}, failure_summary(report)
+        found = failed["torch.kaiming_normal"].diagnosis
+        assert found is not None and found.name == "truncated_normal", failure_summary(report)
+        assert "beyond 2 standard deviations" in found.message and "tails" in found.message
+        assert "uniform" not in found.message
+
+
 # ---- the property: a mistake's name never lands on a case that is wrong another way ----------
 
 WRONG = [(n, p) for n, p in fixture_files("wrong") if n in

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from bpdrill import i18n
 from bpdrill.core.diagnose import Mistake, close, formula
 from bpdrill.core.driving import raised, snapshot
 from bpdrill.core.judge import Check, Failed, matches_reference
@@ -13,7 +12,7 @@ from bpdrill.kinds import layer
 
 EPS, MOMENTUM = 1e-5, 0.1  # BatchNorm1d's defaults: the hidden layers are built with them
 GRADS = ("dx", "dgamma", "dbeta")
-FORWARD_TARGETS = ("out", "running_mean", "running_var")
+RUNNING = ("running_mean", "running_var")  # what a training-mode forward updates
 SPEC = layer.Layer(
     "BatchNorm1d", lambda torch, x, gamma, beta: torch.nn.functional.batch_norm(
         x, None, None, gamma, beta, training=True, momentum=MOMENTUM, eps=EPS),
@@ -63,27 +62,20 @@ def raises_value_error(ev, check: Check) -> None:
                    "PyTorch does (the variance of one value is 0); it {what}", what=what), target="out")
 
 
-CHECKS = layer.checks(SPEC, "basic", "{key} matches torch.nn.BatchNorm1d (gamma not all ones)",
-                      "{key} 与 torch.nn.BatchNorm1d 一致（gamma 不全为 1）", single=None, extra=(
+CHECKS = layer.checks(SPEC, "basic", "{key} matches torch.nn.BatchNorm1d (gamma not all ones)", single=None, extra=(
     Check("torch.out", "torch", "out", 1, "basic", matches_reference("out"),
-          "the training-mode forward matches torch.nn.BatchNorm1d", "训练模式的前向与 torch.nn.BatchNorm1d 一致"),
-    Check("edge.batch_of_two", "edge", GRADS, 1, "pair", matches_reference(*GRADS),
-          "a batch of two (N = 2)", "批大小为 2（N = 2）"),
+          "the training-mode forward matches torch.nn.BatchNorm1d"),
+    Check("edge.batch_of_two", "edge", GRADS, 1, "pair", matches_reference(*GRADS), "a batch of two (N = 2)"),
     # the given forward makes this check, not the exercise: it says so, and carries no points
     Check("edge.single_raises", "edge", "out", 0, "pair", raises_value_error,
-          "a training-mode forward with N = 1 raises ValueError (the given forward's check: no points)",
-          "训练模式下 N = 1 的前向抛出 ValueError（给定 forward 的检查：不计分）"),
-    Check("edge.running_one", "edge", ("running_mean", "running_var"), 1, "running",
-          matches_reference(("running_mean.1", "running_mean.1", "running_mean"),
-                            ("running_var.1", "running_var.1", "running_var")),
-          "running statistics after one forward (unbiased variance)",
-          "一次前向之后的 running 统计量（无偏方差）"),
-    Check("edge.running_several", "edge", ("running_mean", "running_var"), 1, "running",
-          matches_reference("running_mean", "running_var"),
-          "running statistics after several forwards of different batch sizes",
-          "多次不同批大小的前向之后的 running 统计量"),
+          "a training-mode forward with N = 1 raises ValueError (the given forward's check: no points)"),
+    Check("edge.running_one", "edge", RUNNING, 1, "running",
+          matches_reference(*((f"{k}.1", f"{k}.1", k) for k in RUNNING)),
+          "running statistics after one forward (unbiased variance)"),
+    Check("edge.running_several", "edge", RUNNING, 1, "running", matches_reference(*RUNNING),
+          "running statistics after several forwards of different batch sizes"),
     Check("edge.eval", "edge", "out", 1, "running", matches_reference(("out_eval", "out_eval", "out")),
-          "eval mode normalises with the running statistics", "eval 模式用 running 统计量做归一化")))
+          "eval mode normalises with the running statistics")))
 
 
 # ---- the worker's side: drive the learner's BatchNorm1d ----------------------------------------
@@ -92,17 +84,16 @@ def drive(module, s: Scenario) -> dict:
     if s.mode != "running":
         out = layer.drive(SPEC, module, s)
         if "x1" in s:  # a training-mode forward on a batch of one
-            out["single.raised"] = raised(lambda: layer.build(SPEC, module, s).forward(s["x1"]))
-            out["single.raised"] = "" if out["single.raised"] == "no exception" else out["single.raised"]
+            error = raised(lambda: layer.build(SPEC, module, s).forward(s["x1"]))
+            out["single.raised"] = "" if error == "no exception" else error
         return out
     bn, out = layer.build(SPEC, module, s), {}
     for i in range(s.params["forwards"]):
         bn.forward(s[f"x.{i}"])
         if i == 0:  # the running statistics after one forward; a backward must not move them
-            out["running_mean.1"] = snapshot(bn.running_mean)
-            out["running_var.1"] = snapshot(bn.running_var)
+            out.update({f"{k}.1": snapshot(getattr(bn, k)) for k in RUNNING})
             bn.backward(s["dout"])
-    out["running_mean"], out["running_var"] = snapshot(bn.running_mean), snapshot(bn.running_var)
+    out.update({k: snapshot(getattr(bn, k)) for k in RUNNING})
     bn.training = False
     out["out_eval"] = snapshot(bn.forward(s["x_eval"]))
     return out
@@ -110,25 +101,19 @@ def drive(module, s: Scenario) -> dict:
 
 # ---- the trusted side: torch.nn.BatchNorm1d in float64 ----------------------------------------
 
-def _module(ref, a: dict):
-    torch = ref.torch
-    bn = torch.nn.BatchNorm1d(a["gamma"].shape[0], eps=EPS, momentum=MOMENTUM, dtype=torch.float64)
-    with torch.no_grad():
-        bn.weight.copy_(torch.from_numpy(a["gamma"]))
-        bn.bias.copy_(torch.from_numpy(a["beta"]))
-    return bn
-
-
 def reference(ref, s: Scenario) -> dict:
     a = s.arrays
     if s.mode == "running":
-        torch, bn, out = ref.torch, _module(ref, a), {}
+        torch, out = ref.torch, {}
+        bn = torch.nn.BatchNorm1d(a["gamma"].shape[0], eps=EPS, momentum=MOMENTUM, dtype=torch.float64)
         with torch.no_grad():
+            bn.weight.copy_(torch.from_numpy(a["gamma"]))
+            bn.bias.copy_(torch.from_numpy(a["beta"]))
             for i in range(s.params["forwards"]):
                 bn(ref.leaf(a[f"x.{i}"], False))
                 if i == 0:
-                    out["running_mean.1"], out["running_var.1"] = ref.numpy(bn.running_mean), ref.numpy(bn.running_var)
-            out["running_mean"], out["running_var"] = ref.numpy(bn.running_mean), ref.numpy(bn.running_var)
+                    out.update({f"{k}.1": ref.numpy(getattr(bn, k)) for k in RUNNING})
+            out.update({k: ref.numpy(getattr(bn, k)) for k in RUNNING})
             bn.eval()
             out["out_eval"] = ref.numpy(bn(ref.leaf(a["x_eval"], False)))
         return out
@@ -137,19 +122,8 @@ def reference(ref, s: Scenario) -> dict:
 
 # ---- diagnosis: the known mistakes, recomputed in NumPy on the same inputs -------------------
 
-def where(probe) -> str:
-    return "BatchNorm1d.forward" if probe.label in FORWARD_TARGETS else "BatchNorm1d.backward"
-
-
-def sizes(ev, scenario) -> dict:
-    x = ev.inputs(scenario).get("x")
-    return {"N": x.shape[0]} if x is not None else {}
-
-
-def _call(p):
-    """(x, gamma, dout) of the call the check is about."""
-    a = layer.call_arrays(SPEC, p)
-    return a["x"], a["gamma"], a["dout"]
+def where(probe) -> str:  # forward also updates the running statistics
+    return "BatchNorm1d.forward" if probe.label in ("out", *RUNNING) else "BatchNorm1d.backward"
 
 
 def _normalised(x, ddof=0):
@@ -170,9 +144,9 @@ def _dx(x, gamma, dout, mean_term=True, xhat_term=True):
     return inv_std * dx
 
 
-def _rule(label: str, evidence: str, rule, zh: str):
-    """A formula test for one gradient: rule(x, gamma, dout) is the wrong answer it looks for."""
-    return formula(evidence, lambda p: rule(*_call(p)) if p.label == label else None, zh=zh)
+def _rule(label: str, evidence: str, wrong):
+    """A formula test for one gradient: wrong(x, gamma, dout) is the answer the mistake gives."""
+    return layer.rule(SPEC, label, evidence, wrong, args=("x", "gamma", "dout"))
 
 
 def simulate(s: Scenario, mistake: str | None = None) -> dict:
@@ -199,11 +173,11 @@ def simulate(s: Scenario, mistake: str | None = None) -> dict:
     return out
 
 
-RUNNING_KEYS = {"edge.running_one": ("running_mean.1", "running_var.1"),
-                "edge.running_several": ("running_mean", "running_var"), "edge.eval": ("out_eval",)}
+RUNNING_KEYS = {"edge.running_one": tuple(f"{k}.1" for k in RUNNING), "edge.running_several": RUNNING,
+                "edge.eval": ("out_eval",)}
 
 
-def _simulated(mistake: str, evidence: str, zh: str):
+def _simulated(mistake: str, evidence: str):
     """A Mistake test: the running statistics (or eval output) of the check are what a forward
     with `mistake` gives, and the right ones are not."""
     def test(p):
@@ -216,7 +190,7 @@ def _simulated(mistake: str, evidence: str, zh: str):
             return None
         if all(close(right[k], wrong[k]) for k in keys):
             return None
-        return {"evidence": (zh if i18n.language() == "zh" else "") or t(evidence)}
+        return {"evidence": t(evidence)}
     return test
 
 
@@ -228,90 +202,37 @@ def _unbiased_out(p):
     return a["gamma"] * x_hat + a["beta"]
 
 
-def _accumulated(p):
-    """dgamma or dbeta added up over every backward so far (the same layer, the same scenario)."""
-    if p.check.call not in ("second", "new_forward") or p.label not in ("dgamma", "dbeta"):
-        return None
-    a = p.inputs
-    calls = [(a["x"], a["dout"]), (a["x"], a["dout2"])]
-    if p.check.call == "new_forward":
-        calls.append((a["x3"], a["dout3"]))
-    total = 0.0
-    for x, dout in calls:
-        total = total + (dout * (_normalised(x)[0] if p.label == "dgamma" else 1.0)).sum(axis=0)
-    return total
-
-
-def _stale(p):
-    """The gradients of the new forward's dout, computed from the first forward's batch."""
-    if p.check.call != "new_forward":
-        return None
-    a = p.inputs
-    x_hat, _ = _normalised(a["x"])
-    return {"dx": _dx(a["x"], a["gamma"], a["dout3"]), "dgamma": (a["dout3"] * x_hat).sum(axis=0),
-            "dbeta": None}.get(p.label)
-
-
 MISTAKES = [
     Mistake("dx_missing_xhat_term", "dx lacks the term through the variance: {evidence}. The batch "
             "variance depends on every row too: subtract x_hat * mean(dx_hat * x_hat, axis=0)",
-            _rule("dx", "dx = inv_std * (dx_hat - mean(dx_hat, axis=0))",
-                  lambda x, g, d: _dx(x, g, d, xhat_term=False),
-                  zh="dx = inv_std * (dx_hat - mean(dx_hat, axis=0))"),
-            says_zh="dx 缺少经过方差的那一项：{evidence}。batch 方差也依赖于每一行：还要减去 "
-                    "x_hat * mean(dx_hat * x_hat, axis=0)"),
+            _rule("dx", "dx = inv_std * (dx_hat - mean(dx_hat, axis=0))", lambda *a: _dx(*a, xhat_term=False))),
     Mistake("dx_missing_mean_term", "dx lacks the term through the mean: {evidence}. The batch mean "
             "depends on every row: subtract mean(dx_hat, axis=0)",
             _rule("dx", "dx = inv_std * (dx_hat - x_hat * mean(dx_hat * x_hat, axis=0))",
-                  lambda x, g, d: _dx(x, g, d, mean_term=False),
-                  zh="dx = inv_std * (dx_hat - x_hat * mean(dx_hat * x_hat, axis=0))"),
-            says_zh="dx 缺少经过均值的那一项：{evidence}。batch 均值依赖于每一行：还要减去 mean(dx_hat, axis=0)"),
+                  lambda *a: _dx(*a, mean_term=False))),
     Mistake("dx_treats_stats_as_constants", "the batch mean and variance were treated as constants: "
             "{evidence}. In training mode they depend on x, which adds two terms to dx",
             _rule("dx", "dx = dout * gamma * inv_std, the eval-mode gradient",
-                  lambda x, g, d: _dx(x, g, d, mean_term=False, xhat_term=False),
-                  zh="dx = dout * gamma * inv_std，即 eval 模式下的梯度"),
-            says_zh="把 batch 的均值和方差当成了常数：{evidence}。训练模式下它们依赖于 x，dx 因此多出两项"),
+                  lambda *a: _dx(*a, mean_term=False, xhat_term=False))),
     Mistake("dx_without_gamma", "the factor gamma is missing from dx: {evidence}. out = gamma * x_hat "
             "+ beta, so dx_hat = dout * gamma",
-            _rule("dx", "dx equals the right formula with dx_hat = dout",
-                  lambda x, g, d: _dx(x, np.ones_like(g), d), zh="dx 等于用 dx_hat = dout 算出的正确公式"),
-            says_zh="dx 漏掉了因子 gamma：{evidence}。out = gamma * x_hat + beta，所以 dx_hat = dout * gamma"),
+            _rule("dx", "dx equals the right formula with dx_hat = dout", lambda x, g, d: _dx(x, np.ones_like(g), d))),
     Mistake("dgamma_without_xhat", "dgamma was summed from dout alone: {evidence}. out = gamma * "
             "x_hat + beta, so dgamma = sum(dout * x_hat, axis=0)",
-            _rule("dgamma", "dgamma = dout.sum(axis=0), the same as dbeta",
-                  lambda x, g, d: d.sum(axis=0), zh="dgamma = dout.sum(axis=0)，与 dbeta 相同"),
-            says_zh="dgamma 只由 dout 求和得到：{evidence}。out = gamma * x_hat + beta，所以 "
-                    "dgamma = sum(dout * x_hat, axis=0)"),
+            _rule("dgamma", "dgamma = dout.sum(axis=0), the same as dbeta", lambda x, g, d: d.sum(axis=0))),
     Mistake("unbiased_variance_normalises", "the batch was normalised with the unbiased variance: "
             "{evidence}. BatchNorm1d normalises with the biased variance (divide by N) and uses the "
             "unbiased one (N - 1) only for running_var",
-            lambda p: formula("out uses x.var(axis=0, ddof=1)", _unbiased_out,
-                              zh="out 用的是 x.var(axis=0, ddof=1)")(p) or _simulated(
+            lambda p: formula("out uses x.var(axis=0, ddof=1)", _unbiased_out)(p) or _simulated(
                 "unbiased_variance_normalises", "the running statistics match a forward whose batch "
-                "variance is already unbiased", "running 统计量与一个 batch 方差已经是无偏方差的前向一致")(p),
-            says_zh="batch 是用无偏方差归一化的：{evidence}。BatchNorm1d 用有偏方差（除以 N）做归一化，"
-                    "无偏方差（除以 N - 1）只用于更新 running_var"),
+                "variance is already unbiased")(p)),
     Mistake("running_var_biased", "running_var was updated with the biased batch variance: "
             "{evidence}. PyTorch updates it with the unbiased one: var * N / (N - 1)",
             _simulated("running_var_biased", "the running statistics match momentum * x.var(axis=0) "
-                       "(divided by N)", "running 统计量与 momentum * x.var(axis=0)（除以 N）一致"),
-            says_zh="running_var 是用有偏的 batch 方差更新的：{evidence}。PyTorch 用无偏方差更新："
-                    "var * N / (N - 1)"),
+                       "(divided by N)")),
     Mistake("momentum_convention_swapped", "momentum weighs the old running statistics instead of "
             "the new batch: {evidence}. In PyTorch running = (1 - momentum) * running + momentum * batch",
             _simulated("momentum_convention_swapped", "the running statistics match momentum * running "
-                       "+ (1 - momentum) * batch", "running 统计量与 momentum * running + (1 - momentum) * batch 一致"),
-            says_zh="momentum 加权在旧的 running 统计量上而不是新的 batch 上：{evidence}。PyTorch 中 "
-                    "running = (1 - momentum) * running + momentum * batch"),
+                       "+ (1 - momentum) * batch")),
 ]
 
-ZH = {
-    "returned normally": "正常返回了",
-    "raised {type}": "抛出了 {type}",
-    "a training-mode forward on a batch of one (N = 1) should raise ValueError, as PyTorch does "
-    "(the variance of one value is 0); it {what}":
-        "训练模式下对批大小为 1（N = 1）的前向应当像 PyTorch 一样抛出 ValueError（单个值的方差为 0）；"
-        "它却{what}",
-}
-i18n.register(ZH)

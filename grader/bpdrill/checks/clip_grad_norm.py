@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from bpdrill import i18n
 from bpdrill.core.diagnose import Mistake, close
 from bpdrill.i18n import t
 from bpdrill.core.judge import Check, Failed, compare_arrays
 from bpdrill.core.protocol import Scenario
 
 EPS = 1e-6  # torch's: coef = max_norm / (total_norm + 1e-6)
+NOT_SCALED = "the arrays the caller passed in never changed, though the total norm is above max_norm"
 
 
 def _total(arrays: dict, norm_type: str) -> float:
@@ -104,34 +104,28 @@ def in_place(ev, check: Check) -> None:
                        "(g *= coef, not g = g * coef)", name=names[0]), target="grads")
 
 
+def _check(id, target, points, scenario, judge, title) -> Check:
+    return Check(id, id.split(".")[0], target, points, scenario, judge, title)
+
+
+BOTH = ("grads", "total_norm")
 CHECKS = [
-    Check("torch.norm_2", "torch", "total_norm", 1, "above_2", total_matches,
-          "returns the total 2-norm before clipping, as torch", "返回裁剪前的总 2-范数，与 torch 一致"),
-    Check("torch.grads_2", "torch", "grads", 2, "above_2", grads_match,
-          "2-norm above max_norm: every gradient (one of them 0-d) scaled as torch scales it",
-          "2-范数超过 max_norm：每个梯度（其中一个是 0 维）的缩放与 torch 一致"),
-    Check("torch.norm_inf", "torch", "total_norm", 1, "above_inf", total_matches,
-          "norm_type=inf: returns the largest magnitude, as torch", "norm_type=inf：返回最大的绝对值，与 torch 一致"),
-    Check("torch.grads_inf", "torch", "grads", 1, "above_inf", grads_match,
-          "norm_type=inf above max_norm: gradients scaled as torch scales them",
-          "norm_type=inf 且超过 max_norm：梯度的缩放与 torch 一致"),
-    Check("edge.below", "edge", ("grads", "total_norm"), 1, "below_2", both_match,
-          "total norm below max_norm: the gradients stay as they are", "总范数低于 max_norm：梯度保持不变"),
-    Check("edge.tiny", "edge", ("grads", "total_norm"), 1, "tiny", both_match,
-          "tiny gradients (total norm ~1e-3, where the 1e-6 matters)", "极小的梯度（总范数约 1e-3，此时 1e-6 起作用）"),
-    Check("edge.zeros", "edge", ("grads", "total_norm"), 1, "zeros", both_match,
-          "all-zero gradients: total norm 0.0, nothing divided by zero", "全零梯度：总范数为 0.0，不会除以零"),
-    Check("edge.empty", "edge", "total_norm", 1, "empty", total_matches,
-          "an empty dict returns 0.0", "空字典返回 0.0"),
-    Check("edge.empty_inf", "edge", "total_norm", 1, "empty_inf", total_matches,
-          "an empty dict with norm_type=inf returns 0.0", "norm_type=inf 时空字典也返回 0.0"),
-    Check("edge.zero_limit", "edge", ("grads", "total_norm"), 1, "zero_limit", both_match,
-          "max_norm = 0: every gradient scaled to zero, the total norm before clipping returned",
-          "max_norm = 0：每个梯度都缩放为零，返回裁剪前的总范数"),
-    Check("edge.single", "edge", ("grads", "total_norm"), 1, "single", both_match,
-          "a single gradient", "只有一个梯度"),
-    Check("edge.in_place", "edge", "grads", 1, "above_2", in_place,
-          "the caller's arrays are scaled in place", "调用方传入的数组被原地缩放"),
+    _check("torch.norm_2", "total_norm", 1, "above_2", total_matches, "returns the total 2-norm before clipping, as torch"),
+    _check("torch.grads_2", "grads", 2, "above_2", grads_match,
+           "2-norm above max_norm: every gradient (one of them 0-d) scaled as torch scales it"),
+    _check("torch.norm_inf", "total_norm", 1, "above_inf", total_matches,
+           "norm_type=inf: returns the largest magnitude, as torch"),
+    _check("torch.grads_inf", "grads", 1, "above_inf", grads_match,
+           "norm_type=inf above max_norm: gradients scaled as torch scales them"),
+    _check("edge.below", BOTH, 1, "below_2", both_match, "total norm below max_norm: the gradients stay as they are"),
+    _check("edge.tiny", BOTH, 1, "tiny", both_match, "tiny gradients (total norm ~1e-3, where the 1e-6 matters)"),
+    _check("edge.zeros", BOTH, 1, "zeros", both_match, "all-zero gradients: total norm 0.0, nothing divided by zero"),
+    _check("edge.empty", "total_norm", 1, "empty", total_matches, "an empty dict returns 0.0"),
+    _check("edge.empty_inf", "total_norm", 1, "empty_inf", total_matches, "an empty dict with norm_type=inf returns 0.0"),
+    _check("edge.zero_limit", BOTH, 1, "zero_limit", both_match,
+           "max_norm = 0: every gradient scaled to zero, the total norm before clipping returned"),
+    _check("edge.single", BOTH, 1, "single", both_match, "a single gradient"),
+    _check("edge.in_place", "grads", 1, "above_2", in_place, "the caller's arrays are scaled in place"),
 ]
 
 
@@ -168,10 +162,6 @@ def where(probe) -> str:
     return "clip_grad_norm"
 
 
-def sizes(ev, scenario) -> dict:
-    return {}
-
-
 def simulate(scenario, mistake: str | None = None) -> tuple[float, dict]:
     """(returned total, clipped gradients) of clip_grad_norm written with `mistake`."""
     a, max_norm = scenario.arrays, scenario.params["max_norm"]
@@ -202,7 +192,7 @@ def _outputs_close(total, grads, other_total, other_grads) -> bool:
     return close(total, other_total) and all(close(grads[n], other_grads[n]) for n in other_grads)
 
 
-def _simulated(mistake: str, evidence: str, evidence_zh: str):
+def _simulated(mistake: str, evidence: str):
     """A Mistake test: everything the learner's call produced (the returned total and every
     array) equals clip_grad_norm written with `mistake`, and the right answer does not."""
     def test(p):
@@ -217,7 +207,7 @@ def _simulated(mistake: str, evidence: str, evidence_zh: str):
         right_grads = {n: ref[f"grad.{n}"] for n in wrong_grads}
         if _outputs_close(total, grads, wrong_total, wrong_grads) and \
                 not _outputs_close(ref["total_norm"], right_grads, wrong_total, wrong_grads):
-            return {"evidence": evidence_zh if i18n.language() == "zh" else evidence}
+            return {"evidence": t(evidence)}
         return None
     return test
 
@@ -241,8 +231,7 @@ def _not_scaled(p):
         return None
     if not p.unchanged("grad.", _names(p.ev, p.scenario)):
         return None  # an array did change: not this mistake
-    return {"evidence": t("the arrays the caller passed in never changed, though the total norm "
-                          "is above max_norm")}
+    return {"evidence": t(NOT_SCALED)}
 
 
 def _zero_limit_ignored(p):
@@ -257,58 +246,28 @@ def _zero_limit_ignored(p):
 MISTAKES = [
     Mistake("zero_limit_ignored", "max_norm = 0 was taken as 'no clipping': {evidence}. A max_norm of "
             "0 scales every gradient to zero (coef = 0 / (total_norm + 1e-6)); a guard must test "
-            "`max_norm is None`, never the number's truth value", _zero_limit_ignored,
-            says_zh="max_norm = 0 被当成了“不裁剪”：{evidence}。max_norm 为 0 时每个梯度都应缩放为零"
-                    "（coef = 0 / (total_norm + 1e-6)）；如果要判断，应判断 `max_norm is None`，而不是数字的真假"),
+            "`max_norm is None`, never the number's truth value", _zero_limit_ignored),
     Mistake("not_in_place", "the caller's gradients were not scaled: {evidence}. Scale each array "
             "in place (g *= coef); g = g * coef only rebinds a local name",
-            lambda p: _not_scaled(p) or _simulated(
-                "not_in_place", "the arrays the caller passed in never changed, though the total norm "
-                "is above max_norm", "总范数超过了 max_norm，调用方传入的数组却始终没有变化")(p),
-            says_zh="调用方的梯度没有被缩放：{evidence}。要原地缩放每个数组（g *= coef）；"
-                    "g = g * coef 只是重新绑定了一个局部变量", at_code=r"coef"),
+            lambda p: _not_scaled(p) or _simulated("not_in_place", NOT_SCALED)(p), at_code=r"coef"),
     Mistake("missing_eps", "the 1e-6 is missing from the clip coefficient: {evidence}. torch uses "
             "max_norm / (total_norm + 1e-6)", lambda p: _zero_division(p) or _simulated(
-                "missing_eps", "the gradients are scaled by max_norm / total_norm exactly",
-                "梯度恰好按 max_norm / total_norm 缩放")(p),
-            says_zh="裁剪系数里少了 1e-6：{evidence}。torch 用的是 max_norm / (total_norm + 1e-6)", at_code=r"max_norm\s*/"),
-    *[Mistake(name, says, _simulated(name, evidence, evidence_zh), says_zh=says_zh)
-      for name, says, evidence, says_zh, evidence_zh in [
+                "missing_eps", "the gradients are scaled by max_norm / total_norm exactly")(p),
+            at_code=r"max_norm\s*/"),
+    *[Mistake(name, says, _simulated(name, evidence)) for name, says, evidence in [
         ("clip_each_array_by_own_norm", "each gradient was clipped by its own norm: {evidence}. "
          "Compute one total norm over all the arrays and scale every array by the same coefficient",
-         "each array matches min(1, max_norm / (its own norm + 1e-6)) times itself",
-         "每个梯度都按它自己的范数裁剪了：{evidence}。要对所有数组算一个总范数，并用同一个系数缩放每个数组",
-         "每个数组都等于 min(1, max_norm / (它自己的范数 + 1e-6)) 乘以它自己"),
+         "each array matches min(1, max_norm / (its own norm + 1e-6)) times itself"),
         ("returns_norm_after_clipping", "the returned norm is the one after clipping: {evidence}. "
-         "Return total_norm as it was before scaling", "the returned value is total_norm * coef, "
-         "about max_norm", "返回的是裁剪之后的范数：{evidence}。要返回缩放之前的 total_norm",
-         "返回值是 total_norm * coef，约等于 max_norm"),
+         "Return total_norm as it was before scaling", "the returned value is total_norm * coef, about max_norm"),
         ("clips_when_below_max_norm", "gradients below max_norm were scaled up: {evidence}. Clamp "
          "the coefficient at 1: coef = min(1, max_norm / (total_norm + 1e-6))",
-         "every array is multiplied by max_norm / (total_norm + 1e-6) > 1",
-         "低于 max_norm 的梯度被放大了：{evidence}。系数要截断在 1：coef = min(1, max_norm / (total_norm + 1e-6))",
-         "每个数组都乘上了 max_norm / (total_norm + 1e-6) > 1"),
+         "every array is multiplied by max_norm / (total_norm + 1e-6) > 1"),
         ("sum_of_norms", "the total 2-norm is the sum of the arrays' norms: {evidence}. It is the "
-         "square root of the sum of their squares", "the returned value is the sum of the per-array norms",
-         "总 2-范数被算成了各数组范数之和：{evidence}。应是它们平方和的平方根",
-         "返回值是各数组范数之和"),
+         "square root of the sum of their squares", "the returned value is the sum of the per-array norms"),
         ("squared_norm", "the square root is missing from the total norm: {evidence}",
-         "the returned value is the sum of squares", "总范数少了平方根：{evidence}", "返回值是平方和"),
+         "the returned value is the sum of squares"),
         ("inf_norm_without_abs", "the inf-norm took the largest signed value: {evidence}. It is the "
-         "largest magnitude, max |g|", "the returned value is max(g), while the largest magnitude is negative",
-         "inf-范数取了带符号的最大值：{evidence}。应是绝对值的最大值 max |g|",
-         "返回值是 max(g)，而绝对值最大的元素是负数"),
+         "largest magnitude, max |g|", "the returned value is max(g), while the largest magnitude is negative"),
     ]],
 ]
-
-ZH = {
-    "grads[{name!r}]: the caller's array did not change; scale it in place (g *= coef, not g = g * coef)":
-        "grads[{name!r}]：调用方的数组没有变化；请原地缩放（g *= coef，而不是 g = g * coef）",
-    "with all-zero gradients total_norm is 0, and max_norm / total_norm raised ZeroDivisionError":
-        "梯度全为零时 total_norm 为 0，max_norm / total_norm 抛出了 ZeroDivisionError",
-    "with all-zero gradients total_norm is 0, and max_norm / total_norm made the gradients nan":
-        "梯度全为零时 total_norm 为 0，max_norm / total_norm 让梯度变成了 nan",
-    "the arrays the caller passed in never changed, though the total norm is above max_norm":
-        "总范数超过了 max_norm，调用方传入的数组却始终没有变化",
-}
-i18n.register(ZH)

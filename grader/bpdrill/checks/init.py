@@ -28,8 +28,7 @@ import math
 
 import numpy as np
 
-from bpdrill import i18n
-from bpdrill.core.compare import ks_distance, kurtosis, rms
+from bpdrill.core.compare import ks_distance, kurtosis, normal_cdf, rms
 from bpdrill.core.diagnose import Mistake
 from bpdrill.core.driving import snapshot
 from bpdrill.i18n import t
@@ -143,18 +142,11 @@ def determinism(ev, check: Check) -> None:
                        "argument", name=function), target=function)
 
 
-CHECKS = [check for function in FUNCTIONS for check in (
-    Check(f"shape.{function}", "shape", function, 1, function, layout,
-          "{name} returns a float64 (fan_in, fan_out) matrix", "{name} 返回形状为 (fan_in, fan_out) 的 float64 矩阵",
-          title_args=(("name", function),)),
-    Check(f"torch.{function}", "torch", function, 2, function, distribution,
-          "{name} draws from torch.nn.init's distribution (two large draws, fan_in != fan_out)",
-          "{name} 的分布与 torch.nn.init 一致（两次大规模抽样，fan_in != fan_out）",
-          title_args=(("name", function),)),
-    Check(f"edge.rng.{function}", "edge", function, 1, function, determinism,
-          "{name} depends only on its arguments and rng (same seed, same matrix)",
-          "{name} 只依赖参数和 rng（同一个种子，同一个矩阵）", title_args=(("name", function),)),
-)]
+CHECKS = [Check(f"{kind}.{function}", kind.split(".")[0], function, points, function, judge, title,
+                title_args=(("name", function),)) for function in FUNCTIONS for kind, points, judge, title in (
+    ("shape", 1, layout, "{name} returns a float64 (fan_in, fan_out) matrix"),
+    ("torch", 2, distribution, "{name} draws from torch.nn.init's distribution (two large draws, fan_in != fan_out)"),
+    ("edge.rng", 1, determinism, "{name} depends only on its arguments and rng (same seed, same matrix)"))]
 
 
 # ---- the worker's side ----------------------------------------------------------------------
@@ -209,10 +201,6 @@ def where(probe) -> str:
     return probe.check.targets[0]
 
 
-def sizes(ev, scenario) -> dict:
-    return {}
-
-
 def _draws(p):
     """[(W, fan_in, fan_out, torch's std)] of both large draws, or None when one is not valid."""
     found = []
@@ -225,7 +213,7 @@ def _draws(p):
     return found
 
 
-def _std_rule(functions: tuple, candidate, evidence: str, evidence_zh: str):
+def _std_rule(functions: tuple, candidate, evidence: str):
     """A Mistake test: for both large draws, the family is right and the standard deviation is
     candidate(fan_in, fan_out, right std) (within the scale tolerance), and not the right one."""
     def test(p):
@@ -243,21 +231,50 @@ def _std_rule(functions: tuple, candidate, evidence: str, evidence_zh: str):
                 return None
         W, fan_in, fan_out, std = draws[0]
         words = {"got": rms(W), "expected": std, "fan_in": fan_in, "fan_out": fan_out}
-        return {"evidence": (evidence_zh if i18n.language() == "zh" else evidence).format(**words)}
+        return {"evidence": t(evidence, **words)}
     return test
 
 
+def _fits(W: np.ndarray, uniform: bool) -> bool:
+    """Is the draw a uniform U(-max|W|, max|W|), or a normal N(0, rms(W)^2), by its kurtosis and
+    the whole distribution (the Kolmogorov-Smirnov distance)?"""
+    bound = float(np.max(np.abs(W))) if uniform else None
+    return (kurtosis(W) < KURTOSIS_SPLIT) == uniform and ks_distance(W, rms(W), bound) <= ks_tolerance(W.size)
+
+
 def _family(uniform_asked: bool):
+    """A uniform draw where a normal was asked, or the other way round: the draw is the other family."""
     def test(p):
         function = p.check.targets[0]
         if p.check.id != f"torch.{function}" or function.endswith("uniform") != uniform_asked:
             return None
         draws = _draws(p)
-        if draws is None or not all((kurtosis(W) < KURTOSIS_SPLIT) != uniform_asked for W, *_ in draws):
+        if draws is None or not all(_fits(W, uniform=not uniform_asked) for W, *_ in draws):
             return None
         return {"evidence": t("the kurtosis E[W^4] / E[W^2]^2 is {k:.3f} (a uniform has 1.8, a normal 3)",
                               k=kurtosis(draws[0][0]))}
     return test
+
+
+def _truncated(p):
+    """A normal with its tails cut off (values beyond a cut redrawn, or clipped): no |W| beyond a
+    cut where a normal draw of this size puts MAX_SLACK or more, and the values inside are torch's
+    normal truncated there (tested by the probability integral transform: uniform on (-1, 1))."""
+    function = p.check.targets[0]
+    if p.check.id != f"torch.{function}" or function.endswith("uniform") or (draws := _draws(p)) is None:
+        return None
+    for W, fan_in, fan_out, std in draws:
+        top = float(np.max(np.abs(W)))
+        inside = W[np.abs(W) < top]
+        u = (2 * normal_cdf(inside / std) - 1) / math.erf(top / std / math.sqrt(2))
+        if W.size * math.erfc(top / std / math.sqrt(2)) < MAX_SLACK or \
+                ks_distance(u, 1.0, 1.0) > ks_tolerance(inside.size):
+            return None
+    W, fan_in, fan_out, std = draws[0]
+    cut = float(np.max(np.abs(W))) / std
+    return {"evidence": t("no |W| lies beyond {cut:.3g} standard deviations (std {std:.5g}), where a normal draw "
+                          "of {n} values has about {tails:.0f}: the tails beyond {cut:.3g} sigma are missing",
+                          cut=cut, std=std, n=W.size, tails=W.size * math.erfc(cut / math.sqrt(2)))}
 
 
 def _layout(p):
@@ -294,102 +311,44 @@ UNIFORM, NORMAL = ("xavier_uniform", "kaiming_uniform"), ("xavier_normal", "kaim
 
 MISTAKES = [
     Mistake("torch_layout", "the matrix is in PyTorch's (out, in) layout: {evidence}. This kit's "
-            "W is (fan_in, fan_out), for x @ W", _layout,
-            says_zh="矩阵用的是 PyTorch 的 (out, in) 布局：{evidence}。本套练习中 W 的形状是 (fan_in, fan_out)，"
-                    "用于 x @ W"),
+            "W is (fan_in, fan_out), for x @ W", _layout),
     Mistake("normal_instead_of_uniform", "a normal draw where a uniform one was asked: {evidence}. "
-            "Draw rng.uniform(-bound, bound, size=(fan_in, fan_out))", _family(uniform_asked=True),
-            says_zh="要求均匀分布，却从正态分布抽样：{evidence}。请用 rng.uniform(-bound, bound, "
-                    "size=(fan_in, fan_out))"),
+            "Draw rng.uniform(-bound, bound, size=(fan_in, fan_out))", _family(uniform_asked=True)),
+    Mistake("truncated_normal", "a truncated normal where the whole normal was asked: {evidence}. "
+            "torch.nn.init draws from all of N(0, std**2), tails included: return rng.normal(0, std, "
+            "size=(fan_in, fan_out)) as drawn", _truncated, at_code=r"clip\(|[<>]=?\s*\(?[\d.]+\s*\*\s*\w*std"),
     Mistake("uniform_instead_of_normal", "a uniform draw where a normal one was asked: {evidence}. "
-            "Draw rng.normal(0, std, size=(fan_in, fan_out))", _family(uniform_asked=False),
-            says_zh="要求正态分布，却从均匀分布抽样：{evidence}。请用 rng.normal(0, std, size=(fan_in, fan_out))"),
+            "Draw rng.normal(0, std, size=(fan_in, fan_out))", _family(uniform_asked=False)),
     Mistake("kaiming_fan_out", "Kaiming used fan_out where fan_in belongs: {evidence}. mode='fan_in' "
             "keeps the forward pass's variance: std = sqrt(2 / fan_in), fan_in = W.shape[0] here",
             _std_rule(KAIMING, lambda fan_in, fan_out, std: math.sqrt(2.0 / fan_out),
                       "the standard deviation is {got:.5g} = sqrt(2 / fan_out) for fan_out = {fan_out}, "
-                      "not sqrt(2 / fan_in) = {expected:.5g}",
-                      "标准差是 {got:.5g} = sqrt(2 / fan_out)（fan_out = {fan_out}），而不是 sqrt(2 / fan_in) = "
-                      "{expected:.5g}"),
-            says_zh="Kaiming 用了 fan_out，应该用 fan_in：{evidence}。mode='fan_in' 保持前向传播的方差："
-                    "std = sqrt(2 / fan_in)，这里 fan_in = W.shape[0]"),
+                      "not sqrt(2 / fan_in) = {expected:.5g}")),
     Mistake("kaiming_without_gain", "Kaiming without ReLU's gain sqrt(2): {evidence}. std = sqrt(2 / "
             "fan_in): ReLU zeroes half the inputs, the gain restores the variance",
             _std_rule(KAIMING, lambda fan_in, fan_out, std: math.sqrt(1.0 / fan_in),
-                      "the standard deviation is {got:.5g} = 1 / sqrt(fan_in), not sqrt(2 / fan_in) = {expected:.5g}",
-                      "标准差是 {got:.5g} = 1 / sqrt(fan_in)，而不是 sqrt(2 / fan_in) = {expected:.5g}"),
-            says_zh="Kaiming 少了 ReLU 的增益 sqrt(2)：{evidence}。std = sqrt(2 / fan_in)：ReLU 把一半输入置零，"
-                    "增益把方差补回来"),
+                      "the standard deviation is {got:.5g} = 1 / sqrt(fan_in), not sqrt(2 / fan_in) = {expected:.5g}")),
     Mistake("xavier_with_relu_gain", "Xavier with ReLU's gain sqrt(2): {evidence}. Xavier here has "
             "gain 1: std = sqrt(2 / (fan_in + fan_out))",
             _std_rule(XAVIER, lambda fan_in, fan_out, std: math.sqrt(4.0 / (fan_in + fan_out)),
                       "the standard deviation is {got:.5g} = sqrt(4 / (fan_in + fan_out)), not "
-                      "sqrt(2 / (fan_in + fan_out)) = {expected:.5g}",
-                      "标准差是 {got:.5g} = sqrt(4 / (fan_in + fan_out))，而不是 sqrt(2 / (fan_in + fan_out)) = "
-                      "{expected:.5g}"),
-            says_zh="Xavier 用了 ReLU 的增益 sqrt(2)：{evidence}。这里的 Xavier 增益为 1："
-                    "std = sqrt(2 / (fan_in + fan_out))"),
+                      "sqrt(2 / (fan_in + fan_out)) = {expected:.5g}")),
     Mistake("xavier_missing_2", "Xavier without the 2: {evidence}. std = sqrt(2 / (fan_in + fan_out)), "
             "the variance 1 / fan averaged over both fans",
             _std_rule(XAVIER, lambda fan_in, fan_out, std: math.sqrt(1.0 / (fan_in + fan_out)),
                       "the standard deviation is {got:.5g} = sqrt(1 / (fan_in + fan_out)), not "
-                      "sqrt(2 / (fan_in + fan_out)) = {expected:.5g}",
-                      "标准差是 {got:.5g} = sqrt(1 / (fan_in + fan_out))，而不是 sqrt(2 / (fan_in + fan_out)) = "
-                      "{expected:.5g}"),
-            says_zh="Xavier 少了分子里的 2：{evidence}。std = sqrt(2 / (fan_in + fan_out))，即 1 / fan 在两个 fan "
-                    "上取平均"),
+                      "sqrt(2 / (fan_in + fan_out)) = {expected:.5g}")),
     Mistake("uniform_bound_is_std", "the uniform's bound is the standard deviation: {evidence}. "
             "U(-a, a) has standard deviation a / sqrt(3), so bound = sqrt(3) * std",
             _std_rule(UNIFORM, lambda fan_in, fan_out, std: std / math.sqrt(3.0),
-                      "the standard deviation is {got:.5g} = torch's {expected:.5g} / sqrt(3)",
-                      "标准差是 {got:.5g} = torch 的 {expected:.5g} / sqrt(3)"),
-            says_zh="均匀分布的边界取成了标准差：{evidence}。U(-a, a) 的标准差是 a / sqrt(3)，所以 bound = sqrt(3) * std"),
+                      "the standard deviation is {got:.5g} = torch's {expected:.5g} / sqrt(3)")),
     Mistake("normal_scale_given_variance", "the variance was passed where the standard deviation "
             "belongs: {evidence}. rng.normal(loc, scale) takes scale = std = sqrt(variance)",
             _std_rule(NORMAL, lambda fan_in, fan_out, std: std * std,
-                      "the standard deviation is {got:.5g} = {expected:.5g} squared",
-                      "标准差是 {got:.5g} = {expected:.5g} 的平方"),
-            says_zh="把方差当成了标准差传入：{evidence}。rng.normal(loc, scale) 的 scale 是标准差 sqrt(方差)"),
+                      "the standard deviation is {got:.5g} = {expected:.5g} squared")),
     Mistake("global_rng", "the draw does not come from the rng argument: {evidence}. Use rng.normal "
-            "/ rng.uniform, never np.random.*", _rng(same=True),
-            says_zh="抽样没有使用参数 rng：{evidence}。请用 rng.normal / rng.uniform，不要用 np.random.*"),
+            "/ rng.uniform, never np.random.*", _rng(same=True)),
     Mistake("rng_ignored", "the rng argument is ignored: {evidence}. Draw from the rng you are given "
-            "(not a generator you seed yourself)", _rng(same=False),
-            says_zh="忽略了参数 rng：{evidence}。请从传入的 rng 抽样（不要自己设种子新建生成器）"),
+            "(not a generator you seed yourself)", _rng(same=False)),
 ]
 
-ZH = {
-    "{name}({fan_in}, {fan_out}, rng) returned shape {got}; expected (fan_in, fan_out) = {expected}":
-        "{name}({fan_in}, {fan_out}, rng) 返回的形状是 {got}；应为 (fan_in, fan_out) = {expected}",
-    "{name}({fan_in}, {fan_out}): the kurtosis E[W^4] / E[W^2]^2 is {k:.3f}: a normal draw has 3, a "
-    "uniform one 1.8; draw from a uniform":
-        "{name}({fan_in}, {fan_out})：峰度 E[W^4] / E[W^2]^2 为 {k:.3f}：正态分布是 3，均匀分布是 1.8；"
-        "应从均匀分布抽样",
-    "{name}({fan_in}, {fan_out}): the kurtosis E[W^4] / E[W^2]^2 is {k:.3f}: a uniform draw has 1.8, a "
-    "normal one 3; draw from a normal":
-        "{name}({fan_in}, {fan_out})：峰度 E[W^4] / E[W^2]^2 为 {k:.3f}：均匀分布是 1.8，正态分布是 3；"
-        "应从正态分布抽样",
-    "{name}({fan_in}, {fan_out}): the standard deviation is {got:.5g}, torch's is {expected:.5g} "
-    "({ratio:.4f} x; a correct draw of {n} values is within {tol:.2%})":
-        "{name}({fan_in}, {fan_out})：标准差是 {got:.5g}，torch 的是 {expected:.5g}（{ratio:.4f} 倍；"
-        "{n} 个值的正确抽样误差在 {tol:.2%} 以内）",
-    "{name}({fan_in}, {fan_out}): the mean is {got:.3g}; torch's distribution has mean 0 (a correct "
-    "draw is within {tol:.2g})":
-        "{name}({fan_in}, {fan_out})：均值是 {got:.3g}；torch 的分布均值为 0（正确抽样的误差在 {tol:.2g} 以内）",
-    "{name}({fan_in}, {fan_out}): the largest |W| is {got:.6g}; torch draws from U(-{bound:.6g}, {bound:.6g})":
-        "{name}({fan_in}, {fan_out})：最大的 |W| 是 {got:.6g}；torch 从 U(-{bound:.6g}, {bound:.6g}) 抽样",
-    "{name}({fan_in}, {fan_out}): the draw's distribution differs from torch's by a Kolmogorov-Smirnov "
-    "distance of {got:.3g} (a correct draw is within {tol:.3g})":
-        "{name}({fan_in}, {fan_out})：抽样分布与 torch 的分布相差 Kolmogorov-Smirnov 距离 {got:.3g}"
-        "（正确抽样在 {tol:.3g} 以内）",
-    "{name}: two generators of the same seed gave different matrices: draw only from the rng argument":
-        "{name}：两个种子相同的生成器给出了不同的矩阵：只能从参数 rng 抽样",
-    "{name}: generators of different seeds gave the same matrix: draw from the rng argument":
-        "{name}：种子不同的生成器给出了相同的矩阵：要从参数 rng 抽样",
-    "the kurtosis E[W^4] / E[W^2]^2 is {k:.3f} (a uniform has 1.8, a normal 3)":
-        "峰度 E[W^4] / E[W^2]^2 为 {k:.3f}（均匀分布是 1.8，正态分布是 3）",
-    "{name}({c}, {d}, rng) returned shape {got}": "{name}({c}, {d}, rng) 返回的形状是 {got}",
-    "two generators of the same seed gave different matrices": "两个种子相同的生成器给出了不同的矩阵",
-    "generators of different seeds gave the same matrix": "种子不同的生成器给出了相同的矩阵",
-}
-i18n.register(ZH)

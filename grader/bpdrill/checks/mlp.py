@@ -9,15 +9,9 @@ from bpdrill.core.driving import number, perturbed_outputs, snapshot
 from bpdrill.core.judge import (Check, Failed, compare_arrays, matches_reference, numgrad_check, shape_check,
                            unchanged_check)
 from bpdrill.core.protocol import Scenario
-from bpdrill.i18n import register, t
+from bpdrill.i18n import t
 
 PARAMS = ("W1", "b1", "W2", "b2")
-
-register({
-    "loss: expected {expected}, got {got}": "loss：应为 {expected}，实际为 {got}",
-    "train_step should return the loss before the step: expected {expected}, got {got}":
-        "train_step 应当返回这一步之前的损失：应为 {expected}，实际为 {got}",
-})
 
 # The learning check: three Gaussian blobs in the plane, 30 points each, centres on a circle
 # of radius 3 and spread 0.5, so a correct backward separates them easily. Starting from the
@@ -65,22 +59,22 @@ def _project(ev, scenario):
     return mean_cross_entropy
 
 
-def _loss_and_grads(ev: object, check: Check) -> None:
-    ref = ev.reference(check.scenario)
-    loss = ev.number(check.scenario, "loss")
-    if not np.isclose(loss, float(ref["loss"]), rtol=compare.RTOL, atol=0):
-        expected, got = compare.distinct(float(ref["loss"]), loss)  # digits enough to differ
-        raise Failed(t("loss: expected {expected}, got {got}", expected=expected, got=got), target="loss")
+def _same_loss(ev, check: Check, loss: float, says: str, target: str) -> None:
+    expected = float(ev.reference(check.scenario)["loss"])
+    if not np.isclose(loss, expected, rtol=compare.RTOL, atol=0):
+        expected, got = compare.distinct(expected, loss)  # digits enough to differ
+        raise Failed(t(says, expected=expected, got=got), target=target)
+
+
+def _loss_and_grads(ev, check: Check) -> None:
+    _same_loss(ev, check, ev.number(check.scenario, "loss"), "loss: expected {expected}, got {got}", "loss")
     matches_reference(*PARAMS)(ev, check)
 
 
 def _train_step(ev, check: Check) -> None:
     ref = ev.reference(check.scenario)
-    loss = ev.number(check.scenario, "loss", t("the loss train_step returned"))
-    if not np.isclose(loss, float(ref["loss"]), rtol=compare.RTOL, atol=0):
-        expected, got = compare.distinct(float(ref["loss"]), loss)
-        raise Failed(t("train_step should return the loss before the step: expected {expected}, "
-                       "got {got}", expected=expected, got=got), target="params")
+    _same_loss(ev, check, ev.number(check.scenario, "loss", t("the loss train_step returned")),
+               "train_step should return the loss before the step: expected {expected}, got {got}", "params")
     for name in PARAMS:
         got = ev.array(check.scenario, f"model.{name}", t("params[{name!r}] after train_step", name=name))
         try:  # the element-wise measure that fails, and the worst element
@@ -107,26 +101,26 @@ def _learns(ev, check: Check) -> None:
 
 
 CHECKS = [
-    *[Check(f"shape.{p}", "shape", p, 1, "basic", shape_check(p, like=p).judge, "{key} gradient has the shape of {key}",
-            "{key} 梯度的形状与 {key} 相同", title_args=(("key", p),)) for p in PARAMS],
+    *[Check(f"shape.{p}", "shape", p, 1, "basic", shape_check(p, like=p).judge,
+            "{key} gradient has the shape of {key}", title_args=(("key", p),)) for p in PARAMS],
     *[numgrad_check(p, p, _project) for p in PARAMS],
     *[Check(f"torch.{p}", "torch", p, 1, "square", matches_reference(p), "{key} matches PyTorch (N = C)",
-            "{key} 与 PyTorch 一致（N = C）", title_args=(("key", p),)) for p in PARAMS],
-    Check("edge.single", "edge", PARAMS, 1, "single", matches_reference(*PARAMS), "batch of one", "批大小为 1"),
+            title_args=(("key", p),)) for p in PARAMS],
+    Check("edge.single", "edge", PARAMS, 1, "single", matches_reference(*PARAMS), "batch of one"),
     Check("purity.second_backward", "purity", PARAMS, 1, "basic",
           matches_reference(*[(f"{p}.again", p, p) for p in PARAMS]),
-          "a second backward gives the same gradients", "第二次 backward 给出相同的梯度", call="second"),
+          "a second backward gives the same gradients", call="second"),
     Check("edge.new_forward", "edge", PARAMS, 1, "basic",
           matches_reference(*[(f"{p}.new", f"{p}.new", p) for p in PARAMS]),
-          "after a new forward, backward uses the new X", "新的 forward 之后，backward 使用新的 X",
+          "after a new forward, backward uses the new X",
           call="new_forward"),
     unchanged_check("X", "y"),
     Check("torch.loss", "torch", ("loss", *PARAMS), 1, "loss", _loss_and_grads,
-          "loss(X, y) returns the loss and the gradients", "loss(X, y) 返回损失和梯度"),
+          "loss(X, y) returns the loss and the gradients"),
     Check("train.step", "train", "params", 1, "step", _train_step,
-          "train_step takes one gradient-descent step", "train_step 执行一步梯度下降"),
+          "train_step takes one gradient-descent step"),
     Check("train.learns", "train", None, 2, "train", _learns,
-          "the network learns three separable blobs", "网络能学会区分三个可分的点簇"),
+          "the network learns three separable blobs"),
 ]
 
 
@@ -219,11 +213,10 @@ def sizes(ev, scenario) -> dict:
     return {"N": a["X"].shape[0], "C": a["W2"].shape[1]}
 
 
-def _grads(a, X=None, y=None, derivative="output", fancy=False, changed=None) -> dict:
+def _grads(a, y=None, derivative="output", fancy=False, changed=None) -> dict:
     """The four gradients, with one known mistake switched on. changed(probs, onehot, n): the
     probabilities as a first backward left them, modified in place."""
-    X = a["X"] if X is None else X
-    y = (a["y"] if y is None else y).astype(int)
+    X, y = a["X"], (a["y"] if y is None else y).astype(int)
     z1 = X @ a["W1"] + a["b1"]
     h = 0.5 * (1 + np.tanh(0.5 * z1))
     scores = h @ a["W2"] + a["b2"]
@@ -247,23 +240,16 @@ def _variant(evidence, **mistake):
     return formula(evidence, lambda p: p.check.kind != "train" and _grads(p.inputs, **mistake).get(p.label))
 
 
-def _not_in_place(p):
-    if p.check.scenario != "step":
-        return None
-    a = p.inputs
-    after = [p.learner("step", f"model.{n}") for n in PARAMS]
-    unchanged = all(got is not None and close(got, a[n]) for got, n in zip(after, PARAMS))
-    return {"evidence": t("after train_step every parameter still holds its old value")} if unchanged else None
-
-
-def _sign_flipped_step(p):
-    if p.check.scenario != "step":
-        return None
-    a, lr = p.inputs, p.ev.params("step")["lr"]
-    grads = _grads(a)
-    after = [p.learner("step", f"model.{n}") for n in PARAMS]
-    wrong = all(got is not None and close(got, a[n] + lr * grads[n]) for got, n in zip(after, PARAMS))
-    return {"evidence": t("params moved by +lr * grad")} if wrong else None
+def _stepped(evidence: str, wrong):
+    """A Mistake test of train_step: every parameter after it is wrong(arrays, lr, grads)[name]."""
+    def test(p):
+        if p.check.scenario != "step":
+            return None
+        a, lr = p.inputs, p.ev.params("step")["lr"]
+        want = wrong(a, lr, _grads(a))
+        after = {n: p.learner("step", f"model.{n}") for n in PARAMS}
+        return {"evidence": t(evidence)} if all(g is not None and close(g, want[n]) for n, g in after.items()) else None
+    return test
 
 
 # probabilities a first backward modified in place: d = probs; d[rows, y] -= 1; (d /= N)
@@ -272,9 +258,10 @@ CHANGED_CACHES = (lambda d, onehot, n: d - onehot, lambda d, onehot, n: (d - one
 
 MISTAKES = [
     Mistake("not_in_place", "train_step changed nothing: {evidence}. Update the arrays in "
-            "self.params (p -= lr * g) or assign self.params[name] = ...", _not_in_place),
+            "self.params (p -= lr * g) or assign self.params[name] = ...",
+            _stepped("after train_step every parameter still holds its old value", lambda a, lr, g: a)),
     Mistake("sign_flipped", "train_step climbs the loss: {evidence}. Step against the gradient",
-            _sign_flipped_step),
+            _stepped("params moved by +lr * grad", lambda a, lr, g: {n: a[n] + lr * g[n] for n in PARAMS})),
     Mistake("derivative_on_preactivation", "the sigmoid derivative was taken on the pre-activation "
             "z1 instead of its output h: {evidence}. Use h * (1 - h)",
             _variant("dz1 = dh * z1 * (1 - z1)", derivative="preactivation")),

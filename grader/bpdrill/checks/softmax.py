@@ -6,7 +6,7 @@ import numpy as np
 from bpdrill.core.diagnose import Mistake, close, formula
 from bpdrill.core.judge import Check, Failed, matches_reference
 from bpdrill.core.protocol import Scenario
-from bpdrill.i18n import register, t
+from bpdrill.i18n import t
 from bpdrill.kinds import layer
 
 # a constant factor here is no batch size: the generic rules say only what they see (batch=None)
@@ -77,16 +77,14 @@ def _no_jacobian(ev, check) -> None:
 
 
 CHECKS = [
-    *layer.checks(SPEC, "square", "dx matches PyTorch (N = C)", "dx 与 PyTorch 一致（N = C）"),
-    Check("edge.nd", "edge", "dx", 1, "nd", matches_reference("dx"), "a 3-D input (N, T, C): softmax over "
-          "the last axis", "三维输入 (N, T, C)：沿最后一维做 softmax"),
-    Check("edge.vector", "edge", "dx", 1, "vector", matches_reference("dx"), "a 1-D input (C,)",
-          "一维输入 (C,)"),
+    *layer.checks(SPEC, "square", "dx matches PyTorch (N = C)"),
+    Check("edge.nd", "edge", "dx", 1, "nd", matches_reference("dx"),
+          "a 3-D input (N, T, C): softmax over the last axis"),
+    Check("edge.vector", "edge", "dx", 1, "vector", matches_reference("dx"), "a 1-D input (C,)"),
     Check("edge.extreme", "edge", ("out", "dx"), 1, "extreme", matches_reference("out", "dx"),
-          "rows of logits of magnitude 1e3: finite and right", "logits 量级为 1e3 的行：结果有限且正确"),
+          "rows of logits of magnitude 1e3: finite and right"),
     Check("edge.no_jacobian", "edge", "dx", 1, "wide", _no_jacobian,
-          "a wide input (N, C) = (3, 1000): right, without a (C, C) Jacobian in memory",
-          "很宽的输入 (N, C) = (3, 1000)：结果正确，且内存中没有 (C, C) 的雅可比矩阵"),
+          "a wide input (N, C) = (3, 1000): right, without a (C, C) Jacobian in memory"),
 ]
 
 
@@ -103,9 +101,9 @@ def _call(p, scenario=None):
     return _softmax(a["x"]), a["dout"]
 
 
-def _rule(evidence, zh, rule):
-    """formula() for dx: rule(s, dout) is the wrong answer (None: not this mistake)."""
-    return formula(evidence, lambda p: rule(*_call(p)) if p.label == "dx" else None, zh=zh)
+def _rule(evidence, rule):
+    """A formula test for dx: rule(s, dout) is the answer the mistake gives."""
+    return layer.rule(SPEC, "dx", evidence, lambda x, dout: rule(_softmax(x), dout))
 
 
 def _fits_basic(p, rule) -> bool:
@@ -187,49 +185,23 @@ def _jacobian(p):
                           mb=peak / 1e6, c=c, jac=c * c * 8 / 1e6)}
 
 
+ROW_SUM = r"\bsum\b|einsum|\bdot\b|@"  # the statements where a row sum is written
 MISTAKES = [
     Mistake("built_jacobian", "backward built the full Jacobian: {evidence}. J^T dout needs no J: "
-            "dx = s * (dout - sum(dout * s, axis=-1, keepdims=True)), O(N C) memory", _jacobian,
-            says_zh="backward 构造了完整的雅可比矩阵：{evidence}。计算 J^T dout 不需要 J："
-                    "dx = s * (dout - sum(dout * s, axis=-1, keepdims=True))，内存 O(N C)"),
+            "dx = s * (dout - sum(dout * s, axis=-1, keepdims=True)), O(N C) memory", _jacobian),
     Mistake("dropped_row_sum_term", "the - sum(dout * s) term is missing: {evidence}. Every output of a "
             "row depends on every input of that row, so the Jacobian is diag(s) - s s^T: "
             "dx = s * (dout - sum(dout * s, axis=-1, keepdims=True))",
-            _rule("dx = s * dout, whose rows do not sum to 0", "dx = s * dout，其每行之和不为 0",
-                  lambda s, d: s * d),
-            says_zh="少了 - sum(dout * s) 这一项：{evidence}。一行的每个输出都依赖这一行的每个输入，"
-                    "雅可比矩阵是 diag(s) - s s^T：dx = s * (dout - sum(dout * s, axis=-1, keepdims=True))", at_code=r"\bsum\b|einsum|\bdot\b|@"),
+            _rule("dx = s * dout, whose rows do not sum to 0", lambda s, d: s * d), at_code=ROW_SUM),
     Mistake("elementwise_derivative", "softmax was treated as element-wise, like a sigmoid: {evidence}. "
             "Its Jacobian is diag(s) - s s^T: dx = s * (dout - sum(dout * s, axis=-1, keepdims=True))",
-            formula("dx = dout * s * (1 - s)", lambda p: _elementwise(p) if p.label == "dx" else None,
-                    zh="dx = dout * s * (1 - s)"),
-            says_zh="把 softmax 当成了逐元素函数（像 sigmoid 那样）：{evidence}。它的雅可比矩阵是 "
-                    "diag(s) - s s^T：dx = s * (dout - sum(dout * s, axis=-1, keepdims=True))"),
+            formula("dx = dout * s * (1 - s)", lambda p: _elementwise(p) if p.label == "dx" else None)),
     Mistake("sum_wrong_axis", "sum(dout * s) was taken over axis {axis}, not over the last axis (the "
-            "classes): {evidence}. Use axis=-1, keepdims=True", _wrong_axis,
-            says_zh="sum(dout * s) 是沿 axis {axis} 而不是沿最后一维（类别）求的：{evidence}。"
-                    "用 axis=-1, keepdims=True", at_code=r"\bsum\b|einsum|\bdot\b|@"),
+            "classes): {evidence}. Use axis=-1, keepdims=True", _wrong_axis, at_code=ROW_SUM),
     Mistake("missing_keepdims", "the row sums lost their axis (no keepdims=True): {evidence}. Shape "
-            "(N,) lines up with the classes, not the rows: keep it (N, 1)", _missing_keepdims,
-            says_zh="每行的和丢掉了那一维（没有 keepdims=True）：{evidence}。形状 (N,) 会对齐到类别维"
-                    "而不是行：保持为 (N, 1)", at_code=r"\bsum\b|einsum|\bdot\b|@"),
+            "(N,) lines up with the classes, not the rows: keep it (N, 1)", _missing_keepdims, at_code=ROW_SUM),
     Mistake("unweighted_row_sum", "the row sum is missing its weights s: {evidence}. Subtract "
             "sum(dout * s), the s-weighted sum, not sum(dout)",
-            _rule("dx = s * (dout - sum(dout, axis=-1))", "dx = s * (dout - sum(dout, axis=-1))",
-                  lambda s, d: s * (d - d.sum(axis=-1, keepdims=True))),
-            says_zh="行和少了权重 s：{evidence}。要减去按 s 加权的和 sum(dout * s)，而不是 sum(dout)", at_code=r"\bsum\b|einsum|\bdot\b|@"),
+            _rule("dx = s * (dout - sum(dout, axis=-1))", lambda s, d: s * (d - d.sum(axis=-1, keepdims=True))),
+            at_code=ROW_SUM),
 ]
-
-ZH = {
-    "backward held {mb:.1f} MB at once for an input ({n}, {c}) of {kb:.0f} kB":
-        "对一个 ({n}, {c})、{kb:.0f} kB 的输入，backward 同时占用了 {mb:.1f} MB 内存",
-    "at its peak it held {mb:.1f} MB, and one (C, C) matrix for C = {c} is {jac:.1f} MB":
-        "它的内存峰值为 {mb:.1f} MB，而 C = {c} 时一个 (C, C) 矩阵就有 {jac:.1f} MB",
-    "got = s * (dout - sum(dout * s, axis={axis}))": "got = s * (dout - sum(dout * s, axis={axis}))",
-    "a 1-D input has no axis 1, and a 3-D input was summed over axis 1 (T) instead of the classes":
-        "一维输入没有 axis 1，而三维输入是沿 axis 1 (T) 而不是沿类别求和的",
-    "on the square input, row i's sum was subtracted in column i": "在方阵输入上，第 i 行的和被减到了第 i 列",
-    "the shapes (N, C) and (N,) do not broadcast, and on a square input row i's sum lands in column i":
-        "形状 (N, C) 与 (N,) 无法广播；在方阵输入上，第 i 行的和落到了第 i 列",
-}
-register(ZH)

@@ -3,22 +3,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from bpdrill.core.diagnose import Mistake, close, formula
+from bpdrill.core.diagnose import Mistake, close
 from bpdrill.core.judge import Check, matches_reference
 from bpdrill.core.protocol import Scenario
-from bpdrill.i18n import register, t
+from bpdrill.i18n import t
 from bpdrill.kinds import layer, loss
 
 SPEC = loss.Loss("SoftmaxCrossEntropy", lambda torch, logits, y: torch.nn.functional.cross_entropy(logits, y),
                  inputs=("logits",), fixed=("y",), numgrad_points=2)
-
-
-register({
-    "with every logit near +1000 (the true class the largest), {what}: exp overflowed":
-        "当所有 logits 都接近 +1000（真实类别最大）时，{what}：exp 溢出了",
-    "with every logit near -1000, {what}: exp underflowed to 0 in every class and the sum was 0":
-        "当所有 logits 都接近 -1000 时，{what}：每个类别的 exp 都下溢为 0，求和为 0",
-})
 
 
 def _inputs(rng, n, c, scale=2.0):
@@ -81,19 +73,15 @@ def _probes(rng) -> dict:
 
 
 CHECKS = [
-    *layer.checks(SPEC, "square", "dlogits matches PyTorch (N = C)", "dlogits 与 PyTorch 一致（N = C）",
-                  twice_scenario=None, purity=("logits", "y")),
-    Check("edge.default_dout", "edge", "dlogits", 1, "default", matches_reference("dlogits"),
-          "backward() with the default dout = 1", "使用默认的 dout = 1 调用 backward()"),
+    *layer.checks(SPEC, "square", "dlogits matches PyTorch (N = C)", twice_scenario=None, purity=("logits", "y")),
+    loss.default_dout_check(SPEC),
     Check("edge.extreme", "edge", ("loss", "dlogits"), 1, "extreme", matches_reference("loss", "dlogits"),
-          "logits of +-1000: finite loss and gradient", "logits 为 +-1000 时：损失和梯度都是有限值"),
+          "logits of +-1000: finite loss and gradient"),
     Check("purity.second_backward", "purity", "dlogits", 1, "twice",
           matches_reference(("dlogits2", "dlogits2", "dlogits")),
-          "a second backward leaves the cached softmax intact", "第二次 backward 不会破坏缓存的 softmax",
-          call="second"),
+          "a second backward leaves the cached softmax intact", call="second"),
     Check("edge.new_forward", "edge", "dlogits", 1, "twice", matches_reference(("dlogits3", "dlogits3", "dlogits")),
-          "after a new forward, backward uses the new logits", "新的 forward 之后，backward 使用新的 logits",
-          call="new_forward"),
+          "after a new forward, backward uses the new logits", call="new_forward"),
 ]
 
 
@@ -109,17 +97,10 @@ def _softmax(z, axis=1):
     return e / e.sum(axis=axis, keepdims=True)
 
 
-def _call(p):
-    """(logits, y, dout) of the call the check is about."""
-    a = loss.call_arrays(SPEC, p)
-    return a["logits"], a["y"], a["dout"]
-
-
-def _rule(evidence, rule):
-    def candidate(p):
-        logits, y, dout = _call(p)
-        return rule(logits, y.astype(int), dout, logits.shape[0]) if p.label == "dlogits" else None
-    return formula(evidence, candidate)
+def _rule(evidence, wrong):
+    """A formula test for dlogits: wrong(logits, y, dout, N) is the answer the mistake gives."""
+    return layer.rule(SPEC, "dlogits", evidence, lambda z, y, dout: wrong(z, y.astype(int), dout, z.shape[0]),
+                      args=("logits", "y", "dout"))
 
 
 def _fancy(z, y, dout, n):
@@ -131,6 +112,13 @@ def _fancy(z, y, dout, n):
 def _wrong_axis(z, y, dout, n):
     d = _softmax(z, axis=0)
     d[np.arange(n), y] -= 1
+    return dout * d / n
+
+
+def _wrt_probs(z, y, dout, n):
+    p = _softmax(z)
+    d = np.zeros_like(p)
+    d[np.arange(n), y] = -1.0 / p[np.arange(n), y]
     return dout * d / n
 
 
@@ -190,15 +178,16 @@ def _epsilon_in_log(p):
     """The loss is -mean(log(p_y + eps)): an epsilon inside the log caps each term at -log(eps)."""
     if p.label != "loss" or p.got is None or p.expected is None or not np.all(np.isfinite(p.got)):
         return None
-    logits, y, _ = _call(p)
+    a = loss.call_arrays(SPEC, p)
+    logits, y = a["logits"], a["y"]
     shifted = logits - logits.max(axis=1, keepdims=True)
     log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
     picked = log_p[np.arange(len(y)), y.astype(int)]
     for k in range(3, 17):
         eps = 10.0 ** -k
-        loss = -np.mean(np.log(np.exp(picked) + eps))
-        if close(np.reshape(p.got, ()), loss) and not close(loss, np.reshape(p.expected, ())):
-            return {"eps": f"{eps:g}", "delta": f"{float(np.reshape(p.expected, ())) - loss:.4g}"}
+        capped = -np.mean(np.log(np.exp(picked) + eps))
+        if close(np.reshape(p.got, ()), capped) and not close(capped, np.reshape(p.expected, ())):
+            return {"eps": f"{eps:g}", "delta": f"{float(np.reshape(p.expected, ())) - capped:.4g}"}
     return None
 
 
@@ -208,57 +197,25 @@ MISTAKES = [
     Mistake("softmax_wrong_axis", "the softmax was normalised over the batch (axis 0), not over "
             "the classes: {evidence}", _rule("got uses softmax(logits, axis=0)", _wrong_axis), at_code=r"axis\s*=\s*0|\.sum\(|\.max\("),
     Mistake("unstable_softmax", "the softmax is not stable: {evidence}. Subtract each row's max "
-            "before exp", _overflow, where="SoftmaxCrossEntropy.forward",
-            says_zh="softmax 不稳定：{evidence}。在 exp 之前先减去每行的最大值"),
+            "before exp", _overflow, where="SoftmaxCrossEntropy.forward"),
     Mistake("unstable_softmax", "the softmax is not stable: {evidence}. Subtract each row's max "
-            "before exp", _underflow, where="SoftmaxCrossEntropy.forward",
-            says_zh="softmax 不稳定：{evidence}。在 exp 之前先减去每行的最大值"),
+            "before exp", _underflow, where="SoftmaxCrossEntropy.forward"),
     Mistake("log_of_zero", "the loss takes log of a probability that underflowed to 0: with the "
             "true class 1000 below the others, the loss is {value}. Compute log-probabilities as "
             "shifted - log(sum(exp(shifted))), never log(softmax)", _far_case("loss"),
-            where="SoftmaxCrossEntropy.forward",
-            says_zh="损失对一个下溢为 0 的概率取了 log：当真实类别比其他类别低 1000 时，损失为 {value}。"
-                    "用 shifted - log(sum(exp(shifted))) 计算对数概率，不要写 log(softmax)"),
+            where="SoftmaxCrossEntropy.forward"),
     Mistake("division_by_vanishing_probability", "dlogits divides by the true class's probability "
             "(or its exp), which underflows to 0 when the true class is 1000 below the others: "
             "dlogits has {value} there while the loss is finite. p - onehot(y) never divides",
-            _far_case("dlogits"),
-            says_zh="dlogits 除以了真实类别的概率（或它的 exp），当真实类别比其他类别低 1000 时它下溢为 0："
-                    "此时 dlogits 出现 {value}，而损失是有限的。p - onehot(y) 从不做除法"),
+            _far_case("dlogits")),
     Mistake("epsilon_in_log", "the loss differs: it matches -mean(log(p + {eps})), an epsilon "
             "inside the log, which changes it by {delta} here. Use log-probabilities "
             "(shifted - log(sum(exp(shifted)))): no epsilon is needed", _epsilon_in_log,
-            where="SoftmaxCrossEntropy.forward",
-            says_zh="损失不对：它等于 -mean(log(p + {eps}))，即在 log 里加了 epsilon，这里因此差了 {delta}。"
-                    "用对数概率（shifted - log(sum(exp(shifted))))，不需要 epsilon"),
+            where="SoftmaxCrossEntropy.forward"),
     Mistake("missing_onehot_subtraction", "the 1 at the true class was never subtracted: "
             "{evidence}", _rule("got = p / N", lambda z, y, d, n: d * _softmax(z) / n), at_code=r"-=|\]\s*-|onehot|eye\(|copy\(\)"),
     Mistake("gradient_wrt_probs", "that is the gradient with respect to the probabilities, not the "
             "logits: {evidence}. Through the softmax it becomes p - onehot(y)",
-            _rule("got = -1/p at the true class, 0 elsewhere", lambda z, y, d, n: _wrt_probs(z, y, d, n))),
+            _rule("got = -1/p at the true class, 0 elsewhere", _wrt_probs)),
 ]
 
-
-def _changed_cache(p) -> bool:
-    """The second result is the right formula run on probabilities the first call changed in
-    place (p - onehot, divided by N, scaled by dout): the fingerprint of a cache modified."""
-    a, params = p.inputs, p.ev.params(p.scenario)
-    z, y = a["logits"], a["y"].astype(int)
-    n = z.shape[0]
-    onehot = np.eye(z.shape[1])[y]
-    first = _softmax(z) - onehot
-    return any(close(p.got, params["dout2"] * (cache - onehot) / n)
-               for cache in (first, first / n, params["dout"] * first / n))
-
-
-def _wrt_probs(z, y, dout, n):
-    p = _softmax(z)
-    d = np.zeros_like(p)
-    d[np.arange(n), y] = -1.0 / p[np.arange(n), y]
-    return dout * d / n
-
-
-def _fancy_free(z, y, dout, n):
-    d = _softmax(z)
-    d[np.arange(n), y] -= 1
-    return dout * d / n

@@ -7,20 +7,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from bpdrill.checks.autograd.programs import learner_method, run_steps, show, step, torch_method
+from bpdrill.checks.autograd.programs import MAX_CHECKED_STEPS, learner_method, run_steps, show, step, torch_method
 from bpdrill.core import compare
 from bpdrill.core.diagnose import Mistake, close
 from bpdrill.core.judge import Check, Failed, compare_arrays
 from bpdrill.core.protocol import Scenario
-from bpdrill.i18n import register, t
+from bpdrill.i18n import t
 
-MAX_CHECKED_STEPS = 50  # intermediate Values' .grad is checked in programs up to this long
 DEEP = 10_000
 
 
-def program(name, kind, title, title_zh, leaves, steps, outputs=None, points=1):
-    return {"name": name, "kind": kind, "title": title, "title_zh": title_zh, "points": points,
-            "leaves": leaves, "steps": steps, "outputs": outputs or [steps[-1][0]]}
+def program(name, kind, title, leaves, steps, outputs=None, points=1):
+    return {"name": name, "kind": kind, "title": title, "points": points, "leaves": leaves, "steps": steps,
+            "outputs": outputs or [steps[-1][0]]}
 
 
 def _chain(n):  # h = x, then n alternating h * 1.0001 and h + 0.001
@@ -30,48 +29,42 @@ def _chain(n):  # h = x, then n alternating h * 1.0001 and h + 0.001
 
 S = step
 PROGRAMS = [
-    program("add_mul", "torch", "a * b + c * a + b", "a * b + c * a + b", {"a": "n", "b": "n", "c": "n"},
+    program("add_mul", "torch", "a * b + c * a + b", {"a": "n", "b": "n", "c": "n"},
             [S("p", "mul", "a", "b"), S("q", "mul", "c", "a"), S("r", "add", "p", "q"), S("out", "add", "r", "b")]),
-    program("sub_neg_div", "numgrad", "-((a - b) / c) - a", "-((a - b) / c) - a", {"a": "n", "b": "n", "c": "away"},
+    program("sub_neg_div", "numgrad", "-((a - b) / c) - a", {"a": "n", "b": "n", "c": "away"},
             [S("d", "sub", "a", "b"), S("e", "div", "d", "c"), S("f", "neg", "e"), S("out", "sub", "f", "a")]),
-    program("pow", "numgrad", "a ** 3 + b ** -0.5 + b ** 2.5", "a ** 3 + b ** -0.5 + b ** 2.5",
-            {"a": "n", "b": "positive"},
+    program("pow", "numgrad", "a ** 3 + b ** -0.5 + b ** 2.5", {"a": "n", "b": "positive"},
             [S("p", "pow", "a", 3), S("q", "pow", "b", -0.5), S("r", "pow", "b", 2.5), S("s", "add", "p", "q"),
              S("out", "add", "s", "r")]),
-    program("exp_log_tanh", "numgrad", "a.exp() * b.log() + c.tanh()", "a.exp() * b.log() + c.tanh()",
-            {"a": "n", "b": "positive", "c": "n"},
+    program("exp_log_tanh", "numgrad", "a.exp() * b.log() + c.tanh()", {"a": "n", "b": "positive", "c": "n"},
             [S("e", "exp", "a"), S("l", "log", "b"), S("m", "mul", "e", "l"), S("h", "tanh", "c"),
              S("out", "add", "m", "h")]),
     program("relu", "torch", "relu of 0.0 (the derivative at 0 is 0), of a positive and of a negative",
-            "0.0、正数和负数的 relu（0 处导数为 0）", {"z": "zero", "a": "positive", "n": "negative", "w": "n"},
+            {"z": "zero", "a": "positive", "n": "negative", "w": "n"},
             [S("r", "relu", "z"), S("s", "relu", "a"), S("u", "relu", "n"), S("v", "add", "r", "s"),
              S("x", "add", "v", "u"), S("out", "mul", "x", "w")]),
     program("left_numbers", "torch", "(1 + a) * (2 - b) + 3 / a + 0.5 * b: numbers on the left",
-            "(1 + a) * (2 - b) + 3 / a + 0.5 * b：数字在左边", {"a": "away", "b": "n"},
+            {"a": "away", "b": "n"},
             [S("p", "add", 1.0, "a"), S("q", "sub", 2.0, "b"), S("r", "mul", "p", "q"), S("s", "div", 3.0, "a"),
              S("u", "mul", 0.5, "b"), S("v", "add", "r", "s"), S("out", "add", "v", "u")]),
     program("neuron", "numgrad", "two tanh neurons and a tanh output (micrograd's MLP)",
-            "两个 tanh 神经元加一个 tanh 输出（micrograd 的 MLP）",
             {"x1": "n", "x2": "n", "w1": "n", "w2": "n", "w3": "n", "w4": "n", "v1": "n", "v2": "n", "b": "n"},
             [S("a1", "mul", "x1", "w1"), S("a2", "mul", "x2", "w2"), S("a", "add", "a1", "a2"), S("ab", "add", "a", "b"),
              S("n1", "tanh", "ab"), S("c1", "mul", "x1", "w3"), S("c2", "mul", "x2", "w4"), S("c", "add", "c1", "c2"),
              S("n2", "tanh", "c"), S("o1", "mul", "n1", "v1"), S("o2", "mul", "n2", "v2"), S("o", "add", "o1", "o2"),
              S("out", "tanh", "o")], points=2),
-    program("reuse", "edge", "(x * x + x) * x: a Value used several times", "(x * x + x) * x：一个 Value 被多次使用",
-            {"x": "n"}, [S("y", "mul", "x", "x"), S("z", "add", "y", "x"), S("out", "mul", "z", "x")]),
-    program("diamond", "edge", "a = x.exp(); a * a.tanh().exp(): paths of different lengths",
-            "a = x.exp(); a * a.tanh().exp()：长短不同的两条路径", {"x": "n"},
+    program("reuse", "edge", "(x * x + x) * x: a Value used several times", {"x": "n"},
+            [S("y", "mul", "x", "x"), S("z", "add", "y", "x"), S("out", "mul", "z", "x")]),
+    program("diamond", "edge", "a = x.exp(); a * a.tanh().exp(): paths of different lengths", {"x": "n"},
             [S("a", "exp", "x"), S("b", "tanh", "a"), S("c", "exp", "b"), S("out", "mul", "a", "c")]),
     program("accumulate", "edge", "backward() of two graphs on the same leaves: the leaves' .grad add up",
-            "对共享叶子的两张图各调用一次 backward()：叶子的 .grad 相加", {"x": "n", "y": "n"},
-            [S("p", "mul", "x", "y"), S("o1", "add", "p", "x"), S("q", "mul", "x", "x"), S("r", "tanh", "q"),
-             S("o2", "add", "r", "y")], outputs=["o1", "o2"]),
-    program("deep", "edge", f"a chain {DEEP:,} nodes deep (no recursion limit)", f"{DEEP:,} 个节点深的链（不受递归深度限制）",
-            {"x": "n"}, _chain(DEEP)),
+            {"x": "n", "y": "n"}, [S("p", "mul", "x", "y"), S("o1", "add", "p", "x"), S("q", "mul", "x", "x"),
+                                   S("r", "tanh", "q"), S("o2", "add", "r", "y")], outputs=["o1", "o2"]),
+    program("deep", "edge", f"a chain {DEEP:,} nodes deep (no recursion limit)", {"x": "n"}, _chain(DEEP)),
     # Probes, worth no points: x * x, and each operation alone, times 1.7 so that its rule
     # receives an upstream gradient other than 1 (a dropped out.grad shows).
-    program("square", "probe", "x * x", "x * x", {"x": "n"}, [S("out", "mul", "x", "x")]),
-    *[program(f"op.{m}", "probe", code, code, leaves, [S("r", op, *args), S("out", "mul", "r", 1.7)])
+    program("square", "probe", "x * x", {"x": "n"}, [S("out", "mul", "x", "x")]),
+    *[program(f"op.{m}", "probe", code, leaves, [S("r", op, *args), S("out", "mul", "r", 1.7)])
       for m, op, args, leaves, code in [
         ("__add__", "add", ("a", "b"), {"a": "n", "b": "n"}, "a + b"),
         ("__mul__", "mul", ("a", "b"), {"a": "n", "b": "n"}, "a * b"),
@@ -82,10 +75,6 @@ PROGRAMS = [
         ("__rtruediv__", "div", (2.0, "a"), {"a": "away"}, "2 / a")]],
 ]
 BY_NAME = {p["name"]: p for p in PROGRAMS}
-
-register({"{name}.grad is not a number after backward: {got}": "backward 之后 {name}.grad 不是数：{got}",
-          "the leaves' .grad ({names})": "各叶子的 .grad（{names}）",
-          "the output": "输出"})
 
 
 def _draw(rng, dist):
@@ -181,8 +170,8 @@ def run_program(ev, check: Check) -> None:
     _compare(t("the output"), ev.array(check.scenario, "output", t("the output")), ref["output"], "torch")
 
 
-CHECKS = [Check(f"program.{p['name']}", p["kind"], "grad", p["points"], p["name"], run_program, p["title"],
-                p["title_zh"]) for p in PROGRAMS if p["kind"] != "probe"]
+CHECKS = [Check(f"program.{p['name']}", p["kind"], "grad", p["points"], p["name"], run_program, p["title"])
+          for p in PROGRAMS if p["kind"] != "probe"]
 
 
 # ---- known mistakes: the failed program compared with the probes -----------------------------
@@ -298,10 +287,6 @@ def where(probe) -> str:
     return f"Value.{ops[0]}" if len(ops) == 1 else "Value.backward"
 
 
-def sizes(ev, scenario) -> dict:
-    return {}
-
-
 def _rule(method, wrong, evidence):
     return lambda p: _uses(p, method) and _probe_matches(p, method, wrong) and {"evidence": t(evidence)}
 
@@ -311,39 +296,23 @@ MISTAKES = [
             "explicit stack", _recursive, where="Value.backward"),
     Mistake("overwrite_not_accumulate", "a Value used more than once keeps only its last share: {evidence}. "
             "Add into .grad in every closure (self.grad += ...), never assign", _overwritten,
-            where="Value.__mul__", says_zh="被多次使用的 Value 只保留了最后一份梯度：{evidence}。"
-            "每个闭包里都要累加到 .grad 上（self.grad += ...），不要赋值"),
+            where="Value.__mul__"),
     Mistake("grad_assigned_not_added", ".grad was overwritten, not accumulated: {evidence}. Add into an "
             "existing .grad (gradients accumulate as in PyTorch)", _replaced, where="Value.backward"),
     Mistake("wrong_reflected_operator", "with a number on the left, `{code}` alone gives a wrong value or "
             "gradient: Value.{method} is wrong", _reflected,
-            where=lambda p: f"Value.{(_reflected(p) or {}).get('method', '__rsub__')}",
-            says_zh="数字在左边时，单独的 `{code}` 给出了错误的值或梯度：Value.{method} 写错了"),
+            where=lambda p: f"Value.{(_reflected(p) or {}).get('method', '__rsub__')}"),
     Mistake("pow_missing_exponent", "the derivative of x ** p lacks the factor p: {evidence}. "
             "d(x ** p)/dx = p * x ** (p - 1)", _rule("__pow__", lambda a: a**2, "for a ** 3, a.grad is a ** 2"),
-            where="Value.__pow__", says_zh="x ** p 的导数少了因子 p：{evidence}。d(x ** p)/dx = p * x ** (p - 1)"),
+            where="Value.__pow__"),
     Mistake("derivative_on_preactivation", "tanh's derivative was taken at its input: {evidence}. "
             "Use the output t = tanh(x): 1 - t ** 2",
-            _rule("tanh", lambda a: 1 - a * a, "for a.tanh(), a.grad is 1 - a ** 2"), where="Value.tanh",
-            says_zh="tanh 的导数用的是输入：{evidence}。应使用输出 t = tanh(x)：1 - t ** 2"),
+            _rule("tanh", lambda a: 1 - a * a, "for a.tanh(), a.grad is 1 - a ** 2"), where="Value.tanh"),
     Mistake("mask_includes_zero", "relu passed the gradient at exactly 0: {evidence}. PyTorch takes the "
-            "derivative at 0 as 0: use data > 0, not >= 0", _relu_at_zero, where="Value.relu",
-            says_zh="relu 在恰好为 0 处放行了梯度：{evidence}。PyTorch 规定 0 处的导数为 0：用 data > 0，不要用 >= 0"),
+            "derivative at 0 as 0: use data > 0, not >= 0", _relu_at_zero, where="Value.relu"),
     Mistake("traversal_order", "nodes were visited in the wrong order: {evidence}. A node must "
             "pass its gradient on only after every use has added to it: process nodes in reverse "
             "topological order", _order, where="Value.backward"),
     Mistake("wrong_backward_rule", "the backward rule of Value.{method} looks wrong: {evidence}", _suspect,
-            where=lambda p: f"Value.{(_suspect(p) or {}).get('method', 'backward')}",
-            says_zh="Value.{method} 的反向规则看起来不对：{evidence}"),
+            where=lambda p: f"Value.{(_suspect(p) or {}).get('method', 'backward')}"),
 ]
-
-register({
-    "a chain of {n} nodes exceeded Python's recursion limit": "{n} 个节点的链超出了 Python 的递归深度限制",
-    "for y = x * x, x.grad is x instead of 2 * x": "对 y = x * x，x.grad 是 x 而不是 2 * x",
-    "after backward() of a second graph, x.grad and y.grad hold only its gradient":
-        "对第二张图调用 backward() 之后，x.grad 和 y.grad 只剩下这张图的梯度",
-    "for a ** 3, a.grad is a ** 2": "对 a ** 3，a.grad 是 a ** 2",
-    "for a.tanh(), a.grad is 1 - a ** 2": "对 a.tanh()，a.grad 是 1 - a ** 2",
-    "relu(0.0) passed the gradient on (z.grad = {z:.6g})": "relu(0.0) 把梯度传了下去（z.grad = {z:.6g}）",
-    "on its own, {code} already gives a wrong gradient": "单独的 {code} 就已经给出了错误的梯度",
-})

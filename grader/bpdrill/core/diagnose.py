@@ -46,6 +46,7 @@ class Diagnosis:
     line: int | None = None  # the line of the learner's file at fault
     place: str = ""  # " (in Linear.backward, linear.py:33)": what interview mode keeps with the name
     what: str = ""  # the message's first clause, before the evidence and the advice
+    movable: bool = False  # its line is only where the gradient is written: a trace may find a better one
 
 
 def first_clause(text: str) -> str:

@@ -6,10 +6,12 @@ all, and none of them imports it.
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 from bpdrill.core.diagnose import Diagnosis, Probe, close, first_clause
 from bpdrill.core.judge import Check, Evidence, Failed
 from bpdrill.core.mistakes import GENERIC
-from bpdrill.core.places import code_line, display_path, statement_line
+from bpdrill.core.places import code_line, display_path, qualified_name, statement_line
 from bpdrill.i18n import t
 
 
@@ -24,6 +26,15 @@ def where(path: str, qualname: str | None, label: str | None, line: int | None =
              file=display_path(path) + (":" + str(line) if line else "")), line
 
 
+def moved(diagnosis: Diagnosis, path: str, line: int) -> Diagnosis:
+    """The diagnosis placed at another line of the learner's file (its method named anew)."""
+    place, line = where(path, qualified_name(path, line, "?"), None, line)
+    message = diagnosis.message
+    if diagnosis.place and message.endswith(diagnosis.place):
+        message = message[:-len(diagnosis.place)] + place
+    return replace(diagnosis, message=message, line=line, place=place)
+
+
 def diagnose(unit, ev: Evidence, check: Check, failure: Failed, outcomes: dict,
              failures: dict | None = None) -> Diagnosis | None:
     """The first known mistake that fits a failed check, or None. unit: a registry.Unit."""
@@ -32,7 +43,7 @@ def diagnose(unit, ev: Evidence, check: Check, failure: Failed, outcomes: dict,
     if failure.mistake is not None:
         name, text = failure.mistake
         place, line = where(ev.learner_file, qualname, probe.label)
-        return Diagnosis(name, text + place, line, place)
+        return Diagnosis(name, text + place, line, place, movable=True)
     if probe.got is not None and probe.expected is None and failure.target:
         try:  # a shape check knows only the shape: the reference knows the values
             probe.expected = ev.reference(check.scenario).get(failure.target)
@@ -52,7 +63,9 @@ def diagnose(unit, ev: Evidence, check: Check, failure: Failed, outcomes: dict,
             at = evidence.get("at") or (mistake.where(probe) if callable(mistake.where)
                                         else (mistake.where or qualname))  # "at": where it was raised
             line = evidence.get("at_line") or code_line(ev.learner_file, at, mistake.at_code, probe.label)
+            # not raised there, no statement or method of its own: only where the gradient is written
+            movable = line is None and not evidence.get("at") and not mistake.where
             place, line = where(ev.learner_file, at, probe.label, line)
             said = mistake.text(**words)
-            return Diagnosis(mistake.name, said + place, line, place, first_clause(said))
+            return Diagnosis(mistake.name, said + place, line, place, first_clause(said), movable)
     return None

@@ -44,6 +44,11 @@ def _tree(path: str, mtime_ns: int, size: int) -> ast.Module | None:
         return None
 
 
+def source_text(path: str) -> str:
+    """The learner's file as text ("" when it cannot be read), read once per saved version."""
+    return _source(path)
+
+
 def _source(path: str) -> str:
     """The file's text, read once per saved version (every diagnosis of a run asks for it)."""
     try:

@@ -277,4 +277,22 @@ def _decode_scenario(scenario, arrays: dict) -> dict:
             values[key] = Value(v["kind"], array=array)
         else:
             values[key] = Value(v["kind"], value=v.get("value"), desc=str(v.get("desc", "")))
-    return {"error": None if error is None else _error_record(error), "values": values}
+    return {"error": None if error is None else _error_record(error), "values": values,
+            "trace": _decode_trace(scenario.get("trace"), arrays)}
+
+
+def _decode_trace(trace, arrays: dict) -> list | None:
+    """A traced run's statements, [(line, [arrays])] in the order they finished; None untraced."""
+    if trace is None:
+        return None
+    if not isinstance(trace, list):
+        raise ProtocolError(t("its result has the wrong layout"))
+    events = []
+    for event in trace:
+        if not (isinstance(event, dict) and isinstance(event.get("line"), int) and isinstance(event.get("refs"), list)):
+            raise ProtocolError(t("its result has the wrong layout"))
+        values = [arrays.get(ref) if isinstance(ref, str) else None for ref in event["refs"]]
+        if any(v is None for v in values):
+            raise ProtocolError(t("its result names arrays that are not there"))
+        events.append((event["line"], values))
+    return events

@@ -8,12 +8,13 @@ import numpy as np
 
 from bpdrill.core import diagnosis
 from bpdrill import i18n
-from bpdrill.grading import reference, registry
+from bpdrill.grading import locate, reference, registry
 from bpdrill.grading.limits import DEFAULT_TIMEOUT
 from bpdrill.i18n import t
 from bpdrill.grading.isolation import WorkerOutcome, kill_all, run_workers
 from bpdrill.grading.zygote_client import start_zygote
 from bpdrill.core.judge import Evidence, Failed, ScenarioError
+from bpdrill.core import places
 from bpdrill.core.places import describe_error, place
 from bpdrill.grading.report import CheckResult, ExerciseReport, cap_root_causes
 
@@ -114,6 +115,54 @@ def _diagnose(unit, evidence, check, failure, outcomes, failures):
         return None
 
 
+def place_at_fault(judged: list, run) -> None:
+    """Move each diagnosis that is placed only where its gradient is written to the statement
+    where the wrong value starts: one more worker run per such exercise, traced line by line
+    (bpdrill.grading.locate), on the scenarios of those diagnoses. judged: (job, scenarios,
+    report); run(tasks) -> outcomes, as run_workers. A trace that fails moves nothing."""
+    wanted = []
+    for job, scenarios, report in judged:
+        unit, by_name = registry.get(report.name), {s.name: s for s in scenarios}
+        if unit.meta.kind == "engine":
+            continue  # a gradient there is a node's .grad, written by every rule: no one statement computes it
+        checks = {c.id: c for c in unit.checks}
+        movable = [(c, checks[c.id]) for c in report.checks if c.diagnosis is not None and c.diagnosis.movable
+                   and c.id in checks and getattr(by_name.get(checks[c.id].scenario), "mode", "perturb") != "perturb"]
+        if movable:
+            traced = sorted({check.scenario for _, check in movable})
+            wanted.append((job, [by_name[n] for n in traced], report, unit, movable))
+    if not wanted:
+        return
+    try:
+        outcomes = run([({**job, "trace": True}, scenarios) for job, scenarios, *_ in wanted])
+    except Exception:  # noqa: BLE001 - a place is a bonus: never let it cost the report
+        return
+    for (job, scenarios, report, unit, movable), outcome in zip(wanted, outcomes):
+        try:
+            _move(unit, report, {s.name: s for s in scenarios}, outcome, movable)
+        except Exception:  # noqa: BLE001 - as above
+            continue
+
+
+def _move(unit, report, scenarios: dict, outcome, movable: list) -> None:
+    if outcome.results is None:
+        return
+    source = places.source_text(report.file)
+    right: dict = {}
+    for result, check in movable:
+        events = (outcome.results.get(check.scenario) or {}).get("trace")
+        if not events:
+            continue
+        if check.scenario not in right:
+            with np.errstate(all="ignore"):
+                right[check.scenario] = locate.right_values(unit, scenarios[check.scenario])
+        if right[check.scenario] is None:
+            continue
+        line = locate.at_fault(source, events, right[check.scenario], result.target)
+        if line is not None and line != result.diagnosis.line:
+            result.diagnosis = diagnosis.moved(result.diagnosis, report.file, line)
+
+
 Execute = Callable[[dict, list, float], WorkerOutcome]
 
 
@@ -134,8 +183,12 @@ def run_checks(files: dict, seed: int, timeout: float = DEFAULT_TIMEOUT,
             outcomes = run_workers([prepared[name] for name in files], timeout, jobs or os.cpu_count() or 1)
         else:
             outcomes = [execute(*prepared[name], timeout) for name in files]
-        return [judge(name, str(files[name]), prepared[name][1], outcome, references.for_exercise(name))
-                for name, outcome in zip(files, outcomes)]
+        reports = [judge(name, str(files[name]), prepared[name][1], outcome, references.for_exercise(name))
+                   for name, outcome in zip(files, outcomes)]
+        run = (lambda tasks: run_workers(tasks, timeout, jobs or os.cpu_count() or 1)) if execute is None else \
+            (lambda tasks: [execute(job, scenarios, timeout) for job, scenarios in tasks])
+        place_at_fault([(prepared[name][0], prepared[name][1], report) for name, report in zip(files, reports)], run)
+        return reports
     except KeyboardInterrupt:
         kill_all()  # workers run in their own process groups: Ctrl-C does not reach them
         raise
@@ -159,9 +212,12 @@ def run_batches(batches: list[dict], seed: int, timeout: float = DEFAULT_TIMEOUT
         outcomes = run_workers([({**prepared[name][0], "file": str(path)}, prepared[name][1]) for _, name, path in work],
                                timeout, jobs or os.cpu_count() or 1)
         reports: list[list[ExerciseReport]] = [[] for _ in batches]
+        judged = []
         for (number, name, path), outcome in zip(work, outcomes):
             reports[number].append(judge(name, str(path), prepared[name][1], outcome,
                                          references.for_exercise(name)))
+            judged.append(({**prepared[name][0], "file": str(path)}, prepared[name][1], reports[number][-1]))
+        place_at_fault(judged, lambda tasks: run_workers(tasks, timeout, jobs or os.cpu_count() or 1))
         return reports
     except KeyboardInterrupt:
         kill_all()  # workers run in their own process groups: Ctrl-C does not reach them

@@ -22,7 +22,7 @@ import numpy as np
 
 from bpdrill import i18n
 from bpdrill.core import protocol
-from bpdrill.grading import registry
+from bpdrill.grading import registry, tracer
 from bpdrill.i18n import t
 
 # Learner files must compute their own gradients: these packages (and everything in them)
@@ -179,9 +179,12 @@ def run_job(job: dict, scenarios: list, numpy_before: dict | None = None) -> tup
             return result, encoder.arrays
     paths = list(files.values())
     for scenario in scenarios:
+        tracer = _tracer(paths[0]) if job.get("trace") and not job.get("task") else None
         try:
             if job.get("task"):
                 values = task(modules, scenario)
+            elif tracer is not None:  # which statement computed what: where a wrong value starts
+                values = tracer.run(lambda: drive(modules[job["exercise"]], scenario))
             else:
                 values = drive(modules[job["exercise"]], scenario)
             encoded = {k: encoder.encode(v) for k, v in values.items()}
@@ -190,6 +193,9 @@ def run_job(job: dict, scenarios: list, numpy_before: dict | None = None) -> tup
                                                   "values": {}}
             continue
         result["scenarios"][scenario.name] = {"error": None, "values": encoded}
+        if tracer is not None:
+            result["scenarios"][scenario.name]["trace"] = [
+                {"line": line, "refs": [encoder.encode(v)["ref"] for v in values]} for line, values in tracer.events]
     if numpy_before is not None:
         changed = numpy_changes(numpy_before)
         if changed:  # results computed with a patched numpy cannot be trusted: none count
@@ -200,6 +206,14 @@ def run_job(job: dict, scenarios: list, numpy_before: dict | None = None) -> tup
                   names=", ".join(changed)))
             result = {"import_error": error_record(exc, paths[0] if paths else ""), "scenarios": {}}
     return result, encoder.arrays
+
+
+def _tracer(path: str) -> tracer.Tracer | None:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return tracer.Tracer(path, f.read())
+    except (OSError, SyntaxError, ValueError):
+        return None
 
 
 def apply_limits(limits: dict, job_dir: str) -> None:

@@ -14,12 +14,14 @@ the life cycle, once for every layer:
   references so that naming them never starts torch;
 - the standard checks (`checks`), with stable ids: shape.<g>, numgrad.<g>, torch.<g>,
   edge.single, edge.second_backward, edge.new_forward, purity.inputs;
-- the lifecycle mistakes (`MISTAKES`), recognised from the references above.
+- the lifecycle mistakes (`MISTAKES`), recognised from the references above;
+- `rule`, the formula test an exercise's own mistakes are written with (the wrong formula, run
+  on the arrays of whichever call the failed check judges).
 
 Keys of the raw results: a gradient's name for the first backward (dx, dW), with the suffix 2
 for the second backward and 3 for the backward after the new forward; the outputs by their
-names (out, or h_next and c_next); after.<array> for purity; plus.<array> and minus.<array>
-in a perturb scenario. Scenario arrays: the inputs, parameters and upstream gradients (dout,
+names (out, or h_next and c_next; out3 ... for the new forward's); after.<array> for purity;
+plus.<array> and minus.<array> in a perturb scenario. Scenario arrays: the inputs, parameters and upstream gradients (dout,
 or d<output> for each output), dout2 ... for the second backward, and <input>3, dout3 ... for
 the new forward.
 """
@@ -33,7 +35,7 @@ from typing import Callable
 import numpy as np
 
 from bpdrill.core import compare
-from bpdrill.core.diagnose import Mistake, close
+from bpdrill.core.diagnose import Mistake, close, formula
 from bpdrill.core.driving import perturbed_outputs, snapshot
 from bpdrill.core.judge import Check, Failed, matches_reference, numgrad_check, shape_check, unchanged_check
 from bpdrill.core.protocol import Scenario, describe
@@ -50,6 +52,8 @@ class Layer:
     torch: Callable  # (torch, **arrays as tensors) -> output tensor, or a tuple of them
     inputs: tuple = ("x",)  # forward's arrays with a gradient, in forward's order
     fixed: tuple = ()  # forward's other arrays (a mask, indices), after the inputs
+    drawn: tuple = ()  # arrays the object draws itself (dropout's mask): the torch call takes them from
+    #                    the scenario (<name>3 for the new forward's; absent: None), forward is not given them
     params: tuple = ()  # attributes the grader sets before forward ("W", or "ln1.gamma")
     frozen: tuple = ()  # attributes the grader sets that get no gradient (LoRA's W, b): no dW is written
     outputs: tuple = ("out",)  # what forward returns (a tuple when several)
@@ -221,7 +225,8 @@ def drive(spec: Layer, module, s: Scenario) -> dict:
     if spec.has_second(s):
         out.update(_backward(spec, obj, s, SECOND))
     if spec.has_new(s):  # a new forward: backward must use it
-        _forward(spec, obj, s, NEW)
+        new = _as_tuple(_forward(spec, obj, s, NEW), spec.outputs, "forward")
+        out.update({f"{o}{NEW}": snapshot(v) for o, v in zip(spec.outputs, new)})
         third = _backward(spec, obj, s, NEW)
         out.update(third)
         # the same backward once more: a backward that reads only what forward cached gives the
@@ -276,7 +281,7 @@ def _one_call(spec: Layer, ref, arrays: dict, upstream: list, inputs_suffix: str
         leaves[p] = ref.leaf(arrays[p])
     frozen = {p: ref.leaf(arrays[p], False) for p in spec.frozen}
     fixed = {}
-    for name in spec.fixed:
+    for name in (*spec.fixed, *spec.drawn):
         key = f"{name}{inputs_suffix}" if inputs_suffix else name
         fixed[name] = _tensor(ref, arrays[key]) if key in arrays else None
     kwargs = {name.replace(".", "_"): v for name, v in {**leaves, **frozen, **fixed}.items()}
@@ -417,9 +422,9 @@ def where(spec: Layer):
 
 def sizes(spec: Layer):
     def size(ev, scenario) -> dict:
-        if spec.batch is None:
-            return {}
-        return {"N": ev.inputs(scenario)[spec.batch].shape[0]}
+        # a scenario of several batches may lack the batch input: then there is no one N
+        batch = ev.inputs(scenario).get(spec.batch) if spec.batch else None
+        return {"N": batch.shape[0]} if batch is not None else {}
     return size
 
 
@@ -433,9 +438,21 @@ def call_arrays(spec: Layer, p) -> dict:
     given = spec.upstream_given(scenario, suffix)
     arrays.update(zip(spec.upstream, given if given else spec.upstream_ones(scenario, suffix)))
     if p.check.call == "new_forward":
-        arrays.update({name: arrays[f"{name}{NEW}"] for name in (*spec.inputs, *spec.fixed)
+        arrays.update({name: arrays[f"{name}{NEW}"] for name in (*spec.inputs, *spec.fixed, *spec.drawn)
                        if f"{name}{NEW}" in arrays})
     return arrays
+
+
+def rule(spec: Layer, label: str, evidence: str, wrong: Callable, args: tuple = ("x", "dout")):
+    """A formula test for one gradient: wrong(*args), the arrays of the call the check judges
+    (call_arrays: the first call's, the second backward's or the new forward's), is the answer
+    the mistake gives; None when it cannot tell."""
+    def candidate(p):
+        if p.label != label:
+            return None
+        arrays = call_arrays(spec, p)
+        return wrong(*(arrays[name] for name in args))
+    return formula(evidence, candidate)
 
 
 def _reference_key(p, prefix: str) -> np.ndarray | None:
