@@ -14,7 +14,7 @@ from bpdrill.grading import reference, registry, runner
 from bpdrill.core.judge import Evidence, Failed, compare_arrays
 from bpdrill.grading.report import CheckResult
 from conftest import (execute_inline, expectations, failure_summary, fixture_files,
-                      grade_inline, solution_path)
+                      grade_inline, solution_path, wrong_fixture)
 
 
 def edited(tmp_path, name: str, *edits: tuple[str, str]):
@@ -276,3 +276,156 @@ def test_property_random_perturbations_get_no_specific_diagnosis(name):
                     outcomes[check.id].passed = True
                     assert found is None or found.name == "constant_factor", \
                         f"seed {seed} {check.id} [{target}]: {found}"
+
+
+# ---- issue 19, part 5: diagnoses that say what the code does -----------------------------------
+
+@pytest.mark.parametrize("fixture", ["dx_kernel_flipped_in_scatter", "dx_full_convolution_not_flipped"])
+def test_a_kernel_flip_is_named_by_what_the_gradient_shows(fixture):
+    # a scatter loop with a flip where none belongs, and a full convolution without the flip it
+    # needs: the same dx, told alike, never "not rotated" of code that rotates
+    path = wrong_fixture("conv2d", fixture)
+    report = grade_inline("conv2d", path, 11)
+    named = [c.diagnosis for c in report.checks if not c.passed and c.diagnosis]
+    assert named and {d.name for d in named} == {"dx_with_rotated_kernel"}, failure_summary(report)
+    for d in named:
+        assert "computed with the kernel rotated by 180 degrees" in d.message
+        assert "not rotated" not in d.message and "no flip" in d.message
+
+
+@pytest.mark.parametrize("tolerance", ["numgrad", "torch"])
+def test_an_answer_off_by_one_factor_says_the_factor(tolerance):
+    expected = np.array([[0.5, -1.0, 2.0], [0.25, 0.0, 3.0]])
+    with pytest.raises(Failed) as caught:
+        compare_arrays("dW", 2 * expected, expected, tolerance)
+    assert "every entry is 2 times the expected value" in caught.value.message, caught.value.message
+    with pytest.raises(Failed) as caught:
+        compare_arrays("dW", -expected, expected, tolerance)
+    assert "every entry is -1 times the expected value: the sign is flipped" in caught.value.message
+    # not one factor (one entry off), or a factor of one number only: nothing claimed
+    for got, want in [(expected + np.eye(2, 3), expected), (np.array([4.0]), np.array([2.0])),
+                      (np.array([0.0, 6.0, 0.0]), np.array([0.0, 2.0, 0.0]))]:
+        with pytest.raises(Failed) as caught:
+            compare_arrays("dW", got, want, tolerance)
+        assert "every entry" not in caught.value.message, caught.value.message
+    assert compare.constant_ratio(expected * (1 + 1e-9), expected) is None  # right, not "1 times"
+
+
+@pytest.mark.parametrize("name,fixture,words", [
+    ("sigmoid", "sign_flipped", "every entry is -1 times the expected value: the sign is flipped"),
+    ("mse", "missing_factor_2", "every entry is 0.5 times the expected value"),
+])
+def test_a_fixture_off_by_one_factor_is_told_the_factor(name, fixture, words):
+    report = grade_inline(name, wrong_fixture(name, fixture), 11)
+    compared = [c for c in report.checks if not c.passed and c.kind in ("numgrad", "torch")]
+    assert compared and all(words in c.message for c in compared), failure_summary(report)
+
+
+@pytest.mark.parametrize("case", ["rnn_states", "sigmoid_returns_float32", "sigmoid_casts_back"])
+def test_float32_code_is_told_it_computes_in_float32(tmp_path, case):
+    if case == "rnn_states":
+        name, path = "rnn", wrong_fixture("rnn", "float32_states")
+    else:
+        name = "sigmoid"
+        text = solution_path(name).read_text(encoding="utf-8")
+        old = next(line for line in text.splitlines() if line.strip().startswith("out =") and "x" in line)
+        indent = old[:len(old) - len(old.lstrip())]
+        cast = ".astype(np.float64)" if case == "sigmoid_casts_back" else ""
+        new = f"{indent}x32 = x.astype(np.float32)\n{indent}out = (1.0 / (1.0 + np.exp(-x32))){cast}"
+        path = edited(tmp_path, name, (old + "\n", new + "\n"))
+    report = grade_inline(name, path, 11)
+    failed = [c for c in report.checks if not c.passed]
+    assert failed, "full marks"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    for c in failed:
+        if c.id == "edge.extreme":
+            continue  # exp(1e3) in float32 overflows: the float32 is still named if anything is
+        assert c.diagnosis and c.diagnosis.name == "float32_computation", failure_summary(report)
+        assert "computes in float32" in c.diagnosis.message
+        assert "float32" in lines[c.diagnosis.line - 1], lines[c.diagnosis.line - 1]  # where it asks for it
+
+
+@pytest.mark.parametrize("name", ["sigmoid", "tanh"])
+def test_a_precedence_slip_is_named(name):
+    report = grade_inline(name, wrong_fixture(name, "missing_parentheses"), 11)
+    named = {c.diagnosis.name for c in report.checks if not c.passed and c.diagnosis}
+    assert named == {"missing_parentheses"}, failure_summary(report)
+    message = next(c.diagnosis.message for c in report.checks if c.diagnosis)
+    assert "parentheses" in message and "binds before subtraction" in message
+
+
+def test_mse_shapes_keep_every_size_apart():
+    for seed in range(40):
+        scenarios = {s.name: s for s in registry.get("mse").scenarios(np.random.default_rng(seed))}
+        n, d = scenarios["basic"]["pred"].shape
+        assert len({n, d, n * d, n * d / 2}) == 4, (seed, n, d)
+        assert scenarios["nd"]["pred"].shape[0] != n
+
+
+@pytest.mark.parametrize("seed", [5, 9, 11])  # 5 and 9 named "divided by the batch size N" before
+def test_mse_that_divides_by_nothing_is_not_told_it_divides_by_n(seed):
+    report = grade_inline("mse", wrong_fixture("mse", "no_factor_no_mean"), seed)
+    named = {c.diagnosis.name for c in report.checks if not c.passed and c.diagnosis}
+    assert named == {"missing_factor_2_and_mean"}, failure_summary(report)
+
+
+def test_a_size_factor_needs_two_shapes(tmp_path):
+    """missing_1_over_n is named from two scenarios of different N (or a batch of one that
+    passed), never from one scenario, where N may equal another size."""
+    Probe = diagnose.Probe
+    rule = next(m for m in mistakes.GENERIC if m.name == "missing_1_over_n")
+    expected = np.arange(1.0, 7.0).reshape(3, 2)
+
+    class Stub:
+        exercise, learner_file = "softmax_ce", str(tmp_path / "x.py")
+
+    check = type("C", (), {"id": "torch.dW", "scenario": "basic", "kind": "torch"})()
+    one = Failed("f", target="dW", got=3 * expected, expected=expected)
+    sizes = {"basic": {"N": 3}, "other": {"N": 4}}
+    lone = Probe(Stub(), check, one, {}, lambda ev, s: sizes[s], {"torch.dW": (check, one)})
+    assert not rule.test(lone)
+    other = type("C", (), {"id": "edge.other", "scenario": "other", "kind": "edge"})()
+    two = Failed("f", target="dW", got=4 * expected, expected=expected)
+    both = Probe(Stub(), check, one, {}, lambda ev, s: sizes[s],
+                 {"torch.dW": (check, one), "edge.other": (other, two)})
+    assert rule.test(both)
+
+
+def test_an_optimizer_that_never_stepped_is_not_told_what_its_step_did():
+    # its constructor rejects dampening and weight_decay: in those scenarios no step ever ran
+    path = wrong_fixture("sgd", "constructor_rejects_options")
+    for seed in (11, 2026):
+        report = grade_inline("sgd", path, seed)
+        assert report.score < report.max_score
+        named = set(diagnoses(report).values())
+        assert not {"grads_modified_in_place", "state_aliases_caller_gradient", "error_in_forward"} & named, \
+            failure_summary(report)
+        for c in report.checks:
+            if c.diagnosis:
+                assert "forward" not in c.diagnosis.message, c.diagnosis.message
+
+
+def test_a_function_or_constructor_error_is_not_called_a_forward_error(tmp_path):
+    # clip_grad_norm is a function: the learner's own assert (only the 2-norm) is its own error
+    text = solution_path("clip_grad_norm").read_text(encoding="utf-8")
+    head = '    """Clip a dict of gradients'
+    assert text.count(head) == 1
+    body_start = text.index('"""', text.index(head) + len(head)) + 3
+    text = text[:body_start] + "\n    assert norm_type == 2.0, 'only the 2-norm'" + text[body_start:]
+    path = tmp_path / "clip_grad_norm.py"
+    path.write_text(text, encoding="utf-8")
+    report = grade_inline("clip_grad_norm", path, 11)
+    assert report.score < report.max_score, "the inf norm is among the hidden inputs"
+    assert "error_in_forward" not in diagnoses(report).values(), failure_summary(report)
+    # a layer whose constructor raises: no forward ran either
+    path = edited(tmp_path, "linear", ("        self.W = ", "        raise ValueError('not yet')\n        self.W = "))
+    report = grade_inline("linear", path, 11)
+    assert "error_in_forward" not in diagnoses(report).values(), failure_summary(report)
+
+
+def test_a_0d_gradient_that_became_a_numpy_scalar_is_named():
+    report = grade_inline("autograd", wrong_fixture("autograd", "grad_becomes_numpy_scalar"), 11)
+    failed = [c for c in report.checks if not c.passed]
+    assert [c.id for c in failed] == ["program.scalar_leaf"], failure_summary(report)
+    assert failed[0].diagnosis.name == "grad_not_array"
+    assert "numpy.float64" in failed[0].message and "not a 0-d array" in failed[0].message

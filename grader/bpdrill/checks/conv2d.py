@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from bpdrill import i18n
 from bpdrill.core.diagnose import Mistake, close, formula
 from bpdrill.core.judge import Check, matches_reference
 from bpdrill.core.protocol import Scenario
@@ -55,13 +54,12 @@ def scenarios(rng) -> list[Scenario]:
     ]
 
 
-CHECKS = layer.checks(SPEC, "basic", "{key} matches PyTorch (stride 2, padding 1, H != W)",
-                      "{key} 与 PyTorch 一致（步长 2，填充 1，H != W）", single=None, extra=(
+CHECKS = layer.checks(SPEC, "basic", "{key} matches PyTorch (stride 2, padding 1, H != W)", single=None,
+                      extra=(
     Check("edge.stride1", "edge", GRADS, 1, "plain", matches_reference(*GRADS),
-          "stride 1, padding 0: dx, dW, db match PyTorch", "步长 1、填充 0：dx、dW、db 与 PyTorch 一致"),
+          "stride 1, padding 0: dx, dW, db match PyTorch"),
     Check("edge.single", "edge", GRADS, 1, "single", matches_reference(*GRADS),
-          "batch of one (kernel 4, stride 3, padding 1: the last row and column are in no window)",
-          "批大小为 1（卷积核 4，步长 3，填充 1：最后一行和最后一列不在任何窗口中）")))
+          "batch of one (kernel 4, stride 3, padding 1: the last row and column are in no window)")))
 
 
 # ---- diagnosis: what this exercise's known mistakes would produce -----------------------
@@ -159,47 +157,27 @@ def _negative_crop(p):
 
 MISTAKES = [
     Mistake("db_not_summed_over_positions", "db was not summed over every position: {evidence}. "
-            "b[o] is added at every (n, i, j), so db = dout.sum(axis=(0, 2, 3))", _db_not_summed,
-            says_zh="db 没有对所有位置求和：{evidence}。b[o] 加在每个 (n, i, j) 上，所以 db = "
-                    "dout.sum(axis=(0, 2, 3))"),
+            "b[o] is added at every (n, i, j), so db = dout.sum(axis=(0, 2, 3))", _db_not_summed),
     Mistake("dx_padding_not_cropped", "dx still has the padding on: {evidence}. Return "
-            "dx_pad[:, :, p:p + H, p:p + W]", _not_cropped,
-            says_zh="dx 还带着填充：{evidence}。返回 dx_pad[:, :, p:p + H, p:p + W]"),
+            "dx_pad[:, :, p:p + H, p:p + W]", _not_cropped),
     Mistake("dx_cropped_with_negative_index", "the padding was cropped with p:-p: {evidence}. "
-            "Use p:p + H and p:p + W, which also work for p = 0", _negative_crop,
-            says_zh="用 p:-p 裁掉填充：{evidence}。改用 p:p + H 和 p:p + W，p = 0 时也正确"),
+            "Use p:p + H and p:p + W, which also work for p = 0", _negative_crop),
     Mistake("stride_ignored_in_backward", "backward ignored the stride: {evidence}. Forward read "
             "x_pad at s*i + di; backward must read and write the same positions (slices with step s)",
             formula("got equals the gradient of windows that start at every position (step 1), not "
-                    "at every s-th", _variant(("dx", "dW"), step=1),
-                    zh="got 等于窗口在每个位置（步长 1）而不是每隔 s 个位置开始时的梯度"),
-            says_zh="backward 忽略了步长：{evidence}。forward 读取的是 x_pad 的 s*i + di 处；backward "
-                    "必须读写同样的位置（步长为 s 的切片）"),
-    Mistake("dx_kernel_not_flipped", "dx is a full convolution of dout with the kernel not "
-            "rotated by 180 degrees: {evidence}. Each output position sends dout * W[:, :, di, dj] "
-            "back to the input it read at offset (di, dj); written as a full convolution, that is "
-            "the kernel W[:, :, ::-1, ::-1]",
-            formula("got equals the right dx for the kernel W[:, :, ::-1, ::-1]", _variant(("dx",), flip=True),
-                    zh="got 等于卷积核为 W[:, :, ::-1, ::-1] 时正确的 dx"),
-            says_zh="dx 是 dout 与未旋转 180 度的卷积核做的完整卷积：{evidence}。每个输出位置把 "
-                    "dout * W[:, :, di, dj] 送回它在偏移 (di, dj) 处读过的输入；写成完整卷积时，"
-                    "卷积核是 W[:, :, ::-1, ::-1]"),
+                    "at every s-th", _variant(("dx", "dW"), step=1))),
+    # One output, two ways to write it: a loop that sends dout back through each offset with the
+    # kernel flipped (no flip belongs there), or a full convolution of the padded dout with the
+    # kernel not flipped (one belongs there). Both give the right dx of the rotated kernel.
+    Mistake("dx_with_rotated_kernel", "dx was computed with the kernel rotated by 180 degrees: "
+            "{evidence}. Sending dout back through each offset (di, dj) takes W[:, :, di, dj] as it is, "
+            "with no flip; written as a full convolution of the padded dout, it is the kernel that "
+            "needs the rotation, W[:, :, ::-1, ::-1]",
+            formula("got equals the right dx for the kernel W[:, :, ::-1, ::-1]", _variant(("dx",), flip=True))),
     Mistake("dx_overwritten_not_added", "dx was assigned (=) where windows overlap: {evidence}. "
             "An input pixel under several windows gets the sum of their gradients: use +=",
             _either(formula("got keeps only the last kernel offset's term at each input pixel",
-                            _variant(("dx",), assign="offset"), zh="got 在每个输入像素上只保留了最后一个卷积核偏移的项"),
+                            _variant(("dx",), assign="offset")),
                     formula("got keeps only the last window's term at each input pixel",
-                            _variant(("dx",), assign="window"), zh="got 在每个输入像素上只保留了最后一个窗口的项")),
-            says_zh="在窗口重叠处给 dx 赋值（=）：{evidence}。被多个窗口覆盖的输入像素，其梯度是这些"
-                    "窗口梯度之和：用 +="),
+                            _variant(("dx",), assign="window")))),
 ]
-
-ZH = {
-    "db has shape {shape}, and summed over every axis but the channels it is right":
-        "db 的形状是 {shape}，对通道以外的所有轴求和后就是正确的",
-    "dx has shape {got}, the padded input's; its middle [p:p + H, p:p + W] is right":
-        "dx 的形状是 {got}，即填充后输入的形状；它的中间部分 [p:p + H, p:p + W] 是正确的",
-    "dx has shape {got}: with padding 0 the slice p:-p is 0:0, which is empty":
-        "dx 的形状是 {got}：填充为 0 时切片 p:-p 就是 0:0，是空的",
-}
-i18n.register(ZH)

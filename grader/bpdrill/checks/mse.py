@@ -6,7 +6,7 @@ import numpy as np
 from bpdrill.core.diagnose import Mistake, close, formula
 from bpdrill.core.judge import Check, matches_reference
 from bpdrill.core.protocol import Scenario
-from bpdrill.i18n import register, t
+from bpdrill.i18n import t
 from bpdrill.kinds import loss
 
 # the mean runs over every element, not the batch: no N behind a constant factor (batch=None)
@@ -24,7 +24,9 @@ def _dout(rng) -> float:
 
 
 def scenarios(rng) -> list[Scenario]:
-    n, d, a = (int(v) for v in rng.permutation(range(2, 8))[:3])  # N != D: N is not the element count
+    # N, D, N * D and N * D / 2 all differ (no 2 among them): a factor that names one of them
+    # cannot be another in disguise
+    n, d, a = (int(v) for v in rng.permutation(range(3, 9))[:3])
     first, twice, later = _inputs(rng, (n, d)), _inputs(rng, (n, d)), _inputs(rng, (n, d))
     basic = Scenario("basic", "backward", first, {"dout": _dout(rng)})
     return [
@@ -38,10 +40,9 @@ def scenarios(rng) -> list[Scenario]:
 
 
 CHECKS = [
-    *loss.checks(SPEC, "nd", "loss and dpred match PyTorch for a 3-D input (the mean runs over every element)",
-                 "三维输入时 loss 和 dpred 与 PyTorch 一致（对所有元素求平均）"),
+    *loss.checks(SPEC, "nd", "loss and dpred match PyTorch for a 3-D input (the mean runs over every element)"),
     Check("edge.default_dout", "edge", "dpred", 1, "default", matches_reference("dpred"),
-          "backward() with the default dout = 1", "使用默认的 dout = 1 调用 backward()"),
+          "backward() with the default dout = 1"),
 ]
 
 
@@ -57,27 +58,34 @@ def _call(p):
     return a["pred"] - a["target"], params.get("dout", 1.0)
 
 
-def _rule(evidence, zh, rule, single_fits_others=False):
+def _rule(evidence, rule, shaped=False):
     """formula() for dpred: rule(diff, dout, n, N) is the wrong answer (None: not this mistake).
 
-    single_fits_others: for a batch of one (N = 1 < n) dividing by N and not dividing at all give
-    the same numbers; the rule is claimed there only if it also explains the basic scenario."""
+    shaped: the rule divides by a size (N, or n = pred.size), and a size can equal another
+    (n / 2 = N for (N, 2) inputs; N = n for a batch of one): it is claimed only where it also
+    gives the learner's dpred in a scenario of another shape."""
     def candidate(p):
         if p.label != "dpred":
             return None
         diff, dout = _call(p)
-        if single_fits_others and diff.ndim and diff.shape[0] == 1 < diff.size and not _fits_basic(p, rule):
+        if shaped and not _fits_elsewhere(p, rule, diff.shape):
             return None
         return rule(diff, dout, diff.size, diff.shape[0] if diff.ndim else 1)
-    return formula(evidence, candidate, zh=zh)
+    return formula(evidence, candidate)
 
 
-def _fits_basic(p, rule) -> bool:
-    """rule also gives the learner's dpred on the basic scenario (N < n: the rules differ there)."""
-    a, dout = p.ev.inputs("basic"), p.ev.params("basic")["dout"]
-    diff = a["pred"] - a["target"]
-    got, wrong = p.learner("basic", "dpred"), rule(diff, dout, diff.size, diff.shape[0])
-    return got is not None and wrong is not None and close(got, wrong)
+def _fits_elsewhere(p, rule, shape) -> bool:
+    """rule also gives the learner's dpred on the first call of a scenario of another shape."""
+    for other in ("basic", "nd"):
+        a = p.ev.inputs(other)
+        diff = a["pred"] - a["target"]
+        if diff.shape == shape:
+            continue
+        got = p.learner(other, "dpred")
+        wrong = rule(diff, p.ev.params(other).get("dout", 1.0), diff.size, diff.shape[0])
+        if got is not None and got.shape == diff.shape and close(got, wrong):
+            return True
+    return False
 
 
 def _one_number(p):
@@ -97,30 +105,19 @@ def _one_number(p):
 MISTAKES = [
     Mistake("mean_of_gradient", "the gradient was averaged too: {evidence}. The mean is in the loss; "
             "its gradient has one entry per element of pred: 2 * dout * (pred - target) / pred.size",
-            _one_number,
-            says_zh="梯度也被求了平均：{evidence}。平均只在损失里；梯度对 pred 的每个元素都有一项："
-                    "2 * dout * (pred - target) / pred.size"),
+            _one_number),
     Mistake("missing_factor_2", "the 2 from d(diff**2) = 2 diff is missing: {evidence}",
             _rule("dpred = dout * (pred - target) / n, half the right answer",
-                  "dpred = dout * (pred - target) / n，是正确答案的一半",
-                  lambda diff, dout, n, N: dout * diff / n),
-            says_zh="漏了 d(diff**2) = 2 diff 中的 2：{evidence}"),
+                  lambda diff, dout, n, N: dout * diff / n)),
     Mistake("divided_by_batch_size", "divided by the batch size N, but the mean runs over every element: "
             "{evidence}. Divide by pred.size",
             _rule("dpred = 2 * dout * (pred - target) / N, with N = pred.shape[0]",
-                  "dpred = 2 * dout * (pred - target) / N，其中 N = pred.shape[0]",
-                  lambda diff, dout, n, N: 2 * dout * diff / N, single_fits_others=True),
-            says_zh="除以了批大小 N，但平均是对所有元素求的：{evidence}。要除以 pred.size"),
+                  lambda diff, dout, n, N: 2 * dout * diff / N, shaped=True)),
+    Mistake("missing_factor_2_and_mean", "both the 2 and the 1/n are missing: {evidence}. "
+            "d mean(diff**2) / d pred = 2 * diff / n, with n = pred.size",
+            _rule("dpred = dout * (pred - target)", lambda diff, dout, n, N: dout * diff, shaped=True)),
     Mistake("missing_mean", "the 1/n of the mean is missing: {evidence}. The loss averages over all "
             "n = pred.size elements: divide by n",
             _rule("dpred = 2 * dout * (pred - target), the gradient of the sum",
-                  "dpred = 2 * dout * (pred - target)，这是求和的梯度",
-                  lambda diff, dout, n, N: 2 * dout * diff, single_fits_others=True),
-            says_zh="漏了平均中的 1/n：{evidence}。损失对全部 n = pred.size 个元素求平均：要除以 n"),
+                  lambda diff, dout, n, N: 2 * dout * diff, shaped=True)),
 ]
-
-ZH = {
-    "got one number, 2 * dout * mean(pred - target), not an array of shape {shape}":
-        "得到的是一个数 2 * dout * mean(pred - target)，而不是形状为 {shape} 的数组",
-}
-register(ZH)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from bpdrill import i18n
 from bpdrill.core.diagnose import Mistake, close, formula
 from bpdrill.core.judge import Check, matches_reference
 from bpdrill.core.protocol import Scenario
@@ -56,12 +55,11 @@ def scenarios(rng) -> list[Scenario]:
     ]
 
 
-CHECKS = layer.checks(SPEC, "basic", "{key} matches PyTorch (nn.RNN, T >= 6)", "{key} 与 PyTorch 一致（nn.RNN，T >= 6）",
+CHECKS = layer.checks(SPEC, "basic", "{key} matches PyTorch (nn.RNN, T >= 6)",
                       single=None, extra=(
     Check("edge.last_step", "edge", GRADS, 1, "last", matches_reference(*GRADS),
-          "a loss on the last state only: the gradient flows back through every step",
-          "损失只依赖最后一个隐状态：梯度经过每一步往回传"),
-    Check("edge.single", "edge", GRADS, 1, "single", matches_reference(*GRADS), "batch of one", "批大小为 1")))
+          "a loss on the last state only: the gradient flows back through every step"),
+    Check("edge.single", "edge", GRADS, 1, "single", matches_reference(*GRADS), "batch of one")))
 
 
 # ---- diagnosis: what this exercise's known mistakes would produce -----------------------
@@ -108,8 +106,8 @@ def _grads(p, **mistake) -> dict:
     return _bptt(x, h0, a["Wx"], a["Wh"], a["b"], dhs, **mistake)
 
 
-def _variant(evidence, zh, labels=GRADS, **mistake):
-    return formula(evidence, lambda p: _grads(p, **mistake)[p.label] if p.label in labels else None, zh=zh)
+def _variant(evidence, labels=GRADS, **mistake):
+    return formula(evidence, lambda p: _grads(p, **mistake)[p.label] if p.label in labels else None)
 
 
 def _accumulated(p):
@@ -137,65 +135,37 @@ def _one_step(p):
 MISTAKES = [
     Mistake("accumulated_not_overwritten", "{label} grew across calls: {evidence}. Start each "
             "backward from zeros (dW = np.zeros_like(W)) and assign self.{label} at the end",
-            _accumulated,
-            says_zh="{label} 在多次调用之间不断累加：{evidence}。每次 backward 都从零开始"
-                    "（dW = np.zeros_like(W)），最后再赋给 self.{label}"),
+            _accumulated),
     Mistake("bptt_drops_next_step", "backpropagation through time dropped the gradient that "
             "reaches h_t from step t + 1: {evidence}. h_t feeds the loss and the next step: "
             "dh = dhs[:, t] + dh_next, with dh_next = da @ Wh.T carried from step t + 1",
             _variant("got equals the sum of one-step gradients, each step seeing only its own dhs[:, t]",
-                     "got 等于各步梯度之和，而每一步只看到自己的 dhs[:, t]", drop_next=True),
-            says_zh="随时间反向传播丢掉了从第 t + 1 步流回 h_t 的梯度：{evidence}。h_t 既进入损失，也进入"
-                    "下一步：dh = dhs[:, t] + dh_next，其中 dh_next = da @ Wh.T 从第 t + 1 步传来", at_code=r"dhs\[.*\+|\+\s*dh_next"),
+                     drop_next=True), at_code=r"dhs\[.*\+|\+\s*dh_next"),
     Mistake("Wh_not_transposed", "the gradient passed back to h_{{t-1}} used Wh where Wh.T belongs: "
             "{evidence}. h_t = tanh(... + h_{{t-1}} @ Wh), so dh_prev = da @ Wh.T (Wh is square, so "
             "the shapes cannot tell)",
-            _variant("got equals BPTT with dh_next = da @ Wh", "got 等于用 dh_next = da @ Wh 做的 BPTT",
-                     back="Wh"),
-            says_zh="传回 h_{{t-1}} 的梯度用了 Wh，应该用 Wh.T：{evidence}。h_t = tanh(... + h_{{t-1}} @ Wh)，"
-                    "所以 dh_prev = da @ Wh.T（Wh 是方阵，形状发现不了这个错误）", at_code=r"@\s*(self\.)?Wh"),
+            _variant("got equals BPTT with dh_next = da @ Wh", back="Wh"), at_code=r"@\s*(self\.)?Wh"),
     Mistake("derivative_on_preactivation", "the tanh derivative was taken on the pre-activation "
             "a_t instead of the output h_t: {evidence}. Use the cached output: da = dh * (1 - h_t**2)",
             _variant("got equals BPTT with da = dh * (1 - a_t**2), a_t = x_t Wx + h_{t-1} Wh + b",
-                     "got 等于用 da = dh * (1 - a_t**2)（a_t = x_t Wx + h_{t-1} Wh + b）做的 BPTT",
-                     local="preactivation"),
-            says_zh="tanh 的导数用在了激活前的 a_t 上，而不是输出 h_t 上：{evidence}。用缓存的输出："
-                    "da = dh * (1 - h_t**2)", at_code=r"1(\.0)?\s*-|tanh"),
+                     local="preactivation"), at_code=r"1(\.0)?\s*-|tanh"),
     Mistake("tanh_of_cached_output", "tanh was applied again to the cached output h_t, which "
             "already is a tanh: {evidence}. Use h_t itself: da = dh * (1 - h_t**2)",
-            _variant("got equals BPTT with da = dh * (1 - tanh(h_t)**2)",
-                     "got 等于用 da = dh * (1 - tanh(h_t)**2) 做的 BPTT", local="tanh_of_output"),
-            says_zh="对缓存的输出 h_t 又取了一次 tanh，而它本身已经是 tanh 的结果：{evidence}。直接用 h_t："
-                    "da = dh * (1 - h_t**2)", at_code=r"1(\.0)?\s*-|tanh"),
+            _variant("got equals BPTT with da = dh * (1 - tanh(h_t)**2)", local="tanh_of_output"),
+            at_code=r"1(\.0)?\s*-|tanh"),
     Mistake("dWh_uses_current_h", "dWh was built from the state step t produced, h_t, not the "
             "one that went into it, h_{{t-1}}: {evidence}. dWh += h_prev.T @ da, with h_prev = h0 at "
             "the first step",
-            _variant("got dWh = sum over t of h_t.T @ da_t", "got 的 dWh = 对 t 求和 h_t.T @ da_t",
-                     labels=("dWh",), dWh_from="h_t"),
-            says_zh="dWh 用的是第 t 步产生的状态 h_t，而不是输入这一步的 h_{{t-1}}：{evidence}。"
-                    "dWh += h_prev.T @ da，第一步的 h_prev 是 h0", at_code=r"dWh\s*\+?="),
+            _variant("got dWh = sum over t of h_t.T @ da_t", labels=("dWh",), dWh_from="h_t"), at_code=r"dWh\s*\+?="),
     Mistake("h_prev_wraps_around", "at the first step the previous state was taken as hs[:, -1] "
             "(the last state) instead of h0: {evidence}. At t = 0, h_prev is h0",
             _variant("got equals BPTT with h_prev = hs[:, t - 1] at every step, also at t = 0",
-                     "got 等于每一步（包括 t = 0）都用 h_prev = hs[:, t - 1] 做的 BPTT",
-                     labels=("dWh",), wrap=True),
-            says_zh="第一步把前一个状态取成了 hs[:, -1]（最后一个状态），而不是 h0：{evidence}。"
-                    "t = 0 时 h_prev 是 h0", at_code=r"h_prev\s*=|hs\[:,\s*t\s*-\s*1\]"),
+                     labels=("dWh",), wrap=True), at_code=r"h_prev\s*=|hs\[:,\s*t\s*-\s*1\]"),
     Mistake("dh0_off_by_one_step", "dh0 is the gradient of h_1, one step too late: {evidence}. "
             "Go back through the first step as well: dh0 = da_1 @ Wh.T",
-            _variant("got equals dL/dh_1 = dhs[:, 0] + (the gradient from step 2)",
-                     "got 等于 dL/dh_1 = dhs[:, 0] +（从第 2 步传回的梯度）", labels=("dh0",), dh0_from="h1"),
-            says_zh="dh0 是 h_1 的梯度，晚了一步：{evidence}。还要再穿过第一步：dh0 = da_1 @ Wh.T"),
+            _variant("got equals dL/dh_1 = dhs[:, 0] + (the gradient from step 2)", labels=("dh0",),
+                     dh0_from="h1")),
     Mistake("not_summed_over_time", "{label} holds one time step's share instead of the sum over "
             "every step: {evidence}. The weights are shared by all steps: add each step's term "
-            "(+=), do not assign it", _one_step,
-            says_zh="{label} 只保存了一个时间步的部分，而不是所有步之和：{evidence}。权重由所有时间步共享："
-                    "把每一步的项加起来（+=），不要直接赋值"),
+            "(+=), do not assign it", _one_step),
 ]
-
-ZH = {
-    "after this backward, {label} = its value after the previous call + this call's gradient":
-        "这次 backward 之后，{label} = 上一次调用后的值 + 这一次的梯度",
-    "{label} equals the term of step t = {t} alone": "{label} 只等于第 t = {t} 步的那一项",
-}
-i18n.register(ZH)

@@ -28,9 +28,9 @@ def scenarios(rng) -> list[Scenario]:
 
 
 CHECKS = [  # no batch of one: element-wise, every shape is checked the same way
-    *layer.checks(SPEC, "nd", "dx matches PyTorch for a 3-D input", "三维输入时 dx 与 PyTorch 一致", single=None),
+    *layer.checks(SPEC, "nd", "dx matches PyTorch for a 3-D input", single=None),
     Check("edge.extreme", "edge", ("out", "dx"), 1, "extreme", matches_reference("out", "dx"),
-          "extreme inputs (|x| up to 1e3): finite and right", "极端输入（|x| 最大到 1e3）：结果有限且正确"),
+          "extreme inputs (|x| up to 1e3): finite and right"),
 ]
 
 
@@ -58,6 +58,9 @@ MISTAKES = [
             "Use dx = dout * s * (1 - s)", _rule("dx = dout * (1 - s**2)", lambda x, s, d: d * (1 - s**2))),
     Mistake("missing_one_minus_s", "the (1 - s) factor is missing: {evidence}",
             _rule("dx = dout * s", lambda x, s, d: d * s)),
+    Mistake("missing_parentheses", "dout * s * 1 - s is (dout * s) - s, not dout * s * (1 - s): "
+            "{evidence}. Multiplication binds before subtraction: put 1 - s in parentheses",
+            _rule("dx = dout * s - s", lambda x, s, d: d * s - s)),
     Mistake("sigmoid_of_cached_output", "sigmoid was applied to s, which already is the sigmoid: "
             "{evidence}. Use s itself", _rule("dx = dout * sigmoid(s) * (1 - sigmoid(s))",
                                              lambda x, s, d: d * _s(s) * (1 - _s(s)))),

@@ -72,6 +72,9 @@ MISTAKES = [
     Mistake("sigmoid_derivative", "that is the sigmoid's derivative s (1 - s), not tanh's: {evidence}. "
             "Use dx = dout * (1 - t**2)",
             _rule("dx = dout * t * (1 - t)", lambda x, t, d: d * t * (1 - t))),
+    Mistake("missing_parentheses", "dout * 1 - t**2 is dout - t**2, not dout * (1 - t**2): {evidence}. "
+            "Multiplication binds before subtraction: put 1 - t**2 in parentheses",
+            _rule("dx = dout - t**2", lambda x, t, d: d - t * t)),
     Mistake("missing_square", "the square is missing: {evidence}. The derivative of tanh is "
             "1 - tanh(x)**2", _rule("dx = dout * (1 - t)", lambda x, t, d: d * (1 - t))),
     Mistake("tanh_of_cached_output", "tanh was applied to t, which already is tanh(x): {evidence}. "

@@ -33,6 +33,23 @@ def relative_error(got: np.ndarray, expected: np.ndarray) -> float:
     return float(np.linalg.norm(got - expected) / (np.linalg.norm(got) + np.linalg.norm(expected)))
 
 
+def constant_ratio(got: np.ndarray, expected: np.ndarray) -> float | None:
+    """c when got is c * expected for one constant c (not near 1, not 0) up to NUMGRAD_TOL, else None.
+
+    Never claimed from fewer than two entries that matter: one factor fits any single number."""
+    if got.shape != expected.shape or not (np.all(np.isfinite(got)) and np.all(np.isfinite(expected))):
+        return None
+    scale = float(np.max(np.abs(expected), initial=0.0))
+    if scale == 0 or np.count_nonzero(np.abs(expected) > 1e-9 * scale) < 2:
+        return None
+    e = expected / scale
+    c = float(np.vdot(got / scale, e) / np.vdot(e, e))
+    # a factor shown as 1 (1.00001) would say nothing: it must read as another number
+    if abs(c) < 1e-9 or abs(c - 1) <= 1e-3 or relative_error(got, c * expected) > NUMGRAD_TOL:
+        return None
+    return c
+
+
 def numerical_gradient(plus: np.ndarray, minus: np.ndarray, shape: tuple, project) -> np.ndarray:
     """d(project(f))/d(input) by central differences.
 

@@ -189,7 +189,17 @@ def compare_arrays(name: str, got: np.ndarray, expected: np.ndarray, tolerance: 
         error = compare.relative_error(got, expected)
         if error > compare.NUMGRAD_TOL:  # an aggregate under tolerance would read like a pass
             message += t("; relative error {error:.2g}", error=error)
+    ratio = compare.constant_ratio(got, expected)
+    if ratio is not None:  # the one number that says what is wrong, more than any error measure
+        message += ratio_words(ratio)
     raise Failed(message, target=name, details=element_lines(name, worst), got=got, expected=expected)
+
+
+def ratio_words(c: float) -> str:
+    """'; every entry is 2 times the expected value', said of an array off by one constant factor."""
+    if abs(c + 1) <= 1e-6:
+        return t("; every entry is -1 times the expected value: the sign is flipped")
+    return t("; every entry is {c} times the expected value", c=f"{c:.4g}")
 
 
 def element_lines(name: str, worst: list) -> list[str]:

@@ -10,10 +10,11 @@ from typing import Callable
 
 import numpy as np
 
+from bpdrill.core import compare
 from bpdrill.core.diagnose import Mistake, Probe, close, in_backward, learner_frames, same_values_other_shape
 from bpdrill import catalog
 from bpdrill.i18n import t
-from bpdrill.core.places import qualified_name
+from bpdrill.core.places import code_line, learner_functions, qualified_name
 
 
 def _label(p: Probe) -> str:
@@ -93,7 +94,11 @@ def _factor_of(got, expected) -> float | None:
     if norm == 0:
         return None
     c = float(np.vdot(got, expected)) / norm
-    if abs(c - 1) < 1e-6 or abs(c) < 1e-9 or not close(got, c * expected):
+    if abs(c - 1) < 1e-6 or abs(c) < 1e-9:
+        return None
+    # element-wise as the torch checks judge, or as a whole within the numerical gradient's
+    # tolerance (central differences are noisy where entries are near 0)
+    if not (close(got, c * expected) or compare.constant_ratio(got, expected) is not None):
         return None
     return c
 
@@ -118,9 +123,13 @@ def _near(a: float, b: float) -> bool:
     return abs(a - b) <= 1e-6 * max(abs(a), abs(b))
 
 
-def _every_factor(rule: Callable[[float, dict], bool]):
+def _every_factor(rule: Callable[[float, dict], bool], sized: bool = False):
     """A Mistake test: this check's array is off by a constant, and every such failure about the
-    same array fits rule(c, sizes), across scenarios with different N."""
+    same array fits rule(c, sizes), across scenarios with different N.
+
+    sized: the rule names a size (N, N/C), and one size can equal another in a single scenario
+    (N = D, N = size / 2): it is claimed only when two scenarios of different sizes fit it, or a
+    batch of one, where the factor is 1, passed."""
     def test(p: Probe):
         if _factor_of(p.got, p.expected) is None:
             return None
@@ -128,8 +137,10 @@ def _every_factor(rule: Callable[[float, dict], bool]):
         if not all(rule(c, sizes) for sizes, c in seen):
             return None
         sizes = p.sizes()
-        words = {**sizes, "c": f"{_factor_of(p.got, p.expected):.4g}", "evidence": ""}
         single = p.passed("edge.single")
+        if sized and not single and len({tuple(sorted(s.items())) for s, _ in seen}) < 2:
+            return None
+        words = {**sizes, "c": f"{_factor_of(p.got, p.expected):.4g}", "evidence": ""}
         if single and sizes.get("N", 1) > 1:
             words["evidence"] = t(" (right for a batch of one)")
         return words
@@ -148,6 +159,59 @@ def _hardcoded(p: Probe):
     shown = sorted({(n, f"{c:.3g}") for n, c in seen})
     return {"k": k, "N": p.sizes()["N"],
             "evidence": ", ".join(t("x{c} when N = {n}", c=c, n=n) for n, c in shown)}
+
+
+_LOW_PRECISION = (np.float32, np.float16)
+
+
+def _float32_numbers(a: np.ndarray) -> bool:
+    """Is every value a float32 number, with mantissas that say so? Computed values in float32
+    use all 24 bits of theirs; rounding noise (2**-55 and the like) and round numbers need few,
+    and are float32 numbers by accident: at least 8 values must need more than 12 bits."""
+    if a.dtype != np.float64 or a.size < 8 or not np.all(np.isfinite(a)) or \
+            not np.array_equal(a, a.astype(np.float32)):
+        return False
+    mantissa = np.frexp(a)[0]
+    return int(np.count_nonzero(np.round(mantissa * 2.0**12) != mantissa * 2.0**12)) >= 8
+
+
+def _float32(p: Probe):
+    """The learner's code computes in float32: an array of its came back as float32, or every
+    value of a forward output is a float32 number. Claimed where that explains the failure: an
+    array that could not be judged (a float32 one), a gradient within float32 rounding of the
+    right one, or a numerical gradient taken through that float32 forward (while the gradient is
+    right)."""
+    result = p.ev.results.get(p.scenario)
+    if not result or result["error"] is not None:
+        return None
+    found, by_dtype = None, False
+    for key, value in result["values"].items():
+        if key.startswith("after.") or value.kind not in ("array", "scalar"):
+            continue  # the caller's own arrays
+        if value.array.dtype in _LOW_PRECISION:
+            found = t("{key} came back as a {dtype} array", key=key, dtype=value.array.dtype.name)
+            by_dtype = True
+            break
+        if found is None and _float32_numbers(value.array):
+            found = t("every value of {key} is a float32 number", key=key)
+    if found is None:
+        return None
+    expected = p.expected
+    if p.check.kind == "numgrad":  # the numerical gradient went through the float32 forward
+        reference = p.reference()
+        expected = reference.get(p.label) if isinstance(reference, dict) else None
+    if p.got is None:
+        if not by_dtype:
+            return None  # nothing compared: only a float32 array itself says float32
+    elif expected is None or p.got.shape != expected.shape or compare.relative_error(p.got, expected) > 1e-4:
+        return None  # wrong by more than float32 rounding: another mistake
+    evidence = {"evidence": found}
+    path = p.ev.learner_file
+    written = sorted((line, name) for name, _, _ in learner_functions(path)
+                     for line in [code_line(path, name, r"float32|float16")] if line)
+    if written:  # where the code asks for float32 (forward, often), not the gradient's method
+        evidence["at_line"], evidence["at"] = written[0]
+    return evidence
 
 
 def _matmul_shapes(p: Probe):
@@ -172,8 +236,10 @@ def _forward_error(p: Probe):
         return None
     if any(name in ("train_step", "loss") for _, name, _ in frames):
         return None  # code that uses the gradients: its errors follow from theirs
-    if catalog.get(p.ev.exercise).kind in ("function", "optimizer") or frames[-1][1] == "__init__":
-        return None  # no forward there (a function, a step, a constructor): the error says itself
+    # no forward there (a function, a step, a constructor, outermost or where it raised): the
+    # error says itself
+    if catalog.get(p.ev.exercise).kind in ("function", "optimizer") or "__init__" in (frames[0][1], frames[-1][1]):
+        return None
     line, function, code = frames[-1]
     message = error["message"].strip().splitlines()[0] if error["message"].strip() else ""
     return {"code": code or function, "kind": error["type"], "message": message, "at_line": line,
@@ -181,6 +247,10 @@ def _forward_error(p: Probe):
 
 
 GENERIC = [
+    Mistake("float32_computation", "your code computes in float32, and the grader works in float64: "
+            "{evidence}. float32 keeps about 7 digits, so even a right formula is off by about 1e-7, "
+            "and differences taken through a float32 forward are noise. Keep every array float64 "
+            "(no dtype=np.float32, no .astype(np.float32))", _float32),
     Mistake("transposed", "{label} is the transpose of the right answer: {evidence}", _transposed),
     Mistake("transposed", "{label} is the transpose of the right answer: {evidence}", _transposed_square),
     Mistake("transposed", "the shapes of a matrix product do not line up: {evidence}. One factor "
@@ -202,15 +272,17 @@ GENERIC = [
             _every_factor(lambda c, s: _near(c, -1))),
     Mistake("num_classes_factor", "{label} is off by N/C = {N}/{C}: you divided by the number of "
             "classes C where the batch size N belongs",
-            _every_factor(lambda c, s: "C" in s and s["N"] != s["C"] and _near(c, s["N"] / s["C"])), at_code=r"/"),
+            _every_factor(lambda c, s: "C" in s and s["N"] != s["C"] and _near(c, s["N"] / s["C"]), sized=True),
+            at_code=r"/"),
     Mistake("hardcoded_batch_size", "{label} divides by a fixed {k} instead of the batch size N "
             "({evidence}): use N = x.shape[0]", _hardcoded, at_code=r"/"),
     Mistake("missing_1_over_n", "{label} is N = {N} times too large{evidence}: the loss is a mean "
             "over the batch, so divide by N once",
-            _every_factor(lambda c, s: s.get("N", 1) > 1 and _near(c, s["N"])), at_code=r"/"),
+            _every_factor(lambda c, s: s.get("N", 1) > 1 and _near(c, s["N"]), sized=True),
+            at_code=r"/"),
     Mistake("doubled_1_over_n", "{label} is N = {N} times too small{evidence}: you divide by N "
             "twice (or average where the batch should be summed)",
-            _every_factor(lambda c, s: s.get("N", 1) > 1 and _near(c, 1 / s["N"]))),
+            _every_factor(lambda c, s: s.get("N", 1) > 1 and _near(c, 1 / s["N"]), sized=True)),
     Mistake("constant_factor", "{label} is off by a constant factor: got = {c} x the right answer",
             _every_factor(lambda c, s: True)),
 ]

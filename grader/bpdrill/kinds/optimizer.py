@@ -203,7 +203,11 @@ def sizes(spec: Optimizer):
 
 
 def _grads_changed(p) -> bool:
-    """Did step change the caller's gradients in this scenario?"""
+    """Did step change the caller's gradients in this scenario? Claimed only of steps that ran:
+    where the scenario raised (a constructor that rejected an option, say), nothing came back to
+    compare, and nothing was written."""
+    if p.error(p.scenario) is not None:
+        return False
     inputs = p.inputs
     for key, before in inputs.items():
         if key.startswith("grad."):
@@ -234,6 +238,8 @@ def _aliased_buffer(p):
     """The caller's gradients changed with no weight decay to add: a state kept as the caller's
     own array (buf = g) and later updated in place; or, where the caller reuses its gradient
     arrays, the update went wrong while that purity check failed too."""
+    if p.error(p.scenario) is not None:
+        return None  # no step ran: nothing was aliased
     if p.check.judge is grads_untouched and not _hyper(p).get("weight_decay") and _grads_changed(p):
         return {"evidence": t("grads changed after step, with no weight decay to add")}
     if p.ev.params(p.scenario).get("reuse_grads") and p.check.judge is moves_like_reference and any(

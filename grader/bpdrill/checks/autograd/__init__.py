@@ -19,22 +19,11 @@ from bpdrill.checks.autograd.programs import (
     MAX_CHECKED_STEPS, PROGRAMS, learner_method, numpy_method, run_steps, show, torch_method,
 )
 from bpdrill.core.driving import perturbed_outputs, snapshot
-from bpdrill.i18n import register, t
+from bpdrill.i18n import t
 from bpdrill.core.judge import Check, Failed, compare_arrays
 from bpdrill.core.protocol import Scenario
 
 __all__ = ["scenarios", "drive", "reference", "CHECKS", "MISTAKES", "where", "sizes"]
-
-register({
-    "the output": "输出",
-    "the grad array passed to backward(grad) was changed: a .grad that is the caller's array (node.grad = g) "
-    "was later added to in place":
-        "传给 backward(grad) 的 grad 数组被改了：某个 .grad 就是调用方的数组（node.grad = g），之后又被原地累加",
-    "a .grad is the very array backward was given or another tensor's .grad (node.grad = g): a later in-place "
-    "+= changed both. Store a copy: node.grad = g.copy()":
-        "某个 .grad 就是 backward 收到的数组或另一个张量的 .grad（node.grad = g）：之后的原地 += 会同时改变两者。"
-        "请保存副本：node.grad = g.copy()",
-})
 
 
 def _draw(rng, spec):
@@ -112,6 +101,14 @@ def _leaf_grads(ev, check, prog, expected_of) -> None:
                              target="grad")
             failure.never_reached = True  # for the diagnosis, whatever the language of the message
             raise failure
+        if v.kind == "scalar":  # np.float64 is a number, not an ndarray: SPEC's .grad is an array
+            kind = ev.value(check.scenario, f"grad_type.{name}").value
+            raise Failed(t("{name}.grad is a number ({kind}), not a 0-d array", name=name, kind=kind),
+                         target="grad", mistake=("grad_not_array", t(
+                             "{name}.grad is a number ({kind}), not a 0-d array: adding or summing 0-d "
+                             "arrays gives a NumPy scalar (np.array(1.0) + g is np.float64, and so is "
+                             "g.sum()). Keep .grad an ndarray: store np.array(g), and add into it in "
+                             "place (node.grad += g)", name=name, kind=kind)))
         got = ev.array(check.scenario, f"grad.{name}", f"{name}.grad")
         _compare(f"{name}.grad", got, expected_of(name), check.kind)
 
@@ -235,6 +232,7 @@ def drive(module, s: Scenario) -> dict:
     for name, spec in program["leaves"].items():
         if spec["kind"] in ("tensor", "int_tensor"):
             out[f"grad.{name}"] = snapshot(env[name].grad)
+            out[f"grad_type.{name}"] = f"{type(env[name].grad).__module__}.{type(env[name].grad).__name__}"
             out[f"data_dtype.{name}"] = str(getattr(env[name].data, "dtype", type(env[name].data).__name__))
     for target, *_ in program["steps"]:
         value = env[target]
@@ -276,4 +274,3 @@ def reference(ref, s: Scenario) -> dict:
         "step_grads": {target: ref.numpy(env[target].grad) for target in steps
                        if env[target].requires_grad and env[target].grad is not None},
     }
-

@@ -10,21 +10,7 @@ import numpy as np
 
 from bpdrill.checks.autograd.programs import PROGRAMS, show
 from bpdrill.core.diagnose import Mistake, broadcast_not_undone, close, learner_frames, same_values_other_shape
-from bpdrill.i18n import register, t
-
-register({
-    "raised {kind}": "抛出了 {kind}",
-    "raised {kind} inside NumPy, which handled the operation itself and never called Tensor.{method}: "
-    "define it, and set __array_ufunc__ = None in Tensor so NumPy defers to it":
-        "在 NumPy 内部抛出了 {kind}：NumPy 自己处理了这个运算，从未调用 Tensor.{method}。请定义它，"
-        "并在 Tensor 中设置 __array_ufunc__ = None，让 NumPy 交给它处理",
-    "did not give a Tensor (NumPy handled it element by element: set __array_ufunc__ = None in Tensor)":
-        "没有得到 Tensor（NumPy 逐个元素处理了它：在 Tensor 中设置 __array_ufunc__ = None）",
-    "gives a wrong value or gradient": "给出了错误的值或梯度",
-    "every operation alone, x * x and the diamond are right; only graphs where a gradient passed to two "
-    "parents is later added to are wrong":
-        "每个运算单独都对，x * x 和菱形图也对；只有传给两个父节点的梯度之后又被累加的图是错的",
-})
+from bpdrill.i18n import t
 
 
 # The core method behind each op: derived ops (-, /, mean ...) run on the core ones.
@@ -197,7 +183,6 @@ def _suspect_rule(p):
     return None
 
 
-
 def _reflected_wrong(p):
     """A program with a constant on the left fails, and that reflected operator alone is wrong."""
     prog = BY_SCENARIO.get(p.check.scenario)
@@ -279,25 +264,17 @@ MISTAKES = [
             broadcast_not_undone, where="unbroadcast"),
     Mistake("overwrite_not_accumulate", "a node used more than once keeps only its last "
             "gradient: {evidence}. Sum the contributions into a new array "
-            "(grads[parent] = grads[parent] + g), do not overwrite", _overwrite,
-            says_zh="被多次使用的节点只保留了最后一个梯度：{evidence}。把各路贡献加到一个新数组里"
-                    "（grads[parent] = grads[parent] + g），不要覆盖"),
+            "(grads[parent] = grads[parent] + g), do not overwrite", _overwrite),
     Mistake("gradient_aliased", "one gradient array is shared by two nodes (a rule such as "
             "`return grad, grad`) and an in-place add (grads[p] += g) changed both: {evidence}. "
-            "Add into a new array: grads[p] = grads[p] + g", _alias, where="Tensor.backward",
-            says_zh="同一个梯度数组被两个节点共用（例如规则 `return grad, grad`），而原地相加"
-                    "（grads[p] += g）同时改变了两者：{evidence}。相加时生成新数组：grads[p] = grads[p] + g"),
+            "Add into a new array: grads[p] = grads[p] + g", _alias, where="Tensor.backward"),
     Mistake("intermediate_grads_not_reset", "after two backward() calls x.grad is {c}x the right "
             "one: the intermediate results keep their .grad from the first call and the second call "
             "passes it on again. Propagate each call's own gradient (a dict local to backward), "
-            "not the accumulated .grad", _not_reset, where="Tensor.backward",
-            says_zh="调用两次 backward() 之后，x.grad 是正确值的 {c} 倍：中间结果保留了第一次调用的 .grad，"
-                    "第二次调用又把它传了下去。只传播本次调用自己的梯度（用 backward 里的局部字典），"
-                    "而不是累积的 .grad"),
+            "not the accumulated .grad", _not_reset, where="Tensor.backward"),
     Mistake("wrong_reflected_operator", "with a constant on the left, `{code}` alone {what}: "
             "Tensor.{method} is wrong or missing", _reflected_wrong,
-            where=lambda p: f"Tensor.{(_reflected_wrong(p) or {}).get('method', 'backward')}",
-            says_zh="常量在左边时，单独的 `{code}` {what}：Tensor.{method} 写错了或缺失"),
+            where=lambda p: f"Tensor.{(_reflected_wrong(p) or {}).get('method', 'backward')}"),
     Mistake("grad_assigned_not_added", ".grad was overwritten, not accumulated: {evidence}. "
             "Add into an existing .grad (gradients accumulate as in PyTorch)", _assigned),
     Mistake("traversal_order", "nodes were visited in the wrong order: {evidence}. A node must "
