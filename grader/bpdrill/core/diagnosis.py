@@ -15,7 +15,8 @@ from bpdrill.core.places import code_line, display_path, learner_functions, qual
 from bpdrill.i18n import t
 
 
-def where(path: str, qualname: str | None, label: str | None, line: int | None = None) -> tuple[str, int | None]:
+def where(path: str, qualname: str | None, label: str | None, line: int | None = None,
+          method_is_the_place: bool = False) -> tuple[str, int | None]:
     """(' (in Linear.backward, workspace/linear.py:33)', 33): the method at fault and the line
     that computes the gradient (its assignment or return), else the method's first line.
     line: the line already known (where an error was raised)."""
@@ -23,7 +24,8 @@ def where(path: str, qualname: str | None, label: str | None, line: int | None =
         return "", None
     if line is None:
         line = statement_line(path, qualname, label)
-        if line is not None and (qualname, line) in {(n, first) for n, first, _ in learner_functions(path)}:
+        if line is not None and not method_is_the_place and \
+                (qualname, line) in {(n, first) for n, first, _ in learner_functions(path)}:
             # no statement computes it: the method is named, and said to be all that is known
             return t(" (in {name}, {file}: no one statement of it computes {label})", name=qualname,
                      file=f"{display_path(path)}:{line}", label=label or t("the result")), line
@@ -82,7 +84,7 @@ def diagnose(unit, ev: Evidence, check: Check, failure: Failed, outcomes: dict,
             # not raised there, no statement or method of its own: only where the gradient is
             # written (a mistake's own at_code beats a trace: measured, 82% against 77%)
             movable = line is None and not evidence.get("at") and not mistake.where
-            place, line = where(ev.learner_file, at, probe.label, line)
+            place, line = where(ev.learner_file, at, probe.label, line, bool(evidence.get("at") or mistake.where))
             said = mistake.text(**words)
             return Diagnosis(mistake.name, said + place, line, place, first_clause(said), movable)
     return None
