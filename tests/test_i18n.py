@@ -110,8 +110,7 @@ def placeholders(template: str) -> set[str]:
 # Check modules that still write their Chinese inline (says_zh=, a Chinese title, zh=): being
 # moved to locale/zh/ by their owners. The list can only shrink: the test below fails when a
 # listed module no longer holds Chinese, as when an unlisted one does.
-STILL_INLINE = {"checks/conv2d.py", "checks/rnn.py", "checks/sigmoid.py", "checks/mse.py",
-                "checks/autograd/__init__.py", "checks/autograd/programs.py", "checks/autograd/mistakes.py"}
+STILL_INLINE: set[str] = set()
 
 
 def chinese_in_code() -> dict[str, list[int]]:

@@ -78,7 +78,7 @@ def edited_statements(name: str, mistake_id: str) -> set[int]:
 # was placed where the gradient is written (the dx / dW / return line), not at the edit.
 MOVED = [("mha", "scale_sqrt_d_model"), ("lstm", "dc_missing_tanh_derivative"),
          ("gru", "dz_sign_flipped"), ("flash_attention", "rowsum_dO_O_missing"),
-         ("groupnorm", "dx_missing_group_mean_term"), ("conv2d", "dx_kernel_not_flipped")]
+         ("groupnorm", "dx_missing_group_mean_term"), ("conv2d", "dx_kernel_flipped_in_scatter")]
 
 
 @pytest.mark.parametrize("name,mistake_id", MOVED, ids=[f"{n}/{m}" for n, m in MOVED])

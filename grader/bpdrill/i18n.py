@@ -43,9 +43,6 @@ def language() -> str:
     return _lang
 
 
-_registered: dict = {}  # Chinese an exercise module brings along (its ZH table), by English key
-
-
 @lru_cache(maxsize=None)
 def _shared() -> dict:
     """zh.toml (the shared messages) and locale/zh/<exercise>.toml (each exercise's own words:
@@ -60,22 +57,16 @@ def _shared() -> dict:
 
 
 def _zh() -> dict:
-    """Every Chinese template: zh.toml (shared messages) and the tables exercise modules registered."""
-    return {**_shared(), **_registered}
-
-
-def register(table: dict) -> None:
-    """Deprecated: an exercise's own Chinese goes to locale/zh/<exercise>.toml. Kept while check
-    modules still call it."""
-    _registered.update(table)
+    """Every Chinese template: zh.toml (shared messages) and locale/zh/<exercise>.toml."""
+    return dict(_shared())
 
 
 def t(text: str, **values) -> str:
     """text in the current language, formatted with values."""
-    template = (_registered.get(text) or _shared().get(text, text)) if _lang == "zh" else text
+    template = _shared().get(text, text) if _lang == "zh" else text
     return template.format(**values) if values else template
 
 
 def has(text: str) -> bool:
-    """Is there Chinese for this English template (zh.toml or a registered table)?"""
-    return text in _registered or text in _shared()
+    """Is there Chinese for this English template (zh.toml or locale/zh/)?"""
+    return text in _shared()

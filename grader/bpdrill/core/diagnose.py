@@ -121,17 +121,17 @@ class Probe:
         return self.ev._reference(replace(scenario, arrays={**scenario.arrays, **arrays}))
 
 
-def formula(says_evidence: str, candidate: Callable, zh: str = ""):
+def formula(says_evidence: str, candidate: Callable):
     """A Mistake test: the learner's array equals what candidate(probe) computes (and the right
     answer does not), i.e. the learner wrote that wrong formula. says_evidence is English, the key
-    of its Chinese in the tables (zh is deprecated: the Chinese goes to locale/zh/<exercise>.toml)."""
+    of its Chinese in locale/zh/<exercise>.toml."""
     def test(p: Probe):
         if p.got is None:
             return None
         wrong = candidate(p)
         if wrong is None or (p.expected is not None and close(p.expected, wrong)):
             return None
-        evidence = (zh if language() == "zh" else "") or t(says_evidence)
+        evidence = t(says_evidence)
         return {"evidence": evidence} if close(p.got, wrong) else None
     return test
 
