@@ -2,6 +2,7 @@
 side compares it with every value the reference solution computes on the same inputs."""
 from __future__ import annotations
 
+import json
 import textwrap
 
 import numpy as np
@@ -123,3 +124,20 @@ def test_a_right_answer_written_another_way_is_never_placed(tmp_path):
     report = grade_inline("sigmoid", path, 5)
     assert report.score == report.max_score, failure_summary(report)
     assert not [c for c in report.checks if c.diagnosis]
+
+
+def test_the_trace_runs_in_the_isolated_worker_of_check(tmp_path, monkeypatch):
+    """Through `bpdrill check --json` (real workers, forked from the zygote), not the tests'
+    in-process path: the traced round reaches the worker and the line moves to the edit."""
+    from click.testing import CliRunner
+
+    from bpdrill.cli.main import cli
+    ws = tmp_path / "ws"
+    monkeypatch.setenv("BPDRILL_WORKSPACE", str(ws))
+    CliRunner().invoke(cli, ["list"])
+    (ws / "mha.py").write_text(wrong_fixture("mha", "scale_sqrt_d_model").read_text())
+    lines = edited_statements("mha", "scale_sqrt_d_model")
+    result = CliRunner().invoke(cli, ["check", "mha", "--json", "--seed", "3"])
+    doc = json.loads(result.output)
+    found = [c["diagnosis"] for c in doc["exercises"][0]["checks"] if c["diagnosis"]]
+    assert found and {d["line"] for d in found} <= lines, (found, lines)

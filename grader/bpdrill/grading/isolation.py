@@ -459,7 +459,7 @@ class _Worker:
         scenarios = [_with_local_references(s, self.dir) for s in scenarios]
         protocol.write_job(self.dir, self.job.get("exercise", ""), self.job.get("file", ""),
                            self.job.get("class", ""), scenarios, self.job["lang"], self.job["limits"],
-                           **{k: self.job[k] for k in ("task", "files", "classes") if k in self.job})
+                           **{k: self.job[k] for k in ("task", "files", "classes", "trace") if k in self.job})
         self.proc, self.zygote = None, None
         for _ in range(2):  # a zygote found dead is started again, once
             self.zygote = zygote_client.zygote()
