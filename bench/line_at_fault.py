@@ -43,15 +43,9 @@ def edited_lines(mistake, solution: str) -> set[int]:
 def statement_starts(path, lines: set[int]) -> set[int]:
     """The first lines of the statements that hold an edited line (a statement over several
     lines is named by its first): a diagnosis there names the edited statement."""
-    import ast
-    starts = set(lines)
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    for node in ast.walk(tree):
-        if isinstance(node, ast.stmt) and not isinstance(node, (ast.FunctionDef, ast.ClassDef, ast.For,
-                                                                 ast.While, ast.If, ast.With, ast.Try)):
-            if any(node.lineno <= n <= (node.end_lineno or node.lineno) for n in lines):
-                starts.add(node.lineno)
-    return starts
+    from bpdrill.grading.tracer import statements
+    by_line = statements(path.read_text(encoding="utf-8"))
+    return set(lines) | {by_line[n].lineno for n in lines if n in by_line}
 
 
 HELDOUT = Path(__file__).resolve().parent / "heldout"
@@ -96,17 +90,11 @@ def changed_lines(solution: str, edited: str) -> set[int]:
 
 
 def statements_of(path: Path, lines: set[int]) -> set[int]:
-    """The first line of the innermost simple statement holding each line (a line of a compound
+    """The first line of the simple statement holding each line (a line of a compound
     statement's header, such as a `for`, stands for itself)."""
-    import ast
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    simple = [node for node in ast.walk(tree) if isinstance(node, ast.stmt) and not isinstance(
-        node, (ast.FunctionDef, ast.ClassDef, ast.For, ast.While, ast.If, ast.With, ast.Try))]
-    found = set()
-    for line in lines:
-        holders = [n for n in simple if n.lineno <= line <= (n.end_lineno or n.lineno)]
-        found.add(max(holders, key=lambda n: n.lineno).lineno if holders else line)
-    return found
+    from bpdrill.grading.tracer import statements
+    by_line = statements(path.read_text(encoding="utf-8"))
+    return {by_line[n].lineno if n in by_line else n for n in lines}
 
 
 def heldout_mistakes(name: str) -> list[HeldoutMistake]:

@@ -33,9 +33,14 @@ def where(path: str, qualname: str | None, label: str | None, line: int | None =
              file=display_path(path) + (":" + str(line) if line else "")), line
 
 
+def _at_line(path: str, label: str | None, line: int) -> tuple[str, int | None]:
+    """where() for a line found by a trace: its method named from the line."""
+    return where(path, qualified_name(path, line, "?"), label, line)
+
+
 def moved(diagnosis: Diagnosis, path: str, line: int) -> Diagnosis:
     """The diagnosis placed at another line of the learner's file (its method named anew)."""
-    place, line = where(path, qualified_name(path, line, "?"), None, line)
+    place, line = _at_line(path, None, line)
     message = diagnosis.message
     if diagnosis.place and message.endswith(diagnosis.place):
         message = message[:-len(diagnosis.place)] + place
@@ -49,7 +54,7 @@ def first_wrong_value(path: str, label: str | None, line: int) -> Diagnosis:
     """No known mistake fits, but a trace found where the wrong value starts: say that."""
     said = t("{label} goes wrong at this statement: on the same inputs, no right computation "
              "takes the value it computes", label=label or t("the result"))
-    place, line = where(path, qualified_name(path, line, "?"), label, line)
+    place, line = _at_line(path, label, line)
     return Diagnosis(FIRST_WRONG_VALUE, said + place, line, place, first_clause(said))
 
 

@@ -45,12 +45,8 @@ def _tree(path: str, mtime_ns: int, size: int) -> ast.Module | None:
 
 
 def source_text(path: str) -> str:
-    """The learner's file as text ("" when it cannot be read), read once per saved version."""
-    return _source(path)
-
-
-def _source(path: str) -> str:
-    """The file's text, read once per saved version (every diagnosis of a run asks for it)."""
+    """The learner's file as text ("" when it cannot be read), read once per saved version
+    (every diagnosis of a run asks for it)."""
     try:
         stat = os.stat(path)
     except OSError:
@@ -175,7 +171,7 @@ def code_line(path: str, qualname: str | None, pattern: str, label: str | None =
     method = _method(path, qualname) if qualname else None
     if method is None or not pattern:
         return None
-    source = _source(path)
+    source = source_text(path)
     regex = re.compile(pattern)
     found = []
     for node in ast.walk(method):

@@ -27,6 +27,11 @@ _RECORD, _CHAIN = "__bpdrill_record__", "__bpdrill_chain__"
 _KEEP_ANY = 20_000  # values kept per shape at most
 
 
+@lru_cache(maxsize=64)
+def _weights(size: int) -> np.ndarray:
+    return np.cos(np.arange(size) * 0.7 + 0.3)
+
+
 class Values:
     """A set of float arrays, found again up to rounding: by shape, then by a projection."""
 
@@ -43,7 +48,7 @@ class Values:
 
     @staticmethod
     def _key(array: np.ndarray) -> float:
-        weights = np.cos(np.arange(array.size) * 0.7 + 0.3)  # a fixed projection: equal arrays, equal keys
+        weights = _weights(array.size)  # a fixed projection: equal arrays, equal keys
         finite = np.nan_to_num(array.reshape(-1), nan=0.5, posinf=1e300, neginf=-1e300) / 1e150
         return float(finite @ weights)
 
@@ -240,13 +245,17 @@ def _defines(statement: ast.stmt, kept_only: bool = False) -> set[str]:
     return found
 
 
-def _constructors(source: str) -> set[int]:
-    """The lines of __init__ methods: their random parameters are replaced before any call."""
-    lines = set()
-    for node in ast.walk(ast.parse(source)):
+@lru_cache(maxsize=8)
+def _layout(source: str) -> tuple[dict, set[int]]:
+    """The file parsed once per saved version (every diagnosis of a run asks): its statements
+    by line, and the lines of its __init__ methods (their random parameters are replaced
+    before any call)."""
+    tree = ast.parse(source)
+    built = set()
+    for node in ast.walk(tree):
         if isinstance(node, ast.FunctionDef) and node.name == "__init__":
-            lines |= set(range(node.lineno, (node.end_lineno or node.lineno) + 1))
-    return lines
+            built |= set(range(node.lineno, (node.end_lineno or node.lineno) + 1))
+    return tracer.statements(tree), built
 
 
 def at_fault(source: str, events: list, right: Values, label: str | None) -> tuple[int | None, bool]:
@@ -257,8 +266,7 @@ def at_fault(source: str, events: list, right: Values, label: str | None) -> tup
 
     events: the traced run, [(line, [arrays])]; label: the gradient at fault (dx, dW, W1 ...)."""
     try:
-        by_line = tracer.statements(source)
-        built = _constructors(source)
+        by_line, built = _layout(source)
     except (SyntaxError, ValueError):
         return None, False
     name = (label or "").split(".")[0].split("[")[0]

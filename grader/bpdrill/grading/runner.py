@@ -14,8 +14,7 @@ from bpdrill.i18n import t
 from bpdrill.grading.isolation import WorkerOutcome, kill_all, run_workers
 from bpdrill.grading.zygote_client import start_zygote
 from bpdrill.core.judge import Evidence, Failed, ScenarioError
-from bpdrill.core import places
-from bpdrill.core.places import describe_error, place
+from bpdrill.core.places import describe_error, place, source_text
 from bpdrill.grading.report import CheckResult, ExerciseReport, cap_root_causes
 
 
@@ -148,7 +147,7 @@ def place_at_fault(judged: list, run) -> None:
 def _move(unit, report, scenarios: dict, outcome, movable: list) -> None:
     if outcome.results is None:
         return
-    source = places.source_text(report.file)
+    source = source_text(report.file)
     right: dict = {}
     for result, check in movable:
         events = (outcome.results.get(check.scenario) or {}).get("trace")

@@ -17,11 +17,12 @@ PER_LINE = 64  # executions of one statement kept (a loop's first ones)
 MAX_ELEMENTS = 4_000_000  # numbers kept in all: about 32 MB of float64
 
 
-def statements(source: str) -> dict[int, ast.stmt]:
-    """Every simple statement of the file by each line it covers (a statement over several
-    lines is found from any of them); compound statements (def, for, if ...) are not."""
+def statements(source: str | ast.Module) -> dict[int, ast.stmt]:
+    """Every simple statement of the file (its text, or its parsed tree) by each line it covers
+    (a statement over several lines is found from any of them); compound statements (def, for,
+    if ...) are not."""
     found: dict[int, ast.stmt] = {}
-    for node in ast.walk(ast.parse(source)):
+    for node in ast.walk(ast.parse(source) if isinstance(source, str) else source):
         if isinstance(node, ast.stmt) and not isinstance(node, (
                 ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.For, ast.AsyncFor, ast.While,
                 ast.If, ast.With, ast.AsyncWith, ast.Try, ast.Match)):
