@@ -18,7 +18,7 @@ import numpy as np
 
 from bpdrill.core import compare
 from bpdrill.core.judge import Check, Evidence, Failed
-from bpdrill.i18n import language, t
+from bpdrill.i18n import t
 
 
 @dataclass(frozen=True)
@@ -28,14 +28,13 @@ class Mistake:
     test: Callable  # (Probe) -> dict of evidence when the mistake fits, else None
     kinds: tuple = ()  # check kinds it applies to (empty: any)
     where: object = None  # the method at fault, when not the exercise's usual one: str or (Probe) -> str
-    says_zh: str = ""  # deprecated (removed once unused): its Chinese goes to locale/zh/
     # Where in the method at fault the mistake is written: a regular expression over the text of
     # its statements (the first that matches is the line to edit). The diagnosis itself comes
     # from the outputs; this only says which of the method's statements holds that computation.
     at_code: str = ""
 
     def text(self, **words) -> str:
-        template = (self.says_zh if language() == "zh" else "") or t(self.says)
+        template = t(self.says)
         return template.format(**words)
 
 

@@ -32,7 +32,6 @@ class Check:
     scenario: str
     judge: Callable
     title: str  # what it proves, in English: display text only ({placeholders} from title_args)
-    title_zh: str = ""  # deprecated (removed once unused): its Chinese goes to locale/zh/
     call: str = "first"  # a second backward, or backward after a new forward
     title_args: tuple = ()  # (name, value) pairs for the title's placeholders
 
@@ -49,7 +48,7 @@ class Check:
     @property
     def name(self) -> str:
         """The display text in the current language."""
-        template = (self.title_zh or t(self.title)) if language() == "zh" else self.title
+        template = t(self.title) if language() == "zh" else self.title
         return template.format(**dict(self.title_args))
 
     @property

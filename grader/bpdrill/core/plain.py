@@ -8,7 +8,7 @@ the first clause of its own sentence, which says what is wrong before any eviden
 """
 from __future__ import annotations
 
-from bpdrill.i18n import language, t
+from bpdrill.i18n import t
 
 
 def descriptions() -> dict:
@@ -81,7 +81,7 @@ def named(name: str, mistakes=()) -> str:
     for mistake in mistakes:
         if mistake.name == name:
             from bpdrill.core.diagnose import first_clause
-            head = first_clause((mistake.says_zh if language() == "zh" else "") or t(mistake.says))
+            head = first_clause(t(mistake.says))
             if head and "{" not in head:
                 return head
     return name.replace("_", " ")

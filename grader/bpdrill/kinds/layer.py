@@ -358,7 +358,6 @@ def project(spec: Layer):
 
 
 def checks(spec: Layer, torch_scenario: str, torch_title: str = "{key} matches PyTorch",
-           torch_title_zh: str = "",  # deprecated: the title's Chinese goes to locale/zh/
            single: str | None = "single",
            twice_scenario: str | None = "twice", purity: tuple | None = None,
            with_outputs: bool = False, shape_scenario: str = "basic", extra: tuple = (),
@@ -378,7 +377,7 @@ def checks(spec: Layer, torch_scenario: str, torch_title: str = "{key} matches P
     for number, g in enumerate(all_grads):
         also = spec.outputs if with_outputs and number == 0 else ()
         found.append(Check(f"torch.{g}", "torch", (g, *also) if also else g, 1, torch_scenario,
-                           matches_reference(g, *also), torch_title, torch_title_zh, title_args=(("key", g),)))
+                           matches_reference(g, *also), torch_title, title_args=(("key", g),)))
     if single:
         found.append(Check("edge.single", "edge", all_grads, 1, single, matches_reference(*all_grads),
                            "batch of one"))

@@ -66,20 +66,18 @@ def standard(spec: Loss, draw, rng, n: int | None = None) -> list[Scenario]:
                      {"dout": douts[1], "dout2": douts[2], "dout3": douts[3]})]
 
 
-def checks(spec: Loss, torch_scenario: str, torch_title: str = "{key} and the loss match PyTorch",
-           torch_title_zh: str = "", **options) -> list:  # *_zh: deprecated (locale/zh/)
+def checks(spec: Loss, torch_scenario: str, torch_title: str = "{key} and the loss match PyTorch", **options) -> list:
     """The layer's standard checks, the loss's value compared with PyTorch's beside the first
     gradient."""
     options.setdefault("purity", (*spec.inputs, *spec.fixed))  # dout is a number: nothing to modify
-    return layer.checks(spec, torch_scenario, torch_title, torch_title_zh, with_outputs=True, **options)
+    return layer.checks(spec, torch_scenario, torch_title, with_outputs=True, **options)
 
 
-def edge_check(spec: Loss, check_id: str, scenario: str, title: str, title_zh: str = "",
-               with_loss: bool = True) -> Check:
+def edge_check(spec: Loss, check_id: str, scenario: str, title: str, with_loss: bool = True) -> Check:
     """An edge check on one scenario: every gradient (and the loss's value) as PyTorch's."""
     keys = (*spec.grads, *(spec.outputs if with_loss else ()))
     return Check(check_id, "edge", keys if len(keys) > 1 else keys[0], 1, scenario, matches_reference(*keys),
-                 title, title_zh)
+                 title)
 
 
 def default_dout_check(spec: Loss) -> Check:

@@ -178,10 +178,9 @@ def grads_untouched(ev, check: Check) -> None:
 
 # ---- checks and lifecycle mistakes -----------------------------------------------------------
 
-def moves_check(id: str, scenario: str, title: str, title_zh: str = "", points: int = 1, kind: str | None = None) -> Check:
-    """The caller's arrays moved as the torch optimiser moves them, in the scenario named.
-    title_zh is deprecated: the title's Chinese goes to locale/zh/<exercise>.toml."""
-    return Check(id, kind or id.split(".")[0], "params", points, scenario, moves_like_reference, title, title_zh)
+def moves_check(id: str, scenario: str, title: str, points: int = 1, kind: str | None = None) -> Check:
+    """The caller's arrays moved as the torch optimiser moves them, in the scenario named."""
+    return Check(id, kind or id.split(".")[0], "params", points, scenario, moves_like_reference, title)
 
 
 def in_place_check(scenario: str) -> Check:

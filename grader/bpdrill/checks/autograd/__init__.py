@@ -178,7 +178,7 @@ def _caller_grad_untouched(ev, check) -> None:
 
 
 CHECKS = [Check(f"program.{p['name']}", p["kind"], "grad", p["points"], p["name"], run_program_check,
-                p["title"], p.get("title_zh", "")) for p in PROGRAMS if p["kind"] != "probe"]
+                p["title"]) for p in PROGRAMS if p["kind"] != "probe"]
 
 
 # ---- the worker's side: run a program with the learner's Tensor ---------------------------

@@ -31,12 +31,11 @@ def step(target, op, *args, **kwargs):
     return [target, op, list(args), kwargs]
 
 
-def program(name, title, kind, leaves, steps, grad="random", backward_calls=1, points=1, title_zh="",
-            steps_checked=True):
+def program(name, title, kind, leaves, steps, grad="random", backward_calls=1, points=1, steps_checked=True):
     """steps_checked: the intermediate results' .grad (where held) are checked too."""
     return {"name": name, "title": title, "kind": kind, "points": points, "leaves": leaves,
             "steps": steps, "output": steps[-1][0], "grad": grad, "backward_calls": backward_calls,
-            "title_zh": title_zh, "steps_checked": steps_checked}
+            "steps_checked": steps_checked}
 
 
 # ---- one interpreter for programs -------------------------------------------------------
