@@ -14,7 +14,8 @@ it keeps a dict of them).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
@@ -24,6 +25,9 @@ from bpdrill.core.driving import snapshot
 from bpdrill.core.judge import Check, Failed
 from bpdrill.core.protocol import Scenario
 from bpdrill.i18n import t
+
+# where step scales by the weight decay: the statement a weight-decay mistake is written in
+WEIGHT_DECAY_CODE = r"(weight_decay|\bwd\b)\s*\*|\*\s*(self\.)?(weight_decay|wd)\b"
 
 
 @dataclass(frozen=True)
@@ -48,8 +52,36 @@ def scenario(rng, name: str, shapes: list, steps: int, hyper: dict, grad_scale: 
     for i, shape in enumerate(shapes):
         arrays[f"param.p{i}"] = rng.normal(size=shape)
         for step in range(steps):
-            arrays[f"grad.{step}.p{i}"] = grad_scale * rng.normal(size=shape)
+            arrays[f"grad.{step}.p{i}"] = rng.normal(scale=grad_scale, size=shape)  # 0-d: an array too
     return Scenario(name, "steps", arrays, {"steps": steps, "hyper": hyper, **params})
+
+
+@dataclass(frozen=True)
+class Run:
+    """A scenario of several steps and its check <check>.<name>: the caller's arrays move as the
+    torch optimiser moves them. hyper: the constructor's keyword arguments, or (rng) -> them,
+    drawn before the arrays; params: more scenario parameters (reuse_grads=True)."""
+    check: str  # the check's kind: torch or edge
+    name: str
+    title: str
+    shapes: list
+    steps: int
+    hyper: dict | Callable = field(default_factory=dict)
+    points: int = 1
+    grad_scale: float = 1.0
+    params: dict = field(default_factory=dict)
+
+    def scenario(self, rng) -> Scenario:
+        hyper = self.hyper(rng) if callable(self.hyper) else self.hyper
+        return scenario(rng, self.name, self.shapes, self.steps, hyper, self.grad_scale, **self.params)
+
+    def moves_check(self) -> Check:
+        return moves_check(f"{self.check}.{self.name}", self.name, self.title, self.points)
+
+
+def scenarios_of(runs: list) -> Callable:
+    """An exercise's scenarios(rng) from its table of Runs, drawn in the table's order."""
+    return lambda rng: [run.scenario(rng) for run in runs]
 
 
 # ---- the worker's side -------------------------------------------------------------------
@@ -61,9 +93,10 @@ def drive(spec: Optimizer, module, s: Scenario) -> dict:
 def drive_steps(make, s) -> dict:
     """An optimiser over the scenario's params (arrays param.<name>), stepped with grad.<step>.<name>
     for params["steps"] steps (params["reuse_grads"]: the caller hands over the same array every
-    step, overwritten with the new gradient, as a training loop with preallocated gradients does): the caller's arrays afterwards (step must update them in place),
-    the gradients after each step (step must not change them), and the optimiser's own view of
-    its params when it keeps one. make(params) builds the learner's optimiser."""
+    step, overwritten with the new gradient, as a training loop with preallocated gradients
+    does): the caller's arrays afterwards (step must update them in place), the gradients after
+    each step (step must not change them) and the optimiser's own view of its params when it
+    keeps one. make(params) builds the learner's optimiser."""
     names = s.keys_with_prefix("param.")
     params = {name: s[f"param.{name}"] for name in names}
     held = dict(params)  # the caller's references: step must update these arrays in place
@@ -78,8 +111,9 @@ def drive_steps(make, s) -> dict:
         else:
             grads = {name: s[f"grad.{step}.{name}"] for name in names}
         optimizer.step(grads)
-        if not s.params.get("reuse_grads"):
-            out.update({f"grad_after.{step}.{name}": g for name, g in grads.items()})
+        # a reused array is refilled next step: what this step left in it is kept now
+        keep = snapshot if s.params.get("reuse_grads") else (lambda g: g)
+        out.update({f"grad_after.{step}.{name}": keep(g) for name, g in grads.items()})
     out.update({f"param.{name}": held[name] for name in names})
     learner_view = getattr(optimizer, "params", None)
     if isinstance(learner_view, dict):
@@ -193,6 +227,36 @@ def grads_check(scenario: str) -> Check:
                  "step leaves the gradients unchanged")
 
 
+def simulated(simulate: Callable, mistake: str, evidence: str, also: tuple = (), diverged: str = ""):
+    """A Mistake test: the caller's arrays moved as simulate(scenario, mistake) moves them (the
+    optimiser re-run in NumPy with that one mistake, or with one of `also`) and the right answer
+    does not, judged on displacements as the check judges. diverged: the evidence when the
+    learner's arrays are not finite and neither are the mistake's."""
+    def test(p):
+        if p.check.judge is not moves_like_reference:
+            return None
+        before = {n: p.inputs[f"param.{n}"] for n in param_names(p.ev, p.scenario)}
+        right = p.reference()
+        for variant in (mistake, *also):
+            wrong = simulate(p.ev.scenarios[p.scenario], variant)
+            got = {n: p.learner(p.scenario, f"param.{n}") for n in wrong}
+            if any(g is None for g in got.values()):  # not finite, or not an array
+                if diverged and any(not np.all(np.isfinite(w)) for w in wrong.values()):
+                    return {"evidence": t(diverged)}
+                continue
+            if all(close(got[n] - before[n], wrong[n] - before[n]) for n in wrong) and \
+                    not all(close(right[n] - before[n], wrong[n] - before[n]) for n in wrong):
+                return {"evidence": t(evidence)}
+        return None
+    return test
+
+
+def simulated_mistake(simulate: Callable, name: str, says: str, evidence: str, at_code: str = "",
+                      **options) -> Mistake:
+    """The mistake `name`, recognised by simulated(simulate, name, evidence, **options)."""
+    return Mistake(name, says, simulated(simulate, name, evidence, **options), at_code=at_code)
+
+
 def where(spec: Optimizer):
     return lambda probe: f"{spec.cls}.step"
 
@@ -254,9 +318,10 @@ MISTAKES = [
             "buf *= momentum writes into it, and the caller's next gradient overwrites it. Start it as "
             "a copy: buf = g.copy()", _aliased_buffer, at_code=r"=\s*g\b|=\s*grads?\["),
     Mistake("grads_modified_in_place", "step wrote into the caller's gradients: {evidence}. "
-            "Add weight decay into a new array (g = g + wd * p)", at_code=r'(weight_decay|\bwd\b)\s*\*|\*\s*(self\.)?(weight_decay|wd)\b',
-            test=lambda p: p.check.judge is grads_untouched and _hyper(p).get("weight_decay") and _grads_changed(p)
-            and {"evidence": t("grads changed after step")}),
+            "Add weight decay into a new array (g = g + wd * p)", at_code=WEIGHT_DECAY_CODE,
+            test=lambda p: p.check.judge is grads_untouched and _hyper(p).get("weight_decay")
+            and _grads_changed(p) and {"evidence": t("grads changed after step")}),
     Mistake("not_in_place", "the parameters were rebound, not updated in place: {evidence}. "
-            "Write p -= ... (or p[...] = ...), not p = p - ...", _not_in_place, at_code=r"\bp\s*=\s*p\b|\bparam\w*\s*=\s*param|=\s*p\s*-"),
+            "Write p -= ... (or p[...] = ...), not p = p - ...", _not_in_place,
+            at_code=r"\bp\s*=\s*p\b|\bparam\w*\s*=\s*param|=\s*p\s*-"),
 ]
