@@ -117,7 +117,6 @@ def simulate(scenario, mistake: str | None = None) -> dict:
 
 _mistake = functools.partial(optimizer.simulated_mistake, simulate)
 
-# name, what is wrong ({evidence}: the simulation matched), that evidence, the statement at fault
 MISTAKES = [
     _mistake("buffer_starts_at_zeros", "the first step's buffer is (1 - dampening) * g: {evidence}. "
              "torch starts the buffer as the first gradient itself (a copy, no dampening), and applies "

@@ -253,7 +253,8 @@ def simulated(simulate: Callable, mistake: str, evidence: str, also: tuple = (),
 
 def simulated_mistake(simulate: Callable, name: str, says: str, evidence: str, at_code: str = "",
                       **options) -> Mistake:
-    """The mistake `name`, recognised by simulated(simulate, name, evidence, **options)."""
+    """The mistake `name`: what is wrong (says, with {evidence}), the evidence when the update
+    matches simulated(simulate, name, evidence, **options), and the statement at fault (at_code)."""
     return Mistake(name, says, simulated(simulate, name, evidence, **options), at_code=at_code)
 
 
