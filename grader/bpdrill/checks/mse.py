@@ -4,7 +4,6 @@ from __future__ import annotations
 import numpy as np
 
 from bpdrill.core.diagnose import Mistake, close, formula
-from bpdrill.core.judge import Check, matches_reference
 from bpdrill.core.protocol import Scenario
 from bpdrill.i18n import t
 from bpdrill.kinds import loss
@@ -12,37 +11,23 @@ from bpdrill.kinds import loss
 # the mean runs over every element, not the batch: no N behind a constant factor (batch=None)
 SPEC = loss.Loss("MSELoss", lambda torch, pred, target: torch.nn.functional.mse_loss(pred, target),
                  inputs=("pred",), fixed=("target",), numgrad_points=2)
+ND = "nd"  # the scenario of a 3-D input
 
 
 def _inputs(rng, shape):
     return {"pred": rng.normal(size=shape), "target": rng.normal(size=shape)}
 
 
-def _dout(rng) -> float:
-    """Away from 1 (a dropped dout shows) and from +-0.5 (a missing 2 stays its own mistake)."""
-    return float(rng.uniform(1.25, 2.5) * rng.choice([-1, 1]))
-
-
 def scenarios(rng) -> list[Scenario]:
     # N, D, N * D and N * D / 2 all differ (no 2 among them): a factor that names one of them
-    # cannot be another in disguise
+    # cannot be another in disguise; dout is never +-0.5 (a missing 2 stays its own mistake)
     n, d, a = (int(v) for v in rng.permutation(range(3, 9))[:3])
-    first, twice, later = _inputs(rng, (n, d)), _inputs(rng, (n, d)), _inputs(rng, (n, d))
-    basic = Scenario("basic", "backward", first, {"dout": _dout(rng)})
-    return [
-        basic, loss.perturb(basic),
-        Scenario("nd", "backward", _inputs(rng, (a, n, d)), {"dout": _dout(rng)}),
-        Scenario("single", "backward", _inputs(rng, (1, d)), {"dout": _dout(rng)}),
-        Scenario("default", "backward", _inputs(rng, (n, d)), {}),
-        Scenario("twice", "backward", loss.twice(twice, {}, later, {}),
-                 {"dout": _dout(rng), "dout2": _dout(rng), "dout3": _dout(rng)}),
-    ]
+    return loss.scenarios_with(rng, _inputs, (n, d), {ND: (a, n, d), "single": (1, d), loss.DEFAULT: (n, d)})
 
 
 CHECKS = [
-    *loss.checks(SPEC, "nd", "loss and dpred match PyTorch for a 3-D input (the mean runs over every element)"),
-    Check("edge.default_dout", "edge", "dpred", 1, "default", matches_reference("dpred"),
-          "backward() with the default dout = 1"),
+    *loss.checks(SPEC, ND, "loss and dpred match PyTorch for a 3-D input (the mean runs over every element)"),
+    loss.default_dout_check(SPEC),
 ]
 
 
@@ -50,20 +35,14 @@ CHECKS = [
 
 def _call(p):
     """(diff, dout) of the call the check is about: the first one, a second backward, or a new forward."""
-    a, params = p.inputs, p.ev.params(p.scenario)
-    if p.check.call == "new_forward":
-        return a["pred3"] - a["target3"], params["dout3"]
-    if p.check.call == "second":
-        return a["pred"] - a["target"], params["dout2"]
-    return a["pred"] - a["target"], params.get("dout", 1.0)
+    a = loss.call_arrays(SPEC, p)
+    return a["pred"] - a["target"], a["dout"]
 
 
 def _rule(evidence, rule, shaped=False):
     """formula() for dpred: rule(diff, dout, n, N) is the wrong answer (None: not this mistake).
-
-    shaped: the rule divides by a size (N, or n = pred.size), and a size can equal another
-    (n / 2 = N for (N, 2) inputs; N = n for a batch of one): it is claimed only where it also
-    gives the learner's dpred in a scenario of another shape."""
+    shaped: the rule divides by a size (N, or n = pred.size), which can equal another (n / 2 = N
+    for (N, 2) inputs; N = n for a batch of one): claimed only if it fits another shape too."""
     def candidate(p):
         if p.label != "dpred":
             return None
@@ -76,14 +55,11 @@ def _rule(evidence, rule, shaped=False):
 
 def _fits_elsewhere(p, rule, shape) -> bool:
     """rule also gives the learner's dpred on the first call of a scenario of another shape."""
-    for other in ("basic", "nd"):
-        a = p.ev.inputs(other)
+    for other in ("basic", ND):
+        a, got = p.ev.inputs(other), p.learner(other, "dpred")
         diff = a["pred"] - a["target"]
-        if diff.shape == shape:
-            continue
-        got = p.learner(other, "dpred")
         wrong = rule(diff, p.ev.params(other).get("dout", 1.0), diff.size, diff.shape[0])
-        if got is not None and got.shape == diff.shape and close(got, wrong):
+        if diff.shape != shape and got is not None and got.shape == diff.shape and close(got, wrong):
             return True
     return False
 

@@ -10,6 +10,7 @@ scenario parameters dout, dout2 and dout3.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -51,22 +52,45 @@ drive = layer.drive  # a loss is driven and referenced as a layer: its spec says
 reference = layer.reference
 
 
+DEFAULT = "default"  # the scenario whose backward() is called with no dout
+
+
+def dout(rng) -> float:
+    """An upstream gradient away from 1 (a dropped dout shows), of either sign."""
+    return float(rng.uniform(1.25, 2.5) * rng.choice([-1, 1]))
+
+
 def standard(spec: Loss, draw, rng, n: int | None = None) -> list[Scenario]:
     """basic (and its perturbation), single (a batch of one), default (backward() with no
     dout) and twice, from draw(rng, n) -> the inputs and targets for a batch of n."""
     n = n if n is not None else int(rng.integers(3, 6))
-    douts = [float(rng.uniform(1.25, 2.5) * rng.choice([-1, 1])) for _ in range(4)]
+    douts = [dout(rng) for _ in range(4)]
     basic = Scenario("basic", "backward", draw(rng, n), {"dout": douts[0]})
     first, third = draw(rng, n), draw(rng, n)
     new = {k: third[k] for k in (*spec.inputs, *spec.fixed) if k in third}
     return [basic, perturb(basic),
             Scenario("single", "backward", draw(rng, 1), {"dout": douts[1]}),
-            Scenario("default", "backward", draw(rng, n), {}),
+            Scenario(DEFAULT, "backward", draw(rng, n), {}),
             Scenario("twice", "backward", twice(first, {}, new, {}),
                      {"dout": douts[1], "dout2": douts[2], "dout3": douts[3]})]
 
 
-def checks(spec: Loss, torch_scenario: str, torch_title: str = "{key} and the loss match PyTorch", **options) -> list:
+def scenarios_with(rng, draw: Callable, shape: tuple, others: dict) -> list[Scenario]:
+    """basic (and its perturbation), others in their order, then twice, with inputs of the given
+    shape from draw(rng, shape): others maps a name to a shape or to (rng) -> the arrays, each
+    with a drawn dout but DEFAULT's. The three arrays of basic and twice are drawn first."""
+    first, second, new = draw(rng, shape), draw(rng, shape), draw(rng, shape)
+    found = [Scenario("basic", "backward", first, {"dout": dout(rng)})]
+    found.append(perturb(found[0]))
+    for name, make in others.items():
+        arrays = make(rng) if callable(make) else draw(rng, make)
+        found.append(Scenario(name, "backward", arrays, {} if name == DEFAULT else {"dout": dout(rng)}))
+    douts = {"dout": dout(rng), "dout2": dout(rng), "dout3": dout(rng)}
+    return [*found, Scenario("twice", "backward", twice(second, {}, new, {}), douts)]
+
+
+def checks(spec: Loss, torch_scenario: str, torch_title: str = "{key} and the loss match PyTorch",
+           **options) -> list:
     """The layer's standard checks, the loss's value compared with PyTorch's beside the first
     gradient."""
     options.setdefault("purity", (*spec.inputs, *spec.fixed))  # dout is a number: nothing to modify
@@ -82,7 +106,7 @@ def edge_check(spec: Loss, check_id: str, scenario: str, title: str, with_loss: 
 
 def default_dout_check(spec: Loss) -> Check:
     """edge.default_dout: backward() called with no dout (the scenario `default`) means dout = 1."""
-    return edge_check(spec, "edge.default_dout", "default", "backward() with the default dout = 1",
+    return edge_check(spec, "edge.default_dout", DEFAULT, "backward() with the default dout = 1",
                       with_loss=False)
 
 
