@@ -5,15 +5,15 @@ from __future__ import annotations
 import numpy as np
 
 from bpdrill.core.diagnose import Mistake, close, formula
-from bpdrill.core.judge import Check, matches_reference
 from bpdrill.core.protocol import Scenario
 from bpdrill.i18n import t
 from bpdrill.kinds import loss
 
 # the mean runs over every element, not the batch: the generic 1/N rules do not apply (batch=None)
-SPEC = loss.Loss("BCEWithLogitsLoss",
-                 lambda torch, logits, targets: torch.nn.functional.binary_cross_entropy_with_logits(logits, targets),
+SPEC = loss.Loss("BCEWithLogitsLoss", lambda torch, logits, targets:
+                 torch.nn.functional.binary_cross_entropy_with_logits(logits, targets),
                  inputs=("logits",), fixed=("targets",), numgrad_points=2)
+ND, EXTREME = "nd", "extreme"  # a 3-D input; logits up to +-1e3
 
 
 def _targets(rng, shape):
@@ -37,32 +37,18 @@ def _extreme(rng):
     return {"logits": z[order].reshape(3, 6), "targets": y[order].reshape(3, 6)}
 
 
-def _dout(rng) -> float:
-    """Away from 1 (a dropped dout shows)."""
-    return float(rng.uniform(1.25, 2.5) * rng.choice([-1, 1]))
-
-
 def scenarios(rng) -> list[Scenario]:
     n, d, a = (int(v) for v in rng.permutation(range(2, 8))[:3])  # N != D: N is not the element count
-    first, twice, later = _inputs(rng, (n, d)), _inputs(rng, (n, d)), _inputs(rng, (n, d))
-    basic = Scenario("basic", "backward", first, {"dout": _dout(rng)})
-    return [
-        basic, loss.perturb(basic),
-        Scenario("nd", "backward", _inputs(rng, (a, n, d)), {"dout": _dout(rng)}),
-        Scenario("single", "backward", _inputs(rng, (1, d)), {"dout": _dout(rng)}),
-        Scenario("default", "backward", _inputs(rng, (n, d)), {}),
-        Scenario("extreme", "backward", _extreme(rng), {"dout": _dout(rng)}),
-        Scenario("twice", "backward", loss.twice(twice, {}, later, {}),
-                 {"dout": _dout(rng), "dout2": _dout(rng), "dout3": _dout(rng)}),
-    ]
+    return loss.scenarios_with(rng, _inputs, (n, d), {ND: (a, n, d), "single": (1, d), loss.DEFAULT: (n, d),
+                                                      EXTREME: _extreme})
 
 
 CHECKS = [
-    *loss.checks(SPEC, "nd", "loss and dlogits match PyTorch for a 3-D input (the mean runs over every element)"),
-    Check("edge.default_dout", "edge", "dlogits", 1, "default", matches_reference("dlogits"),
-          "backward() with the default dout = 1"),
-    Check("edge.extreme", "edge", ("dlogits", "loss"), 1, "extreme", matches_reference("dlogits", "loss"),
-          "logits up to +-1e3 (hard and soft targets): finite loss and gradient, as PyTorch"),
+    *loss.checks(SPEC, ND, "loss and dlogits match PyTorch for a 3-D input (the mean runs over every "
+                 "element)"),
+    loss.default_dout_check(SPEC),
+    loss.edge_check(SPEC, "edge.extreme", EXTREME, "logits up to +-1e3 (hard and soft targets): finite loss "
+                    "and gradient, as PyTorch"),
 ]
 
 
@@ -72,18 +58,14 @@ def _sigmoid(z):
     return np.exp(-np.logaddexp(0.0, -z))
 
 
-def _call(p, scenario=None):
+def _call(p):
     """(z, y, dout) of the call the check is about: the first one, a second backward, or a new forward."""
-    if scenario is not None and scenario != p.scenario:
-        a, params = p.ev.inputs(scenario), p.ev.params(scenario)
-        return a["logits"], a["targets"], params.get("dout", 1.0)
     a = loss.call_arrays(SPEC, p)
     return a["logits"], a["targets"], a["dout"]
 
 
 def _rule(evidence, rule, single_fits_others=False):
     """formula() for dlogits: rule(z, y, dout, n, N) is the wrong answer (None: not this mistake).
-
     single_fits_others: for a batch of one (N = 1 < n) dividing by N and not dividing at all give
     the same numbers; the rule is claimed there only if it also explains the basic scenario."""
     def candidate(p):
@@ -98,74 +80,48 @@ def _rule(evidence, rule, single_fits_others=False):
 
 def _fits_basic(p, rule) -> bool:
     """rule also gives the learner's dlogits on the basic scenario (N < n: the rules differ there)."""
-    z, y, dout = _call(p, "basic")
-    got, wrong = p.learner("basic", "dlogits"), rule(z, y, dout, z.size, z.shape[0])
+    a, dout = p.ev.inputs(loss.BASIC), p.ev.params(loss.BASIC).get("dout", 1.0)
+    z = a["logits"]
+    got, wrong = p.learner(loss.BASIC, "dlogits"), rule(z, a["targets"], dout, z.size, z.shape[0])
     return got is not None and wrong is not None and close(got, wrong)
 
 
-def _right_but_not_finite(p):
-    """(where the learner's dlogits is not finite, z, dout * (s - y) / n) when the right answer is
-    finite, numgrad passed on ordinary logits and every finite element is right; else None."""
-    if p.label != "dlogits" or p.check.scenario != "extreme" or not p.failure.nonfinite or p.got is None:
-        return None
-    if not p.passed("numgrad.dlogits"):
-        return None
-    z, y, dout = _call(p)
-    expected = dout * (_sigmoid(z) - y) / z.size
-    bad = ~np.isfinite(p.got)
-    if not close(np.where(bad, expected, p.got), expected):
-        return None
-    return bad, z
+def _not_finite_only(evidence, allowed, needed=None):
+    """A Mistake test on the extreme logits: numgrad passed, dlogits is right but not finite, only
+    at logits z where allowed(z) and at one at least where needed(z) (masks); the evidence lists them."""
+    def test(p):
+        if p.label != "dlogits" or p.check.scenario != EXTREME or not p.failure.nonfinite or p.got is None \
+                or not p.passed("numgrad.dlogits"):
+            return None
+        z, y, dout = _call(p)
+        expected, bad = dout * (_sigmoid(z) - y) / z.size, ~np.isfinite(p.got)
+        if not close(np.where(bad, expected, p.got), expected) or not bad.any() or (bad & ~allowed(z)).any():
+            return None
+        if needed is not None and not (bad & needed(z)).any():
+            return None
+        return {"evidence": t(evidence, values=", ".join(f"{v:g}" for v in sorted(set(z[bad].tolist()))))}
+    return test
 
 
-def _through_probabilities(p):
-    """Not finite only where sigmoid rounds to 1.0 or to (nearly) 0.0, and also where exp(z) itself
-    is finite (z = 40): dividing by s or 1 - s."""
-    found = _right_but_not_finite(p)
-    if found is None:
-        return None
-    bad, z = found
-    s = _sigmoid(z)
-    saturated = (s == 1.0) | (s * np.finfo(np.float64).max < 1)  # 1 - s is 0, or 1 / s overflows
-    if not bad.any() or (bad & ~saturated).any() or not (bad & (np.abs(z) < 700)).any():
-        return None
-    return {"evidence": t("right for ordinary logits, but not finite at z = {values}, where sigmoid(z) "
-                          "rounds to 1.0 or to (almost) 0.0", values=_listed(z[bad]))}
-
-
-def _overflowing_sigmoid(p):
-    """Not finite only where exp(z) overflows (z > 709): sigmoid as exp(z) / (1 + exp(z))."""
-    found = _right_but_not_finite(p)
-    if found is None:
-        return None
-    bad, z = found
-    if not bad.any() or (bad & ~(z > np.log(np.finfo(np.float64).max))).any():
-        return None
-    return {"evidence": t("right for ordinary logits, but not finite at z = {values}, where exp(z) "
-                          "overflows", values=_listed(z[bad]))}
-
-
-def _log_of_sigmoid(p):
-    """The loss not finite at extreme logits: log(sigmoid(z)) or log(1 - sigmoid(z)) of 0."""
-    if p.label != "loss" or p.check.scenario != "extreme" or not p.failure.nonfinite:
-        return None
-    return {"evidence": t("the loss is {value} for logits up to +-1e3", value=p.failure.nonfinite)}
-
-
-def _listed(values) -> str:
-    return ", ".join(f"{v:g}" for v in sorted(set(values.tolist())))
-
+BIGGEST = np.finfo(np.float64).max
 
 MISTAKES = [
     Mistake("chain_through_probabilities", "the gradient went through the probabilities s = sigmoid(z): "
             "{evidence}. dL/ds divides by s and 1 - s, which are 0 there; the two factors cancel on "
-            "paper: dlogits = dout * (s - y) / n, with no division", _through_probabilities),
+            "paper: dlogits = dout * (s - y) / n, with no division",
+            # where 1 - s is 0 or 1 / s overflows, and also where exp(z) itself is finite (z = 40)
+            _not_finite_only("right for ordinary logits, but not finite at z = {values}, where sigmoid(z) "
+                             "rounds to 1.0 or to (almost) 0.0",
+                             lambda z: (_sigmoid(z) == 1.0) | (_sigmoid(z) * BIGGEST < 1),
+                             lambda z: np.abs(z) < 700)),
     Mistake("unstable_sigmoid", "exp overflowed: {evidence}. exp(z) / (1 + exp(z)) is inf / inf = nan "
             "once z > 709: use 1 / (1 + exp(-z)) for z >= 0 (or exp(-logaddexp(0, -z)))",
-            _overflowing_sigmoid),
+            _not_finite_only("right for ordinary logits, but not finite at z = {values}, where exp(z) "
+                             "overflows", lambda z: z > np.log(BIGGEST))),
     Mistake("sigmoid_then_log", "the loss took the log of a sigmoid: {evidence}. sigmoid(40) rounds to "
             "1.0 and log(1 - 1.0) = -inf. Use softplus: loss = mean(logaddexp(0, z) - y * z)",
-            _log_of_sigmoid),
+            lambda p: p.label == "loss" and p.check.scenario == EXTREME and p.failure.nonfinite
+            and {"evidence": t("the loss is {value} for logits up to +-1e3", value=p.failure.nonfinite)}),
     Mistake("extra_sigmoid_derivative", "the sigmoid's derivative s (1 - s) was multiplied in again: "
             "{evidence}. The log in the loss cancels it: dlogits = dout * (s - y) / n",
             _rule("dlogits = dout * (s - y) * s * (1 - s) / n",

@@ -52,7 +52,7 @@ drive = layer.drive  # a loss is driven and referenced as a layer: its spec says
 reference = layer.reference
 
 
-DEFAULT = "default"  # the scenario whose backward() is called with no dout
+BASIC, DEFAULT = "basic", "default"  # the first scenario; the one whose backward() is called with no dout
 
 
 def dout(rng) -> float:
@@ -65,7 +65,7 @@ def standard(spec: Loss, draw, rng, n: int | None = None) -> list[Scenario]:
     dout) and twice, from draw(rng, n) -> the inputs and targets for a batch of n."""
     n = n if n is not None else int(rng.integers(3, 6))
     douts = [dout(rng) for _ in range(4)]
-    basic = Scenario("basic", "backward", draw(rng, n), {"dout": douts[0]})
+    basic = Scenario(BASIC, "backward", draw(rng, n), {"dout": douts[0]})
     first, third = draw(rng, n), draw(rng, n)
     new = {k: third[k] for k in (*spec.inputs, *spec.fixed) if k in third}
     return [basic, perturb(basic),
@@ -80,7 +80,7 @@ def scenarios_with(rng, draw: Callable, shape: tuple, others: dict) -> list[Scen
     shape from draw(rng, shape): others maps a name to a shape or to (rng) -> the arrays, each
     with a drawn dout but DEFAULT's. The three arrays of basic and twice are drawn first."""
     first, second, new = draw(rng, shape), draw(rng, shape), draw(rng, shape)
-    found = [Scenario("basic", "backward", first, {"dout": dout(rng)})]
+    found = [Scenario(BASIC, "backward", first, {"dout": dout(rng)})]
     found.append(perturb(found[0]))
     for name, make in others.items():
         arrays = make(rng) if callable(make) else draw(rng, make)
