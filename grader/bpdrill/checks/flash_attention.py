@@ -11,7 +11,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from bpdrill.core.diagnose import Mistake, formula
+from bpdrill.core.diagnose import Mistake, formula, variants
 from bpdrill.core.judge import Check, Failed, matches_reference
 from bpdrill.core.protocol import Scenario
 from bpdrill.i18n import t
@@ -133,20 +133,26 @@ MISTAKES = [
             "and hold one (block, block) tile at a time",
             _peak_between(BUDGET, 1.0, "backward held {ratio:.2f} of one (T, T) array: less than the whole "
                                        "matrix, more than a few (block, block) tiles")),
-    Mistake("rowsum_dO_O_missing", "the softmax backward lacks its row term D = rowsum(dO * O): "
-            "{evidence}. dS = P * (dP - D[:, rows, None]), with D computed once before the loops",
-            _variant("got equals the gradient with dS = P * dP", labels=("dQ", "dK"), row_term=False)),
-    Mistake("probabilities_without_logsumexp", "the recomputed probabilities were exp(S) without "
-            "subtracting L: {evidence}. L is each row's log-sum-exp: P = exp(S - L) is normalised",
-            _variant("got equals the gradient with P = exp(S)", lse=False)),
-    Mistake("causal_tiles_not_masked", "backward left the causal mask out of the recomputed tiles: "
-            "{evidence}. Mask the future in diagonal tiles and skip tiles wholly in the future, as forward does",
-            _variant("got equals the gradient with every future score kept", mask=False)),
-    Mistake("scale_forgotten_in_backward", "the 1 / sqrt(d) of the scores was left out of backward: "
-            "{evidence}. S = Q K^T / sqrt(d), so dQ and dK carry that factor too",
-            _variant("got equals sqrt(d) times the right answer, as backward without the scale gives",
-                     labels=("dQ", "dK"), scale=False)),
-    Mistake("tile_overwritten_not_accumulated", "{label} keeps only the last tile's contribution: "
-            "{evidence}. Every tile adds to the rows it touches: dQ[:, rows] += ..., not =",
-            _variant("got equals the last tile's contribution alone", overwrite=True)),
+    *variants(_variant, {
+        "rowsum_dO_O_missing": ("the softmax backward lacks its row term D = rowsum(dO * O): {evidence}. dS "
+                                "= P * (dP - D[:, rows, None]), with D computed once before the loops",
+                                "got equals the gradient with dS = P * dP",
+                                {"labels": ("dQ", "dK"), "row_term": False}),
+        "probabilities_without_logsumexp": ("the recomputed probabilities were exp(S) without subtracting L: "
+                                            "{evidence}. L is each row's log-sum-exp: P = exp(S - L) is "
+                                            "normalised", "got equals the gradient with P = exp(S)",
+                                            {"lse": False}),
+        "causal_tiles_not_masked": ("backward left the causal mask out of the recomputed tiles: {evidence}. "
+                                    "Mask the future in diagonal tiles and skip tiles wholly in the future, "
+                                    "as forward does", "got equals the gradient with every future score kept",
+                                    {"mask": False}),
+        "scale_forgotten_in_backward": ("the 1 / sqrt(d) of the scores was left out of backward: {evidence}. "
+                                        "S = Q K^T / sqrt(d), so dQ and dK carry that factor too",
+                                        "got equals sqrt(d) times the right answer, as backward without the "
+                                        "scale gives", {"labels": ("dQ", "dK"), "scale": False}),
+        "tile_overwritten_not_accumulated": ("{label} keeps only the last tile's contribution: {evidence}. "
+                                             "Every tile adds to the rows it touches: dQ[:, rows] += ..., "
+                                             "not =", "got equals the last tile's contribution alone",
+                                             {"overwrite": True}),
+    }),
 ]

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from bpdrill.core.diagnose import Mistake, close, formula
+from bpdrill.core.diagnose import Mistake, close, formula, variants
 from bpdrill.core.judge import Check, matches_reference
 from bpdrill.core.protocol import Scenario
 from bpdrill.i18n import t
@@ -106,27 +106,30 @@ def _part_summed(p):
 
 
 MISTAKES = [
-    Mistake("stats_per_channel_in_backward", "dx's means run over each channel alone (instance norm): "
-            "{evidence}. The statistics are per group of C // G channels: take the means over each "
-            "group's M = (C // G) * H * W numbers",
-            _rule("dx uses means over (H, W)", over="channel")),
-    Mistake("stats_per_sample_in_backward", "dx's means run over the whole sample (layer norm over C, "
-            "H, W): {evidence}. The statistics are per group: take the means over each group's "
-            "M = (C // G) * H * W numbers",
-            _rule("dx uses means over (C, H, W)", over="sample")),
-    Mistake("unbiased_variance", "the variance's term divides by M - 1, as an unbiased variance would: "
-            "{evidence}. GroupNorm's variance is biased (it divides by M), so the term is "
-            "x_hat * mean(dx_hat * x_hat) over the group",
-            _rule("dx uses sum(dx_hat * x_hat) / (M - 1)", ddof=1)),
-    Mistake("dx_missing_group_mean_term", "dx lacks the term through the group mean: {evidence}. The "
-            "mean depends on every number of the group: subtract the group mean of dx_hat",
-            _rule("dx = inv_std * (dx_hat - x_hat * mean(dx_hat * x_hat))", mean_term=False)),
-    Mistake("dx_missing_group_var_term", "dx lacks the term through the group variance: {evidence}. "
-            "Subtract x_hat * the group mean of dx_hat * x_hat",
-            _rule("dx = inv_std * (dx_hat - mean(dx_hat))", xhat_term=False)),
-    Mistake("dx_without_gamma", "the factor gamma is missing from dx: {evidence}. out = gamma * x_hat "
-            "+ beta, so dx_hat = dout * gamma (gamma per channel)",
-            _rule("dx equals the right formula with dx_hat = dout", with_gamma=False)),
+    *variants(_rule, {
+        "stats_per_channel_in_backward": ("dx's means run over each channel alone (instance norm): "
+                                          "{evidence}. The statistics are per group of C // G channels: take "
+                                          "the means over each group's M = (C // G) * H * W numbers",
+                                          "dx uses means over (H, W)", {"over": "channel"}),
+        "stats_per_sample_in_backward": ("dx's means run over the whole sample (layer norm over C, H, W): "
+                                         "{evidence}. The statistics are per group: take the means over each "
+                                         "group's M = (C // G) * H * W numbers",
+                                         "dx uses means over (C, H, W)", {"over": "sample"}),
+        "unbiased_variance": ("the variance's term divides by M - 1, as an unbiased variance would: "
+                              "{evidence}. GroupNorm's variance is biased (it divides by M), so the term is "
+                              "x_hat * mean(dx_hat * x_hat) over the group",
+                              "dx uses sum(dx_hat * x_hat) / (M - 1)", {"ddof": 1}),
+        "dx_missing_group_mean_term": ("dx lacks the term through the group mean: {evidence}. The mean "
+                                       "depends on every number of the group: subtract the group mean of "
+                                       "dx_hat", "dx = inv_std * (dx_hat - x_hat * mean(dx_hat * x_hat))",
+                                       {"mean_term": False}),
+        "dx_missing_group_var_term": ("dx lacks the term through the group variance: {evidence}. Subtract "
+                                      "x_hat * the group mean of dx_hat * x_hat",
+                                      "dx = inv_std * (dx_hat - mean(dx_hat))", {"xhat_term": False}),
+        "dx_without_gamma": ("the factor gamma is missing from dx: {evidence}. out = gamma * x_hat + beta, "
+                             "so dx_hat = dout * gamma (gamma per channel)",
+                             "dx equals the right formula with dx_hat = dout", {"with_gamma": False}),
+    }),
     Mistake("dgamma_not_summed_over_every_axis", "{label} was not summed over every axis but the "
             "channel: {evidence}. gamma and beta are per channel: sum over N, H and W, axis=(0, 2, 3)",
             _part_summed),

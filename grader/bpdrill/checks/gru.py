@@ -6,7 +6,7 @@ from itertools import permutations
 
 import numpy as np
 
-from bpdrill.core.diagnose import Mistake, close, formula
+from bpdrill.core.diagnose import Mistake, close, formula, variants
 from bpdrill.kinds import layer
 
 GRADS = ("dx", "dh", "dWx", "dWh", "dbx", "dbh")
@@ -115,27 +115,34 @@ def _gate_order(p):
 MISTAKES = [
     Mistake("gates_wrong_order", "the gate gradients were stacked in the order {order}, but forward "
             "split the pre-activations into r, z, n (PyTorch's order): stack them in that order", _gate_order),
-    Mistake("update_gate_convention_swapped", "z and 1 - z were swapped: {evidence}. Here h_next = "
-            "(1 - z) * n + z * h (PyTorch's convention): dn = dh_next * (1 - z), the direct dh = "
-            "dh_next * z, dz = dh_next * (h - n)",
-            _variant("got equals the gradients of h_next = z * n + (1 - z) * h", convention_swapped=True)),
-    Mistake("dz_sign_flipped", "dz has the wrong sign: {evidence}. d h_next / dz = h - n, not n - h",
-            _variant("got equals the gradients with dz = dh_next * (n - h)", dz_sign=-1.0)),
-    Mistake("dh_missing_direct_path", "dh lacks the direct path: {evidence}. h reaches h_next through "
-            "z * h as well as through the gates: dh = dh_next * z + dgh @ Wh.T",
-            _variant("got dh equals dgh @ Wh.T alone", direct=False)),
-    Mistake("n_derivative_as_sigmoid", "the candidate n is a tanh, but its derivative was taken as a "
-            "sigmoid's, n * (1 - n): {evidence}. Use 1 - n**2",
-            _variant("got equals the gradients with n * (1 - n) in place of 1 - n**2",
-                     n_derivative="sigmoid")),
-    Mistake("reset_gate_missing_bh_n", "dr was taken from h @ Wh_n alone, without its bias: {evidence}. "
-            "r scales h @ Wh_n + bh_n, so dr = da_n * (h @ Wh_n + bh_n)",
-            _variant("got equals the gradients with dr = da_n * (h @ Wh_n)", bh_n_in_dr=False)),
+    *variants(_variant, {
+        "update_gate_convention_swapped": ("z and 1 - z were swapped: {evidence}. Here h_next = (1 - z) * n "
+                                           "+ z * h (PyTorch's convention): dn = dh_next * (1 - z), the "
+                                           "direct dh = dh_next * z, dz = dh_next * (h - n)",
+                                           "got equals the gradients of h_next = z * n + (1 - z) * h",
+                                           {"convention_swapped": True}),
+        "dz_sign_flipped": ("dz has the wrong sign: {evidence}. d h_next / dz = h - n, not n - h",
+                            "got equals the gradients with dz = dh_next * (n - h)", {"dz_sign": -1.0}),
+        "dh_missing_direct_path": ("dh lacks the direct path: {evidence}. h reaches h_next through z * h as "
+                                   "well as through the gates: dh = dh_next * z + dgh @ Wh.T",
+                                   "got dh equals dgh @ Wh.T alone", {"direct": False}),
+        "n_derivative_as_sigmoid": ("the candidate n is a tanh, but its derivative was taken as a sigmoid's, "
+                                    "n * (1 - n): {evidence}. Use 1 - n**2",
+                                    "got equals the gradients with n * (1 - n) in place of 1 - n**2",
+                                    {"n_derivative": "sigmoid"}),
+        "reset_gate_missing_bh_n": ("dr was taken from h @ Wh_n alone, without its bias: {evidence}. r "
+                                    "scales h @ Wh_n + bh_n, so dr = da_n * (h @ Wh_n + bh_n)",
+                                    "got equals the gradients with dr = da_n * (h @ Wh_n)",
+                                    {"bh_n_in_dr": False}),
+    }),
     Mistake("dbh_n_missing_reset", "dbh's n block was not multiplied by r: {evidence}. bh_n sits inside "
             "r * (h Wh_n + bh_n), unlike bx_n: dbh = dgh.sum(axis=0) with dgh's n block da_n * r",
             formula("got dbh equals dbx", _bias_only)),
-    Mistake("hidden_n_missing_reset", "the hidden state's n block was not multiplied by r: {evidence}. "
-            "n = tanh(x Wx_n + bx_n + r * (h Wh_n + bh_n)), so the gradient reaching h @ Wh_n + bh_n "
-            "is da_n * r",
-            _variant("got equals the gradients with dgh's n block = da_n", r_on_hidden="none")),
+    *variants(_variant, {
+        "hidden_n_missing_reset": ("the hidden state's n block was not multiplied by r: {evidence}. n = "
+                                   "tanh(x Wx_n + bx_n + r * (h Wh_n + bh_n)), so the gradient reaching h @ "
+                                   "Wh_n + bh_n is da_n * r",
+                                   "got equals the gradients with dgh's n block = da_n",
+                                   {"r_on_hidden": "none"}),
+    }),
 ]

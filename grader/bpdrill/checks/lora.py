@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bpdrill.core.diagnose import Mistake, close, formula
+from bpdrill.core.diagnose import Mistake, close, formula, variants
 from bpdrill.kinds import layer
 
 ALPHA = 5.0  # the hidden layers' alpha: with rank 2, 3 or 4, alpha / rank is never 1
@@ -80,16 +80,19 @@ MISTAKES = [
             "forward multiplies the low-rank path by scaling = alpha / rank, so dA, dB and that path's "
             "share of dx carry it too",
             formula("got equals the gradient without the factor alpha / rank", _unscaled_everywhere)),
-    Mistake("scaling_applied_twice", "alpha / rank was applied twice: {evidence}. Scale dout @ B.T once; "
-            "dA = x.T @ that already carries the factor",
-            _variant("got equals the gradient with (alpha / rank)**2", scale_dA=2)),
-    Mistake("low_rank_path_unscaled_in_dx", "dx's low-rank path lacks alpha / rank: {evidence}. "
-            "dx = dout @ W.T + scaling * (dout @ B.T) @ A.T",
-            _variant("got equals dout @ W.T + (dout @ B.T) @ A.T", scale_path=0)),
-    Mistake("dx_missing_low_rank_path", "dx has only the frozen path: {evidence}. x also reaches the "
-            "output through A and B: add scaling * (dout @ B.T) @ A.T",
-            _variant("got equals dout @ W.T", low_rank_path=False)),
-    Mistake("dx_missing_frozen_path", "dx has only the low-rank path: {evidence}. W is frozen, but "
-            "the gradient still flows through it to x: add dout @ W.T",
-            _variant("got equals scaling * (dout @ B.T) @ A.T", frozen_path=False)),
+    *variants(_variant, {
+        "scaling_applied_twice": ("alpha / rank was applied twice: {evidence}. Scale dout @ B.T once; dA = "
+                                  "x.T @ that already carries the factor",
+                                  "got equals the gradient with (alpha / rank)**2", {"scale_dA": 2}),
+        "low_rank_path_unscaled_in_dx": ("dx's low-rank path lacks alpha / rank: {evidence}. dx = dout @ W.T "
+                                         "+ scaling * (dout @ B.T) @ A.T",
+                                         "got equals dout @ W.T + (dout @ B.T) @ A.T", {"scale_path": 0}),
+        "dx_missing_low_rank_path": ("dx has only the frozen path: {evidence}. x also reaches the output "
+                                     "through A and B: add scaling * (dout @ B.T) @ A.T",
+                                     "got equals dout @ W.T", {"low_rank_path": False}),
+        "dx_missing_frozen_path": ("dx has only the low-rank path: {evidence}. W is frozen, but the gradient "
+                                   "still flows through it to x: add dout @ W.T",
+                                   "got equals scaling * (dout @ B.T) @ A.T",
+                                   {"frozen_path": False}),
+    }),
 ]

@@ -6,7 +6,7 @@ from itertools import permutations
 
 import numpy as np
 
-from bpdrill.core.diagnose import Mistake, close, formula
+from bpdrill.core.diagnose import Mistake, close, formula, variants
 from bpdrill.core.judge import Check, matches_reference
 from bpdrill.core.protocol import Scenario
 from bpdrill.kinds import layer
@@ -112,26 +112,29 @@ MISTAKES = [
     Mistake("gates_wrong_order", "the gate gradients were stacked in the order {order}, but forward "
             "split a into i, f, g, o (PyTorch's order): stack da in that order", _gate_order,
             at_code=r"concatenate|hstack|stack\("),
-    Mistake("tanh_of_old_cell", "tanh was taken of the old cell c instead of the new one: {evidence}. "
-            "h_next = o * tanh(c_next): recompute tanh(c_next) from the new cell",
-            _variant("got equals the gradients with tanh(c) in place of tanh(c_next)", tanh_of="c"),
-            at_code=r"tanh\("),
-    Mistake("dc_missing_forget_gate", "dc is missing the forget gate: {evidence}. c_next = f * c + "
-            "i * g, so dc = dc_total * f",
-            _variant("got dc equals the gradient at c_next, not multiplied by f", dc_through_f=False)),
-    Mistake("dc_missing_h_path", "the gradient reaching c_next through h_next was forgotten: "
-            "{evidence}. c_next feeds the loss directly and through h_next = o * tanh(c_next): "
-            "dc_total = dc_next + dh_next * o * (1 - tanh(c_next)**2)",
-            _variant("got equals the gradients with dc_total = dc_next", h_path="none")),
-    Mistake("dc_missing_tanh_derivative", "the path from h_next to c_next lacks the derivative of "
-            "tanh: {evidence}. dc_total = dc_next + dh_next * o * (1 - tanh(c_next)**2)",
-            _variant("got equals the gradients with dc_total = dc_next + dh_next * o",
-                     h_path="no_tanh_derivative")),
-    Mistake("dc_next_dropped", "the incoming dc_next was ignored: {evidence}. c_next also feeds the "
-            "next step directly: dc_total = dc_next + dh_next * o * (1 - tanh(c_next)**2)",
-            _variant("got equals the gradients for dc_next = 0", use_dc_next=False)),
-    Mistake("g_derivative_as_sigmoid", "the candidate g is a tanh, but its derivative was taken as "
-            "a sigmoid's, g * (1 - g): {evidence}. Use 1 - g**2",
-            _variant("got equals the gradients with g * (1 - g) in place of 1 - g**2",
-                     g_derivative="sigmoid")),
+    *variants(_variant, {
+        "tanh_of_old_cell": ("tanh was taken of the old cell c instead of the new one: {evidence}. h_next = "
+                             "o * tanh(c_next): recompute tanh(c_next) from the new cell",
+                             "got equals the gradients with tanh(c) in place of tanh(c_next)",
+                             {"tanh_of": "c"}, r"tanh\("),
+        "dc_missing_forget_gate": ("dc is missing the forget gate: {evidence}. c_next = f * c + i * g, so dc "
+                                   "= dc_total * f",
+                                   "got dc equals the gradient at c_next, not multiplied by f",
+                                   {"dc_through_f": False}),
+        "dc_missing_h_path": ("the gradient reaching c_next through h_next was forgotten: {evidence}. c_next "
+                              "feeds the loss directly and through h_next = o * tanh(c_next): dc_total = "
+                              "dc_next + dh_next * o * (1 - tanh(c_next)**2)",
+                              "got equals the gradients with dc_total = dc_next", {"h_path": "none"}),
+        "dc_missing_tanh_derivative": ("the path from h_next to c_next lacks the derivative of tanh: "
+                                       "{evidence}. dc_total = dc_next + dh_next * o * (1 - tanh(c_next)**2)",
+                                       "got equals the gradients with dc_total = dc_next + dh_next * o",
+                                       {"h_path": "no_tanh_derivative"}),
+        "dc_next_dropped": ("the incoming dc_next was ignored: {evidence}. c_next also feeds the next step "
+                            "directly: dc_total = dc_next + dh_next * o * (1 - tanh(c_next)**2)",
+                            "got equals the gradients for dc_next = 0", {"use_dc_next": False}),
+        "g_derivative_as_sigmoid": ("the candidate g is a tanh, but its derivative was taken as a sigmoid's, "
+                                    "g * (1 - g): {evidence}. Use 1 - g**2",
+                                    "got equals the gradients with g * (1 - g) in place of 1 - g**2",
+                                    {"g_derivative": "sigmoid"}),
+    }),
 ]

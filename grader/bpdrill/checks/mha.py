@@ -11,7 +11,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from bpdrill.core.diagnose import Mistake, formula
+from bpdrill.core.diagnose import Mistake, formula, variants
 from bpdrill.core.driving import snapshot
 from bpdrill.core.judge import Check, Failed, matches_reference
 from bpdrill.core.protocol import Scenario
@@ -131,23 +131,28 @@ def _bias_per_position(p):
 
 
 MISTAKES = [
-    Mistake("heads_merged_without_transpose", "the heads' gradients were merged back with "
-            "reshape(N, T, D) alone: {evidence}. The split was reshape then transpose(0, 2, 1, 3): "
-            "undo it with transpose(0, 2, 1, 3) first, then reshape",
-            _variant("got equals the gradient with the transpose left out of the merge", merge_t=False)),
-    Mistake("scale_sqrt_d_model", "the scores were scaled by 1 / sqrt(D) in backward: {evidence}. "
-            "Each head's scores are q k^T / sqrt(D // h): the head size, not the model width",
-            _variant("got equals the gradient with 1 / sqrt(D) in place of 1 / sqrt(D // h)", scale="D")),
-    Mistake("causal_mask_ignored_in_backward", "backward used attention weights without the causal "
-            "mask, so gradient leaks to future positions: {evidence}. Use the P forward cached "
-            "(future weights exactly 0)",
-            _variant("got equals the gradients of the same layer without its mask", mask=False)),
-    Mistake("softmax_backward_missing_sum_term", "the softmax backward lacks its row-sum term: "
-            "{evidence}. dS = P * (dP - (dP * P).sum(axis=-1, keepdims=True))",
-            _variant("got equals the gradient with dS = P * dP", row_sum=False)),
-    Mistake("dx_missing_projection_paths", "dx holds only the path through q: {evidence}. x feeds "
-            "q, k and v, so dx = dq Wq^T + dk Wk^T + dv Wv^T",
-            _variant("got equals dq @ Wq.T alone", paths=1)),
+    *variants(_variant, {
+        "heads_merged_without_transpose": ("the heads' gradients were merged back with reshape(N, T, D) "
+                                           "alone: {evidence}. The split was reshape then transpose(0, 2, 1, "
+                                           "3): undo it with transpose(0, 2, 1, 3) first, then reshape",
+                                           "got equals the gradient with the transpose left out of the merge",
+                                           {"merge_t": False}),
+        "scale_sqrt_d_model": ("the scores were scaled by 1 / sqrt(D) in backward: {evidence}. Each head's "
+                               "scores are q k^T / sqrt(D // h): the head size, not the model width",
+                               "got equals the gradient with 1 / sqrt(D) in place of 1 / sqrt(D // h)",
+                               {"scale": "D"}),
+        "causal_mask_ignored_in_backward": ("backward used attention weights without the causal mask, so "
+                                            "gradient leaks to future positions: {evidence}. Use the P "
+                                            "forward cached (future weights exactly 0)",
+                                            "got equals the gradients of the same layer without its mask",
+                                            {"mask": False}),
+        "softmax_backward_missing_sum_term": ("the softmax backward lacks its row-sum term: {evidence}. dS = "
+                                              "P * (dP - (dP * P).sum(axis=-1, keepdims=True))",
+                                              "got equals the gradient with dS = P * dP", {"row_sum": False}),
+        "dx_missing_projection_paths": ("dx holds only the path through q: {evidence}. x feeds q, k and v, "
+                                        "so dx = dq Wq^T + dk Wk^T + dv Wv^T", "got equals dq @ Wq.T alone",
+                                        {"paths": 1}),
+    }),
     Mistake("bias_not_summed_over_positions", "{label} was summed over the batch but not over the "
             "positions: {evidence}. The bias is added at every (n, t): sum over axes (0, 1)",
             _bias_per_position),

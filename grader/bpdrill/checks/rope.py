@@ -11,7 +11,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from bpdrill.core.diagnose import Mistake, formula
+from bpdrill.core.diagnose import formula, variants
 from bpdrill.core.judge import Check, matches_reference
 from bpdrill.core.protocol import Scenario
 from bpdrill.kinds import layer
@@ -82,22 +82,21 @@ def _variant(evidence, **mistake):
     return formula(evidence, candidate)
 
 
-MISTAKES = [
-    Mistake("rotation_not_inverted", "backward rotated dout by +angle, as forward does: {evidence}. "
-            "A rotation's Jacobian transposed is the rotation by -angle: dx_even = de cos + do sin, "
-            "dx_odd = -de sin + do cos",
-            _variant("got equals dout rotated by the forward's angle", sign=1)),
-    Mistake("rotate_half_convention", "the pairs were taken as halves (i, i + d/2), the rotate-half "
-            "convention: {evidence}. Here the pairs are interleaved: (2i, 2i + 1), x[..., 0::2] and "
-            "x[..., 1::2]",
-            _variant("got equals the rotate-half backward", halves=True)),
-    Mistake("positions_assumed_arange", "backward took the positions as 0 .. T - 1: {evidence}. "
-            "Use the positions forward was given (cached): they need not start at 0 nor be consecutive",
-            _variant("got equals the gradient for positions 0 .. T - 1", arange=True)),
-    Mistake("frequency_exponent_wrong", "the frequencies were base ** (-i / d) with i the pair's "
-            "index: {evidence}. Pair i turns at base ** (-2i / d): np.arange(0, d, 2) / d",
-            _variant("got equals the gradient with base ** (-i / d)", exponent=1)),
-    Mistake("rotation_cross_term_missing", "dx multiplies dout by cos alone: {evidence}. Each input "
-            "of a pair reaches both outputs of the pair, so the sin terms of the other output come back too",
-            _variant("got equals dout * cos", cross=False)),
-]
+MISTAKES = variants(_variant, {
+    "rotation_not_inverted": ("backward rotated dout by +angle, as forward does: {evidence}. A rotation's "
+                              "Jacobian transposed is the rotation by -angle: dx_even = de cos + do sin, "
+                              "dx_odd = -de sin + do cos", "got equals dout rotated by the forward's angle",
+                              {"sign": 1}),
+    "rotate_half_convention": ("the pairs were taken as halves (i, i + d/2), the rotate-half convention: "
+                               "{evidence}. Here the pairs are interleaved: (2i, 2i + 1), x[..., 0::2] and "
+                               "x[..., 1::2]", "got equals the rotate-half backward", {"halves": True}),
+    "positions_assumed_arange": ("backward took the positions as 0 .. T - 1: {evidence}. Use the positions "
+                                 "forward was given (cached): they need not start at 0 nor be consecutive",
+                                 "got equals the gradient for positions 0 .. T - 1", {"arange": True}),
+    "frequency_exponent_wrong": ("the frequencies were base ** (-i / d) with i the pair's index: {evidence}. "
+                                 "Pair i turns at base ** (-2i / d): np.arange(0, d, 2) / d",
+                                 "got equals the gradient with base ** (-i / d)", {"exponent": 1}),
+    "rotation_cross_term_missing": ("dx multiplies dout by cos alone: {evidence}. Each input of a pair "
+                                    "reaches both outputs of the pair, so the sin terms of the other output "
+                                    "come back too", "got equals dout * cos", {"cross": False}),
+})

@@ -135,6 +135,16 @@ def formula(says_evidence: str, candidate: Callable):
     return test
 
 
+def variants(test: Callable, rows: dict) -> list[Mistake]:
+    """An exercise's mistakes as rows of one table (as MiniTorch's activations): name -> (says,
+    evidence, switches[, at_code]), each tested by test(evidence, **switches), the exercise's own
+    computation run with those switches on."""
+    found = []
+    for name, (says, evidence, switches, *at_code) in rows.items():  # at_code: where it is written
+        found.append(Mistake(name, says, test(evidence, **switches), at_code=at_code[0] if at_code else ""))
+    return found
+
+
 def first_call_right(first_key: str):
     """A Mistake test for a check on a second call: the first call of the same scenario was right,
     so something the first backward did (to a cache, or to its own state) changed the second.
