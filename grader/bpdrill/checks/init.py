@@ -1,26 +1,22 @@
 """Hidden checks for init: xavier_uniform, xavier_normal, kaiming_uniform, kaiming_normal draw
 (fan_in, fan_out) matrices from torch.nn.init's distributions.
 
-A random draw has no derivative and no single right value, so there is no numerical-gradient
-check and no element-wise comparison: each function is judged on its layout, its determinism
-(the result depends only on the arguments and the state of rng) and the statistics of two large
-draws, (a, b) and (b, a) with a != b, against the distribution torch.nn.init draws from for the
-same fans. The reference reads torch's parameter exactly: torch.nn.init draws from a seeded
-torch.Generator, and a standard uniform (or normal) draw of the same seed, scaled by that
-parameter, gives the same tensor.
+A random draw has no derivative and no single right value: each function is judged on its layout,
+its determinism (the result depends only on the arguments and rng) and the statistics of two large
+draws, (a, b) and (b, a) with a != b, against torch.nn.init's distribution for the same fans. The
+reference reads torch's parameter exactly: torch.nn.init's draw from a seeded torch.Generator is a
+standard uniform (or normal) draw of the same seed, scaled by that parameter.
 
 Every tolerance is derived so that a correct draw never fails (n >= 230 * 360 = 82 800):
-- scale: the root mean square of n draws of mean 0 has relative standard deviation
-  sqrt((kurtosis - 1) / (4 n)) <= 1 / sqrt(2 n) (kurtosis 3 for a normal, 1.8 for a uniform);
-  8 such deviations: a correct draw is outside with probability ~1e-15.
+- scale: the root mean square of n draws of mean 0 has relative sd sqrt((kurtosis - 1) / (4 n))
+  <= 1 / sqrt(2 n) (kurtosis 3 for a normal, 1.8 for a uniform); outside 8 sds: ~1e-15.
 - mean: within 8 std / sqrt(n) of 0.
-- family: the kurtosis E[W^4] / E[W^2]^2 is 1.8 for a uniform and 3 for a normal; its sampling
-  sd is <= sqrt(24 / n) ~ 0.017, so 2.4, halfway, is over 30 sds from either.
-- uniform bounds: every |W| <= bound; the largest |W| >= bound (1 - 30 / n), missed with
-  probability (1 - 30 / n)^n ~ e^-30.
-- the whole distribution: the Kolmogorov-Smirnov distance D between the draw and the exact
-  distribution obeys P(D > e) <= 2 exp(-2 n e^2) (Dvoretzky-Kiefer-Wolfowitz, Massart's
-  constant): e = sqrt(ln(2 / 1e-12) / (2 n)).
+- family: the kurtosis E[W^4] / E[W^2]^2 (1.8 uniform, 3 normal) has sampling sd <= sqrt(24 / n)
+  ~ 0.017: 2.4, halfway, is over 30 sds from either.
+- uniform bounds: every |W| <= bound; the largest >= bound (1 - 30 / n), missed with probability
+  (1 - 30 / n)^n ~ e^-30.
+- the whole distribution: the Kolmogorov-Smirnov distance D to the exact distribution obeys
+  P(D > e) <= 2 exp(-2 n e^2) (Dvoretzky-Kiefer-Wolfowitz, Massart): e = sqrt(ln(2 / 1e-12) / (2 n)).
 """
 from __future__ import annotations
 
@@ -35,8 +31,9 @@ from bpdrill.core.judge import Check, Failed
 from bpdrill.core.protocol import Scenario
 from bpdrill.i18n import t
 
-XAVIER, KAIMING = ("xavier_uniform", "xavier_normal"), ("kaiming_uniform", "kaiming_normal")
-UNIFORM, NORMAL = ("xavier_uniform", "kaiming_uniform"), ("xavier_normal", "kaiming_normal")
+FUNCTIONS = tuple(f"{rule}_{family}" for rule in ("xavier", "kaiming") for family in ("uniform", "normal"))
+XAVIER, KAIMING, UNIFORM, NORMAL = (tuple(f for f in FUNCTIONS if word in f)
+                                    for word in ("xavier", "kaiming", "uniform", "normal"))
 SIGMAS = 8.0
 KURTOSIS_SPLIT = 2.4  # halfway between a uniform's 1.8 and a normal's 3
 KS_ALPHA = 1e-12
@@ -47,7 +44,7 @@ SMALL, OTHER, AGAIN = "small.0", "small.other", "small.1"
 
 def scenarios(rng) -> list[Scenario]:
     found = []
-    for function in (*XAVIER, *KAIMING):
+    for function in FUNCTIONS:
         a, b = int(rng.integers(360, 421)), int(rng.integers(230, 281))  # a != b, a != 2b: fans tell apart
         c, d = (int(v) for v in rng.permutation(range(2, 8))[:2])
         seed = int(rng.integers(2**30))
@@ -142,10 +139,11 @@ def determinism(ev, check: Check) -> None:
 
 
 CHECKS = [Check(f"{kind}.{function}", kind.split(".")[0], function, points, function, judge, title,
-                title_args=(("name", function),)) for function in (*XAVIER, *KAIMING)
+                title_args=(("name", function),)) for function in FUNCTIONS
           for kind, points, judge, title in (
     ("shape", 1, layout, "{name} returns a float64 (fan_in, fan_out) matrix"),
-    ("torch", 2, distribution, "{name} draws from torch.nn.init's distribution (two large draws, fan_in != fan_out)"),
+    ("torch", 2, distribution,
+     "{name} draws from torch.nn.init's distribution (two large draws, fan_in != fan_out)"),
     ("edge.rng", 1, determinism, "{name} depends only on its arguments and rng (same seed, same matrix)"))]
 
 
@@ -195,14 +193,12 @@ def where(probe) -> str:
 
 def _draws(p):
     """[(W, fan_in, fan_out, torch's std)] of both large draws, or None when one is not valid."""
-    found = []
     ref = p.reference()
-    for i, (fan_in, fan_out) in enumerate(_large(p.ev, p.scenario)):
-        W = p.learner(p.scenario, f"large.{i}")
-        if W is None or W.shape != (fan_in, fan_out):
-            return None
-        found.append((W, fan_in, fan_out, float(ref[f"std.{i}"])))
-    return found
+    try:
+        return [(_draw(p.ev, p.scenario, f"large.{i}", shape), *shape, float(ref[f"std.{i}"]))
+                for i, shape in enumerate(_large(p.ev, p.scenario))]
+    except Failed:
+        return None
 
 
 def _std_rule(functions: tuple, wrong, evidence: str):
@@ -215,8 +211,8 @@ def _std_rule(functions: tuple, wrong, evidence: str):
             return None
         for W, fan_in, fan_out, std in draws:
             std_wrong, tol = wrong(fan_in, fan_out, std), scale_tolerance(W.size)
-            if (kurtosis(W) < KURTOSIS_SPLIT) != (function in UNIFORM) or abs(std_wrong / std - 1) <= 2 * tol \
-                    or abs(rms(W) / std_wrong - 1) > tol:
+            family_right = (kurtosis(W) < KURTOSIS_SPLIT) == (function in UNIFORM)
+            if not family_right or abs(std_wrong / std - 1) <= 2 * tol or abs(rms(W) / std_wrong - 1) > tol:
                 return None
         W, fan_in, fan_out, std = draws[0]
         return {"evidence": t(evidence, got=rms(W), expected=std, fan_in=fan_in, fan_out=fan_out)}
@@ -255,8 +251,9 @@ def _truncated(p):
             return None
     W, fan_in, fan_out, std = draws[0]
     cut = float(np.max(np.abs(W))) / std
-    return {"evidence": t("no |W| lies beyond {cut:.3g} standard deviations (std {std:.5g}), where a normal draw "
-                          "of {n} values has about {tails:.0f}: the tails beyond {cut:.3g} sigma are missing",
+    return {"evidence": t("no |W| lies beyond {cut:.3g} standard deviations (std {std:.5g}), where a normal "
+                          "draw of {n} values has about {tails:.0f}: the tails beyond {cut:.3g} sigma are "
+                          "missing",
                           cut=cut, std=std, n=W.size, tails=W.size * math.erfc(cut / math.sqrt(2)))}
 
 
@@ -271,9 +268,8 @@ def _layout(p):
 def _rng(same: bool):
     """same: generators of one seed gave different matrices; else: different seeds, one matrix."""
     def test(p):
-        first, again, other = (p.learner(p.scenario, key) for key in (SMALL, AGAIN, OTHER))
-        if first is None or again is None or other is None or first.shape != again.shape or \
-                first.shape != other.shape:
+        first, again, other = draws = [p.learner(p.scenario, key) for key in (SMALL, AGAIN, OTHER)]
+        if any(W is None for W in draws) or any(W.shape != first.shape for W in draws):
             return None
         if same and not np.array_equal(first, again):
             return {"evidence": t("two generators of the same seed gave different matrices")}
@@ -323,7 +319,8 @@ MISTAKES = [
          "the standard deviation is {got:.5g} = torch's {expected:.5g} / sqrt(3)"),
         ("normal_scale_given_variance", "the variance was passed where the standard deviation "
          "belongs: {evidence}. rng.normal(loc, scale) takes scale = std = sqrt(variance)",
-         NORMAL, lambda fan_in, fan_out, std: std * std, "the standard deviation is {got:.5g} = {expected:.5g} squared"),
+         NORMAL, lambda fan_in, fan_out, std: std * std,
+         "the standard deviation is {got:.5g} = {expected:.5g} squared"),
     ]],
     Mistake("global_rng", "the draw does not come from the rng argument: {evidence}. Use rng.normal "
             "/ rng.uniform, never np.random.*", _rng(same=True), kinds=("edge",)),
