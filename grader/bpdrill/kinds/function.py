@@ -22,11 +22,9 @@ def simulated(simulate: Callable, evidence: str, skip: tuple = ()):
         if p.check.id in skip:
             return None
         wrong = simulate(p.ev.scenarios[p.scenario])
-        got = {key: p.learner(p.scenario, key) for key in wrong}
-        if any(value is None for value in got.values()):
+        got = [p.learner(p.scenario, key) for key in wrong]
+        if any(value is None for value in got) or not all(close(g, w) for g, w in zip(got, wrong.values())):
             return None
         right = p.reference()
-        if all(close(got[k], wrong[k]) for k in wrong) and not all(close(right[k], wrong[k]) for k in wrong):
-            return {"evidence": t(evidence)}
-        return None
+        return None if all(close(right[key], w) for key, w in wrong.items()) else {"evidence": t(evidence)}
     return test
