@@ -24,10 +24,8 @@ NOT_SCALED = "the arrays the caller passed in never changed, though the total no
 
 def _total(arrays: dict, norm_type: str) -> float:
     """The total norm of the scenario's gradients: only to place max_norm above or below it."""
-    flat = np.concatenate([np.ravel(g) for g in arrays.values()]) if arrays else np.zeros(0)
-    if not flat.size:
-        return 0.0
-    return float(np.max(np.abs(flat)) if norm_type == "inf" else np.sqrt(np.sum(flat * flat)))
+    flat = np.concatenate([np.zeros(0), *(np.ravel(g) for g in arrays.values())])
+    return float(np.max(np.abs(flat), initial=0.0) if norm_type == "inf" else np.sqrt(np.sum(flat * flat)))
 
 
 def _scenario(name, arrays, norm_type, max_norm=None, ratio=None):
