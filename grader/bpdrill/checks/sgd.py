@@ -42,7 +42,7 @@ RUNS = [
         drawn("lr", "momentum", "weight_decay")),
     Run("torch", "nesterov_weight_decay", "Nesterov with weight_decay matches torch.optim.SGD", SHAPES[:3], 4,
         drawn("lr", "momentum", "weight_decay", nesterov=True)),
-    Run("edge", "weight_decay_plain", "weight_decay without momentum", SHAPES[:2], 3,  # a path of its own
+    Run("edge", "weight_decay_plain", "weight_decay without momentum", SHAPES[:2], 3,  # its own path in step
         drawn("lr", "weight_decay")),
     Run("edge", "reused_grads", "the caller reuses one gradient array for every step (the momentum "
         "buffer must be a copy)", SHAPES[:2], 4, drawn("lr", "momentum"), params={"reuse_grads": True}),
