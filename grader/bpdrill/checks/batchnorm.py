@@ -62,9 +62,13 @@ def raises_value_error(ev, check: Check) -> None:
                    "PyTorch does (the variance of one value is 0); it {what}", what=what), target="out")
 
 
-# what the running checks compare: after one forward, after several, eval mode's output
-RUNNING_KEYS = {"edge.running_one": tuple(f"{k}.1" for k in RUNNING), "edge.running_several": RUNNING,
-                "edge.eval": ("out_eval",)}
+RUNNING_CHECKS = (  # id, the keys compared (the learner's and the reference's), the names shown, title
+    ("edge.running_one", tuple(f"{k}.1" for k in RUNNING), RUNNING,
+     "running statistics after one forward (unbiased variance)"),
+    ("edge.running_several", RUNNING, RUNNING,
+     "running statistics after several forwards of different batch sizes"),
+    ("edge.eval", ("out_eval",), ("out",), "eval mode normalises with the running statistics"))
+RUNNING_KEYS = {check_id: keys for check_id, keys, _, _ in RUNNING_CHECKS}
 CHECKS = layer.checks(SPEC, "basic", "{key} matches torch.nn.BatchNorm1d (gamma not all ones)", single=None,
                       extra=(
     Check("torch.out", "torch", "out", 1, "basic", matches_reference("out"),
@@ -73,13 +77,9 @@ CHECKS = layer.checks(SPEC, "basic", "{key} matches torch.nn.BatchNorm1d (gamma 
     # the given forward makes this check, not the exercise: it says so, and carries no points
     Check("edge.single_raises", "edge", "out", 0, "pair", raises_value_error,
           "a training-mode forward with N = 1 raises ValueError (the given forward's check: no points)"),
-    Check("edge.running_one", "edge", RUNNING, 1, "running",
-          matches_reference(*((f"{k}.1", f"{k}.1", k) for k in RUNNING)),
-          "running statistics after one forward (unbiased variance)"),
-    Check("edge.running_several", "edge", RUNNING, 1, "running", matches_reference(*RUNNING),
-          "running statistics after several forwards of different batch sizes"),
-    Check("edge.eval", "edge", "out", 1, "running", matches_reference(("out_eval", "out_eval", "out")),
-          "eval mode normalises with the running statistics")))
+    *(Check(check_id, "edge", names if len(names) > 1 else names[0], 1, "running",
+            matches_reference(*zip(keys, keys, names)), title)
+      for check_id, keys, names, title in RUNNING_CHECKS)))
 
 
 # ---- the worker's side: drive the learner's BatchNorm1d ----------------------------------------
