@@ -89,8 +89,8 @@ def _variant(evidence: str, labels: tuple, **mistake):
     def candidate(p):
         if p.label not in labels:
             return None
-        a, conf = layer.call_arrays(SPEC, p), p.ev.params(p.scenario)
-        return _backward(a["x"], a["W"], a["dout"], conf["stride"], conf["padding"], **mistake)[p.label]
+        a = layer.call_arrays(SPEC, p)
+        return _backward(a["x"], a["W"], a["dout"], a["stride"], a["padding"], **mistake)[p.label]
     return formula(evidence, candidate)
 
 
