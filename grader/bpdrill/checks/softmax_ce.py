@@ -111,12 +111,10 @@ def _rule(evidence, wrong):
 
 def _nonfinite(p, scenario: str, key: str) -> str | None:
     """'nan' or 'inf' when the learner's key in scenario holds one, else None."""
-    result = p.ev.results.get(scenario)
-    v = (result or {}).get("values", {}).get(key)
-    if v is None or v.kind not in ("array", "scalar") or v.array.dtype.kind != "f":
-        return None
-    a = v.array
-    return "nan" if np.isnan(a).any() else "inf" if np.isinf(a).any() else None
+    v = (p.ev.results.get(scenario) or {}).get("values", {}).get(key)
+    if v is not None and v.kind in ("array", "scalar") and v.array.dtype.kind == "f":
+        return "nan" if np.isnan(v.array).any() else "inf" if np.isinf(v.array).any() else None
+    return None
 
 
 def _first_broken(p) -> tuple | None:
