@@ -64,6 +64,7 @@ class Layer:
     batch: str | None = "x"  # the input whose first axis is the batch size N (None: no N)
     extra_args: dict = field(default_factory=dict)  # keyword arguments of forward, fixed per exercise
     options: tuple = ()  # scenario parameters the torch call takes as keywords (stride, padding)
+    state: tuple = ()  # attributes forward updates (running statistics): a check of them faults forward
 
     # -- names derived from the spec ------------------------------------------------------
     @property
@@ -414,7 +415,8 @@ def _nothing_written(spec: Layer):
 
 def where(spec: Layer):
     def locate(probe) -> str:
-        return f"{spec.cls}.forward" if probe.label in spec.outputs else f"{spec.cls}.backward"
+        forward = probe.label in (*spec.outputs, *spec.state)
+        return f"{spec.cls}.forward" if forward else f"{spec.cls}.backward"
     return locate
 
 
