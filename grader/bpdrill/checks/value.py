@@ -1,33 +1,26 @@
-"""Hidden checks for value: scalar graph programs run with the learner's Value and, on the
-trusted side, with PyTorch float64 (as checks/autograd/ does with arrays: its step format and
-interpreter, `run_steps`, run both). A program has scalar leaves, steps (numbers in a step are
-Python numbers, so `2 - x` calls __rsub__) and outputs, each given its own backward() in turn.
+"""Hidden checks for value: scalar graph programs run with the learner's Value and with PyTorch
+float64 by the engine kind (bpdrill.kinds.engine). Numbers in a step are Python numbers, so
+`2 - x` calls __rsub__; a program's outputs are each given their own backward() in turn.
 Probes (no points) run each operation alone and x * x, to name the mistake behind a failure."""
 from __future__ import annotations
 
 import numpy as np
 
-from bpdrill.checks.autograd.programs import MAX_CHECKED_STEPS, learner_method, run_steps, show, step, torch_method
-from bpdrill.core import compare
 from bpdrill.core.diagnose import Mistake, close
-from bpdrill.core.judge import Check, Failed, compare_arrays
-from bpdrill.core.protocol import Scenario
+from bpdrill.core.judge import Check, Failed
 from bpdrill.i18n import t
+from bpdrill.kinds import engine
+from bpdrill.kinds.engine import PROBE, chain, show, step as S
 
 DEEP = 10_000
 
 
-def program(name, kind, title, leaves, steps, outputs=None, points=1):
-    return {"name": name, "kind": kind, "title": title, "points": points, "leaves": leaves, "steps": steps,
-            "outputs": outputs or [steps[-1][0]]}
+def program(name, kind, title, dists: dict, steps, **options):
+    """A program over scalar leaves, each drawn from its dists entry; backward() takes no grad."""
+    leaves = {leaf: engine.leaf((), dist, kind="scalar") for leaf, dist in dists.items()}
+    return engine.program(name, title, kind, leaves, steps, grad=None, **options)
 
 
-def _chain(n):  # h = x, then n alternating h * 1.0001 and h + 0.001
-    return [step(f"h{i}", "mul" if i % 2 == 0 else "add", f"h{i - 1}" if i else "x", 1.0001 if i % 2 == 0 else 0.001)
-            for i in range(n)]
-
-
-S = step
 PROGRAMS = [
     program("add_mul", "torch", "a * b + c * a + b", {"a": "n", "b": "n", "c": "n"},
             [S("p", "mul", "a", "b"), S("q", "mul", "c", "a"), S("r", "add", "p", "q"), S("out", "add", "r", "b")]),
@@ -60,11 +53,11 @@ PROGRAMS = [
     program("accumulate", "edge", "backward() of two graphs on the same leaves: the leaves' .grad add up",
             {"x": "n", "y": "n"}, [S("p", "mul", "x", "y"), S("o1", "add", "p", "x"), S("q", "mul", "x", "x"),
                                    S("r", "tanh", "q"), S("o2", "add", "r", "y")], outputs=["o1", "o2"]),
-    program("deep", "edge", f"a chain {DEEP:,} nodes deep (no recursion limit)", {"x": "n"}, _chain(DEEP)),
+    program("deep", "edge", f"a chain {DEEP:,} nodes deep (no recursion limit)", {"x": "n"}, chain(DEEP, 1.0001, 0.001)),
     # Probes, worth no points: x * x, and each operation alone, times 1.7 so that its rule
     # receives an upstream gradient other than 1 (a dropped out.grad shows).
-    program("square", "probe", "x * x", {"x": "n"}, [S("out", "mul", "x", "x")]),
-    *[program(f"op.{m}", "probe", code, leaves, [S("r", op, *args), S("out", "mul", "r", 1.7)])
+    program("square", PROBE, "x * x", {"x": "n"}, [S("out", "mul", "x", "x")]),
+    *[program(f"op.{m}", PROBE, code, leaves, [S("r", op, *args), S("out", "mul", "r", 1.7)])
       for m, op, args, leaves, code in [
         ("__add__", "add", ("a", "b"), {"a": "n", "b": "n"}, "a + b"),
         ("__mul__", "mul", ("a", "b"), {"a": "n", "b": "n"}, "a * b"),
@@ -74,138 +67,60 @@ PROGRAMS = [
         ("__rsub__", "sub", (2.0, "a"), {"a": "n"}, "2 - a"),
         ("__rtruediv__", "div", (2.0, "a"), {"a": "away"}, "2 / a")]],
 ]
-BY_NAME = {p["name"]: p for p in PROGRAMS}
 
 
-def _draw(rng, dist):
+# The core methods each op's backward runs on: derived ops (-, /) run on the core ones.
+CORE = {"add": ("__add__",), "sub": ("__add__",), "mul": ("__mul__",), "div": ("__mul__", "__pow__"),
+        "neg": ("__mul__",), "pow": ("__pow__",), "tanh": ("tanh",), "relu": ("relu",), "exp": ("exp",),
+        "log": ("log",)}
+SPEC = engine.Engine("Value", tuple(PROGRAMS), CORE)
+
+
+def draw(rng, leaf):
     x = {"positive": lambda: rng.uniform(0.5, 2.0), "negative": lambda: -rng.uniform(0.5, 2.0),
          "away": lambda: rng.choice([-1.0, 1.0]) * rng.uniform(0.5, 2.0), "zero": lambda: 0.0,
-         "n": lambda: rng.normal()}[dist]()
+         "n": lambda: rng.normal()}[leaf["dist"]]()
     return np.array(float(x))
 
 
-def scenarios(rng) -> list[Scenario]:
-    out = []
-    for prog in PROGRAMS:
-        arrays = {f"leaf.{name}": _draw(rng, dist) for name, dist in prog["leaves"].items()}
-        out.append(Scenario(prog["name"], "program", arrays, {"program": prog["name"]}))
-        if prog["kind"] == "numgrad":
-            out.append(Scenario(prog["name"] + ".perturb", "perturb", arrays, {"program": prog["name"], "h": compare.H}))
-    return out
-
-
-# ---- the worker's side ----------------------------------------------------------------------
-
-def _run(Value, prog, leaves: dict) -> dict:
-    return run_steps(prog, {name: Value(float(x)) for name, x in leaves.items()}, learner_method)
-
-
-def drive(module, s: Scenario) -> dict:
-    prog = BY_NAME[s.params["program"]]
-    leaves = {name: float(s[f"leaf.{name}"]) for name in prog["leaves"]}
-    if s.mode == "perturb":  # the learner's own forward with each leaf moved by +-h
-        h, out = s.params["h"], {}
-        for name in leaves:
-            for sign, key in ((1, "plus"), (-1, "minus")):
-                env = _run(module.Value, prog, {**leaves, name: leaves[name] + sign * h})
-                out[f"{key}.{name}"] = env[prog["outputs"][0]].data
-        return out
-    env = _run(module.Value, prog, leaves)
-    for name in prog["outputs"]:
-        env[name].backward()
-    out = {"output": env[prog["outputs"][-1]].data}
-    out.update({f"grad.{name}": env[name].grad for name in prog["leaves"]})
-    if len(prog["steps"]) <= MAX_CHECKED_STEPS:
-        out.update({f"grad.step.{target}": env[target].grad for target, *_ in prog["steps"]})
-    return out
-
-
-# ---- the trusted side ------------------------------------------------------------------------
-
-def reference(ref, s: Scenario) -> dict:
-    prog = BY_NAME[s.params["program"]]
-    leaves = {name: ref.leaf(s.arrays[f"leaf.{name}"]) for name in prog["leaves"]}
-    env = run_steps(prog, dict(leaves), torch_method(ref.torch))
-    steps = [target for target, *_ in prog["steps"]] if len(prog["steps"]) <= MAX_CHECKED_STEPS else []
-    for target in steps:
-        env[target].retain_grad()
-    for name in prog["outputs"]:
-        env[name].backward()
-    return {"output": ref.numpy(env[prog["outputs"][-1]]),
-            "grads": {name: ref.numpy(x.grad) for name, x in leaves.items()},
-            "step_grads": {target: ref.numpy(env[target].grad) for target in steps}}
-
-
-def _grad(ev, scenario, key, label):
+def _grad(ev, scenario, key, node):
     v = ev.value(scenario, key)
     if v.kind != "scalar" and not (v.kind == "array" and v.array.shape == ()):
-        raise Failed(t("{name}.grad is not a number after backward: {got}", name=label, got=v.describe()),
+        raise Failed(t("{name}.grad is not a number after backward: {got}", name=node, got=v.describe()),
                      target="grad")
-    return ev.array(scenario, key, f"{label}.grad")
-
-
-def _compare(name, got, expected, tolerance):
-    try:
-        compare_arrays(name, got, expected, tolerance)
-    except Failed as failure:
-        failure.target = "grad"
-        raise
+    return ev.array(scenario, key, f"{node}.grad")
 
 
 def run_program(ev, check: Check) -> None:
-    prog, ref = BY_NAME[check.scenario], ev.reference(check.scenario)
-    leaves = list(prog["leaves"])
+    scenario, leaves = check.scenario, list(SPEC.by_name[check.scenario]["leaves"])
+    ref = ev.reference(scenario)
     if check.kind == "numgrad":  # one gradient vector over every leaf: a lone tiny .grad is all rounding
-        values = ev.values(check.scenario + ".perturb")
-        expected = np.array([(values[f"plus.{n}"].array - values[f"minus.{n}"].array) / (2 * compare.H)
-                             for n in leaves], dtype=np.float64)
-        got = np.array([_grad(ev, check.scenario, f"grad.{n}", n) for n in leaves])
-        _compare(t("the leaves' .grad ({names})", names=", ".join(leaves)), got, expected, "numgrad")
+        expected = np.array([engine.numerical(ev, check, n) for n in leaves])
+        got = np.array([_grad(ev, scenario, f"grad.{n}", n) for n in leaves])
+        engine.compare(t("the leaves' .grad ({names})", names=", ".join(leaves)), got, expected, "numgrad")
     else:
         for name in leaves:
-            _compare(f"{name}.grad", _grad(ev, check.scenario, f"grad.{name}", name), ref["grads"][name], "torch")
-    for target, want in ref.get("step_grads", {}).items():
-        code = f"({show(prog, target)})"
-        _compare(f"{code}.grad", _grad(ev, check.scenario, f"grad.step.{target}", code), want, "torch")
-    _compare(t("the output"), ev.array(check.scenario, "output", t("the output")), ref["output"], "torch")
+            engine.compare(f"{name}.grad", _grad(ev, scenario, f"grad.{name}", name), ref["grads"][name], "torch")
+    engine.step_grads(ev, check, SPEC.by_name[scenario], _grad)
+    engine.compare(t("the output"), ev.array(scenario, "output", t("the output")), ref["output"], "torch")
 
 
-CHECKS = [Check(f"program.{p['name']}", p["kind"], "grad", p["points"], p["name"], run_program, p["title"])
-          for p in PROGRAMS if p["kind"] != "probe"]
+CHECKS = engine.checks(SPEC, run_program)
 
 
 # ---- known mistakes: the failed program compared with the probes -----------------------------
-
-CORE = {"add": "__add__", "sub": "__add__", "mul": "__mul__", "div": "__mul__", "neg": "__mul__", "pow": "__pow__",
-        "tanh": "tanh", "relu": "relu", "exp": "exp", "log": "log"}
-
-
-def _core_ops(prog) -> list:
-    ops = {CORE[op] for _, op, _, _ in prog["steps"]} | {"__pow__" for _, op, _, _ in prog["steps"] if op == "div"}
-    return sorted(ops)
-
 
 def _probe_right(p, method: str) -> bool | None:
     """Is Value.<method>, probed alone, right? None: no such probe."""
     scenario = f"op.{method}"
     if scenario not in p.ev.scenarios:
         return None
-    if p.error(scenario):
-        return False
-    ref = p.reference(scenario)
-    got = [p.learner(scenario, "output"), *(p.learner(scenario, f"grad.{n}") for n in ref["grads"])]
-    want = [ref["output"], *ref["grads"].values()]
-    return all(g is not None and close(g, w) for g, w in zip(got, want))
+    return not p.error(scenario) and engine.grads_match(p, scenario, output=True)
 
 
 def _grad_of(p, scenario, leaf):
     g = p.learner(scenario, f"grad.{leaf}")
     return None if g is None else float(g)
-
-
-def _square_ratio(p):
-    got, x = _grad_of(p, "square", "x"), float(p.ev.inputs("square")["leaf.x"])
-    return None if got is None or x == 0 else got / (2 * x)
 
 
 def _probe_matches(p, method, wrong):
@@ -216,8 +131,8 @@ def _probe_matches(p, method, wrong):
 
 
 def _uses(p, method) -> bool:
-    prog = BY_NAME.get(p.check.scenario)
-    return prog is not None and method in _core_ops(prog)
+    prog = SPEC.by_name.get(p.check.scenario)
+    return prog is not None and method in engine.core_ops(SPEC, prog)
 
 
 def _recursive(p):
@@ -228,7 +143,7 @@ def _recursive(p):
 
 
 def _overwritten(p):
-    ratio = _square_ratio(p)
+    ratio = engine.square_ratio(p)
     if p.check.scenario in ("reuse", "diamond", "accumulate", "neuron", "add_mul") and ratio is not None \
             and abs(ratio - 0.5) < 1e-9:
         return {"evidence": t("for y = x * x, x.grad is x instead of 2 * x")}
@@ -236,7 +151,7 @@ def _overwritten(p):
 
 
 def _replaced(p):
-    if p.check.scenario != "accumulate" or _square_ratio(p) is None or abs(_square_ratio(p) - 1) > 1e-9:
+    if p.check.scenario != "accumulate" or engine.square_ratio(p) is None or abs(engine.square_ratio(p) - 1) > 1e-9:
         return None
     x, y = (float(p.inputs[f"leaf.{n}"]) for n in "xy")
     second = {"x": (1 - np.tanh(x * x) ** 2) * 2 * x, "y": 1.0}  # the second graph's gradients alone
@@ -256,8 +171,8 @@ def _reflected(p):
 
 
 def _order(p):
-    if p.check.scenario == "diamond" and _square_ratio(p) is not None and abs(_square_ratio(p) - 1) < 1e-9 \
-            and all(_probe_right(p, m) for m in _core_ops(BY_NAME["diamond"])):
+    if p.check.scenario == "diamond" and engine.square_ratio(p) is not None and abs(engine.square_ratio(p) - 1) < 1e-9 \
+            and all(_probe_right(p, m) for m in engine.core_ops(SPEC, SPEC.by_name["diamond"])):
         return {"evidence": t("x * x and every operation on its own are right, a diamond with paths "
                               "of different lengths is not")}
     return None
@@ -272,19 +187,13 @@ def _relu_at_zero(p):
 
 
 def _suspect(p):
-    prog = BY_NAME.get(p.check.scenario)
-    suspects = [m for m in _core_ops(prog) if _probe_right(p, m) is False] if prog else []
+    prog = SPEC.by_name.get(p.check.scenario)
+    suspects = [m for m in engine.core_ops(SPEC, prog) if _probe_right(p, m) is False] if prog else []
     if suspects and not (len(suspects) > 2 and "__mul__" not in suspects):
         method = "__mul__" if "__mul__" in suspects else suspects[0]  # every probe ends in * 1.7
-        code = show(BY_NAME[f"op.{method}"], "r")
+        code = show(SPEC.by_name[f"op.{method}"], "r")
         return {"method": method, "evidence": t("on its own, {code} already gives a wrong gradient", code=code)}
     return None
-
-
-def where(probe) -> str:
-    prog = BY_NAME.get(probe.check.scenario)
-    ops = _core_ops(prog) if prog else []
-    return f"Value.{ops[0]}" if len(ops) == 1 else "Value.backward"
 
 
 def _rule(method, wrong, evidence):

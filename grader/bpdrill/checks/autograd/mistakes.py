@@ -1,26 +1,14 @@
-"""Autograd's known mistakes: patterns across programs, each probed with the learner's Tensor.
-
-A failed program is explained by comparing it with the others: each core method probed alone
-(a wrong rule), x * x (overwritten instead of summed), a diamond (a wrong order), a constant
-on the left (a reflected operator) ...
-"""
+"""Autograd's known mistakes: a failed program compared with the others, each probed with the
+learner's Tensor: each core method alone (a wrong rule), x * x (overwritten instead of summed),
+a diamond (a wrong order), a constant on the left (a reflected operator) ..."""
 from __future__ import annotations
 
 import numpy as np
 
-from bpdrill.checks.autograd.programs import PROGRAMS, show
+from bpdrill.checks.autograd.programs import SPEC
 from bpdrill.core.diagnose import Mistake, broadcast_not_undone, close, learner_frames, same_values_other_shape
 from bpdrill.i18n import t
-
-
-# The core method behind each op: derived ops (-, /, mean ...) run on the core ones.
-CORE = {"add": {"__add__"}, "sub": {"__add__", "__mul__"}, "neg": {"__mul__"}, "mul": {"__mul__"},
-        "div": {"__mul__", "__pow__"}, "pow": {"__pow__"}, "matmul": {"__matmul__"}, "sum": {"sum"},
-        "mean": {"sum", "__mul__"}, "exp": {"exp"}, "log": {"log"}, "relu": {"relu"},
-        "sigmoid": {"sigmoid"}, "tanh": {"tanh"}, "log_softmax": {"log_softmax"},
-        "reshape": {"reshape"}, "T": {"transpose"}, "transpose": {"transpose"}}
-BY_SCENARIO = {p["name"]: p for p in PROGRAMS}
-
+from bpdrill.kinds.engine import PROBE, core_ops, grads_match, show, square_ratio
 
 # the core rules a reflected operator is usually written with (2 - x = 2 + (-1) * x ...)
 REFLECTED_BASE = {"__radd__": ("__add__",), "__rsub__": ("__add__", "__mul__"), "__rmul__": ("__mul__",),
@@ -29,28 +17,16 @@ REFLECTED = {"add": "__radd__", "sub": "__rsub__", "mul": "__rmul__", "div": "__
              "matmul": "__rmatmul__"}
 
 
-def _reflected(prog, op, args) -> str | None:
-    """'__rsub__' for a step `2 - x` (a constant, number or ndarray, on the left), else None."""
-    first = args[0] if args else None
-    if op in REFLECTED and isinstance(first, str) and \
-            prog["leaves"].get(first, {}).get("kind") in ("number", "array"):
-        return REFLECTED[op]
-    return None
-
-
-def _core_ops(prog) -> set:
-    return set().union(*(CORE[op] for _, op, _, _ in prog["steps"]))
+def _program(p):
+    """The failed check's program, None for a probe (worth no points)."""
+    return SPEC.by_name.get(p.check.scenario)
 
 
 def _reflected_ops(prog) -> set:
-    return {r for _, op, args, _ in prog["steps"] if (r := _reflected(prog, op, args))}
-
-
-def where(probe) -> str:
-    """A check on one operation is about that operation's rule; others, the traversal."""
-    prog = BY_SCENARIO.get(probe.check.scenario)
-    ops = _core_ops(prog) if prog else set()
-    return f"Tensor.{ops.pop()}" if len(ops) == 1 else "Tensor.backward"
+    """'__rsub__' for each step `2 - x` (a constant, number or ndarray, on the left)."""
+    return {REFLECTED[op] for _, op, args, _ in prog["steps"]
+            if op in REFLECTED and isinstance(args[0], str) and prog["leaves"].get(args[0], {}).get("kind")
+            in ("number", "array")}
 
 
 def _rule_right(p, method: str) -> bool | None:
@@ -58,36 +34,11 @@ def _rule_right(p, method: str) -> bool | None:
     scenario = f"op.{method}"
     if scenario not in p.ev.scenarios or p.error(scenario):
         return None
-    if method in REFLECTED.values():
-        got, ref_out = p.learner(scenario, "output"), p.reference(scenario)["output"]
-        if got is None or not close(got, ref_out):
-            return False
-    ref = p.reference(scenario)["grads"]
-    for leaf_name, expected in ref.items():
-        got = p.learner(scenario, f"grad.{leaf_name}")
-        if got is None or not close(got, expected):
-            return False
-    return True
+    return grads_match(p, scenario, output=method in REFLECTED.values())
 
 
-def _wrong_rules(p, prog) -> list:
-    return sorted(m for m in _core_ops(prog) if _rule_right(p, m) is False)
-
-
-def sizes(ev, scenario) -> dict:
-    return {}
-
-
-def _learner_grad(p, scenario, leaf="x"):
-    return p.learner(scenario, f"grad.{leaf}")
-
-
-def _square_ratio(p):
-    """The learner's x.grad for x * x over the right one (1 when right, 0.5 when overwritten)."""
-    got, ref = _learner_grad(p, "square"), p.reference("square")["grads"]["x"]
-    if got is None or got.shape != ref.shape:
-        return None
-    return float(np.vdot(got, ref) / np.vdot(ref, ref))
+def _all_rules_right(p, prog) -> bool:
+    return all(_rule_right(p, m) for m in core_ops(SPEC, prog))
 
 
 def _reuses(prog) -> bool:
@@ -97,10 +48,10 @@ def _reuses(prog) -> bool:
 
 
 def _overwrite(p):
-    prog = BY_SCENARIO.get(p.check.scenario)
-    if prog is None or prog["kind"] == "probe" or not _reuses(prog):
+    prog = _program(p)
+    if prog is None or prog["kind"] == PROBE or not _reuses(prog):
         return None
-    ratio = _square_ratio(p)
+    ratio = square_ratio(p)
     if ratio is not None and abs(ratio - 0.5) < 1e-6:
         return {"evidence": t("for y = x * x, x.grad is x * grad instead of 2 * x * grad")}
     return None
@@ -123,9 +74,8 @@ def _diamond_partial(p) -> bool:
 def _order(p):
     if p.check.scenario not in ("diamond", "reuse") or not _diamond_partial(p):
         return None
-    ratio = _square_ratio(p)
-    prog = BY_SCENARIO[p.check.scenario]
-    if ratio is not None and abs(ratio - 1) < 1e-9 and all(_rule_right(p, m) for m in _core_ops(prog)):
+    ratio = square_ratio(p)
+    if ratio is not None and abs(ratio - 1) < 1e-9 and _all_rules_right(p, _program(p)):
         return {"evidence": t("x * x and every operation on its own are right, a diamond with paths "
                               "of different lengths is not")}
     return None
@@ -147,7 +97,7 @@ def _recursive(p):
 def _assigned(p):
     if p.check.scenario not in ("accumulate", "apart") or p.got is None or p.expected is None:
         return None
-    if p.check.scenario == "accumulate" and (_square_ratio(p) is None or abs(_square_ratio(p) - 1) > 1e-9):
+    if p.check.scenario == "accumulate" and (square_ratio(p) is None or abs(square_ratio(p) - 1) > 1e-9):
         return None  # x * x is already wrong: a different mistake halves it
     if p.check.scenario == "apart":  # claimed where the plain two-call program shows it too
         got, ref = p.learner("accumulate", "grad.x"), p.reference("accumulate")["grads"].get("x")
@@ -170,12 +120,12 @@ def _dropped(p):
 
 
 def _suspect_rule(p):
-    prog = BY_SCENARIO.get(p.check.scenario)
+    prog = _program(p)
     if prog is None:
         return None
     if _rule_right(p, "__add__") is False and _rule_right(p, "__mul__") is False:
         return None  # even the simplest rules fail alone: the traversal, not one rule
-    suspects = _wrong_rules(p, prog)
+    suspects = [m for m in core_ops(SPEC, prog) if _rule_right(p, m) is False]
     if 1 <= len(suspects) <= 2:
         methods = t(" and ").join(f"Tensor.{m}" for m in suspects)
         return {"method": suspects[0], "methods": methods,
@@ -185,13 +135,12 @@ def _suspect_rule(p):
 
 def _reflected_wrong(p):
     """A program with a constant on the left fails, and that reflected operator alone is wrong."""
-    prog = BY_SCENARIO.get(p.check.scenario)
+    prog = _program(p)
     if prog is None:
         return None
     for method in sorted(_reflected_ops(prog)):
         scenario = f"op.{method}"
-        probe = BY_SCENARIO[scenario]
-        code = show(probe, "out")
+        code = show(SPEC.by_name[scenario], "out")
         error = p.error(scenario)
         base = REFLECTED_BASE[method]
         if error and learner_frames(error) and any(p.error(f"op.{m}") for m in base):
@@ -219,9 +168,8 @@ def _alias(p):
     gradient is added to again fail; rules alone, x * x and diamonds are right."""
     if p.check.scenario not in ("alias", "alias_reuse"):
         return None
-    ratio = _square_ratio(p)
-    prog = BY_SCENARIO[p.check.scenario]
-    if ratio is None or abs(ratio - 1) > 1e-9 or not all(_rule_right(p, m) for m in _core_ops(prog)):
+    ratio = square_ratio(p)
+    if ratio is None or abs(ratio - 1) > 1e-9 or not _all_rules_right(p, _program(p)):
         return None
     if not p.passed("program.diamond") or not p.passed("program.reuse"):
         return None
@@ -241,7 +189,7 @@ def _not_reset(p):
     second backward() sends the first call's gradient on again (x.grad 1.5x or 2x too large)."""
     if p.check.scenario != "accumulate" or p.got is None or p.expected is None:
         return None
-    ratio = _square_ratio(p)
+    ratio = square_ratio(p)
     if ratio is None or abs(ratio - 1) > 1e-9:
         return None
     for c in (1.5, 2.0):

@@ -1,121 +1,10 @@
-"""Autograd's programs as data, and the one interpreter that runs them.
-
-A program: leaves (tensors, constants), steps (target, op, args, kwargs) and an output, plus
-the grad handed to backward. `run_steps` runs it on any backend: the learner's Tensor
-(learner_method), PyTorch (torch_method) or NumPy for shapes (numpy_method); `show` prints a
-step as code.
-"""
+"""Autograd's programs: each a graph run with the learner's Tensor and with PyTorch (the
+format and the interpreter are the engine kind's, bpdrill.kinds.engine)."""
 from __future__ import annotations
 
-import operator
-
-import numpy as np
+from bpdrill.kinds.engine import PROBE, Engine, chain, const, leaf, program, step
 
 N, C = 4, 3  # a rectangular batch; square inputs are asked for by name
-MAX_CHECKED_STEPS = 50  # intermediate results' .grad is checked in programs up to this long
-
-
-def leaf(shape, dist="normal", kind="tensor", requires_grad=True):
-    return {"shape": list(shape), "dist": dist, "kind": kind,
-            "requires_grad": requires_grad and kind in ("tensor", "int_tensor")}
-
-
-def const(shape=None, value=None):
-    """A constant: an ndarray of shape, or the Python number value."""
-    if value is not None:
-        return {"shape": [], "dist": "value", "value": value, "kind": "number", "requires_grad": False}
-    return {"shape": list(shape), "dist": "normal", "kind": "array", "requires_grad": False}
-
-
-def step(target, op, *args, **kwargs):
-    return [target, op, list(args), kwargs]
-
-
-def program(name, title, kind, leaves, steps, grad="random", backward_calls=1, points=1, steps_checked=True):
-    """steps_checked: the intermediate results' .grad (where held) are checked too."""
-    return {"name": name, "title": title, "kind": kind, "points": points, "leaves": leaves,
-            "steps": steps, "output": steps[-1][0], "grad": grad, "backward_calls": backward_calls,
-            "steps_checked": steps_checked}
-
-
-# ---- one interpreter for programs -------------------------------------------------------
-
-# Steps written with Python's own operators run alike on the learner's Tensor, torch tensors
-# and NumPy arrays; each entry: (how the step reads as code, what it does).
-OPERATORS = {
-    "add": ("{0} + {1}", operator.add), "sub": ("{0} - {1}", operator.sub),
-    "mul": ("{0} * {1}", operator.mul), "div": ("{0} / {1}", operator.truediv),
-    "matmul": ("{0} @ {1}", operator.matmul), "neg": ("-{0}", operator.neg),
-    "pow": ("{0} ** {1}", operator.pow), "T": ("{0}.T", lambda a: a.T),
-}
-
-
-def run_steps(program: dict, env: dict, method) -> dict:
-    """Run the program's steps over env (leaf name -> value); method(a, op, kwargs) runs a
-    step that is a Tensor method (sum, exp, log_softmax, reshape ...) on one backend."""
-    for target, op, args, kwargs in program["steps"]:
-        if op in OPERATORS:
-            operands = [env[a] if isinstance(a, str) else a for a in args]
-            env[target] = OPERATORS[op][1](*operands)
-        else:
-            env[target] = method(env[args[0]], op, kwargs)
-    return env
-
-
-def learner_method(a, op: str, kwargs: dict):
-    """As a learner would call it: x.sum(axis=0), x.reshape(3, 4), x.log_softmax()."""
-    return a.reshape(*kwargs["shape"]) if op == "reshape" else getattr(a, op)(**kwargs)
-
-
-def numpy_method(a, op: str, kwargs: dict):
-    """NumPy, for shapes only: element-wise steps keep the shape."""
-    if op in ("sum", "mean"):
-        return getattr(np, op)(a, axis=kwargs.get("axis"), keepdims=kwargs.get("keepdims", False))
-    if op == "transpose":
-        return a.T
-    if op == "reshape":
-        return a.reshape(kwargs["shape"])
-    return np.zeros_like(a)
-
-
-def torch_method(torch):
-    def method(a, op: str, kwargs: dict):
-        if op in ("sum", "mean"):
-            axis, keepdims = kwargs.get("axis"), kwargs.get("keepdims", False)
-            if axis is None:
-                r = getattr(a, op)()
-                return r.reshape([1] * a.dim()) if keepdims else r
-            return getattr(a, op)(dim=axis, keepdim=keepdims)
-        if op == "log_softmax":
-            return torch.log_softmax(a, dim=kwargs.get("axis", -1))
-        if op == "transpose":
-            return a.T
-        if op == "reshape":
-            return a.reshape(kwargs["shape"])
-        return getattr(torch, op)(a)  # exp, log, relu, sigmoid, tanh
-    return method
-
-
-def show(prog, target: str) -> str:
-    """A step of the program as code, for messages: 'x * x', 'x.sum(axis=0)'."""
-    for name, op, args, kwargs in prog["steps"]:
-        if name == target:
-            if op in OPERATORS:
-                return OPERATORS[op][0].format(*args)
-            call = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
-            return f"{args[0]}.{op}({call})"
-    return target
-
-
-def _chain(length):
-    """h = x; then `length` alternating h * 1.0001 and h + 0.001: a graph `length` nodes deep."""
-    steps, h = [], "x"
-    for i in range(length):
-        op, k = ("mul", "k_mul") if i % 2 == 0 else ("add", "k_add")
-        steps.append(step(f"h{i}", op, h, k))
-        h = f"h{i}"
-    return steps
-
 
 PROGRAMS = [
     program("add", "a + b", "numgrad", {"a": leaf((N, C)), "b": leaf((N, C))},
@@ -196,11 +85,12 @@ PROGRAMS = [
             [step("s", "mul", "c", "k"), step("t", "mul", "x", "c"), step("u", "add", "t", "s"),
              step("out", "sum", "u")], grad=None),
     program("deep", "a chain 5000 nodes deep", "edge",
-            {"x": leaf((3,)), "k_mul": const(value=1.0001), "k_add": const(value=0.001)}, _chain(5000)),
+            {"x": leaf((3,)), "k_mul": const(value=1.0001), "k_add": const(value=0.001)},
+            chain(5000, "k_mul", "k_add")),
     # Probes, worth no points, for naming mistakes: x * x tells "overwrites instead of summing"
     # from "wrong order"; each core method alone tells a wrong rule from a wrong traversal.
-    program("square", "x * x", "probe", {"x": leaf((N, C))}, [step("out", "mul", "x", "x")]),
-    *[program(f"op.{method}", f"{method} alone", "probe", leaves, [step("out", op, *args, **kw)])
+    program("square", "x * x", PROBE, {"x": leaf((N, C))}, [step("out", "mul", "x", "x")]),
+    *[program(f"op.{method}", f"{method} alone", PROBE, leaves, [step("out", op, *args, **kw)])
       for method, op, args, kw, leaves in [
           ("__add__", "add", ("a", "b"), {}, {"a": leaf((N, C)), "b": leaf((N, C))}),
           ("__mul__", "mul", ("a", "b"), {}, {"a": leaf((N, C)), "b": leaf((N, C))}),
@@ -224,9 +114,17 @@ PROGRAMS = [
       ]],
     program("mlp", "a two-layer network's loss: (X @ W1 + b1).tanh() @ W2, log_softmax, mean", "numgrad",
             {"X": const((N, 5)), "W1": leaf((5, 6)), "b1": leaf((6,)), "W2": leaf((6, C)),
-             "onehot": {"shape": [N, C], "dist": "onehot", "kind": "array", "requires_grad": False}},
+             "onehot": const((N, C), dist="onehot")},
             [step("t1", "matmul", "X", "W1"), step("t2", "add", "t1", "b1"), step("t3", "tanh", "t2"),
              step("t4", "matmul", "t3", "W2"), step("t5", "log_softmax", "t4", axis=1),
              step("t6", "mul", "t5", "onehot"), step("t7", "mean", "t6"), step("out", "neg", "t7")],
             grad=None),
 ]
+
+# The core methods each op's backward runs on: derived ops (-, /, mean ...) run on the core ones.
+CORE = {"add": {"__add__"}, "sub": {"__add__", "__mul__"}, "neg": {"__mul__"}, "mul": {"__mul__"},
+        "div": {"__mul__", "__pow__"}, "pow": {"__pow__"}, "matmul": {"__matmul__"}, "sum": {"sum"},
+        "mean": {"sum", "__mul__"}, "exp": {"exp"}, "log": {"log"}, "relu": {"relu"},
+        "sigmoid": {"sigmoid"}, "tanh": {"tanh"}, "log_softmax": {"log_softmax"},
+        "reshape": {"reshape"}, "T": {"transpose"}, "transpose": {"transpose"}}
+SPEC = Engine("Tensor", tuple(PROGRAMS), CORE)
