@@ -2,19 +2,20 @@
 arrays, value's scalar Value), graded by graph programs run through the learner's engine and
 through PyTorch.
 
-A program is data: leaves (`leaf`, `const`), steps (`step`: target, op, args, kwargs), the
-outputs (each given backward() in turn, backward_calls times) and the grad handed to
-backward. One spec (`Engine`) says what is particular to an exercise: its class, its
+A program is data: leaves (`leaf`, `const`), steps (`step`: target, op, args, kwargs; `steps`
+writes them as code), the outputs (each given backward() in turn, backward_calls times) and
+the grad handed to backward. One spec (`Engine`) says what is particular to an exercise: its class, its
 programs and the core methods each op's backward runs on. This module owns the rest, once
 for both engines:
 
 - one interpreter (`run_steps`) for the learner's class (`learner_method`), PyTorch
   (`torch_method`) and NumPy for shapes (`numpy_method`); `show` prints a step as code;
 - the scenarios (`standard`), the worker's side (`drive`), the trusted side (`reference`);
-- a check per program (`checks`, ids program.<name>) with the helpers it is judged with
-  (`compare`, `numerical`, `step_grads`);
+- a check per program (`checks`, ids program.<name>), judged by the exercise's own function
+  with `judge` (the leaves', the steps' .grad and the output) and `compare`;
 - what the mistakes are written with: `core_ops`, `grads_match` (a probe's gradients),
-  `square_ratio` (x * x) and `where`, which names the method at fault.
+  `square_ratio_is` (x * x), `reuses`, `overwrote`, `recursed`, `where` and `method_named`
+  (the method at fault), and the sentences of the lifecycle mistakes (`SAYS`, `mistake`).
 
 Keys of the raw results: output; grad.<leaf>, grad_type.<leaf>, data_dtype.<leaf>; for each
 step is_tensor.<step>, requires_grad.<step> and grad.step.<step> (programs up to
@@ -22,6 +23,7 @@ MAX_CHECKED_STEPS long); caller_grad; plus.<leaf> and minus.<leaf> in a perturb 
 """
 from __future__ import annotations
 
+import ast
 import functools
 import operator
 from dataclasses import dataclass
@@ -30,7 +32,7 @@ from typing import Callable
 import numpy as np
 
 from bpdrill.core import compare as numeric
-from bpdrill.core.diagnose import close
+from bpdrill.core.diagnose import Mistake, close
 from bpdrill.core.driving import perturbed_outputs, snapshot
 from bpdrill.core.judge import Check, Failed, compare_arrays
 from bpdrill.core.protocol import Scenario
@@ -39,6 +41,7 @@ from bpdrill.i18n import t
 MAX_CHECKED_STEPS = 50  # intermediate results' .grad is checked in programs up to this long
 ENGINE_LEAVES = ("tensor", "int_tensor", "scalar")  # leaves that are the learner's objects
 PROBE = "probe"  # the kind of a program worth no points, run only to name mistakes
+SQUARE, DEEP = "square", "deep"  # the programs x * x (a probe) and a chain too deep to recurse
 
 
 def leaf(shape, dist="normal", kind="tensor", requires_grad=True):
@@ -58,6 +61,35 @@ def step(target, op, *args, **kwargs):
     return [target, op, list(args), kwargs]
 
 
+BINARY = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.MatMult: "matmul",
+          ast.Pow: "pow"}
+
+
+def steps(*lines: str) -> list:
+    """Steps written as code, one operation a line: "y = x * w", "s = 2.0 - x", "n = -y",
+    "t = x.T", "u = x.sum(axis=0)", "r = x.reshape(3, 4)" (numbers stay Python numbers)."""
+    def operand(node):
+        return node.id if isinstance(node, ast.Name) else ast.literal_eval(node)
+
+    result = []
+    for line in lines:
+        assign = ast.parse(line).body[0]
+        target, value = assign.targets[0].id, assign.value
+        if isinstance(value, ast.BinOp):
+            result.append(step(target, BINARY[type(value.op)], operand(value.left), operand(value.right)))
+        elif isinstance(value, ast.UnaryOp):
+            result.append(step(target, "neg", operand(value.operand)))
+        elif isinstance(value, ast.Attribute):
+            result.append(step(target, value.attr, operand(value.value)))
+        elif value.func.attr == "reshape":
+            result.append(step(target, "reshape", value.func.value.id,
+                               shape=[ast.literal_eval(a) for a in value.args]))
+        else:
+            result.append(step(target, value.func.attr, value.func.value.id,
+                               **{k.arg: ast.literal_eval(k.value) for k in value.keywords}))
+    return result
+
+
 def program(name, title, kind, leaves, steps, outputs=None, grad="random", backward_calls=1, points=1,
             steps_checked=True):
     """grad: "random" (drawn in the output's shape) or None (backward()); steps_checked: the
@@ -65,6 +97,15 @@ def program(name, title, kind, leaves, steps, outputs=None, grad="random", backw
     return {"name": name, "title": title, "kind": kind, "points": points, "leaves": leaves,
             "steps": steps, "outputs": outputs or [steps[-1][0]], "grad": grad,
             "backward_calls": backward_calls, "steps_checked": steps_checked}
+
+
+def probe_of(method: str) -> str:
+    """The name of the probe program that runs one method of the learner's class alone."""
+    return f"op.{method}"
+
+
+def check_id(name: str) -> str:
+    return f"program.{name}"
 
 
 def chain(length, times, plus):
@@ -178,12 +219,12 @@ def standard(spec: Engine, draw: Callable, rng) -> list[Scenario]:
 
 def _learner_env(cls, prog: dict, leaves: dict) -> dict:
     env = {}
-    for name, spec in prog["leaves"].items():
-        data, kind = leaves[name], spec["kind"]
+    for name, leaf_spec in prog["leaves"].items():
+        data, kind = leaves[name], leaf_spec["kind"]
         if kind == "tensor":
-            env[name] = cls(data, requires_grad=spec["requires_grad"])
+            env[name] = cls(data, requires_grad=leaf_spec["requires_grad"])
         elif kind == "int_tensor":
-            env[name] = cls(data.astype(np.int64), requires_grad=spec["requires_grad"])
+            env[name] = cls(data.astype(np.int64), requires_grad=leaf_spec["requires_grad"])
         elif kind == "scalar":
             env[name] = cls(float(data))
         else:  # a constant: an ndarray, or a Python number
@@ -195,7 +236,7 @@ def drive(spec: Engine, module, s: Scenario) -> dict:
     cls = getattr(module, spec.cls)
     prog = spec.by_name[s.params["program"]]
     leaves = {name: s[f"leaf.{name}"] for name in prog["leaves"]}
-    steps = [target for target, *_ in prog["steps"]]
+    targets = [target for target, *_ in prog["steps"]]
     if s.mode == "perturb":
         def forward():  # reads the leaf arrays, which perturbed_outputs moves in place
             return _learner_env(cls, prog, leaves)[prog["outputs"][0]].data
@@ -203,12 +244,13 @@ def drive(spec: Engine, module, s: Scenario) -> dict:
         out = {}
         for name, leaf_spec in prog["leaves"].items():
             if leaf_spec["requires_grad"]:
-                out[f"plus.{name}"], out[f"minus.{name}"] = perturbed_outputs(forward, leaves[name], s.params["h"])
+                out[f"plus.{name}"], out[f"minus.{name}"] = perturbed_outputs(forward, leaves[name],
+                                                                              s.params["h"])
         return out
     env = _learner_env(cls, prog, leaves)
-    out = {f"is_tensor.{target}": isinstance(env[target], cls) for target in steps}
+    out = {f"is_tensor.{target}": isinstance(env[target], cls) for target in targets}
     out.update({f"requires_grad.{target}": bool(getattr(env[target], "requires_grad", False))
-                for target in steps})
+                for target in targets})
     if not all(isinstance(env[name], cls) for name in prog["outputs"]):
         return out  # judged as "did not give a Tensor", not as a crash here
     grad = s["grad"] if "grad" in s else None
@@ -242,8 +284,8 @@ def reference(spec: Engine, ref, s: Scenario) -> dict:
             if kind in ENGINE_LEAVES:
                 leaves[name] = env[name]
     env = run_steps(prog, env, torch_method(ref.torch))
-    steps = checked_steps(prog)
-    for target in steps:
+    checked = checked_steps(prog)
+    for target in checked:
         if env[target].requires_grad:
             env[target].retain_grad()  # SPEC: backward adds into .grad of every node, not only leaves
     grad = ref.leaf(s.arrays["grad"], False) if "grad" in s.arrays else None
@@ -255,7 +297,7 @@ def reference(spec: Engine, ref, s: Scenario) -> dict:
         "output": ref.numpy(env[prog["outputs"][-1]]),
         "grads": {name: ref.numpy(x.grad) for name, x in leaves.items() if x.requires_grad},
         "requires_grad": {target: bool(env[target].requires_grad) for target, *_ in prog["steps"]},
-        "step_grads": {target: ref.numpy(env[target].grad) for target in steps
+        "step_grads": {target: ref.numpy(env[target].grad) for target in checked
                        if env[target].requires_grad and env[target].grad is not None},
     }
 
@@ -263,7 +305,7 @@ def reference(spec: Engine, ref, s: Scenario) -> dict:
 # ---- the checks: one a program, judged by the exercise's run(ev, check) ---------------------
 
 def checks(spec: Engine, run: Callable) -> list[Check]:
-    return [Check(f"program.{p['name']}", p["kind"], "grad", p["points"], p["name"], run, p["title"])
+    return [Check(check_id(p["name"]), p["kind"], "grad", p["points"], p["name"], run, p["title"])
             for p in spec.programs if p["kind"] != PROBE]
 
 
@@ -288,6 +330,29 @@ def numerical(ev, check: Check, name: str) -> np.ndarray:
     project = numeric.weighted_sum(np.ones(output_shape) if grad is None else grad)
     return numeric.numerical_gradient(plus.array, minus.array, ev.inputs(perturb)[f"leaf.{name}"].shape,
                                       project)
+
+
+def judge(ev, check: Check, prog: dict, read_leaf: Callable, read_step: Callable, output: str,
+          together: bool = False) -> None:
+    """The leaves' .grad against PyTorch's, or for a numgrad check against central differences
+    (together: as one vector over every leaf, where a lone tiny .grad is all rounding); then the
+    steps' .grad (step_grads, where the program checks them) and the output, named output.
+    read_leaf(ev, scenario, key, leaf) gives the learner's leaf.grad, None to pass it over."""
+    scenario, ref = check.scenario, ev.reference(check.scenario)
+    names = [name for name, leaf_spec in prog["leaves"].items() if leaf_spec["kind"] in ENGINE_LEAVES]
+    if together and check.kind == "numgrad":
+        expected = np.array([numerical(ev, check, name) for name in names])
+        got = np.array([read_leaf(ev, scenario, f"grad.{name}", name) for name in names])
+        compare(t("the leaves' .grad ({names})", names=", ".join(names)), got, expected, "numgrad")
+    else:
+        for name in names:
+            got = read_leaf(ev, scenario, f"grad.{name}", name)
+            if got is not None:
+                expected = numerical(ev, check, name) if check.kind == "numgrad" else ref["grads"][name]
+                compare(f"{name}.grad", got, expected, check.kind)
+    if prog["steps_checked"]:
+        step_grads(ev, check, prog, read_step)
+    compare(output, ev.array(scenario, "output", t("the output")), ref["output"], "torch")
 
 
 def step_grads(ev, check: Check, prog: dict, read: Callable) -> None:
@@ -316,13 +381,32 @@ def grads_match(p, scenario: str, output: bool) -> bool:
     return all(got is not None and close(got, want) for got, want in pairs)
 
 
-def square_ratio(p):
-    """The learner's x.grad for x * x (scenario "square") over the right one: 1 when right,
-    0.5 when one use overwrote the other."""
-    got, ref = p.learner("square", "grad.x"), p.reference("square")["grads"]["x"]
+def reuses(prog) -> bool:
+    """Does the program use some node more than once (x * x, a diamond, a second backward)?"""
+    used = [a for _, _, args, _ in prog["steps"] for a in args if isinstance(a, str)]
+    return len(used) != len(set(used)) or prog["backward_calls"] > 1
+
+
+def square_ratio_is(p, ratio: float, tolerance: float = 1e-9) -> bool:
+    """Is the learner's x.grad for x * x (the probe SQUARE) ratio times the right one? 1 when
+    right, 0.5 when one use overwrote the other."""
+    got, ref = p.learner(SQUARE, "grad.x"), p.reference(SQUARE)["grads"]["x"]
     if got is None or got.shape != ref.shape or not np.vdot(ref, ref):
-        return None
-    return float(np.vdot(got, ref) / np.vdot(ref, ref))
+        return False
+    return abs(float(np.vdot(got, ref) / np.vdot(ref, ref)) - ratio) < tolerance
+
+
+def overwrote(spec: Engine, p) -> bool:
+    """Did a program that uses a node more than once fail, with x * x giving half the gradient
+    (one use's share overwrote the other's)?"""
+    prog = spec.by_name.get(p.check.scenario)
+    return prog is not None and prog["kind"] != PROBE and reuses(prog) and square_ratio_is(p, 0.5, 1e-6)
+
+
+def recursed(p) -> bool:
+    """Did the deep program raise RecursionError?"""
+    error = p.error(p.scenario)
+    return p.check.scenario == DEEP and bool(error) and error["type"] == "RecursionError"
 
 
 def where(spec: Engine):
@@ -334,4 +418,28 @@ def where(spec: Engine):
     return place
 
 
-MISTAKES: list = []  # each engine's lifecycle mistakes differ in their evidence: its module's own
+def method_named(spec: Engine, test: Callable, default: str):
+    """where= for a mistake whose evidence names the method at fault ({"method": ...})."""
+    return lambda p: f"{spec.cls}.{(test(p) or {}).get('method', default)}"
+
+
+# The engine's lifecycle mistakes, said alike for every engine; each exercise tests for them
+# in its own way (its programs differ) and says its own evidence.
+TRAVERSAL_ORDER = "traversal_order"
+SAYS = {
+    "recursive_traversal": "the traversal is recursive: {evidence}. Walk the graph with an explicit stack",
+    "grad_assigned_not_added": ".grad was overwritten, not accumulated: {evidence}. Add into an existing "
+                               ".grad (gradients accumulate as in PyTorch)",
+    TRAVERSAL_ORDER: "nodes were visited in the wrong order: {evidence}. A node must pass its gradient on "
+                       "only after every use has added to it: process nodes in reverse topological order",
+}
+ORDER_EVIDENCE = ("x * x and every operation on its own are right, a diamond with paths of different "
+                  "lengths is not")
+
+
+def mistake(name: str, test: Callable, **options) -> Mistake:
+    """One of the lifecycle mistakes in SAYS, recognised by the exercise's test."""
+    return Mistake(name, SAYS[name], test, **options)
+
+
+MISTAKES: list = []  # the lifecycle mistakes above come from each exercise's own tests

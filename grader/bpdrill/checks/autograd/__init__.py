@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bpdrill.checks.autograd.mistakes import MISTAKES
+from bpdrill.checks.autograd.mistakes import ALIASED, MISTAKES
 from bpdrill.checks.autograd.programs import SPEC
 from bpdrill.core.judge import Check, Failed
 from bpdrill.i18n import t
@@ -66,15 +66,16 @@ def _caller_grad_untouched(ev, scenario: str) -> None:
     if v.kind != "array" or not np.array_equal(v.array, inputs["grad"]):
         raise Failed(t("the grad array passed to backward(grad) was changed: a .grad that is the caller's "
                        "array (node.grad = g) was later added to in place"), target="grad",
-                     mistake=("gradient_aliased", t("a .grad is the very array backward was given or "
+                     mistake=(ALIASED, t("a .grad is the very array backward was given or "
                                                     "another tensor's .grad (node.grad = g): a later "
                                                     "in-place += changed both. Store a copy: "
                                                     "node.grad = g.copy()")))
 
 
-def _leaf_grad(ev, scenario: str, name: str, leaf: dict):
+def _leaf_grad(ev, scenario: str, key: str, name: str):
     """The learner's name.grad as an array; None for a constant, which must keep grad None."""
-    v = ev.value(scenario, f"grad.{name}")
+    leaf = SPEC.by_name[scenario]["leaves"][name]
+    v = ev.value(scenario, key)
     if not leaf["requires_grad"]:
         if v.kind != "none":
             raise Failed(t("{name}.grad: a constant (requires_grad=False) must keep grad None, "
@@ -93,7 +94,7 @@ def _leaf_grad(ev, scenario: str, name: str, leaf: dict):
                          "arrays gives a NumPy scalar (np.array(1.0) + g is np.float64, and so is "
                          "g.sum()). Keep .grad an ndarray: store np.array(g), and add into it in "
                          "place (node.grad += g)", name=name, kind=kind)))
-    return ev.array(scenario, f"grad.{name}", f"{name}.grad")
+    return ev.array(scenario, key, f"{name}.grad")
 
 
 def _held_step_grad(ev, scenario: str, key: str, node: str):
@@ -105,19 +106,10 @@ def _held_step_grad(ev, scenario: str, key: str, node: str):
 
 
 def run_program(ev, check: Check) -> None:
-    scenario = check.scenario
-    prog, ref = SPEC.by_name[scenario], ev.reference(scenario)
-    _structure(ev, scenario, prog)
-    _caller_grad_untouched(ev, scenario)  # first: when it fails, the gradients are wrong because of it
-    for name, leaf in prog["leaves"].items():
-        got = _leaf_grad(ev, scenario, name, leaf) if leaf["kind"] in TENSORS else None
-        if got is not None:
-            expected = engine.numerical(ev, check, name) if check.kind == "numgrad" else ref["grads"][name]
-            engine.compare(f"{name}.grad", got, expected, check.kind)
-    if prog["steps_checked"]:
-        engine.step_grads(ev, check, prog, _held_step_grad)
-    output = ev.array(scenario, "output", t("the output"))
-    engine.compare(show(prog, prog["outputs"][0]), output, ref["output"], "torch")
+    prog = SPEC.by_name[check.scenario]
+    _structure(ev, check.scenario, prog)
+    _caller_grad_untouched(ev, check.scenario)  # first: when it fails, the gradients are wrong because of it
+    engine.judge(ev, check, prog, _leaf_grad, _held_step_grad, show(prog, prog["outputs"][0]))
 
 
 CHECKS = engine.checks(SPEC, run_program)
