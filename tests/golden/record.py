@@ -95,6 +95,8 @@ def differences(old: dict, new: dict, verdicts_only: bool = False) -> list[str]:
             for cid in sorted(set(ca) | set(cb)):
                 if ca.get(cid) != cb.get(cid):
                     lines.append(f"{key}: check {cid}: {ca.get(cid)} -> {cb.get(cid)}")
+            if list(ca) != list(cb) and set(ca) == set(cb):
+                lines.append(f"{key}: the checks come in another order: {list(ca)} -> {list(cb)}")
     return lines
 
 

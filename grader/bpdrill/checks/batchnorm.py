@@ -11,13 +11,13 @@ from bpdrill.i18n import t
 from bpdrill.kinds import layer
 
 EPS, MOMENTUM = 1e-5, 0.1  # BatchNorm1d's defaults: the hidden layers are built with them
-GRADS = ("dx", "dgamma", "dbeta")
 RUNNING = ("running_mean", "running_var")  # what a training-mode forward updates
 SPEC = layer.Layer(
     "BatchNorm1d", lambda torch, x, gamma, beta: torch.nn.functional.batch_norm(
         x, None, None, gamma, beta, training=True, momentum=MOMENTUM, eps=EPS),
     params=("gamma", "beta"), make=lambda module, s: module.BatchNorm1d(s["gamma"].shape[0]),
-    numgrad_points={"dx": 2})
+    numgrad_points={"dx": 2}, state=RUNNING)
+GRADS = tuple(SPEC.grads)  # dx, dgamma, dbeta
 
 
 def _x(rng, n, d):
@@ -62,20 +62,24 @@ def raises_value_error(ev, check: Check) -> None:
                    "PyTorch does (the variance of one value is 0); it {what}", what=what), target="out")
 
 
-CHECKS = layer.checks(SPEC, "basic", "{key} matches torch.nn.BatchNorm1d (gamma not all ones)", single=None, extra=(
+RUNNING_CHECKS = (  # id, the keys compared (the learner's and the reference's), the names shown, title
+    ("edge.running_one", tuple(f"{k}.1" for k in RUNNING), RUNNING,
+     "running statistics after one forward (unbiased variance)"),
+    ("edge.running_several", RUNNING, RUNNING,
+     "running statistics after several forwards of different batch sizes"),
+    ("edge.eval", ("out_eval",), ("out",), "eval mode normalises with the running statistics"))
+RUNNING_KEYS = {check_id: keys for check_id, keys, _, _ in RUNNING_CHECKS}
+CHECKS = layer.checks(SPEC, "basic", "{key} matches torch.nn.BatchNorm1d (gamma not all ones)", single=None,
+                      extra=(
     Check("torch.out", "torch", "out", 1, "basic", matches_reference("out"),
           "the training-mode forward matches torch.nn.BatchNorm1d"),
     Check("edge.batch_of_two", "edge", GRADS, 1, "pair", matches_reference(*GRADS), "a batch of two (N = 2)"),
     # the given forward makes this check, not the exercise: it says so, and carries no points
     Check("edge.single_raises", "edge", "out", 0, "pair", raises_value_error,
           "a training-mode forward with N = 1 raises ValueError (the given forward's check: no points)"),
-    Check("edge.running_one", "edge", RUNNING, 1, "running",
-          matches_reference(*((f"{k}.1", f"{k}.1", k) for k in RUNNING)),
-          "running statistics after one forward (unbiased variance)"),
-    Check("edge.running_several", "edge", RUNNING, 1, "running", matches_reference(*RUNNING),
-          "running statistics after several forwards of different batch sizes"),
-    Check("edge.eval", "edge", "out", 1, "running", matches_reference(("out_eval", "out_eval", "out")),
-          "eval mode normalises with the running statistics")))
+    *(Check(check_id, "edge", names if len(names) > 1 else names[0], 1, "running",
+            matches_reference(*zip(keys, keys, names)), title)
+      for check_id, keys, names, title in RUNNING_CHECKS)))
 
 
 # ---- the worker's side: drive the learner's BatchNorm1d ----------------------------------------
@@ -102,29 +106,24 @@ def drive(module, s: Scenario) -> dict:
 # ---- the trusted side: torch.nn.BatchNorm1d in float64 ----------------------------------------
 
 def reference(ref, s: Scenario) -> dict:
-    a = s.arrays
-    if s.mode == "running":
-        torch, out = ref.torch, {}
-        bn = torch.nn.BatchNorm1d(a["gamma"].shape[0], eps=EPS, momentum=MOMENTUM, dtype=torch.float64)
-        with torch.no_grad():
-            bn.weight.copy_(torch.from_numpy(a["gamma"]))
-            bn.bias.copy_(torch.from_numpy(a["beta"]))
-            for i in range(s.params["forwards"]):
-                bn(ref.leaf(a[f"x.{i}"], False))
-                if i == 0:
-                    out.update({f"{k}.1": ref.numpy(getattr(bn, k)) for k in RUNNING})
-            out.update({k: ref.numpy(getattr(bn, k)) for k in RUNNING})
-            bn.eval()
-            out["out_eval"] = ref.numpy(bn(ref.leaf(a["x_eval"], False)))
-        return out
-    return layer.reference(SPEC, ref, s)
+    a, torch, out = s.arrays, ref.torch, {}
+    if s.mode != "running":
+        return layer.reference(SPEC, ref, s)
+    bn = torch.nn.BatchNorm1d(a["gamma"].shape[0], eps=EPS, momentum=MOMENTUM, dtype=torch.float64)
+    with torch.no_grad():
+        bn.weight.copy_(torch.from_numpy(a["gamma"]))
+        bn.bias.copy_(torch.from_numpy(a["beta"]))
+        for i in range(s.params["forwards"]):
+            bn(ref.leaf(a[f"x.{i}"], False))
+            if i == 0:
+                out.update({f"{k}.1": ref.numpy(getattr(bn, k)) for k in RUNNING})
+        out.update({k: ref.numpy(getattr(bn, k)) for k in RUNNING})
+        bn.eval()
+        out["out_eval"] = ref.numpy(bn(ref.leaf(a["x_eval"], False)))
+    return out
 
 
 # ---- diagnosis: the known mistakes, recomputed in NumPy on the same inputs -------------------
-
-def where(probe) -> str:  # forward also updates the running statistics
-    return "BatchNorm1d.forward" if probe.label in ("out", *RUNNING) else "BatchNorm1d.backward"
-
 
 def _normalised(x, ddof=0):
     """(x_hat, inv_std) of a training-mode forward; ddof=1 normalises with the unbiased variance."""
@@ -144,37 +143,31 @@ def _dx(x, gamma, dout, mean_term=True, xhat_term=True):
     return inv_std * dx
 
 
-def _rule(label: str, evidence: str, wrong):
-    """A formula test for one gradient: wrong(x, gamma, dout) is the answer the mistake gives."""
-    return layer.rule(SPEC, label, evidence, wrong, args=("x", "gamma", "dout"))
+def _dx_rule(evidence: str, gamma: bool = True, **terms):
+    """A formula test for dx: the right formula without some terms (or without gamma)."""
+    def wrong(x, g, dout):
+        return _dx(x, g if gamma else np.ones_like(g), dout, **terms)
+    return layer.rule(SPEC, "dx", evidence, wrong, args=("x", "gamma", "dout"))
 
 
 def simulate(s: Scenario, mistake: str | None = None) -> dict:
     """The running scenario's statistics and eval-mode output from a forward written with `mistake`."""
-    a = s.arrays
+    a, out = s.arrays, {}
     mean, var = np.zeros(a["gamma"].shape), np.ones(a["gamma"].shape)
-    out = {}
+    swapped = mistake == "momentum_convention_swapped"
+    old, new = (MOMENTUM, 1 - MOMENTUM) if swapped else (1 - MOMENTUM, MOMENTUM)
     for i in range(s.params["forwards"]):
         x = a[f"x.{i}"]
         n = x.shape[0]
         batch_var = {"running_var_biased": x.var(axis=0),
                      "unbiased_variance_normalises": x.var(axis=0, ddof=1) * n / (n - 1)}.get(
             mistake, x.var(axis=0, ddof=1))
-        if mistake == "momentum_convention_swapped":
-            mean = MOMENTUM * mean + (1 - MOMENTUM) * x.mean(axis=0)
-            var = MOMENTUM * var + (1 - MOMENTUM) * batch_var
-        else:
-            mean = (1 - MOMENTUM) * mean + MOMENTUM * x.mean(axis=0)
-            var = (1 - MOMENTUM) * var + MOMENTUM * batch_var
+        mean, var = old * mean + new * x.mean(axis=0), old * var + new * batch_var
         if i == 0:
             out["running_mean.1"], out["running_var.1"] = mean, var
     out["running_mean"], out["running_var"] = mean, var
     out["out_eval"] = a["gamma"] * (a["x_eval"] - mean) / np.sqrt(var + EPS) + a["beta"]
     return out
-
-
-RUNNING_KEYS = {"edge.running_one": tuple(f"{k}.1" for k in RUNNING), "edge.running_several": RUNNING,
-                "edge.eval": ("out_eval",)}
 
 
 def _simulated(mistake: str, evidence: str):
@@ -186,40 +179,36 @@ def _simulated(mistake: str, evidence: str):
             return None
         wrong, right = simulate(p.ev.scenarios[p.scenario], mistake), p.reference()
         got = [p.learner(p.scenario, key) for key in keys]
-        if any(g is None for g in got) or not all(close(g, wrong[k]) for g, k in zip(got, keys)):
-            return None
-        if all(close(right[k], wrong[k]) for k in keys):
-            return None
-        return {"evidence": t(evidence)}
+        if all(g is not None and close(g, wrong[k]) for g, k in zip(got, keys)) \
+                and not all(close(right[k], wrong[k]) for k in keys):
+            return {"evidence": t(evidence)}
+        return None
     return test
 
 
 def _unbiased_out(p):
-    if p.label != "out" or p.check.id != "torch.out":
-        return None
-    x, a = p.inputs["x"], p.inputs
-    x_hat, _ = _normalised(x, ddof=1)
-    return a["gamma"] * x_hat + a["beta"]
+    a = p.inputs
+    return a["gamma"] * _normalised(a["x"], ddof=1)[0] + a["beta"] if p.check.id == "torch.out" else None
 
 
 MISTAKES = [
     Mistake("dx_missing_xhat_term", "dx lacks the term through the variance: {evidence}. The batch "
             "variance depends on every row too: subtract x_hat * mean(dx_hat * x_hat, axis=0)",
-            _rule("dx", "dx = inv_std * (dx_hat - mean(dx_hat, axis=0))", lambda *a: _dx(*a, xhat_term=False))),
+            _dx_rule("dx = inv_std * (dx_hat - mean(dx_hat, axis=0))", xhat_term=False)),
     Mistake("dx_missing_mean_term", "dx lacks the term through the mean: {evidence}. The batch mean "
             "depends on every row: subtract mean(dx_hat, axis=0)",
-            _rule("dx", "dx = inv_std * (dx_hat - x_hat * mean(dx_hat * x_hat, axis=0))",
-                  lambda *a: _dx(*a, mean_term=False))),
+            _dx_rule("dx = inv_std * (dx_hat - x_hat * mean(dx_hat * x_hat, axis=0))", mean_term=False)),
     Mistake("dx_treats_stats_as_constants", "the batch mean and variance were treated as constants: "
             "{evidence}. In training mode they depend on x, which adds two terms to dx",
-            _rule("dx", "dx = dout * gamma * inv_std, the eval-mode gradient",
-                  lambda *a: _dx(*a, mean_term=False, xhat_term=False))),
+            _dx_rule("dx = dout * gamma * inv_std, the eval-mode gradient", mean_term=False,
+                     xhat_term=False)),
     Mistake("dx_without_gamma", "the factor gamma is missing from dx: {evidence}. out = gamma * x_hat "
             "+ beta, so dx_hat = dout * gamma",
-            _rule("dx", "dx equals the right formula with dx_hat = dout", lambda x, g, d: _dx(x, np.ones_like(g), d))),
+            _dx_rule("dx equals the right formula with dx_hat = dout", gamma=False)),
     Mistake("dgamma_without_xhat", "dgamma was summed from dout alone: {evidence}. out = gamma * "
             "x_hat + beta, so dgamma = sum(dout * x_hat, axis=0)",
-            _rule("dgamma", "dgamma = dout.sum(axis=0), the same as dbeta", lambda x, g, d: d.sum(axis=0))),
+            layer.rule(SPEC, "dgamma", "dgamma = dout.sum(axis=0), the same as dbeta",
+                       lambda dout: dout.sum(axis=0), args=("dout",))),
     Mistake("unbiased_variance_normalises", "the batch was normalised with the unbiased variance: "
             "{evidence}. BatchNorm1d normalises with the biased variance (divide by N) and uses the "
             "unbiased one (N - 1) only for running_var",

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from bpdrill.core import compare
-from bpdrill.core.diagnose import Mistake, formula, in_backward
+from bpdrill.core.diagnose import Mistake, in_backward
 from bpdrill.core.judge import Check, ScenarioError, matches_reference
 from bpdrill.core.protocol import Scenario
 from bpdrill.i18n import t
@@ -74,7 +74,8 @@ def scenarios(rng) -> list[Scenario]:
     first, later = _inputs(rng, (3, 3, h, w), 2), _inputs(rng, (3, 3, h, w), 2)
     twice = layer.twice(first, {"dout": rng.normal(size=first["dout"].shape)}, {"x": later["x"]},
                         {"dout": later["dout"]})
-    overlap = Scenario("overlap", "backward", _inputs(rng, (2, 2, ho, wo), 3, 2, shared=True), {"k": 3, "s": 2})
+    overlap = Scenario("overlap", "backward", _inputs(rng, (2, 2, ho, wo), 3, 2, shared=True),
+                       {"k": 3, "s": 2})
     return [
         Scenario("basic", "backward", _inputs(rng, (3, 3, h, w), 2), {"k": 2, "s": None}),
         Scenario("ties", "backward", _ties(rng, (4, 2, h, w), 2), {"k": 2, "s": None}),
@@ -85,16 +86,16 @@ def scenarios(rng) -> list[Scenario]:
     ]
 
 
+EDGES = (  # check id, scenario, title: dx matches PyTorch there
+    ("edge.overlap", "overlap",
+     "kernel 3, stride 2: the maximum of two overlapping windows gets both gradients"),
+    ("edge.stride_one", "dense", "kernel 2, stride 1: every window overlaps its neighbours"),
+    ("edge.ties", "ties", "tied maxima (the zeros after a ReLU): the gradient goes to the first, as PyTorch"),
+    ("edge.stride_gap", "gap", "kernel 2, stride 3: gaps between windows get no gradient"))
 CHECKS = layer.checks(SPEC, "basic", "dx matches PyTorch: kernel 2, default stride, H != W",
-                      single=None, numgrad_scenario="overlap", extra=(
-    Check("edge.overlap", "edge", "dx", 1, "overlap", matches_reference("dx"),
-          "kernel 3, stride 2: the maximum of two overlapping windows gets both gradients"),
-    Check("edge.stride_one", "edge", "dx", 1, "dense", matches_reference("dx"),
-          "kernel 2, stride 1: every window overlaps its neighbours"),
-    Check("edge.ties", "edge", "dx", 1, "ties", matches_reference("dx"),
-          "tied maxima (the zeros after a ReLU): the gradient goes to the first, as PyTorch"),
-    Check("edge.stride_gap", "edge", "dx", 1, "gap", matches_reference("dx"),
-          "kernel 2, stride 3: gaps between windows get no gradient")))
+                      single=None, numgrad_scenario="overlap",
+                      extra=tuple(Check(check_id, "edge", "dx", 1, scenario, matches_reference("dx"), title)
+                                  for check_id, scenario, title in EDGES))
 
 
 # ---- diagnosis: max-pool backward re-run in NumPy with one known mistake switched on -----------
@@ -104,12 +105,11 @@ def simulate(x, dout, k, s, mistake: str | None = None) -> np.ndarray:
     N, C, h_out, w_out = dout.shape
     dx = np.zeros(x.shape)
     n, c = np.arange(N)[:, None], np.arange(C)[None, :]
+    share = {"gradient_to_whole_window": 1.0, "gradient_averaged_over_window": 1.0 / (k * k)}.get(mistake)
     for i in range(h_out):
         for j in range(w_out):
-            r, col = s * i, s * j  # where forward's window is
-            g = np.ones((N, C)) if mistake == "dropped_upstream" else dout[:, :, i, j]
-            if mistake in ("gradient_to_whole_window", "gradient_averaged_over_window"):
-                share = 1.0 / (k * k) if mistake == "gradient_averaged_over_window" else 1.0
+            r, col, g = s * i, s * j, dout[:, :, i, j]  # where forward's window is, and its gradient
+            if share is not None:  # every element of the window gets a share
                 dx[:, :, r:r + k, col:col + k] += share * g[:, :, None, None]
                 continue
             if mistake == "stride_ignored_in_backward":
@@ -129,23 +129,13 @@ def simulate(x, dout, k, s, mistake: str | None = None) -> np.ndarray:
     return dx
 
 
-def _call(p):
-    """(x, dout, k, stride) of the call the check is about."""
-    a, params = layer.call_arrays(SPEC, p), p.ev.params(p.scenario)
-    k = params["k"]
-    return a["x"], a["dout"], k, k if params["s"] is None else params["s"]
-
-
 def _simulated(mistake: str, evidence: str):
-    def candidate(p):
-        if p.label != "dx":
-            return None
-        x, dout, k, s = _call(p)
-        if mistake == "stride_ignored_in_backward" and (k * (dout.shape[2] - 1) + k > x.shape[2] or
-                                                        k * (dout.shape[3] - 1) + k > x.shape[3]):
+    def wrong(x, dout, k, s):
+        if mistake == "stride_ignored_in_backward" and (k * dout.shape[2] > x.shape[2] or
+                                                        k * dout.shape[3] > x.shape[3]):
             return None  # the learner's code would have run past the input: see _stride_crash
-        return simulate(x, dout, k, s, mistake)
-    return formula(evidence, candidate)
+        return simulate(x, dout, k, k if s is None else s, mistake)
+    return layer.rule(SPEC, "dx", evidence, wrong, args=("x", "dout", "k", "s"))
 
 
 def _stride_crash(p):
@@ -158,22 +148,14 @@ def _stride_crash(p):
         return None
     got, gap = p.learner("gap", "dx"), p.ev.scenarios["gap"]
     k, s = gap.params["k"], gap.params["s"]
-    wrong = simulate(gap.arrays["x"], gap.arrays["dout"], k, s, "stride_ignored_in_backward")
-    right = simulate(gap.arrays["x"], gap.arrays["dout"], k, s)
-    if got is None or got.shape != wrong.shape or np.allclose(wrong, right):
-        return None
-    if not np.allclose(got, wrong, rtol=compare.RTOL, atol=compare.ATOL * np.abs(wrong).max()):
+    wrong, right = (simulate(gap.arrays["x"], gap.arrays["dout"], k, s, mistake)
+                    for mistake in ("stride_ignored_in_backward", None))
+    if got is None or got.shape != wrong.shape or np.allclose(wrong, right) \
+            or not np.allclose(got, wrong, rtol=compare.RTOL, atol=compare.ATOL * np.abs(wrong).max()):
         return None
     return {"evidence": t("with stride {s} < kernel {k} backward crashed, and with stride {gap_s} > "
-                          "kernel {gap_k} the gradients went to windows at k * i", s=params["s"], k=params["k"],
-                          gap_s=s, gap_k=k)}
-
-
-def _stale(p):
-    if p.check.call != "new_forward" or p.label != "dx":
-        return None
-    _, dout, k, s = _call(p)
-    return simulate(p.inputs["x"], dout, k, s)
+                          "kernel {gap_k} the gradients went to windows at k * i", s=params["s"],
+                          k=params["k"], gap_s=s, gap_k=k)}
 
 
 MISTAKES = [

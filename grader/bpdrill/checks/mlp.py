@@ -5,13 +5,16 @@ import numpy as np
 
 from bpdrill.core import compare
 from bpdrill.core.diagnose import Mistake, close, first_call_right, formula
-from bpdrill.core.driving import number, perturbed_outputs, snapshot
-from bpdrill.core.judge import (Check, Failed, compare_arrays, matches_reference, numgrad_check, shape_check,
-                           unchanged_check)
+from bpdrill.core.judge import Check, Failed
 from bpdrill.core.protocol import Scenario
 from bpdrill.i18n import t
+from bpdrill.kinds import network
 
-PARAMS = ("W1", "b1", "W2", "b2")
+SPEC = network.Network(
+    "TwoLayerMLP", lambda torch, X, W1, b1, W2, b2: torch.sigmoid(X @ W1 + b1) @ W2 + b2,
+    params=("W1", "b1", "W2", "b2"),
+    make=lambda module, p: module.TwoLayerMLP(*p["W1"].shape, p["W2"].shape[1]))
+PARAMS = SPEC.params
 
 # The learning check: three Gaussian blobs in the plane, 30 points each, centres on a circle
 # of radius 3 and spread 0.5, so a correct backward separates them easily. Starting from the
@@ -31,8 +34,7 @@ def _blobs(rng):
     centres = 3 * np.stack([np.cos(angles), np.sin(angles)], axis=1)  # (3, 2)
     y = np.repeat(np.arange(3), 30)
     X = centres[y] + 0.5 * rng.normal(size=(90, 2))
-    init = _inputs(rng, 90, 2, 16, 3)
-    return {**init, "X": X, "y": y}
+    return {**_inputs(rng, 90, 2, 16, 3), "X": X, "y": y}
 
 
 def scenarios(rng) -> list[Scenario]:
@@ -49,39 +51,6 @@ def scenarios(rng) -> list[Scenario]:
         Scenario("step", "train_step", _inputs(rng, n, d, h, c), {"lr": 0.5}),
         Scenario("train", "train", _blobs(rng), {"lr": TRAIN_LR, "steps": TRAIN_STEPS}),
     ]
-
-
-def _project(ev, scenario):
-    y = ev.inputs(scenario)["y"]
-
-    def mean_cross_entropy(probs):  # (size, N, C) -> (size,)
-        return -np.log(probs[:, np.arange(len(y)), y]).mean(axis=1)
-    return mean_cross_entropy
-
-
-def _same_loss(ev, check: Check, loss: float, says: str, target: str) -> None:
-    expected = float(ev.reference(check.scenario)["loss"])
-    if not np.isclose(loss, expected, rtol=compare.RTOL, atol=0):
-        expected, got = compare.distinct(expected, loss)  # digits enough to differ
-        raise Failed(t(says, expected=expected, got=got), target=target)
-
-
-def _loss_and_grads(ev, check: Check) -> None:
-    _same_loss(ev, check, ev.number(check.scenario, "loss"), "loss: expected {expected}, got {got}", "loss")
-    matches_reference(*PARAMS)(ev, check)
-
-
-def _train_step(ev, check: Check) -> None:
-    ref = ev.reference(check.scenario)
-    _same_loss(ev, check, ev.number(check.scenario, "loss", t("the loss train_step returned")),
-               "train_step should return the loss before the step: expected {expected}, got {got}", "params")
-    for name in PARAMS:
-        got = ev.array(check.scenario, f"model.{name}", t("params[{name!r}] after train_step", name=name))
-        try:  # the element-wise measure that fails, and the worst element
-            compare_arrays(t("params[{name!r}] after train_step", name=name), got, ref[name], "torch")
-        except Failed as failure:
-            failure.target = failure.label = "params"
-            raise
 
 
 def _learns(ev, check: Check) -> None:
@@ -101,112 +70,12 @@ def _learns(ev, check: Check) -> None:
 
 
 CHECKS = [
-    *[Check(f"shape.{p}", "shape", p, 1, "basic", shape_check(p, like=p).judge,
-            "{key} gradient has the shape of {key}", title_args=(("key", p),)) for p in PARAMS],
-    *[numgrad_check(p, p, _project) for p in PARAMS],
-    *[Check(f"torch.{p}", "torch", p, 1, "square", matches_reference(p), "{key} matches PyTorch (N = C)",
-            title_args=(("key", p),)) for p in PARAMS],
-    Check("edge.single", "edge", PARAMS, 1, "single", matches_reference(*PARAMS), "batch of one"),
-    Check("purity.second_backward", "purity", PARAMS, 1, "basic",
-          matches_reference(*[(f"{p}.again", p, p) for p in PARAMS]),
-          "a second backward gives the same gradients", call="second"),
-    Check("edge.new_forward", "edge", PARAMS, 1, "basic",
-          matches_reference(*[(f"{p}.new", f"{p}.new", p) for p in PARAMS]),
-          "after a new forward, backward uses the new X",
-          call="new_forward"),
-    unchanged_check("X", "y"),
-    Check("torch.loss", "torch", ("loss", *PARAMS), 1, "loss", _loss_and_grads,
-          "loss(X, y) returns the loss and the gradients"),
-    Check("train.step", "train", "params", 1, "step", _train_step,
-          "train_step takes one gradient-descent step"),
-    Check("train.learns", "train", None, 2, "train", _learns,
-          "the network learns three separable blobs"),
+    *network.checks(SPEC, "square", "{key} matches PyTorch (N = C)"),
+    Check("train.learns", "train", None, 2, "train", _learns, "the network learns three separable blobs"),
 ]
 
 
-# ---- the worker's side ----------------------------------------------------------------------
-
-def _model(module, s: Scenario):
-    params = {name: s[name] for name in PARAMS}
-    D, H = params["W1"].shape
-    C = params["W2"].shape[1]
-    model = module.TwoLayerMLP(D, H, C)
-    for name, array in params.items():
-        model.params[name] = array
-    return model, params
-
-
-def drive(module, s: Scenario) -> dict:
-    model, params = _model(module, s)
-    X, y = s["X"], s["y"].astype(np.int64)
-    if s.mode == "perturb":
-        out = {}
-        for name, array in params.items():
-            out[f"plus.{name}"], out[f"minus.{name}"] = perturbed_outputs(
-                lambda: model.forward(X), array, s.params["h"])
-        return out
-    if s.mode == "backward":
-        out = {"probs": snapshot(model.forward(X))}
-        grads = model.backward(y)
-        if not isinstance(grads, dict):
-            raise TypeError(t("backward returned {type}; expected a dict of gradients", type=type(grads).__name__))
-        out.update({name: snapshot(grads.get(name)) for name in PARAMS})
-        if s.params.get("twice"):
-            grads = model.backward(y)
-            out.update({f"{name}.again": snapshot(grads.get(name)) for name in PARAMS})
-        if "X3" in s:
-            model.forward(s["X3"])
-            grads = model.backward(s["y3"].astype(np.int64))
-            out.update({f"{name}.new": snapshot(grads.get(name)) for name in PARAMS})
-        out.update({"after.X": X, "after.y": y})
-        return out
-    if s.mode == "loss":
-        result = model.loss(X, y)
-        if not isinstance(result, tuple) or len(result) != 2 or not isinstance(result[1], dict):
-            raise TypeError(t("loss returned {type}; expected (loss, grads)", type=type(result).__name__))
-        out = {"loss": number(result[0], "loss")}
-        out.update({name: snapshot(result[1].get(name)) for name in PARAMS})
-        return out
-    if s.mode == "train_step":
-        loss = number(model.train_step(X, y, lr=s.params["lr"]), "train_step")
-        out = {"loss": loss}
-        out.update({name: params[name] for name in PARAMS})  # the grader's arrays
-        out.update({f"model.{name}": snapshot(model.params.get(name)) for name in PARAMS})
-        return out
-    losses = [number(model.train_step(X, y, lr=s.params["lr"]), "train_step") for _ in range(s.params["steps"])]
-    return {"losses": np.array(losses), "probs": snapshot(model.forward(X))}
-
-
-# ---- the trusted side: PyTorch float64 ------------------------------------------------------
-
-def _torch_loss_and_grads(ref, a: dict):
-    """Mean cross-entropy of the two-layer network and its parameter gradients."""
-    torch = ref.torch
-    params = {name: ref.leaf(a[name]) for name in PARAMS}
-    h = torch.sigmoid(ref.leaf(a["X"], False) @ params["W1"] + params["b1"])
-    scores = h @ params["W2"] + params["b2"]
-    loss = torch.nn.functional.cross_entropy(scores, ref.long(a["y"]))
-    loss.backward()
-    grads = {name: ref.numpy(p.grad) for name, p in params.items()}
-    return ref.numpy(loss), ref.numpy(torch.softmax(scores, dim=1)), grads
-
-
-def reference(ref, s: Scenario) -> dict:
-    loss, probs, grads = _torch_loss_and_grads(ref, s.arrays)
-    if "X3" in s.arrays:  # the gradients after a new forward on (X3, y3)
-        _, _, new = _torch_loss_and_grads(ref, {**s.arrays, "X": s.arrays["X3"], "y": s.arrays["y3"]})
-        grads.update({f"{name}.new": g for name, g in new.items()})
-    if s.mode == "train_step":  # the parameters after one step of gradient descent
-        lr = s.params["lr"]
-        return {"loss": loss, **{name: s.arrays[name] - lr * g for name, g in grads.items()}}
-    return {"loss": loss, "probs": probs, **grads}
-
-
 # ---- diagnosis ----------------------------------------------------------------------------
-
-def where(probe) -> str:
-    return "TwoLayerMLP.train_step" if probe.check.kind == "train" else "TwoLayerMLP.backward"
-
 
 def sizes(ev, scenario) -> dict:
     a = ev.inputs(scenario)
@@ -248,7 +117,9 @@ def _stepped(evidence: str, wrong):
         a, lr = p.inputs, p.ev.params("step")["lr"]
         want = wrong(a, lr, _grads(a))
         after = {n: p.learner("step", f"model.{n}") for n in PARAMS}
-        return {"evidence": t(evidence)} if all(g is not None and close(g, want[n]) for n, g in after.items()) else None
+        if all(g is not None and close(g, want[n]) for n, g in after.items()):
+            return {"evidence": t(evidence)}
+        return None
     return test
 
 
@@ -270,7 +141,8 @@ MISTAKES = [
     Mistake("missing_activation_derivative", "the sigmoid's derivative is missing: {evidence}",
             _variant("dz1 = dh", derivative="none")),
     Mistake("fancy_indexing", "d[:, y] -= 1 subtracts 1 in whole columns: {evidence}. Use "
-            "d[np.arange(N), y] -= 1", _variant("the gradient of d[:, y] -= 1", fancy=True), at_code=r"-=|\]\s*-|onehot|eye\("),
+            "d[np.arange(N), y] -= 1", _variant("the gradient of d[:, y] -= 1", fancy=True),
+            at_code=r"-=|\]\s*-|onehot|eye\("),
     Mistake("stale_cache", "backward used what an earlier forward cached: {evidence}",
             lambda p: p.check.call == "new_forward" and formula(
                 "after forward(X2), the gradients came from the first X",

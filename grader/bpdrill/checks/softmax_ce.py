@@ -38,7 +38,8 @@ def scenarios(rng) -> list[Scenario]:
         # Probes, worth no points, for naming the cause of a non-finite value: which of these
         # goes non-finite in the learner's own code tells overflow, underflow, a division by a
         # vanishing probability and log(0) apart.
-        *[Scenario(f"probe.{name}", "backward", arrays, {"dout": 1.0}) for name, arrays in _probes(rng).items()],
+        *[Scenario(f"probe.{name}", "backward", arrays, {"dout": 1.0})
+          for name, arrays in _probes(rng).items()],
     ]
 
 
@@ -58,6 +59,9 @@ def _extreme(rng, n, c):
     return arrays
 
 
+PROBES = ("overflow", "underflow", "far")  # in the order their causes are told apart
+
+
 def _probes(rng) -> dict:
     c = 3
     y = rng.integers(0, c, size=2)
@@ -68,19 +72,20 @@ def _probes(rng) -> dict:
     tiny[rows, y] = tiny.max(axis=1) + 1.0  # every logit near -1000, the true class the largest
     far = rng.normal(size=(2, c))
     far[rows, y] = -1000.0 + rng.normal(size=2)  # ordinary logits, the true class 1000 below them
-    return {"overflow": {"logits": huge, "y": y}, "underflow": {"logits": tiny, "y": y},
-            "far": {"logits": far, "y": y}}
+    return {name: {"logits": logits, "y": y} for name, logits in zip(PROBES, (huge, tiny, far))}
 
 
 CHECKS = [
-    *layer.checks(SPEC, "square", "dlogits matches PyTorch (N = C)", twice_scenario=None, purity=("logits", "y")),
+    *layer.checks(SPEC, "square", "dlogits matches PyTorch (N = C)", twice_scenario=None,
+                  purity=("logits", "y")),
     loss.default_dout_check(SPEC),
     Check("edge.extreme", "edge", ("loss", "dlogits"), 1, "extreme", matches_reference("loss", "dlogits"),
           "logits of +-1000: finite loss and gradient"),
     Check("purity.second_backward", "purity", "dlogits", 1, "twice",
           matches_reference(("dlogits2", "dlogits2", "dlogits")),
           "a second backward leaves the cached softmax intact", call="second"),
-    Check("edge.new_forward", "edge", "dlogits", 1, "twice", matches_reference(("dlogits3", "dlogits3", "dlogits")),
+    Check("edge.new_forward", "edge", "dlogits", 1, "twice",
+          matches_reference(("dlogits3", "dlogits3", "dlogits")),
           "after a new forward, backward uses the new logits", call="new_forward"),
 ]
 
@@ -98,79 +103,51 @@ def _softmax(z, axis=1):
 
 
 def _rule(evidence, wrong):
-    """A formula test for dlogits: wrong(logits, y, dout, N) is the answer the mistake gives."""
-    return layer.rule(SPEC, "dlogits", evidence, lambda z, y, dout: wrong(z, y.astype(int), dout, z.shape[0]),
-                      args=("logits", "y", "dout"))
-
-
-def _fancy(z, y, dout, n):
-    d = _softmax(z)
-    d[:, y] -= 1
-    return dout * d / n
-
-
-def _wrong_axis(z, y, dout, n):
-    d = _softmax(z, axis=0)
-    d[np.arange(n), y] -= 1
-    return dout * d / n
-
-
-def _wrt_probs(z, y, dout, n):
-    p = _softmax(z)
-    d = np.zeros_like(p)
-    d[np.arange(n), y] = -1.0 / p[np.arange(n), y]
-    return dout * d / n
+    """A formula test for dlogits: wrong(logits, onehot(y), dout / N) is the answer the mistake gives."""
+    def candidate(z, y, dout):
+        return wrong(z, np.eye(z.shape[1])[y.astype(int)], dout / z.shape[0])
+    return layer.rule(SPEC, "dlogits", evidence, candidate, args=("logits", "y", "dout"))
 
 
 def _nonfinite(p, scenario: str, key: str) -> str | None:
     """'nan' or 'inf' when the learner's key in scenario holds one, else None."""
-    result = p.ev.results.get(scenario)
-    v = (result or {}).get("values", {}).get(key)
-    if v is None or v.kind not in ("array", "scalar") or v.array.dtype.kind != "f":
+    v = (p.ev.results.get(scenario) or {}).get("values", {}).get(key)
+    if v is not None and v.kind in ("array", "scalar") and v.array.dtype.kind == "f":
+        return "nan" if np.isnan(v.array).any() else "inf" if np.isinf(v.array).any() else None
+    return None
+
+
+def _first_broken(p) -> tuple | None:
+    """(probe, key, 'nan' or 'inf') of the first probe the learner's code goes non-finite on, when the
+    failure is a non-finite value from code right for ordinary logits (else the cause is another)."""
+    nonfinite = bool(p.failure.nonfinite) or (p.got is not None and not np.all(np.isfinite(p.got)))
+    if not nonfinite or not p.passed("numgrad.dlogits"):
         return None
-    a = v.array
-    return "nan" if np.isnan(a).any() else "inf" if np.isinf(a).any() else None
-
-
-def _broken(p, probe: str) -> str | None:
-    """What went non-finite in the learner's code on a probe: 'loss = nan', 'dlogits = inf' ..."""
-    for key in ("loss", "dlogits"):
+    for probe, key in ((probe, key) for probe in PROBES for key in ("loss", "dlogits")):
         value = _nonfinite(p, f"probe.{probe}", key)
         if value:
-            return f"{key} = {value}"
+            return probe, key, value
     return None
 
 
-def _went_nonfinite(p) -> bool:
-    """A non-finite value from code that is right for ordinary logits (else the cause is another)."""
-    return (bool(p.failure.nonfinite) or (p.got is not None and not np.all(np.isfinite(p.got)))) \
-        and p.passed("numgrad.dlogits")
+UNSTABLE = {  # what an unstable softmax does on the probes: the evidence for each
+    "overflow": "with every logit near +1000 (the true class the largest), {what}: exp overflowed",
+    "underflow": "with every logit near -1000, {what}: exp underflowed to 0 in every class and the sum "
+                 "was 0"}
 
 
-def _overflow(p):
-    what = _went_nonfinite(p) and _broken(p, "overflow")
-    if what:
-        return {"evidence": t("with every logit near +1000 (the true class the largest), {what}: "
-                              "exp overflowed", what=what)}
+def _unstable(p):
+    found = _first_broken(p)
+    if found and found[0] in UNSTABLE:
+        return {"evidence": t(UNSTABLE[found[0]], what=f"{found[1]} = {found[2]}")}
     return None
 
 
-def _underflow(p):
-    what = _went_nonfinite(p) and not _broken(p, "overflow") and _broken(p, "underflow")
-    if what:
-        return {"evidence": t("with every logit near -1000, {what}: exp underflowed to 0 in every "
-                              "class and the sum was 0", what=what)}
-    return None
-
-
-def _far_case(key: str):
+def _far(key: str):
+    """A Mistake test: only the probe with the true class 1000 below the others breaks, key first."""
     def test(p):
-        if not _went_nonfinite(p) or _broken(p, "overflow") or _broken(p, "underflow"):
-            return None
-        value = _nonfinite(p, "probe.far", key)
-        if value and (key == "loss" or not _nonfinite(p, "probe.far", "loss")):
-            return {"value": value}
-        return None
+        found = _first_broken(p)
+        return {"value": found[2]} if found and found[:2] == ("far", key) else None
     return test
 
 
@@ -193,29 +170,33 @@ def _epsilon_in_log(p):
 
 MISTAKES = [
     Mistake("fancy_indexing", "d[:, y] -= 1 subtracts 1 in whole columns: {evidence}. Pick one "
-            "element per row with d[np.arange(N), y] -= 1", _rule("got = (p - 1 at [:, y]) / N", _fancy), at_code=r"-=|\]\s*-|onehot|eye\("),
+            "element per row with d[np.arange(N), y] -= 1",
+            _rule("got = (p - 1 at [:, y]) / N", lambda z, onehot, g: g * (_softmax(z) - onehot.any(axis=0))),
+            at_code=r"-=|\]\s*-|onehot|eye\("),
     Mistake("softmax_wrong_axis", "the softmax was normalised over the batch (axis 0), not over "
-            "the classes: {evidence}", _rule("got uses softmax(logits, axis=0)", _wrong_axis), at_code=r"axis\s*=\s*0|\.sum\(|\.max\("),
+            "the classes: {evidence}", _rule("got uses softmax(logits, axis=0)",
+                                             lambda z, onehot, g: g * (_softmax(z, axis=0) - onehot)),
+            at_code=r"axis\s*=\s*0|\.sum\(|\.max\("),
     Mistake("unstable_softmax", "the softmax is not stable: {evidence}. Subtract each row's max "
-            "before exp", _overflow, where="SoftmaxCrossEntropy.forward"),
-    Mistake("unstable_softmax", "the softmax is not stable: {evidence}. Subtract each row's max "
-            "before exp", _underflow, where="SoftmaxCrossEntropy.forward"),
+            "before exp", _unstable, where="SoftmaxCrossEntropy.forward"),
     Mistake("log_of_zero", "the loss takes log of a probability that underflowed to 0: with the "
             "true class 1000 below the others, the loss is {value}. Compute log-probabilities as "
-            "shifted - log(sum(exp(shifted))), never log(softmax)", _far_case("loss"),
+            "shifted - log(sum(exp(shifted))), never log(softmax)", _far("loss"),
             where="SoftmaxCrossEntropy.forward"),
     Mistake("division_by_vanishing_probability", "dlogits divides by the true class's probability "
             "(or its exp), which underflows to 0 when the true class is 1000 below the others: "
             "dlogits has {value} there while the loss is finite. p - onehot(y) never divides",
-            _far_case("dlogits")),
+            _far("dlogits")),
     Mistake("epsilon_in_log", "the loss differs: it matches -mean(log(p + {eps})), an epsilon "
             "inside the log, which changes it by {delta} here. Use log-probabilities "
             "(shifted - log(sum(exp(shifted)))): no epsilon is needed", _epsilon_in_log,
             where="SoftmaxCrossEntropy.forward"),
     Mistake("missing_onehot_subtraction", "the 1 at the true class was never subtracted: "
-            "{evidence}", _rule("got = p / N", lambda z, y, d, n: d * _softmax(z) / n), at_code=r"-=|\]\s*-|onehot|eye\(|copy\(\)"),
+            "{evidence}", _rule("got = p / N", lambda z, onehot, g: g * _softmax(z)),
+            at_code=r"-=|\]\s*-|onehot|eye\(|copy\(\)"),
     Mistake("gradient_wrt_probs", "that is the gradient with respect to the probabilities, not the "
             "logits: {evidence}. Through the softmax it becomes p - onehot(y)",
-            _rule("got = -1/p at the true class, 0 elsewhere", _wrt_probs)),
+            _rule("got = -1/p at the true class, 0 elsewhere",
+                  lambda z, onehot, g: -g * onehot / np.where(onehot == 1, _softmax(z), 1.0))),
 ]
 

@@ -1,271 +1,157 @@
-"""Hidden checks for value: scalar graph programs run with the learner's Value and, on the
-trusted side, with PyTorch float64 (as checks/autograd/ does with arrays: its step format and
-interpreter, `run_steps`, run both). A program has scalar leaves, steps (numbers in a step are
-Python numbers, so `2 - x` calls __rsub__) and outputs, each given its own backward() in turn.
-Probes (no points) run each operation alone and x * x, to name the mistake behind a failure."""
+"""Hidden checks for value: scalar graph programs run with the learner's Value and with PyTorch by
+the engine kind. Numbers in a step are Python numbers (`2 - x` calls __rsub__); each output gets
+its own backward(). Probes (no points) run each operation alone and x * x, to name mistakes."""
 from __future__ import annotations
 
 import numpy as np
 
-from bpdrill.checks.autograd.programs import MAX_CHECKED_STEPS, learner_method, run_steps, show, step, torch_method
-from bpdrill.core import compare
 from bpdrill.core.diagnose import Mistake, close
-from bpdrill.core.judge import Check, Failed, compare_arrays
-from bpdrill.core.protocol import Scenario
+from bpdrill.core.judge import Check, Failed
 from bpdrill.i18n import t
+from bpdrill.kinds import engine
+from bpdrill.kinds.engine import DEEP, PROBE, SQUARE, chain, probe_of, show, steps
 
-DEEP = 10_000
-
-
-def program(name, kind, title, leaves, steps, outputs=None, points=1):
-    return {"name": name, "kind": kind, "title": title, "points": points, "leaves": leaves, "steps": steps,
-            "outputs": outputs or [steps[-1][0]]}
+LENGTH = 10_000  # of the deep chain
+RELU, LEFT_NUMBERS, DIAMOND, ACCUMULATE = "relu", "left_numbers", "diamond", "accumulate"
 
 
-def _chain(n):  # h = x, then n alternating h * 1.0001 and h + 0.001
-    return [step(f"h{i}", "mul" if i % 2 == 0 else "add", f"h{i - 1}" if i else "x", 1.0001 if i % 2 == 0 else 0.001)
-            for i in range(n)]
+def program(name, kind, title, dists: dict, steps, **options):
+    """A program over scalar leaves, each drawn from its dists entry; backward() takes no grad."""
+    leaves = {leaf: engine.leaf((), dist, kind="scalar") for leaf, dist in dists.items()}
+    return engine.program(name, title, kind, leaves, steps, grad=None, **options)
 
 
-S = step
 PROGRAMS = [
     program("add_mul", "torch", "a * b + c * a + b", {"a": "n", "b": "n", "c": "n"},
-            [S("p", "mul", "a", "b"), S("q", "mul", "c", "a"), S("r", "add", "p", "q"), S("out", "add", "r", "b")]),
+            steps("p = a * b", "q = c * a", "r = p + q", "out = r + b")),
     program("sub_neg_div", "numgrad", "-((a - b) / c) - a", {"a": "n", "b": "n", "c": "away"},
-            [S("d", "sub", "a", "b"), S("e", "div", "d", "c"), S("f", "neg", "e"), S("out", "sub", "f", "a")]),
+            steps("d = a - b", "e = d / c", "f = -e", "out = f - a")),
     program("pow", "numgrad", "a ** 3 + b ** -0.5 + b ** 2.5", {"a": "n", "b": "positive"},
-            [S("p", "pow", "a", 3), S("q", "pow", "b", -0.5), S("r", "pow", "b", 2.5), S("s", "add", "p", "q"),
-             S("out", "add", "s", "r")]),
+            steps("p = a ** 3", "q = b ** -0.5", "r = b ** 2.5", "s = p + q", "out = s + r")),
     program("exp_log_tanh", "numgrad", "a.exp() * b.log() + c.tanh()", {"a": "n", "b": "positive", "c": "n"},
-            [S("e", "exp", "a"), S("l", "log", "b"), S("m", "mul", "e", "l"), S("h", "tanh", "c"),
-             S("out", "add", "m", "h")]),
-    program("relu", "torch", "relu of 0.0 (the derivative at 0 is 0), of a positive and of a negative",
+            steps("e = a.exp()", "l = b.log()", "m = e * l", "h = c.tanh()", "out = m + h")),
+    program(RELU, "torch", "relu of 0.0 (the derivative at 0 is 0), of a positive and of a negative",
             {"z": "zero", "a": "positive", "n": "negative", "w": "n"},
-            [S("r", "relu", "z"), S("s", "relu", "a"), S("u", "relu", "n"), S("v", "add", "r", "s"),
-             S("x", "add", "v", "u"), S("out", "mul", "x", "w")]),
-    program("left_numbers", "torch", "(1 + a) * (2 - b) + 3 / a + 0.5 * b: numbers on the left",
+            steps("r = z.relu()", "s = a.relu()", "u = n.relu()", "v = r + s", "x = v + u", "out = x * w")),
+    program(LEFT_NUMBERS, "torch", "(1 + a) * (2 - b) + 3 / a + 0.5 * b: numbers on the left",
             {"a": "away", "b": "n"},
-            [S("p", "add", 1.0, "a"), S("q", "sub", 2.0, "b"), S("r", "mul", "p", "q"), S("s", "div", 3.0, "a"),
-             S("u", "mul", 0.5, "b"), S("v", "add", "r", "s"), S("out", "add", "v", "u")]),
+            steps("p = 1.0 + a", "q = 2.0 - b", "r = p * q", "s = 3.0 / a", "u = 0.5 * b", "v = r + s",
+                  "out = v + u")),
     program("neuron", "numgrad", "two tanh neurons and a tanh output (micrograd's MLP)",
-            {"x1": "n", "x2": "n", "w1": "n", "w2": "n", "w3": "n", "w4": "n", "v1": "n", "v2": "n", "b": "n"},
-            [S("a1", "mul", "x1", "w1"), S("a2", "mul", "x2", "w2"), S("a", "add", "a1", "a2"), S("ab", "add", "a", "b"),
-             S("n1", "tanh", "ab"), S("c1", "mul", "x1", "w3"), S("c2", "mul", "x2", "w4"), S("c", "add", "c1", "c2"),
-             S("n2", "tanh", "c"), S("o1", "mul", "n1", "v1"), S("o2", "mul", "n2", "v2"), S("o", "add", "o1", "o2"),
-             S("out", "tanh", "o")], points=2),
+            dict.fromkeys(("x1", "x2", "w1", "w2", "w3", "w4", "v1", "v2", "b"), "n"),
+            steps("a1 = x1 * w1", "a2 = x2 * w2", "a = a1 + a2", "ab = a + b", "n1 = ab.tanh()",
+                  "c1 = x1 * w3", "c2 = x2 * w4", "c = c1 + c2", "n2 = c.tanh()",
+                  "o1 = n1 * v1", "o2 = n2 * v2", "o = o1 + o2", "out = o.tanh()"), points=2),
     program("reuse", "edge", "(x * x + x) * x: a Value used several times", {"x": "n"},
-            [S("y", "mul", "x", "x"), S("z", "add", "y", "x"), S("out", "mul", "z", "x")]),
-    program("diamond", "edge", "a = x.exp(); a * a.tanh().exp(): paths of different lengths", {"x": "n"},
-            [S("a", "exp", "x"), S("b", "tanh", "a"), S("c", "exp", "b"), S("out", "mul", "a", "c")]),
-    program("accumulate", "edge", "backward() of two graphs on the same leaves: the leaves' .grad add up",
-            {"x": "n", "y": "n"}, [S("p", "mul", "x", "y"), S("o1", "add", "p", "x"), S("q", "mul", "x", "x"),
-                                   S("r", "tanh", "q"), S("o2", "add", "r", "y")], outputs=["o1", "o2"]),
-    program("deep", "edge", f"a chain {DEEP:,} nodes deep (no recursion limit)", {"x": "n"}, _chain(DEEP)),
+            steps("y = x * x", "z = y + x", "out = z * x")),
+    program(DIAMOND, "edge", "a = x.exp(); a * a.tanh().exp(): paths of different lengths", {"x": "n"},
+            steps("a = x.exp()", "b = a.tanh()", "c = b.exp()", "out = a * c")),
+    program(ACCUMULATE, "edge", "backward() of two graphs on the same leaves: the leaves' .grad add up",
+            {"x": "n", "y": "n"}, steps("p = x * y", "o1 = p + x", "q = x * x", "r = q.tanh()", "o2 = r + y"),
+            outputs=["o1", "o2"]),
+    program(DEEP, "edge", f"a chain {LENGTH:,} nodes deep (no recursion limit)", {"x": "n"},
+            chain(LENGTH, 1.0001, 0.001)),
     # Probes, worth no points: x * x, and each operation alone, times 1.7 so that its rule
     # receives an upstream gradient other than 1 (a dropped out.grad shows).
-    program("square", "probe", "x * x", {"x": "n"}, [S("out", "mul", "x", "x")]),
-    *[program(f"op.{m}", "probe", code, leaves, [S("r", op, *args), S("out", "mul", "r", 1.7)])
-      for m, op, args, leaves, code in [
-        ("__add__", "add", ("a", "b"), {"a": "n", "b": "n"}, "a + b"),
-        ("__mul__", "mul", ("a", "b"), {"a": "n", "b": "n"}, "a * b"),
-        ("__pow__", "pow", ("a", 3), {"a": "n"}, "a ** 3"), ("tanh", "tanh", ("a",), {"a": "n"}, "a.tanh()"),
-        ("relu", "relu", ("a",), {"a": "positive"}, "a.relu()"), ("exp", "exp", ("a",), {"a": "n"}, "a.exp()"),
-        ("log", "log", ("a",), {"a": "positive"}, "a.log()"), ("__neg__", "neg", ("a",), {"a": "n"}, "-a"),
-        ("__rsub__", "sub", (2.0, "a"), {"a": "n"}, "2 - a"),
-        ("__rtruediv__", "div", (2.0, "a"), {"a": "away"}, "2 / a")]],
+    program(SQUARE, PROBE, "x * x", {"x": "n"}, steps("out = x * x")),
+    *[program(probe_of(method), PROBE, code, {"a": dist, "b": "n"} if "b" in code else {"a": dist},
+              steps(f"r = {code}", "out = r * 1.7"))
+      for method, code, dist in [
+          ("__add__", "a + b", "n"), ("__mul__", "a * b", "n"), ("__pow__", "a ** 3", "n"),
+          ("tanh", "a.tanh()", "n"), ("relu", "a.relu()", "positive"), ("exp", "a.exp()", "n"),
+          ("log", "a.log()", "positive"), ("__neg__", "-a", "n"), ("__rsub__", "2 - a", "n"),
+          ("__rtruediv__", "2 / a", "away")]],
 ]
-BY_NAME = {p["name"]: p for p in PROGRAMS}
+# The core methods each op's backward runs on: derived ops (-, /) run on the core ones.
+CORE = {"add": ("__add__",), "sub": ("__add__",), "mul": ("__mul__",), "div": ("__mul__", "__pow__"),
+        "neg": ("__mul__",), "pow": ("__pow__",), **{op: (op,) for op in ("tanh", "relu", "exp", "log")}}
+SPEC = engine.Engine("Value", tuple(PROGRAMS), CORE)
+BY_NAME = SPEC.by_name
 
 
-def _draw(rng, dist):
+def draw(rng, leaf):
     x = {"positive": lambda: rng.uniform(0.5, 2.0), "negative": lambda: -rng.uniform(0.5, 2.0),
          "away": lambda: rng.choice([-1.0, 1.0]) * rng.uniform(0.5, 2.0), "zero": lambda: 0.0,
-         "n": lambda: rng.normal()}[dist]()
+         "n": lambda: rng.normal()}[leaf["dist"]]()
     return np.array(float(x))
 
 
-def scenarios(rng) -> list[Scenario]:
-    out = []
-    for prog in PROGRAMS:
-        arrays = {f"leaf.{name}": _draw(rng, dist) for name, dist in prog["leaves"].items()}
-        out.append(Scenario(prog["name"], "program", arrays, {"program": prog["name"]}))
-        if prog["kind"] == "numgrad":
-            out.append(Scenario(prog["name"] + ".perturb", "perturb", arrays, {"program": prog["name"], "h": compare.H}))
-    return out
-
-
-# ---- the worker's side ----------------------------------------------------------------------
-
-def _run(Value, prog, leaves: dict) -> dict:
-    return run_steps(prog, {name: Value(float(x)) for name, x in leaves.items()}, learner_method)
-
-
-def drive(module, s: Scenario) -> dict:
-    prog = BY_NAME[s.params["program"]]
-    leaves = {name: float(s[f"leaf.{name}"]) for name in prog["leaves"]}
-    if s.mode == "perturb":  # the learner's own forward with each leaf moved by +-h
-        h, out = s.params["h"], {}
-        for name in leaves:
-            for sign, key in ((1, "plus"), (-1, "minus")):
-                env = _run(module.Value, prog, {**leaves, name: leaves[name] + sign * h})
-                out[f"{key}.{name}"] = env[prog["outputs"][0]].data
-        return out
-    env = _run(module.Value, prog, leaves)
-    for name in prog["outputs"]:
-        env[name].backward()
-    out = {"output": env[prog["outputs"][-1]].data}
-    out.update({f"grad.{name}": env[name].grad for name in prog["leaves"]})
-    if len(prog["steps"]) <= MAX_CHECKED_STEPS:
-        out.update({f"grad.step.{target}": env[target].grad for target, *_ in prog["steps"]})
-    return out
-
-
-# ---- the trusted side ------------------------------------------------------------------------
-
-def reference(ref, s: Scenario) -> dict:
-    prog = BY_NAME[s.params["program"]]
-    leaves = {name: ref.leaf(s.arrays[f"leaf.{name}"]) for name in prog["leaves"]}
-    env = run_steps(prog, dict(leaves), torch_method(ref.torch))
-    steps = [target for target, *_ in prog["steps"]] if len(prog["steps"]) <= MAX_CHECKED_STEPS else []
-    for target in steps:
-        env[target].retain_grad()
-    for name in prog["outputs"]:
-        env[name].backward()
-    return {"output": ref.numpy(env[prog["outputs"][-1]]),
-            "grads": {name: ref.numpy(x.grad) for name, x in leaves.items()},
-            "step_grads": {target: ref.numpy(env[target].grad) for target in steps}}
-
-
-def _grad(ev, scenario, key, label):
+def _grad(ev, scenario, key, node):
     v = ev.value(scenario, key)
     if v.kind != "scalar" and not (v.kind == "array" and v.array.shape == ()):
-        raise Failed(t("{name}.grad is not a number after backward: {got}", name=label, got=v.describe()),
+        raise Failed(t("{name}.grad is not a number after backward: {got}", name=node, got=v.describe()),
                      target="grad")
-    return ev.array(scenario, key, f"{label}.grad")
-
-
-def _compare(name, got, expected, tolerance):
-    try:
-        compare_arrays(name, got, expected, tolerance)
-    except Failed as failure:
-        failure.target = "grad"
-        raise
+    return ev.array(scenario, key, f"{node}.grad")
 
 
 def run_program(ev, check: Check) -> None:
-    prog, ref = BY_NAME[check.scenario], ev.reference(check.scenario)
-    leaves = list(prog["leaves"])
-    if check.kind == "numgrad":  # one gradient vector over every leaf: a lone tiny .grad is all rounding
-        values = ev.values(check.scenario + ".perturb")
-        expected = np.array([(values[f"plus.{n}"].array - values[f"minus.{n}"].array) / (2 * compare.H)
-                             for n in leaves], dtype=np.float64)
-        got = np.array([_grad(ev, check.scenario, f"grad.{n}", n) for n in leaves])
-        _compare(t("the leaves' .grad ({names})", names=", ".join(leaves)), got, expected, "numgrad")
-    else:
-        for name in leaves:
-            _compare(f"{name}.grad", _grad(ev, check.scenario, f"grad.{name}", name), ref["grads"][name], "torch")
-    for target, want in ref.get("step_grads", {}).items():
-        code = f"({show(prog, target)})"
-        _compare(f"{code}.grad", _grad(ev, check.scenario, f"grad.step.{target}", code), want, "torch")
-    _compare(t("the output"), ev.array(check.scenario, "output", t("the output")), ref["output"], "torch")
+    engine.judge(ev, check, BY_NAME[check.scenario], _grad, _grad, t("the output"), together=True)
 
 
-CHECKS = [Check(f"program.{p['name']}", p["kind"], "grad", p["points"], p["name"], run_program, p["title"])
-          for p in PROGRAMS if p["kind"] != "probe"]
+CHECKS = engine.checks(SPEC, run_program)
 
 
 # ---- known mistakes: the failed program compared with the probes -----------------------------
 
-CORE = {"add": "__add__", "sub": "__add__", "mul": "__mul__", "div": "__mul__", "neg": "__mul__", "pow": "__pow__",
-        "tanh": "tanh", "relu": "relu", "exp": "exp", "log": "log"}
-
-
-def _core_ops(prog) -> list:
-    ops = {CORE[op] for _, op, _, _ in prog["steps"]} | {"__pow__" for _, op, _, _ in prog["steps"] if op == "div"}
-    return sorted(ops)
-
-
 def _probe_right(p, method: str) -> bool | None:
     """Is Value.<method>, probed alone, right? None: no such probe."""
-    scenario = f"op.{method}"
-    if scenario not in p.ev.scenarios:
+    if probe_of(method) not in p.ev.scenarios:
         return None
-    if p.error(scenario):
-        return False
-    ref = p.reference(scenario)
-    got = [p.learner(scenario, "output"), *(p.learner(scenario, f"grad.{n}") for n in ref["grads"])]
-    want = [ref["output"], *ref["grads"].values()]
-    return all(g is not None and close(g, w) for g, w in zip(got, want))
+    return not p.error(probe_of(method)) and engine.grads_match(p, probe_of(method), output=True)
 
 
-def _grad_of(p, scenario, leaf):
-    g = p.learner(scenario, f"grad.{leaf}")
-    return None if g is None else float(g)
-
-
-def _square_ratio(p):
-    got, x = _grad_of(p, "square", "x"), float(p.ev.inputs("square")["leaf.x"])
-    return None if got is None or x == 0 else got / (2 * x)
-
-
-def _probe_matches(p, method, wrong):
-    """The probe of Value.<method> gives a.grad = 1.7 * wrong(a) (a rule written as `wrong`)."""
-    a = float(p.ev.inputs(f"op.{method}")["leaf.a"])
-    got = _grad_of(p, f"op.{method}", "a")
-    return got is not None and close(got, 1.7 * wrong(a)) and _probe_right(p, method) is False
-
-
-def _uses(p, method) -> bool:
-    prog = BY_NAME.get(p.check.scenario)
-    return prog is not None and method in _core_ops(prog)
+def _rule(method, wrong, evidence):
+    """A test: a program on Value.<method> failed, and its probe gives a.grad = 1.7 * wrong(a)."""
+    def test(p):
+        prog, a = BY_NAME.get(p.check.scenario), p.ev.inputs(probe_of(method))["leaf.a"]
+        got = p.learner(probe_of(method), "grad.a")
+        return prog is not None and method in engine.core_ops(SPEC, prog) and got is not None and \
+            close(got, 1.7 * wrong(a)) and _probe_right(p, method) is False and {"evidence": t(evidence)}
+    return test
 
 
 def _recursive(p):
-    error = p.error(p.scenario)
-    if p.check.scenario == "deep" and error and error["type"] == "RecursionError":
-        return {"evidence": t("a chain of {n} nodes exceeded Python's recursion limit", n=f"{DEEP:,}")}
-    return None
+    return engine.recursed(p) and {"evidence": t("a chain of {n} nodes exceeded Python's recursion limit",
+                                                 n=f"{LENGTH:,}")}
 
 
 def _overwritten(p):
-    ratio = _square_ratio(p)
-    if p.check.scenario in ("reuse", "diamond", "accumulate", "neuron", "add_mul") and ratio is not None \
-            and abs(ratio - 0.5) < 1e-9:
-        return {"evidence": t("for y = x * x, x.grad is x instead of 2 * x")}
-    return None
+    return engine.overwrote(SPEC, p) and {"evidence": t("for y = x * x, x.grad is x instead of 2 * x")}
 
 
 def _replaced(p):
-    if p.check.scenario != "accumulate" or _square_ratio(p) is None or abs(_square_ratio(p) - 1) > 1e-9:
+    if p.check.scenario != ACCUMULATE or not engine.square_ratio_is(p, 1):
         return None
-    x, y = (float(p.inputs[f"leaf.{n}"]) for n in "xy")
+    x = p.inputs["leaf.x"]
     second = {"x": (1 - np.tanh(x * x) ** 2) * 2 * x, "y": 1.0}  # the second graph's gradients alone
-    if all(_grad_of(p, "accumulate", n) is not None and close(_grad_of(p, "accumulate", n), g)
-           for n, g in second.items()):
-        return {"evidence": t("after backward() of a second graph, x.grad and y.grad hold only its gradient")}
+    got = {n: p.learner(ACCUMULATE, f"grad.{n}") for n in second}
+    if all(got[n] is not None and close(got[n], g) for n, g in second.items()):
+        return {"evidence": t("after backward() of a second graph, x.grad and y.grad hold only its "
+                              "gradient")}
     return None
 
 
 def _reflected(p):
-    if p.check.scenario != "left_numbers" or not all(_probe_right(p, m) for m in ("__add__", "__mul__", "__pow__")):
+    """Numbers on the left give wrong gradients while the core rules are right: a reflected one."""
+    core = engine.core_ops(SPEC, BY_NAME[LEFT_NUMBERS])
+    if p.check.scenario != LEFT_NUMBERS or not all(_probe_right(p, m) for m in core):
         return None
-    for method, code in (("__rsub__", "2 - a"), ("__rtruediv__", "2 / a")):
+    for method in ("__rsub__", "__rtruediv__"):
         if _probe_right(p, method) is False:
-            return {"method": method, "code": code}
+            return {"method": method, "code": BY_NAME[probe_of(method)]["title"]}
     return None
 
 
 def _order(p):
-    if p.check.scenario == "diamond" and _square_ratio(p) is not None and abs(_square_ratio(p) - 1) < 1e-9 \
-            and all(_probe_right(p, m) for m in _core_ops(BY_NAME["diamond"])):
-        return {"evidence": t("x * x and every operation on its own are right, a diamond with paths "
-                              "of different lengths is not")}
+    if p.check.scenario == DIAMOND and engine.square_ratio_is(p, 1) \
+            and all(_probe_right(p, m) for m in engine.core_ops(SPEC, BY_NAME[DIAMOND])):
+        return {"evidence": t(engine.ORDER_EVIDENCE)}
     return None
 
 
 def _relu_at_zero(p):
-    if p.check.scenario == "relu" and _probe_right(p, "relu"):
-        z, w = _grad_of(p, "relu", "z"), float(p.inputs["leaf.w"])
+    if p.check.scenario == RELU and _probe_right(p, "relu"):
+        z, w = p.learner(RELU, "grad.z"), p.inputs["leaf.w"]
         if z is not None and close(z, w) and w != 0:
             return {"evidence": t("relu(0.0) passed the gradient on (z.grad = {z:.6g})", z=z)}
     return None
@@ -273,46 +159,32 @@ def _relu_at_zero(p):
 
 def _suspect(p):
     prog = BY_NAME.get(p.check.scenario)
-    suspects = [m for m in _core_ops(prog) if _probe_right(p, m) is False] if prog else []
+    suspects = [m for m in engine.core_ops(SPEC, prog) if _probe_right(p, m) is False] if prog else []
     if suspects and not (len(suspects) > 2 and "__mul__" not in suspects):
         method = "__mul__" if "__mul__" in suspects else suspects[0]  # every probe ends in * 1.7
-        code = show(BY_NAME[f"op.{method}"], "r")
-        return {"method": method, "evidence": t("on its own, {code} already gives a wrong gradient", code=code)}
+        return {"method": method, "evidence": t("on its own, {code} already gives a wrong gradient",
+                                                code=show(BY_NAME[probe_of(method)], "r"))}
     return None
 
 
-def where(probe) -> str:
-    prog = BY_NAME.get(probe.check.scenario)
-    ops = _core_ops(prog) if prog else []
-    return f"Value.{ops[0]}" if len(ops) == 1 else "Value.backward"
-
-
-def _rule(method, wrong, evidence):
-    return lambda p: _uses(p, method) and _probe_matches(p, method, wrong) and {"evidence": t(evidence)}
-
-
 MISTAKES = [
-    Mistake("recursive_traversal", "the traversal is recursive: {evidence}. Walk the graph with an "
-            "explicit stack", _recursive, where="Value.backward"),
+    engine.mistake("recursive_traversal", _recursive, where="Value.backward"),
     Mistake("overwrite_not_accumulate", "a Value used more than once keeps only its last share: {evidence}. "
             "Add into .grad in every closure (self.grad += ...), never assign", _overwritten,
             where="Value.__mul__"),
-    Mistake("grad_assigned_not_added", ".grad was overwritten, not accumulated: {evidence}. Add into an "
-            "existing .grad (gradients accumulate as in PyTorch)", _replaced, where="Value.backward"),
+    engine.mistake("grad_assigned_not_added", _replaced, where="Value.backward"),
     Mistake("wrong_reflected_operator", "with a number on the left, `{code}` alone gives a wrong value or "
             "gradient: Value.{method} is wrong", _reflected,
-            where=lambda p: f"Value.{(_reflected(p) or {}).get('method', '__rsub__')}"),
+            where=engine.method_named(SPEC, _reflected, "__rsub__")),
     Mistake("pow_missing_exponent", "the derivative of x ** p lacks the factor p: {evidence}. "
-            "d(x ** p)/dx = p * x ** (p - 1)", _rule("__pow__", lambda a: a**2, "for a ** 3, a.grad is a ** 2"),
-            where="Value.__pow__"),
+            "d(x ** p)/dx = p * x ** (p - 1)",
+            _rule("__pow__", lambda a: a**2, "for a ** 3, a.grad is a ** 2"), where="Value.__pow__"),
     Mistake("derivative_on_preactivation", "tanh's derivative was taken at its input: {evidence}. "
             "Use the output t = tanh(x): 1 - t ** 2",
             _rule("tanh", lambda a: 1 - a * a, "for a.tanh(), a.grad is 1 - a ** 2"), where="Value.tanh"),
     Mistake("mask_includes_zero", "relu passed the gradient at exactly 0: {evidence}. PyTorch takes the "
             "derivative at 0 as 0: use data > 0, not >= 0", _relu_at_zero, where="Value.relu"),
-    Mistake("traversal_order", "nodes were visited in the wrong order: {evidence}. A node must "
-            "pass its gradient on only after every use has added to it: process nodes in reverse "
-            "topological order", _order, where="Value.backward"),
+    engine.mistake(engine.TRAVERSAL_ORDER, _order, where="Value.backward"),
     Mistake("wrong_backward_rule", "the backward rule of Value.{method} looks wrong: {evidence}", _suspect,
-            where=lambda p: f"Value.{(_suspect(p) or {}).get('method', 'backward')}"),
+            where=engine.method_named(SPEC, _suspect, "backward")),
 ]

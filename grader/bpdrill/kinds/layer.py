@@ -64,6 +64,7 @@ class Layer:
     batch: str | None = "x"  # the input whose first axis is the batch size N (None: no N)
     extra_args: dict = field(default_factory=dict)  # keyword arguments of forward, fixed per exercise
     options: tuple = ()  # scenario parameters the torch call takes as keywords (stride, padding)
+    state: tuple = ()  # attributes forward updates (running statistics): a check of them faults forward
     redraws: bool = False  # forward draws at random (dropout's mask): the numerical gradient builds the
     #                        object afresh for every forward, so that each draws what the first did
 
@@ -417,7 +418,8 @@ def _nothing_written(spec: Layer):
 
 def where(spec: Layer):
     def locate(probe) -> str:
-        return f"{spec.cls}.forward" if probe.label in spec.outputs else f"{spec.cls}.backward"
+        forward = probe.label in (*spec.outputs, *spec.state)
+        return f"{spec.cls}.forward" if forward else f"{spec.cls}.backward"
     return locate
 
 
@@ -432,8 +434,9 @@ def sizes(spec: Layer):
 def call_arrays(spec: Layer, p) -> dict:
     """The arrays of the call a check judges, under their plain names: the first call's, the
     second backward's (its upstream gradients), or the new forward's (its inputs and upstream);
-    a loss's dout is a number here."""
-    arrays = dict(p.inputs)
+    a loss's dout is a number here; the scenario's options (stride, padding) are there too."""
+    params = p.ev.params(p.scenario)
+    arrays = {**{name: params.get(name) for name in spec.options}, **p.inputs}
     scenario = p.ev.scenarios[p.scenario]
     suffix = {"second": SECOND, "new_forward": NEW}.get(p.check.call, "")
     given = spec.upstream_given(scenario, suffix)
@@ -445,9 +448,9 @@ def call_arrays(spec: Layer, p) -> dict:
 
 
 def rule(spec: Layer, label: str, evidence: str, wrong: Callable, args: tuple = ("x", "dout")):
-    """A formula test for one gradient: wrong(*args), the arrays of the call the check judges
-    (call_arrays: the first call's, the second backward's or the new forward's), is the answer
-    the mistake gives; None when it cannot tell."""
+    """A formula test for one gradient: wrong(*args), the arrays (and options) of the call the
+    check judges (call_arrays: the first call's, the second backward's or the new forward's), is
+    the answer the mistake gives; None when it cannot tell."""
     def candidate(p):
         if p.label != label:
             return None

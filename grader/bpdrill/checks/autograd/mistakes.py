@@ -1,27 +1,23 @@
-"""Autograd's known mistakes: patterns across programs, each probed with the learner's Tensor.
-
-A failed program is explained by comparing it with the others: each core method probed alone
-(a wrong rule), x * x (overwritten instead of summed), a diamond (a wrong order), a constant
-on the left (a reflected operator) ...
-"""
+"""Autograd's known mistakes: a failed program compared with the others, each probed with the
+learner's Tensor: each core method alone (a wrong rule), x * x (overwritten instead of summed),
+a diamond (a wrong order), a constant on the left (a reflected operator) ..."""
 from __future__ import annotations
 
 import numpy as np
 
-from bpdrill.checks.autograd.programs import PROGRAMS, show
-from bpdrill.core.diagnose import Mistake, broadcast_not_undone, close, learner_frames, same_values_other_shape
+from bpdrill.checks.autograd.programs import (
+    ACCUMULATE, ADD, ALIAS, ALIAS_REUSE, APART, DIAMOND, REUSE, SPEC,
+)
+from bpdrill.core.diagnose import (
+    Mistake, broadcast_not_undone, close, learner_frames, same_values_other_shape,
+)
 from bpdrill.i18n import t
+from bpdrill.kinds.engine import (
+    ORDER_EVIDENCE, TRAVERSAL_ORDER, check_id, core_ops, grads_match, method_named, mistake, overwrote,
+    probe_of, recursed, show, square_ratio_is,
+)
 
-
-# The core method behind each op: derived ops (-, /, mean ...) run on the core ones.
-CORE = {"add": {"__add__"}, "sub": {"__add__", "__mul__"}, "neg": {"__mul__"}, "mul": {"__mul__"},
-        "div": {"__mul__", "__pow__"}, "pow": {"__pow__"}, "matmul": {"__matmul__"}, "sum": {"sum"},
-        "mean": {"sum", "__mul__"}, "exp": {"exp"}, "log": {"log"}, "relu": {"relu"},
-        "sigmoid": {"sigmoid"}, "tanh": {"tanh"}, "log_softmax": {"log_softmax"},
-        "reshape": {"reshape"}, "T": {"transpose"}, "transpose": {"transpose"}}
-BY_SCENARIO = {p["name"]: p for p in PROGRAMS}
-
-
+ALIASED = "gradient_aliased"  # also said by the check itself, of the caller's grad array
 # the core rules a reflected operator is usually written with (2 - x = 2 + (-1) * x ...)
 REFLECTED_BASE = {"__radd__": ("__add__",), "__rsub__": ("__add__", "__mul__"), "__rmul__": ("__mul__",),
                   "__rtruediv__": ("__mul__", "__pow__"), "__rmatmul__": ("__matmul__",)}
@@ -29,128 +25,71 @@ REFLECTED = {"add": "__radd__", "sub": "__rsub__", "mul": "__rmul__", "div": "__
              "matmul": "__rmatmul__"}
 
 
-def _reflected(prog, op, args) -> str | None:
-    """'__rsub__' for a step `2 - x` (a constant, number or ndarray, on the left), else None."""
-    first = args[0] if args else None
-    if op in REFLECTED and isinstance(first, str) and \
-            prog["leaves"].get(first, {}).get("kind") in ("number", "array"):
-        return REFLECTED[op]
-    return None
-
-
-def _core_ops(prog) -> set:
-    return set().union(*(CORE[op] for _, op, _, _ in prog["steps"]))
+def _program(p):
+    """The failed check's program, None for a probe (worth no points)."""
+    return SPEC.by_name.get(p.check.scenario)
 
 
 def _reflected_ops(prog) -> set:
-    return {r for _, op, args, _ in prog["steps"] if (r := _reflected(prog, op, args))}
-
-
-def where(probe) -> str:
-    """A check on one operation is about that operation's rule; others, the traversal."""
-    prog = BY_SCENARIO.get(probe.check.scenario)
-    ops = _core_ops(prog) if prog else set()
-    return f"Tensor.{ops.pop()}" if len(ops) == 1 else "Tensor.backward"
+    """'__rsub__' for each step `2 - x` (a constant, number or ndarray, on the left)."""
+    return {REFLECTED[op] for _, op, args, _ in prog["steps"]
+            if op in REFLECTED and isinstance(args[0], str) and prog["leaves"].get(args[0], {}).get("kind")
+            in ("number", "array")}
 
 
 def _rule_right(p, method: str) -> bool | None:
     """Is the learner's backward rule of Tensor.<method>, probed alone, right? None: unknown."""
-    scenario = f"op.{method}"
+    scenario = probe_of(method)
     if scenario not in p.ev.scenarios or p.error(scenario):
         return None
-    if method in REFLECTED.values():
-        got, ref_out = p.learner(scenario, "output"), p.reference(scenario)["output"]
-        if got is None or not close(got, ref_out):
-            return False
-    ref = p.reference(scenario)["grads"]
-    for leaf_name, expected in ref.items():
-        got = p.learner(scenario, f"grad.{leaf_name}")
-        if got is None or not close(got, expected):
-            return False
-    return True
+    return grads_match(p, scenario, output=method in REFLECTED.values())
 
 
-def _wrong_rules(p, prog) -> list:
-    return sorted(m for m in _core_ops(prog) if _rule_right(p, m) is False)
-
-
-def sizes(ev, scenario) -> dict:
-    return {}
-
-
-def _learner_grad(p, scenario, leaf="x"):
-    return p.learner(scenario, f"grad.{leaf}")
-
-
-def _square_ratio(p):
-    """The learner's x.grad for x * x over the right one (1 when right, 0.5 when overwritten)."""
-    got, ref = _learner_grad(p, "square"), p.reference("square")["grads"]["x"]
-    if got is None or got.shape != ref.shape:
-        return None
-    return float(np.vdot(got, ref) / np.vdot(ref, ref))
-
-
-def _reuses(prog) -> bool:
-    """Does the program use some tensor more than once (x * x, a diamond, a second backward)?"""
-    used = [a for _, _, args, _ in prog["steps"] for a in args if isinstance(a, str)]
-    return len(used) != len(set(used)) or prog.get("backward_calls", 1) > 1
+def _all_rules_right(p, prog) -> bool:
+    return all(_rule_right(p, m) for m in core_ops(SPEC, prog))
 
 
 def _overwrite(p):
-    prog = BY_SCENARIO.get(p.check.scenario)
-    if prog is None or prog["kind"] == "probe" or not _reuses(prog):
-        return None
-    ratio = _square_ratio(p)
-    if ratio is not None and abs(ratio - 0.5) < 1e-6:
-        return {"evidence": t("for y = x * x, x.grad is x * grad instead of 2 * x * grad")}
-    return None
+    return overwrote(SPEC, p) and {"evidence": t("for y = x * x, x.grad is x * grad instead of 2 * x * grad")}
 
 
 def _diamond_partial(p) -> bool:
     """The learner's x.grad on the diamond holds the gradient along one path only: a node passed
     its gradient on before every use had added to it (the fingerprint of a wrong order)."""
-    got = p.learner("diamond", "grad.x")
-    inputs = p.ev.inputs("diamond")
+    got, inputs = p.learner(DIAMOND, "grad.x"), p.ev.inputs(DIAMOND)
     x, grad = inputs["leaf.x"], inputs["grad"]
     a = np.exp(x)
     b = np.tanh(a)
-    c = 0.5 * (1 + np.tanh(0.5 * b))
+    c = 0.5 * (1 + np.tanh(0.5 * b))  # sigmoid(b)
     d = np.exp(c)
     direct, longer = grad * d * a, grad * a * d * c * (1 - c) * (1 - b**2) * a
     return got is not None and (close(got, direct) or close(got, longer))
 
 
 def _order(p):
-    if p.check.scenario not in ("diamond", "reuse") or not _diamond_partial(p):
-        return None
-    ratio = _square_ratio(p)
-    prog = BY_SCENARIO[p.check.scenario]
-    if ratio is not None and abs(ratio - 1) < 1e-9 and all(_rule_right(p, m) for m in _core_ops(prog)):
-        return {"evidence": t("x * x and every operation on its own are right, a diamond with paths "
-                              "of different lengths is not")}
+    if p.check.scenario in (DIAMOND, REUSE) and _diamond_partial(p) and square_ratio_is(p, 1) \
+            and _all_rules_right(p, _program(p)):
+        return {"evidence": t(ORDER_EVIDENCE)}
     return None
 
 
 def _never_reached(p):
-    if p.check.scenario == "add" and getattr(p.failure, "never_reached", False):
+    if p.check.scenario == ADD and getattr(p.failure, "never_reached", False):
         return {"evidence": t("even for a + b, a.grad stays None")}
     return None
 
 
 def _recursive(p):
-    error = p.error(p.scenario)
-    if p.check.scenario == "deep" and error and error["type"] == "RecursionError":
-        return {"evidence": t("a 5000-node chain exceeded Python's recursion limit")}
-    return None
+    return recursed(p) and {"evidence": t("a 5000-node chain exceeded Python's recursion limit")}
 
 
 def _assigned(p):
-    if p.check.scenario not in ("accumulate", "apart") or p.got is None or p.expected is None:
+    if p.check.scenario not in (ACCUMULATE, APART) or p.got is None or p.expected is None:
         return None
-    if p.check.scenario == "accumulate" and (_square_ratio(p) is None or abs(_square_ratio(p) - 1) > 1e-9):
+    if p.check.scenario == ACCUMULATE and not square_ratio_is(p, 1):
         return None  # x * x is already wrong: a different mistake halves it
-    if p.check.scenario == "apart":  # claimed where the plain two-call program shows it too
-        got, ref = p.learner("accumulate", "grad.x"), p.reference("accumulate")["grads"].get("x")
+    if p.check.scenario == APART:  # claimed where the plain two-call program shows it too
+        got, ref = p.learner(ACCUMULATE, "grad.x"), p.reference(ACCUMULATE)["grads"].get("x")
         if got is None or ref is None or not close(got, ref / 2):
             return None
     if close(p.got, p.expected / 2):
@@ -165,17 +104,18 @@ def _dropped(p):
     leaf = (p.label or "").split(".")[0]
     ones = p.reference_with(grad=np.ones_like(grad))["grads"].get(leaf)
     if ones is not None and close(p.got, ones) and not close(p.expected, ones):
-        return {"evidence": t("{label} equals the gradient for backward(grad) with grad of ones", label=p.label)}
+        return {"evidence": t("{label} equals the gradient for backward(grad) with grad of ones",
+                              label=p.label)}
     return None
 
 
 def _suspect_rule(p):
-    prog = BY_SCENARIO.get(p.check.scenario)
+    prog = _program(p)
     if prog is None:
         return None
     if _rule_right(p, "__add__") is False and _rule_right(p, "__mul__") is False:
         return None  # even the simplest rules fail alone: the traversal, not one rule
-    suspects = _wrong_rules(p, prog)
+    suspects = [m for m in core_ops(SPEC, prog) if _rule_right(p, m) is False]
     if 1 <= len(suspects) <= 2:
         methods = t(" and ").join(f"Tensor.{m}" for m in suspects)
         return {"method": suspects[0], "methods": methods,
@@ -185,16 +125,13 @@ def _suspect_rule(p):
 
 def _reflected_wrong(p):
     """A program with a constant on the left fails, and that reflected operator alone is wrong."""
-    prog = BY_SCENARIO.get(p.check.scenario)
+    prog = _program(p)
     if prog is None:
         return None
     for method in sorted(_reflected_ops(prog)):
-        scenario = f"op.{method}"
-        probe = BY_SCENARIO[scenario]
-        code = show(probe, "out")
-        error = p.error(scenario)
-        base = REFLECTED_BASE[method]
-        if error and learner_frames(error) and any(p.error(f"op.{m}") for m in base):
+        scenario = probe_of(method)
+        code, error, base = show(SPEC.by_name[scenario], "out"), p.error(scenario), REFLECTED_BASE[method]
+        if error and learner_frames(error) and any(p.error(probe_of(m)) for m in base):
             continue  # the operation itself fails, with a constant on either side: not this one's fault
         if error:
             if learner_frames(error):
@@ -217,19 +154,14 @@ def _reflected_wrong(p):
 def _alias(p):
     """Shared gradient arrays corrupted by an in-place add: only the programs where a shared
     gradient is added to again fail; rules alone, x * x and diamonds are right."""
-    if p.check.scenario not in ("alias", "alias_reuse"):
-        return None
-    ratio = _square_ratio(p)
-    prog = BY_SCENARIO[p.check.scenario]
-    if ratio is None or abs(ratio - 1) > 1e-9 or not all(_rule_right(p, m) for m in _core_ops(prog)):
-        return None
-    if not p.passed("program.diamond") or not p.passed("program.reuse"):
+    if p.check.scenario not in (ALIAS, ALIAS_REUSE) or not square_ratio_is(p, 1) \
+            or not _all_rules_right(p, _program(p)) \
+            or not all(p.passed(check_id(name)) for name in (DIAMOND, REUSE)):
         return None
     # the fingerprint: the gradient shared by a and b was doubled in place by a's second use
     # before b read it, so x.grad = 2 * grad * (exp(x) + 1 - tanh(x)**2)
-    inputs = p.inputs
-    x = inputs["leaf.x"]
-    grad = inputs.get("grad", np.ones_like(x))
+    x = p.inputs["leaf.x"]
+    grad = p.inputs.get("grad", np.ones_like(x))
     if p.got is None or not close(p.got, 2 * grad * (np.exp(x) + 1 - np.tanh(x) ** 2)):
         return None
     return {"evidence": t("every operation alone, x * x and the diamond are right; only graphs where "
@@ -239,10 +171,7 @@ def _alias(p):
 def _not_reset(p):
     """Intermediate results' .grad used as the running sum and never reset between calls: the
     second backward() sends the first call's gradient on again (x.grad 1.5x or 2x too large)."""
-    if p.check.scenario != "accumulate" or p.got is None or p.expected is None:
-        return None
-    ratio = _square_ratio(p)
-    if ratio is None or abs(ratio - 1) > 1e-9:
+    if p.check.scenario != ACCUMULATE or p.got is None or p.expected is None or not square_ratio_is(p, 1):
         return None
     for c in (1.5, 2.0):
         if close(p.got, c * p.expected):
@@ -251,9 +180,8 @@ def _not_reset(p):
 
 
 MISTAKES = [
-    Mistake("recursive_traversal", "the traversal is recursive: {evidence}. Walk the graph with an "
-            "explicit stack", _recursive),
-    Mistake("traversal_order", "the traversal never delivers gradients to the leaves: {evidence}. "
+    mistake("recursive_traversal", _recursive),
+    Mistake(TRAVERSAL_ORDER, "the traversal never delivers gradients to the leaves: {evidence}. "
             "Visit nodes from the output back to the leaves (reverse topological order)",
             _never_reached),
     Mistake("keepdims", "{label} lost its size-1 axes: the values are right but the shape is not; "
@@ -265,7 +193,7 @@ MISTAKES = [
     Mistake("overwrite_not_accumulate", "a node used more than once keeps only its last "
             "gradient: {evidence}. Sum the contributions into a new array "
             "(grads[parent] = grads[parent] + g), do not overwrite", _overwrite),
-    Mistake("gradient_aliased", "one gradient array is shared by two nodes (a rule such as "
+    Mistake(ALIASED, "one gradient array is shared by two nodes (a rule such as "
             "`return grad, grad`) and an in-place add (grads[p] += g) changed both: {evidence}. "
             "Add into a new array: grads[p] = grads[p] + g", _alias, where="Tensor.backward"),
     Mistake("intermediate_grads_not_reset", "after two backward() calls x.grad is {c}x the right "
@@ -274,14 +202,11 @@ MISTAKES = [
             "not the accumulated .grad", _not_reset, where="Tensor.backward"),
     Mistake("wrong_reflected_operator", "with a constant on the left, `{code}` alone {what}: "
             "Tensor.{method} is wrong or missing", _reflected_wrong,
-            where=lambda p: f"Tensor.{(_reflected_wrong(p) or {}).get('method', 'backward')}"),
-    Mistake("grad_assigned_not_added", ".grad was overwritten, not accumulated: {evidence}. "
-            "Add into an existing .grad (gradients accumulate as in PyTorch)", _assigned),
-    Mistake("traversal_order", "nodes were visited in the wrong order: {evidence}. A node must "
-            "pass its gradient on only after every use has added to it: process nodes in reverse "
-            "topological order", _order),
+            where=method_named(SPEC, _reflected_wrong, "backward")),
+    mistake("grad_assigned_not_added", _assigned),
+    mistake(TRAVERSAL_ORDER, _order),
     Mistake("dropped_upstream", "the upstream gradient was dropped: {evidence}. Chain it: multiply "
             "the local derivative by grad", _dropped),
     Mistake("wrong_backward_rule", "the backward rule of {methods} looks wrong: {evidence}",
-            _suspect_rule, where=lambda p: f"Tensor.{(_suspect_rule(p) or {}).get('method', 'backward')}"),
+            _suspect_rule, where=method_named(SPEC, _suspect_rule, "backward")),
 ]
