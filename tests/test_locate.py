@@ -42,12 +42,14 @@ def test_the_tracer_keeps_what_each_statement_wrote_in_order(tmp_path):
             return Layer().backward(np.arange(3.0))
         """, "run()")
     lines = [line for line, _ in events]
-    assert lines == [6, 8, 9, 10, 12, 12, 12, 13, 16]  # a statement over two lines: by its first
+    # a statement over two lines: by its first; a for, on each pass (and once more as it ends)
+    assert lines == [6, 8, 9, 10, 11, 12, 11, 12, 11, 12, 11, 13, 16]
     values = dict((line, arrays) for line, arrays in events)
     np.testing.assert_array_equal(values[6][0], [0.0, 2.0, 4.0])
     assert [a.tolist() for a in values[8]] == [[1.0, 2.0, 3.0], [-1.0, 0.0, 1.0]]
-    assert values[9] == []  # an int: kept as a step of the flow, with no float value
-    np.testing.assert_array_equal(events[-3][1][0], [0.0, 1.0, 2.0])  # acc once the loop is done
+    assert [(a.tolist(), a.dtype.kind) for a in values[9]] == [(3, "i")]  # an int: kept exactly
+    assert [a.tolist() for line, arrays in events if line == 11 for a in arrays] == [0, 1, 2, 2]  # i
+    np.testing.assert_array_equal(events[-4][1][0], [0.0, 1.0, 2.0])  # acc once the loop is done
     np.testing.assert_array_equal(values[13][0], [-1.0, 0.0, 3.0])
 
 
