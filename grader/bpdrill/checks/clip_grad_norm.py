@@ -249,7 +249,7 @@ MISTAKES = [
             "`max_norm is None`, never the number's truth value", _zero_limit_ignored),
     Mistake("not_in_place", "the caller's gradients were not scaled: {evidence}. Scale each array "
             "in place (g *= coef); g = g * coef only rebinds a local name",
-            lambda p: _not_scaled(p) or _simulated("not_in_place", NOT_SCALED)(p), at_code=r"coef"),
+            lambda p: _not_scaled(p) or _simulated("not_in_place", NOT_SCALED)(p), at_code=r"^(\w+)\s*=\s*\1\s*\*|^(\w+)\s*=\s*\w+\s*\*\s*\2$"),
     Mistake("missing_eps", "the 1e-6 is missing from the clip coefficient: {evidence}. torch uses "
             "max_norm / (total_norm + 1e-6)", lambda p: _zero_division(p) or _simulated(
                 "missing_eps", "the gradients are scaled by max_norm / total_norm exactly")(p),

@@ -294,13 +294,16 @@ def _layout(source: str) -> tuple[dict, set[int]]:
     return tracer.statements(tree), built
 
 
-def at_fault(source: str, events: list, right: Values, label: str | None) -> tuple[int | None, bool]:
+def at_fault(source: str, events: list, right: Values, label: str | None,
+             first_pass: bool = False) -> tuple[int | None, bool]:
     """(line, found): the first line of the learner's statement where the wrong value starts
     (found), or, where every value is one a right computation takes, the statement that
     computes the gradient (not found: a term is missing there); (None, False) when the trace
     does not reach the gradient.
 
-    events: the traced run, [(line, [arrays])]; label: the gradient at fault (dx, dW, W1 ...)."""
+    events: the traced run, [(line, [arrays])]; label: the gradient at fault (dx, dW, W1 ...).
+    first_pass: a statement's value counts only the first time it runs (a value that goes wrong
+    only on a later step or call is what an aliased or rebound array does: not a formula's slip)."""
     try:
         by_line, built = _layout(source)
     except (SyntaxError, ValueError):
@@ -332,9 +335,11 @@ def at_fault(source: str, events: list, right: Values, label: str | None) -> tup
         elif i == last or i in writes or _defines(statement) & needed:
             chosen.add(i)
             needed |= _names(statement) | (_defines(statement) if isinstance(statement, ast.AugAssign) else set())
+    ran = set()
     for i in sorted(chosen):
         line, arrays, statement = steps[i]
-        if _allocates(statement) or not _settled(steps, i):
+        again, _ = line in ran, ran.add(line)
+        if _allocates(statement) or not _settled(steps, i) or first_pass and again:
             continue
         if _wrong(statement, arrays, right):
             return line, True
@@ -343,6 +348,21 @@ def at_fault(source: str, events: list, right: Values, label: str | None) -> tup
     # every value is one a right computation takes: a term or a factor is missing where the
     # gradient is computed (the last statement that computes, not one that passes a name on)
     return next((steps[i][0] for i in sorted(chosen, reverse=True) if not _passes_on(steps[i][2])), steps[last][0]), False
+
+
+def ran_right(source: str, events: list, right: Values, line: int) -> bool:
+    """Did the statement at line run, and was every value it wrote one a right computation
+    takes? (A code pattern named it; a trace that saw it right may name another.) False for a
+    line that is no traced statement (an `if`, a `def`) or that never ran."""
+    try:
+        by_line, _ = _layout(source)
+    except (SyntaxError, ValueError):
+        return False
+    statement = by_line.get(line)
+    if statement is None or isinstance(statement, ast.For):
+        return False
+    ran = [arrays for at, arrays in events if by_line.get(at) is statement]
+    return bool(ran) and not any(_wrong(statement, arrays, right) for arrays in ran)
 
 
 def _partial(statement: ast.stmt) -> str | None:
