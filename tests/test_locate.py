@@ -169,6 +169,7 @@ RULES = [
     ("conv2d", "stride_ignored_in_backward"),  # a slice, rows = slice(di, di + H_out), by the solution's
     ("softmax_ce", "cache_modified_in_place"),  # d = self.probs, then d[...] -= 1: the alias wants a copy
     ("softmax", "cache_modified_in_place"),  # s = self.out read first, then s *= ...: the change in place
+    ("tanh", "cache_modified_in_place"),  # t = self.out; t **= 2: the change in place
 ]
 
 
@@ -251,6 +252,11 @@ def test_a_modified_alias_is_the_binding_or_the_change(tmp_path):
                 s *= dout - row
                 return s
 
+            def changed_whole(self, dout):
+                t = self.out
+                t **= 2
+                return dout * (1.0 - t)
+
             def copied(self, y):
                 d = self.probs.copy()
                 d[range(3), y] -= 1.0
@@ -258,4 +264,5 @@ def test_a_modified_alias_is_the_binding_or_the_change(tmp_path):
         """), encoding="utf-8")
     assert code_line(str(path), "A.only_changed", MODIFIED_ALIAS) == 5
     assert code_line(str(path), "A.read_first", MODIFIED_ALIAS) == 12
+    assert code_line(str(path), "A.changed_whole", MODIFIED_ALIAS) == 17
     assert code_line(str(path), "A.copied", MODIFIED_ALIAS) is None

@@ -210,8 +210,9 @@ def _modifies(statement, name: str) -> bool:
 def modified_alias(method) -> int | None:
     """Where a method changes an array it did not make: a name bound to another (d = self.probs,
     d = probs) and later changed in place (d[rows, y] -= 1). The line to edit is the binding (it
-    wants a copy) when the name serves only to be changed; where the method also reads it first
-    as it is (s = self.out; row = (dout * s).sum(...); s *= ...), the change in place. None when
+    wants a copy) when the name serves only to have items changed; where the method reads it
+    first as it is (s = self.out; row = (dout * s).sum(...); s *= ...), or changes it whole
+    (s *= 1 - s, t **= 2: arithmetic meant to make a new array), the change in place. None when
     no such name is found."""
     body = sorted((n for n in ast.walk(method) if isinstance(n, _SIMPLE)), key=lambda n: n.lineno)
     for i, statement in enumerate(body):
@@ -223,7 +224,8 @@ def modified_alias(method) -> int | None:
             if _modifies(later, name):
                 read = any(isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load)
                            for between in body[i + 1:j] for n in ast.walk(between))
-                return later.lineno if read else statement.lineno
+                whole = isinstance(later, ast.AugAssign) and isinstance(later.target, ast.Name)
+                return later.lineno if read or whole else statement.lineno
             if any(isinstance(t, ast.Name) and t.id == name for t in getattr(later, "targets", [])):
                 break  # bound anew: no longer the alias
     return None
