@@ -335,12 +335,12 @@ def at_fault(source: str, events: list, right: Values, label: str | None,
         elif i == last or i in writes or _defines(statement) & needed:
             chosen.add(i)
             needed |= _names(statement) | (_defines(statement) if isinstance(statement, ast.AugAssign) else set())
-    ran = set()
+    judged = set()
     for i in sorted(chosen):
         line, arrays, statement = steps[i]
-        again, _ = line in ran, ran.add(line)
-        if _allocates(statement) or not _settled(steps, i) or first_pass and again:
+        if _allocates(statement) or not _settled(steps, i) or first_pass and line in judged:
             continue
+        judged.add(line)
         if _wrong(statement, arrays, right):
             return line, True
     if not (kept or plain or returns):
@@ -353,7 +353,8 @@ def at_fault(source: str, events: list, right: Values, label: str | None,
 def ran_right(source: str, events: list, right: Values, line: int) -> bool:
     """Did the statement at line run, and was every value it wrote one a right computation
     takes? (A code pattern named it; a trace that saw it right may name another.) False for a
-    line that is no traced statement (an `if`, a `def`) or that never ran."""
+    line that is no traced statement (an `if`, a `def`), that never ran, or whose values a trace
+    cannot judge (a mask the solution has no name for)."""
     try:
         by_line, _ = _layout(source)
     except (SyntaxError, ValueError):
@@ -362,7 +363,9 @@ def ran_right(source: str, events: list, right: Values, line: int) -> bool:
     if statement is None or isinstance(statement, ast.For):
         return False
     ran = [arrays for at, arrays in events if by_line.get(at) is statement]
-    return bool(ran) and not any(_wrong(statement, arrays, right) for arrays in ran)
+    seen = any(place in right.named or array.dtype.kind == "f"  # a value a trace can judge
+               for arrays in ran for place, array in _named(statement, arrays) or [(None, a) for a in arrays])
+    return seen and not any(_wrong(statement, arrays, right) for arrays in ran)
 
 
 def _partial(statement: ast.stmt) -> str | None:
