@@ -7,9 +7,12 @@ the same scenario with every sub-expression recorded (and the sub-products and s
 chain, so `dout * s` is known whether a right answer writes `dout * s * (1 - s)` or
 `s * (1 - s) * dout`): the values a right computation takes. Walking the learner's statements
 that lead to the gradient at fault, in the order they ran, the first whose value is none of
-those is where the wrong value starts. When every one of them takes a right value, the
-statement that writes the gradient is (a term is missing there). Only trusted code runs here:
-the solution is ours; the learner's values are data.
+those is where the wrong value starts. Where the solution writes the same name (dx, self.dW,
+self.v[name], a loop's t), the learner's value must be one the solution's takes there: a right
+value in the wrong role (dc = dc_next where dc = dc_next + ...) is wrong too, and integers,
+masks and slices (n = x.shape[1], rows = slice(i, i + H)) are judged that way alone. When every
+one of them takes a right value, the statement that writes the gradient is (a term is missing
+there). Only trusted code runs here: the solution is ours; the learner's values are data.
 """
 from __future__ import annotations
 
