@@ -32,19 +32,8 @@ MISTAKES = {
     "mlp": [("dscores /= n", "pass")],
 }
 
-HOSTILE = """
-import glob, os, sys
-for path in glob.glob(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "*", "*.py")):
-    try:
-        with open(path, "w") as f:
-            f.write("raise SystemExit('overwritten')\\n")
-    except OSError:
-        pass
-for _ in range(10 ** 6):
-    print("x" * 1000)
-while True:
-    pass
-"""
+# The learner file that attacks the others (overwrites, floods its output, never returns).
+HOSTILE = (Path(__file__).resolve().parent.parent / "tests" / "hostile" / "overwrites_the_class.py").read_text()
 
 
 def learner_file(name: str, kind: str) -> str:

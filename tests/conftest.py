@@ -14,9 +14,15 @@ from __future__ import annotations
 
 import atexit
 import os
+import queue
 import shutil
+import signal
+import subprocess
 import sys
 import tempfile
+import threading
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -183,6 +189,90 @@ def shared_reference_cache(tmp_path_factory):
             os.environ[key] = value
 
 
+class FakeClock:
+    """The history's clock, moved by hand: a drill's time without waiting for it."""
+
+    def __init__(self, start: float = 1_000_000.0):
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    fake = FakeClock()
+    monkeypatch.setattr(history, "clock", fake)
+    return fake
+
+
+class Watch:
+    """`bpdrill watch ARGS` in a process of its own on the workspace ws, as a learner runs it.
+    Threads read its output as it comes (a line the pipe's buffer holds is never waited for)."""
+
+    def __init__(self, ws: Path, *args: str):
+        self.proc = subprocess.Popen([sys.executable, "-m", "bpdrill", "watch", *args],
+                                     env={**os.environ, "BPDRILL_WORKSPACE": str(ws)},
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.lines: list[str] = []  # what wait_for read of its output, line by line
+        self.out = self.err = ""  # the rest of its output, and its stderr, after stop()
+        self._stdout: queue.Queue = queue.Queue()
+        self._stderr: list[str] = []
+        self._readers = [threading.Thread(target=self._read, args=(self.proc.stdout, self._stdout.put), daemon=True),
+                         threading.Thread(target=self._read, args=(self.proc.stderr, self._stderr.append), daemon=True)]
+        for reader in self._readers:
+            reader.start()
+
+    @staticmethod
+    def _read(stream, keep) -> None:
+        for line in stream:
+            keep(line)
+
+    def wait_for(self, text: str, seconds: float = 60) -> None:
+        """Read its output until a line holds text; AssertionError after seconds without one."""
+        deadline = time.monotonic() + seconds
+        while self.proc.poll() is None or not self._stdout.empty():
+            try:
+                line = self._stdout.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            self.lines.append(line)
+            if text in line:
+                return
+        raise AssertionError(f"no {text!r} within {seconds} s (or it ended): {self.lines}")
+
+    def stop(self) -> int:
+        """Ctrl-C, as a learner stops it: its exit code (killed after 15 s without ending)."""
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise
+        finally:
+            for reader in self._readers:
+                reader.join(timeout=15)
+            rest = []
+            while not self._stdout.empty():
+                rest.append(self._stdout.get())
+            self.out, self.err = "".join(rest), "".join(self._stderr)
+        return self.proc.returncode
+
+
+@contextmanager
+def watching(ws: Path, *args: str):
+    """A Watch, stopped with Ctrl-C when the block ends (also when it fails)."""
+    watch = Watch(ws, *args)
+    try:
+        yield watch
+    finally:
+        watch.stop()
+
+
 @pytest.fixture
 def fresh_workspace(tmp_path, monkeypatch):
     """An empty folder named as the workspace through $BPDRILL_WORKSPACE."""
@@ -192,4 +282,4 @@ def fresh_workspace(tmp_path, monkeypatch):
 
 
 __all__ = ["FIXTURES", "EXERCISES", "REAL_DATA", "REAL_HOME", "grade_inline", "grade_fresh", "fixture_files", "expectations",
-           "mistakes", "wrong_fixture", "FixtureEditError", "failure_summary", "skeleton_path", "solution_path"]
+           "mistakes", "wrong_fixture", "FixtureEditError", "failure_summary", "skeleton_path", "solution_path", "Watch", "watching"]

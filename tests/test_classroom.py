@@ -4,7 +4,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -14,19 +14,8 @@ from conftest import skeleton_path, solution_path, wrong_fixture
 
 SEED = 5
 
-# A learner file that attacks the others: overwrites every file it can reach in the class
-# folder, then never returns. It must cost its own row and nothing else.
-HOSTILE = textwrap.dedent("""
-    import glob, os
-    for path in glob.glob(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "*", "*.py")):
-        try:
-            with open(path, "w") as f:
-                f.write("raise SystemExit('overwritten')\\n")
-        except OSError:
-            pass
-    while True:
-        pass
-""")
+# A learner file that attacks the others: it must cost its own row and nothing else.
+HOSTILE = (Path(__file__).parent / "hostile" / "overwrites_the_class.py").read_text()
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import sqlite3
 import subprocess
@@ -15,25 +14,7 @@ from click.testing import CliRunner
 from bpdrill import catalog
 from bpdrill.practice import drill, history, progress, workspace
 from bpdrill.cli.main import cli
-from conftest import solution_path
-
-
-class FakeClock:
-    def __init__(self, start: float = 1_000_000.0):
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    fake = FakeClock()
-    monkeypatch.setattr(history, "clock", fake)
-    return fake
+from conftest import solution_path, watching
 
 
 @pytest.fixture
@@ -266,34 +247,17 @@ for i in itertools.count():
 
 def test_watch_rechecks_on_save_shows_syntax_errors_and_stops_cleanly(env):
     run("list")
-    environment = {**os.environ, "BPDRILL_WORKSPACE": str(env)}
-    proc = subprocess.Popen([sys.executable, "-m", "bpdrill", "watch", "linear", "--interval", "0.1"],
-                            env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    lines = []
-
-    def wait_for(text: str, seconds: float = 30) -> None:
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            lines.append(line)
-            if text in line:
-                return
-        raise AssertionError(f"no {text!r} within {seconds} s: {lines}")
-
-    try:
-        wait_for("linear 0/")  # the first round: the skeleton
+    with watching(env, "linear", "--interval", "0.1") as watch:
+        watch.wait_for("linear 0/")  # the first round: the skeleton
         time.sleep(0.2)
         (env / "linear.py").write_text(solution_path("linear").read_text().replace("def backward(self, dout):",
                                                                                     "def backward(self, dout)"))
-        wait_for("syntax error")  # shown, and watching goes on
+        watch.wait_for("syntax error")  # shown, and watching goes on
         time.sleep(0.2)
         solve(env, "linear")
-        wait_for("full marks")
-    finally:
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=15)
-    assert proc.returncode == 0, err
-    assert "stopped watching" in out and "Traceback" not in err
+        watch.wait_for("full marks")
+    assert watch.proc.returncode == 0, watch.err
+    assert "stopped watching" in watch.out and "Traceback" not in watch.err
 
 
 def test_reset_all_keeps_every_edited_attempt(env, clock):

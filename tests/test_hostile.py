@@ -8,28 +8,27 @@ from pathlib import Path
 import pytest
 
 from bpdrill.grading import isolation, runner, zygote_client
-from conftest import solution_path
+from conftest import skeleton_path, solution_path
+from test_isolation import SOLUTION, gone_soon, grade_pair, is_running
 
 HOSTILE = Path(__file__).parent / "hostile"
-SOLUTION = solution_path("linear").read_text()
 
 
-def grade(tmp_path, source: str, seed: int = 5):
+def grade(tmp_path, source: str):
     """linear.py (source) beside a correct sigmoid, in real workers; the sigmoid must pass."""
-    path = tmp_path / "linear.py"
-    path.write_text(source, encoding="utf-8")
-    linear, sigmoid = runner.run_checks({"linear": path, "sigmoid": solution_path("sigmoid")}, seed=seed,
-                                        timeout=10)
-    assert sigmoid.status == "passed", "a correct file beside a hostile one keeps full marks"
-    return linear
+    return grade_pair(tmp_path, source, timeout=10, seed=5)
 
 
 def test_a_file_hunting_the_garbage_collector_for_answers_finds_none(tmp_path):
     """The kept references of the seed (loaded on every check after the first) never reach a
     worker: the hunt scores what zeros score, on the first check and on the next."""
-    honest = grade(tmp_path, (HOSTILE / "zeros.py").read_text())
-    first = grade(tmp_path, (HOSTILE / "gc_answers.py").read_text())
-    again = grade(tmp_path, (HOSTILE / "gc_answers.py").read_text())  # references kept by now
+    hunt = (HOSTILE / "gc_answers.py").read_text()
+    # What its own code earns: the same file with the hunt finding nothing, so answering zeros.
+    zeros = hunt.replace("answer = _hunt(self.forward(self.x))", "answer = None")
+    assert zeros != hunt
+    honest = grade(tmp_path, zeros)
+    first = grade(tmp_path, hunt)
+    again = grade(tmp_path, hunt)  # references kept by now
     for report in (first, again):
         assert "ANSWER True" not in report.output and "HUNT 0 " in report.output, report.output
         assert report.score == honest.score < report.max_score
@@ -39,7 +38,7 @@ def test_a_file_hunting_the_garbage_collector_for_answers_finds_none(tmp_path):
 
 @pytest.mark.parametrize("how", ["rebind", "rewrite_code", "patch_helper"])
 def test_a_preamble_replacing_the_trusted_driver_earns_nothing(tmp_path, how):
-    source = (HOSTILE / "driver_preamble.py").read_text()
+    source = (HOSTILE / "driver_preamble.py").read_text() + skeleton_path("linear").read_text()
     if how == "rewrite_code":  # the same lie, by rewriting the real function's code in place
         source = source.replace("    _kind.drive = _lying_drive\n",
                                 "    _kind.drive.__code__ = _lying_drive.__code__\n")
@@ -120,14 +119,6 @@ def _landlock(feature: str) -> bool:
     return isolation.landlock_features()[feature]
 
 
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-    except OSError:
-        return False
-
-
 @pytest.mark.skipif(not _landlock("scopes"), reason="signal scoping needs Landlock ABI 6")
 def test_a_worker_cannot_signal_any_process_outside_its_own(tmp_path):
     """Not the grader, not the torch helper, not a sibling, not an unrelated process."""
@@ -141,7 +132,7 @@ def test_a_worker_cannot_signal_any_process_outside_its_own(tmp_path):
         report = grade(tmp_path, "import os, signal\n" + attack + SOLUTION)
         assert report.status == "passed"
         assert "KILLED" not in report.output and report.output.count("REFUSED") == 2, report.output
-        assert _alive(victim.pid)
+        assert is_running(victim.pid)
     finally:
         victim.kill()
         victim.wait()
@@ -184,11 +175,7 @@ def test_a_process_in_a_session_of_its_own_does_not_outlive_its_check(tmp_path):
     report = grade(tmp_path, attack + SOLUTION)
     assert report.status == "passed"
     pid = int(report.output.split("STARTED", 1)[1].split()[0])
-    import time
-    deadline = time.monotonic() + 3
-    while _alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not _alive(pid), "the child that left the worker's session was ended with the check"
+    assert gone_soon(pid), "the child that left the worker's session was ended with the check"
 
 
 def test_a_file_larger_than_an_answer_cannot_be_written(tmp_path):

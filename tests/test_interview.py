@@ -15,8 +15,8 @@ from bpdrill import catalog, i18n
 from bpdrill.cli import interview as interview_cli
 from bpdrill.cli.main import cli
 from conftest import wrong_fixture, solution_path
-# env: a fresh workspace and data folder (history, schedule) per test; clock: history.clock faked
-from test_drill import clock, env, solve  # noqa: F401
+# env: a fresh workspace and data folder (history, schedule) per test (clock, history.clock faked, is conftest's)
+from test_drill import env, solve  # noqa: F401
 
 FIXTURES = Path(__file__).parent / "fixtures"
 CJK = re.compile(r"[\u4e00-\u9fff]")

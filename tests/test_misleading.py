@@ -28,6 +28,15 @@ def edited(tmp_path, name: str, *edits: tuple[str, str]):
     return path
 
 
+def solution_lines(name: str, first: str, last: str) -> str:
+    """The solution's lines from the one starting with first through the next one holding last:
+    the old side of an edit, read from the solution rather than copied from it."""
+    lines = solution_path(name).read_text(encoding="utf-8").splitlines(keepends=True)
+    start = next(i for i, line in enumerate(lines) if line.startswith(first))
+    end = next(i for i in range(start, len(lines)) if last in lines[i])
+    return "".join(lines[start:end + 1])
+
+
 def diagnoses(report) -> dict:
     """check id -> diagnosis name, for the failed checks that carry one."""
     return {c.id: c.diagnosis.name for c in report.checks if not c.passed and c.diagnosis}
@@ -127,21 +136,10 @@ def test_forward_and_protocol_errors_named_as_such(tmp_path):
     assert "transposed" not in diagnoses(report).values()
 
 
-NOT_RESET = ("""        grads = {self: grad}  # this call's gradient of each node, summed over its uses
-        for node in reversed(self._topological_order()):
-            g = grads.pop(node, None)
-            if g is None:
-                continue
-            if node.grad is None:
-                node.grad = np.array(g)  # a copy of its own: g may be a read-only view
-            else:
-                node.grad += g  # accumulate across calls (in place: 0-d stays an array)
-            if node._backward is None:
-                continue  # a leaf
-            for parent, parent_grad in zip(node._parents, node._backward(g)):
-                if parent.requires_grad:
-                    parent_grad = unbroadcast(parent_grad, parent.shape)
-""", """        self.grad = np.array(grad)  # every node's .grad is the running sum, never reset
+# The solution's propagation loop (old) against one that never resets a node's .grad (new).
+NOT_RESET = (solution_lines("autograd", "        grads = {self: grad}",
+                            "parent_grad = unbroadcast(parent_grad, parent.shape)"),
+             """        self.grad = np.array(grad)  # every node's .grad is the running sum, never reset
         for node in reversed(self._topological_order()):
             if node._backward is None or node.grad is None:
                 continue

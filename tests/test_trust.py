@@ -27,21 +27,6 @@ ROOT = Path(__file__).resolve().parent.parent
 ROOTED = hasattr(os, "geteuid") and os.geteuid() == 0
 
 
-class FakeClock:
-    def __init__(self, start: float = 1_000_000.0):
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    fake = FakeClock()
-    monkeypatch.setattr(history, "clock", fake)
-    return fake
-
-
 @pytest.fixture
 def ws(tmp_path, monkeypatch):
     """A fresh workspace named by $BPDRILL_WORKSPACE (the data folder is the autouse one)."""

@@ -81,6 +81,20 @@ def test_only_127_0_0_1_and_only_with_the_token(served):
         assert other.connect_ex(("127.0.0.2", port)) != 0
 
 
+def test_every_route_about_an_exercise_names_an_unknown_one_and_says_a_workspace_error(served):
+    base, token, ws = served
+    api = httpx.Client(base_url=base, headers={"X-Bpdrill-Token": token}, timeout=60)
+    routes = [("GET", ""), ("PUT", "/file"), ("POST", "/check"), ("POST", "/hint"), ("POST", "/drill")]
+    for method, route in routes:
+        answer = api.request(method, f"/api/exercises/lineer{route}", json={"text": "x = 1\n"})
+        assert answer.status_code == 404 and "'lineer'" in answer.json()["error"], (method, route)
+    # A FIFO where the learner's file should be: a 500 that says so, never a hang.
+    (ws / "sigmoid.py").unlink()
+    os.mkfifo(ws / "sigmoid.py")
+    answer = api.get("/api/exercises/sigmoid")
+    assert answer.status_code == 500 and "FIFO" in answer.json()["error"]
+
+
 @pytest.fixture(scope="module")
 def browser():
     playwright_api = pytest.importorskip("playwright.sync_api")

@@ -47,6 +47,11 @@ class Check:
         return dict(self.__dict__)
 
 
+def _exercise_field(name: str) -> property:
+    """A Report's field that is its one graded exercise's field of that name."""
+    return property(lambda report: getattr(report.exercise, name), doc=f"The exercise's {name}, as in the JSON report.")
+
+
 @dataclass
 class Report:
     """One exercise graded: score, max_score, status, seed, checks; to_json() is the document
@@ -59,25 +64,13 @@ class Report:
     def exercise(self) -> ExerciseReport:
         return self.run.exercises[0]
 
-    @property
-    def name(self) -> str:
-        return self.exercise.name
-
-    @property
-    def file(self) -> str:
-        return self.exercise.file
-
-    @property
-    def score(self) -> int:
-        return self.exercise.score
-
-    @property
-    def max_score(self) -> int:
-        return self.exercise.max_score
-
-    @property
-    def status(self) -> str:
-        return self.exercise.status
+    # The graded exercise's fields, named as in `check --json`: score and max_score are ints, the rest str.
+    name = _exercise_field("name")
+    file = _exercise_field("file")
+    score = _exercise_field("score")
+    max_score = _exercise_field("max_score")
+    status = _exercise_field("status")
+    message = _exercise_field("message")
 
     @property
     def passed(self) -> bool:
@@ -86,10 +79,6 @@ class Report:
     @property
     def seed(self) -> int:
         return self.run.seed
-
-    @property
-    def message(self) -> str:
-        return self.exercise.message
 
     @property
     def checks(self) -> list[Check]:

@@ -199,10 +199,11 @@ def reset(session, names, all_):
 
 # ---- solution ---------------------------------------------------------------------------
 
-def _reveal(hist, ws, name: str, question: str) -> bool:
+def _reveal(session, name: str, question: str) -> bool:
     """May the answer to `name` be shown? During its running drill, only once the learner says
     yes (no answer, as without a terminal, is no), which ends the drill unsolved."""
-    active = hist.active_drill(str(ws))
+    hist = session.history()
+    active = hist.active_drill(str(session.workspace()))
     if active is None or active.exercise != name or active.solved:
         return True
     try:
@@ -223,15 +224,14 @@ def _reveal(hist, ws, name: str, question: str) -> bool:
 def solution(session, name, as_diff):
     """The reference solution, or how yours differs from it."""
     name = exercise_names([name])[0]
-    ws = session.workspace()
-    hist = session.history()
-    if not _reveal(hist, ws, name, t("A drill of {name} is running: seeing the solution ends it unsolved. "
-                                     "Show it?", name=name)):
+    if not _reveal(session, name, t("A drill of {name} is running: seeing the solution ends it unsolved. "
+                                    "Show it?", name=name)):
         return
     reference = workspace.solution_path(name).read_text(encoding="utf-8")
     if not as_diff:
         click.echo(reference)
         return
+    ws = session.workspace()
     try:
         mine = workspace.read_text(workspace.exercise_file(ws, name), ws)
     except workspace.WorkspaceError as exc:
@@ -256,10 +256,8 @@ def explain(session, name):
     formula, the traps."""
     from bpdrill.practice import explain as derivations
     name = exercise_names([name])[0]
-    ws = session.workspace()
-    hist = session.history()
-    if not _reveal(hist, ws, name, t("A drill of {name} is running: reading the derivation ends it unsolved. "
-                                     "Show it?", name=name)):
+    if not _reveal(session, name, t("A drill of {name} is running: reading the derivation ends it unsolved. "
+                                    "Show it?", name=name)):
         return
     try:
         click.echo(derivations.text(name, i18n.language()))

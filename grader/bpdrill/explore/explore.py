@@ -227,25 +227,31 @@ def error_text(error: dict, files=()) -> str:
     return text
 
 
-def run_vanishing(choices: dict, depth: int = 20, width: int = WIDTH, seed: int = 0) -> Vanishing:
+def _run_task(task: str, choices: dict, scenarios: list, result, arrays: tuple[str, ...]):
+    """result, filled from one worker running the task's scenarios: for each scenario, each of
+    the arrays it answers (a dict of result's, by scenario name), or in result.errors what went
+    wrong."""
     from bpdrill.grading.isolation import run_workers
+    job = _task_job(task, choices)
+    outcome = run_workers([(job, scenarios)], TASK_TIMEOUT, 1)[0]
+    for scenario in scenarios:
+        values, error = _outcome_values(outcome, scenario.name, job["files"])
+        if error is not None:
+            result.errors[scenario.name] = error
+            continue
+        for name in arrays:
+            getattr(result, name)[scenario.name] = np.asarray(values[name], dtype=float)
+    return result
+
+
+def run_vanishing(choices: dict, depth: int = 20, width: int = WIDTH, seed: int = 0) -> Vanishing:
     x, upstream = _inputs(seed, width)
     scenarios = [Scenario(c.key, "vanishing", {"x": x, "upstream": upstream},
                           {"depth": depth, "width": width, "activation": c.activation, "init": c.init,
                            "residual": c.residual, "batchnorm": c.batchnorm, "seed": seed,
                            "references": reference_files()})
                  for c in CURVES.values()]
-    job = _task_job("vanishing_task", choices)
-    outcome = run_workers([(job, scenarios)], TASK_TIMEOUT, 1)[0]
-    result = Vanishing(depth, width, seed)
-    for key in CURVES:
-        values, error = _outcome_values(outcome, key, job["files"])
-        if error is not None:
-            result.errors[key] = error
-            continue
-        result.norms[key] = np.asarray(values["norms"], dtype=float)
-        result.dW[key] = np.asarray(values["dW"], dtype=float)
-    return result
+    return _run_task("vanishing_task", choices, scenarios, Vanishing(depth, width, seed), ("norms", "dW"))
 
 
 @dataclass
@@ -272,7 +278,6 @@ EXPLODING = {"gain": 1.2, "lr": 0.05, "max_norm": 1.0, "steps": 40}
 
 def run_exploding(choices: dict, depth: int = 20, width: int = WIDTH, seed: int = 0, steps: int | None = None,
                   gain: float | None = None) -> Exploding:
-    from bpdrill.grading.isolation import run_workers
     rng = np.random.default_rng([seed, 2])
     x = rng.normal(size=(BATCH, width))
     y = np.tanh(x @ rng.normal(size=(width, width)) / np.sqrt(width))  # a target the network can fit
@@ -281,17 +286,8 @@ def run_exploding(choices: dict, depth: int = 20, width: int = WIDTH, seed: int 
                           {"depth": depth, "width": width, "seed": seed, "clip": key == "clipped",
                            "references": reference_files(), **settings})
                  for key in ("plain", "clipped")]
-    job = _task_job("exploding_task", choices)
-    outcome = run_workers([(job, scenarios)], TASK_TIMEOUT, 1)[0]
-    result = Exploding(depth, settings["gain"], settings["lr"], settings["max_norm"])
-    for key in ("plain", "clipped"):
-        values, error = _outcome_values(outcome, key, job["files"])
-        if error is not None:
-            result.errors[key] = error
-            continue
-        result.losses[key] = np.asarray(values["losses"], dtype=float)
-        result.norms[key] = np.asarray(values["norms"], dtype=float)
-    return result
+    return _run_task("exploding_task", choices, scenarios,
+                     Exploding(depth, settings["gain"], settings["lr"], settings["max_norm"]), ("losses", "norms"))
 
 
 # ---- the terminal view ---------------------------------------------------------------------

@@ -293,6 +293,21 @@ def _descendants(roots: set) -> list[int]:
     return found
 
 
+def _end(pid: int) -> int | None:
+    """Kill a worker and its process group, and reap it: its exit code (None when it was
+    reaped already)."""
+    for kill in (os.killpg, os.kill):
+        try:
+            kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    try:
+        _, status = os.waitpid(pid, 0)
+    except ChildProcessError:
+        return None
+    return os.waitstatus_to_exitcode(status)
+
+
 def _sweep(workers: set) -> None:
     """Kill what outlived its worker: the orphans the kernel handed to this zygote (its
     sub-reaper) and all below them; then reap them. Repeated, for a process that forks fast."""
@@ -376,16 +391,7 @@ def zygote_serve(fd: int, names: list[str] | None = None) -> int:
             answer = {"pid": pid}
         else:  # "reap": end the worker, all it started, and collect its exit status
             pid = request["pid"]
-            for kill in (os.killpg, os.kill):
-                try:
-                    kill(pid, signal.SIGKILL)
-                except OSError:
-                    pass
-            try:
-                _, status = os.waitpid(pid, 0)
-                code = os.waitstatus_to_exitcode(status)
-            except ChildProcessError:
-                code = None
+            code = _end(pid)
             workers.discard(pid)
             _sweep(workers)
             answer = {"code": code}
@@ -394,15 +400,7 @@ def zygote_serve(fd: int, names: list[str] | None = None) -> int:
         except OSError:
             break
     for pid in workers:  # the grader is gone: so are its workers
-        for kill in (os.killpg, os.kill):
-            try:
-                kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
-        try:
-            os.waitpid(pid, 0)
-        except ChildProcessError:
-            pass
+        _end(pid)
     _sweep(set())
     return 0
 

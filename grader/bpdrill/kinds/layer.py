@@ -65,6 +65,8 @@ class Layer:
     batch: str | None = "x"  # the input whose first axis is the batch size N (None: no N)
     extra_args: dict = field(default_factory=dict)  # keyword arguments of forward, fixed per exercise
     options: tuple = ()  # scenario parameters the torch call takes as keywords (stride, padding)
+    redraws: bool = False  # forward draws at random (dropout's mask): the numerical gradient builds the
+    #                        object afresh for every forward, so that each draws what the first did
 
     # -- names derived from the spec ------------------------------------------------------
     @property
@@ -210,7 +212,8 @@ def drive(spec: Layer, module, s: Scenario) -> dict:
         args = [held[name] for name in spec.inputs] + [held.get(name) for name in spec.fixed]
 
         def outputs():
-            values = _as_tuple(obj.forward(*args, **spec.extra_args), spec.outputs, "forward")
+            forward = (build(spec, module, s) if spec.redraws else obj).forward
+            values = _as_tuple(forward(*args, **spec.extra_args), spec.outputs, "forward")
             return np.concatenate([np.asarray(v, dtype=np.float64).reshape(-1) for v in values])
         out = {}
         for name in s.params.get("wrt", spec.differentiable):

@@ -232,55 +232,47 @@ def create_app(ws: Path, token: str, port: int):
     async def overview(request: Request):
         return JSONResponse(await run_in_threadpool(kit.overview))
 
-    async def exercise(request: Request):
-        name = known(request)
-        if name is None:
-            return JSONResponse({"error": t("unknown exercise {name!r}", name=request.path_params["name"])}, 404)
-        try:
-            return JSONResponse(await run_in_threadpool(kit.exercise, name))
-        except workspace.WorkspaceError as exc:
-            return JSONResponse({"error": str(exc)}, 500)
+    def per_exercise(answer):
+        """A route about one exercise: answer(request, name) for a name the catalog knows, a 404
+        naming it otherwise; a WorkspaceError (a FIFO, a link out of the workspace) is a 500 that
+        says it."""
+        async def route(request: Request):
+            name = known(request)
+            if name is None:
+                return JSONResponse({"error": t("unknown exercise {name!r}", name=request.path_params["name"])}, 404)
+            try:
+                return await answer(request, name)
+            except workspace.WorkspaceError as exc:
+                return JSONResponse({"error": str(exc)}, 500)
+        return route
 
-    async def save(request: Request):
-        name = known(request)
-        if name is None:
-            return JSONResponse({"error": "unknown exercise"}, 404)
+    @per_exercise
+    async def exercise(request: Request, name: str):
+        return JSONResponse(await run_in_threadpool(kit.exercise, name))
+
+    @per_exercise
+    async def save(request: Request, name: str):
         body = await _body(request)
         if not isinstance(body.get("text"), str):
             return JSONResponse({"error": "text"}, 400)
-        try:
-            conflict = await run_in_threadpool(kit.save, name, body["text"], body.get("base"), bool(body.get("force")))
-        except workspace.WorkspaceError as exc:
-            return JSONResponse({"error": str(exc)}, 500)
+        conflict = await run_in_threadpool(kit.save, name, body["text"], body.get("base"), bool(body.get("force")))
         if conflict is not None:
             return JSONResponse(conflict, 409)
         return JSONResponse({"hash": workspace.content_hash(ws / f"{name}.py")})
 
-    async def check(request: Request):
-        name = known(request)
-        if name is None:
-            return JSONResponse({"error": "unknown exercise"}, 404)
-        try:
-            return JSONResponse(await run_in_threadpool(kit.check, name))
-        except workspace.WorkspaceError as exc:
-            return JSONResponse({"error": str(exc)}, 500)
+    @per_exercise
+    async def check(request: Request, name: str):
+        return JSONResponse(await run_in_threadpool(kit.check, name))
 
-    async def hint(request: Request):
-        name = known(request)
-        if name is None:
-            return JSONResponse({"error": "unknown exercise"}, 404)
+    @per_exercise
+    async def hint(request: Request, name: str):
         status, body = await run_in_threadpool(kit.hint, name)
         return JSONResponse(body, status)
 
-    async def start_drill(request: Request):
-        name = known(request)
-        if name is None:
-            return JSONResponse({"error": "unknown exercise"}, 404)
+    @per_exercise
+    async def start_drill(request: Request, name: str):
         body = await _body(request)
-        try:
-            return JSONResponse(await run_in_threadpool(kit.start_drill, name, bool(body.get("interview"))))
-        except workspace.WorkspaceError as exc:
-            return JSONResponse({"error": str(exc)}, 500)
+        return JSONResponse(await run_in_threadpool(kit.start_drill, name, bool(body.get("interview"))))
 
     async def events(request: Request):
         """Server-sent events: the file's hash whenever it changes on disk (watchfiles)."""
