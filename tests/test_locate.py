@@ -42,12 +42,14 @@ def test_the_tracer_keeps_what_each_statement_wrote_in_order(tmp_path):
             return Layer().backward(np.arange(3.0))
         """, "run()")
     lines = [line for line, _ in events]
-    assert lines == [6, 8, 9, 10, 12, 12, 12, 13, 16]  # a statement over two lines: by its first
+    # a statement over two lines: by its first; a for, on each pass (and once more as it ends)
+    assert lines == [6, 8, 9, 10, 11, 12, 11, 12, 11, 12, 11, 13, 16]
     values = dict((line, arrays) for line, arrays in events)
     np.testing.assert_array_equal(values[6][0], [0.0, 2.0, 4.0])
     assert [a.tolist() for a in values[8]] == [[1.0, 2.0, 3.0], [-1.0, 0.0, 1.0]]
-    assert values[9] == []  # an int: kept as a step of the flow, with no float value
-    np.testing.assert_array_equal(events[-3][1][0], [0.0, 1.0, 2.0])  # acc once the loop is done
+    assert [(a.tolist(), a.dtype.kind) for a in values[9]] == [(3, "i")]  # an int: kept exactly
+    assert [a.tolist() for line, arrays in events if line == 11 for a in arrays] == [0, 1, 2, 2]  # i
+    np.testing.assert_array_equal(events[-4][1][0], [0.0, 1.0, 2.0])  # acc once the loop is done
     np.testing.assert_array_equal(values[13][0], [-1.0, 0.0, 3.0])
 
 
@@ -141,3 +143,126 @@ def test_the_trace_runs_in_the_isolated_worker_of_check(tmp_path, monkeypatch):
     doc = json.loads(result.output)
     found = [c["diagnosis"] for c in doc["exercises"][0]["checks"] if c["diagnosis"]]
     assert found and {d["line"] for d in found} <= lines, (found, lines)
+
+
+def edited_file(tmp_path, name: str, old: str, new: str):
+    """The solution of name with one statement replaced: (path, the line of the new statement)."""
+    source = solution_path(name).read_text(encoding="utf-8")
+    assert source.count(old) == 1, old
+    path = tmp_path / f"{name}.py"
+    path.write_text(source.replace(old, new), encoding="utf-8")
+    return path, source[:source.index(old)].count("\n") + 1
+
+
+def first_diagnosis(name: str, path, seed: int):
+    report = grade_inline(name, path, seed)
+    assert report.score < report.max_score
+    found = next((c.diagnosis for c in report.checks if not c.passed and c.diagnosis), None)
+    assert found is not None, failure_summary(report)
+    return found
+
+
+# Each was placed elsewhere before the rule named in its comment (a new test of each rule).
+RULES = [
+    ("lstm", "dc_next_dropped"),  # a right value in the wrong role: judged by the solution's dc_total
+    ("mse", "divided_by_batch_size"),  # an integer, n = self.diff.shape[0], judged by the solution's n
+    ("conv2d", "stride_ignored_in_backward"),  # a slice, rows = slice(di, di + H_out), by the solution's
+    ("softmax_ce", "cache_modified_in_place"),  # d = self.probs, then d[...] -= 1: the alias wants a copy
+    ("softmax", "cache_modified_in_place"),  # s = self.out read first, then s *= ...: the change in place
+    ("tanh", "cache_modified_in_place"),  # t = self.out; t **= 2: the change in place
+]
+
+
+@pytest.mark.parametrize("name,mistake_id", RULES, ids=[f"{n}/{m}" for n, m in RULES])
+def test_each_placement_rule_names_the_edited_statement(name, mistake_id):
+    path = wrong_fixture(name, mistake_id)
+    lines = edited_statements(name, mistake_id)
+    for seed in (0, 1):
+        first = first_diagnosis(name, path, seed)
+        assert first.line in lines, f"seed {seed}: {first.name} at {first.line}, edited {lines}"
+
+
+def test_a_dict_item_by_a_variable_key_is_traced(tmp_path):
+    events = run_traced(tmp_path, """
+        import numpy as np
+
+        def run():
+            m = {"a": np.zeros(2)}
+            for name in ["a"]:
+                m[name] = m[name] + 1.0
+            return None
+        """, "run()")
+    assert [a.tolist() for line, arrays in events if line == 7 for a in arrays] == [[1.0, 1.0]]
+
+
+def test_with_no_statement_named_after_the_gradient_the_first_wrong_value_is_found(tmp_path):
+    """An optimiser updates params through p -= ...: no statement writes `params` by name. The
+    statements that lead to the last one are walked; a dict item written by a variable key is
+    judged by the solution's values under the same name (self.v[name])."""
+    source = """
+        import numpy as np
+
+        class Opt:
+            def __init__(self, params):
+                self.params, self.v = params, {k: np.zeros_like(p) for k, p in params.items()}
+
+            def step(self, grads):
+                for name, p in self.params.items():
+                    self.v[name] = 0.5 * self.v[name] + np.abs(grads[name])
+                    p -= 0.1 * self.v[name]
+        """
+    events = run_traced(tmp_path, source, 'Opt({"w": np.array([1.0, 2.0])}).step({"w": np.array([-1.0, 3.0])})')
+    right = locate.Values()
+    right.add(np.array([1.0, 2.0]))
+    right.add(np.array([-1.0, 3.0]))
+    right.named["self.v[name]"] = locate.Values(exact=True)
+    right.named["self.v[name]"].add(np.array([-1.0, 3.0]))  # the solution's v: 0.5 * v + g
+    text = textwrap.dedent(source)
+    assert locate.at_fault(text, events, right, "params") == (10, True)
+    del right.named["self.v[name]"]  # |g| is no right value either: found without the name too
+    assert locate.at_fault(text, events, right, "params") == (10, True)
+    right.add(np.array([1.0, 3.0]))  # with |g| a right value somewhere, only the name tells
+    assert locate.at_fault(text, events, right, "params")[0] != 10
+
+
+def test_a_pattern_line_the_trace_cannot_judge_stays(tmp_path):
+    """GELU's mode test turned round: the code pattern names the `if`, which a trace does not
+    judge (it assigns nothing); the first wrong value is in the branch below, and the line
+    stays at the `if`."""
+    path, line = edited_file(tmp_path, "gelu", 'if self.approximate == "tanh":\n            t = np.tanh(',
+                             'if self.approximate == "none":\n            t = np.tanh(')
+    first = first_diagnosis("gelu", path, 0)
+    assert first.line == line, (first.name, first.line, line)
+
+
+def test_a_modified_alias_is_the_binding_or_the_change(tmp_path):
+    from bpdrill.core.places import MODIFIED_ALIAS, code_line
+    path = tmp_path / "alias.py"
+    path.write_text(textwrap.dedent("""
+        class A:
+            def only_changed(self, y):
+                n = y.shape[0]
+                d = self.probs
+                d[range(n), y] -= 1.0
+                return d
+
+            def read_first(self, dout):
+                s = self.out
+                row = (dout * s).sum(axis=-1, keepdims=True)
+                s *= dout - row
+                return s
+
+            def changed_whole(self, dout):
+                t = self.out
+                t **= 2
+                return dout * (1.0 - t)
+
+            def copied(self, y):
+                d = self.probs.copy()
+                d[range(3), y] -= 1.0
+                return d
+        """), encoding="utf-8")
+    assert code_line(str(path), "A.only_changed", MODIFIED_ALIAS) == 5
+    assert code_line(str(path), "A.read_first", MODIFIED_ALIAS) == 12
+    assert code_line(str(path), "A.changed_whole", MODIFIED_ALIAS) == 17
+    assert code_line(str(path), "A.copied", MODIFIED_ALIAS) is None

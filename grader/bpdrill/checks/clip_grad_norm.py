@@ -198,7 +198,7 @@ MISTAKES = [
             "in place (g *= coef); g = g * coef only rebinds a local name",
             lambda p: (p.check.id == IN_PLACE and _unscaled(p) and {"evidence": t(NOT_SCALED)})
             or _simulated(NOT_SCALED, coef=lambda max_norm, total: 1.0)(p),
-            at_code=r"coef"),
+            at_code=r"^(\w+)\s*=\s*\1\s*\*|^(\w+)\s*=\s*\w+\s*\*\s*\2$"),
     Mistake("missing_eps", "the 1e-6 is missing from the clip coefficient: {evidence}. torch uses "
             "max_norm / (total_norm + 1e-6)", lambda p: _zero_division(p) or _simulated(
                 "the gradients are scaled by max_norm / total_norm exactly",

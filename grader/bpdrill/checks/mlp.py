@@ -130,7 +130,8 @@ CHANGED_CACHES = (lambda d, onehot, n: d - onehot, lambda d, onehot, n: (d - one
 MISTAKES = [
     Mistake("not_in_place", "train_step changed nothing: {evidence}. Update the arrays in "
             "self.params (p -= lr * g) or assign self.params[name] = ...",
-            _stepped("after train_step every parameter still holds its old value", lambda a, lr, g: a)),
+            _stepped("after train_step every parameter still holds its old value", lambda a, lr, g: a),
+            at_code=r"^(\w+)\s*=\s*\1\s*[-+]"),
     Mistake("sign_flipped", "train_step climbs the loss: {evidence}. Step against the gradient",
             _stepped("params moved by +lr * grad", lambda a, lr, g: {n: a[n] + lr * g[n] for n in PARAMS})),
     Mistake("derivative_on_preactivation", "the sigmoid derivative was taken on the pre-activation "
@@ -151,5 +152,5 @@ MISTAKES = [
             "the probabilities before subtracting (d = probs.copy())",
             lambda p: p.check.call == "second" and any(
                 close(p.got, _grads(p.inputs, changed=c)[p.label]) for c in CHANGED_CACHES)
-            and first_call_right("{label}")(p)),
+            and first_call_right("{label}")(p), at_code="(?#a cached array modified in place)"),
 ]

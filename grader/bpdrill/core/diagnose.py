@@ -46,6 +46,9 @@ class Diagnosis:
     place: str = ""  # " (in Linear.backward, linear.py:33)": what interview mode keeps with the name
     what: str = ""  # the message's first clause, before the evidence and the advice
     movable: bool = False  # its line is only where the gradient is written: a trace may find a better one
+    # its line is the statement its mistake's at_code names: a trace moves it only to a statement
+    # whose value is wrong (a code pattern may name the wrong one of a learner's statements)
+    by_code: bool = False
 
 
 def first_clause(text: str) -> str:

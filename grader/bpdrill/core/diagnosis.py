@@ -63,10 +63,12 @@ def diagnose(unit, ev: Evidence, check: Check, failure: Failed, outcomes: dict,
     """The first known mistake that fits a failed check, or None. unit: a registry.Unit."""
     probe = Probe(ev, check, failure, outcomes, unit.sizes, failures)
     qualname = unit.where(probe)
-    if failure.mistake is not None:
+    if failure.mistake is not None:  # named by the check itself: placed by that mistake's at_code
         name, text = failure.mistake
-        place, line = where(ev.learner_file, qualname, probe.label)
-        return Diagnosis(name, text + place, line, place, movable=True)
+        pattern = next((m.at_code for m in [*unit.mistakes, *GENERIC] if m.name == name and not m.where), "")
+        line = code_line(ev.learner_file, qualname, pattern, probe.label) if pattern else None
+        place, line = where(ev.learner_file, qualname, probe.label, line)
+        return Diagnosis(name, text + place, line, place, movable=line is None)  # a check's own finding
     if probe.got is not None and probe.expected is None and failure.target:
         try:  # a shape check knows only the shape: the reference knows the values
             probe.expected = ev.reference(check.scenario).get(failure.target)
@@ -87,9 +89,13 @@ def diagnose(unit, ev: Evidence, check: Check, failure: Failed, outcomes: dict,
                                         else (mistake.where or qualname))  # "at": where it was raised
             line = evidence.get("at_line") or code_line(ev.learner_file, at, mistake.at_code, probe.label)
             # not raised there, no statement or method of its own: only where the gradient is
-            # written (a mistake's own at_code beats a trace: measured, 82% against 77%)
+            # written; a mistake's own at_code yields only to a trace that finds a wrong value
             movable = line is None and not evidence.get("at") and not mistake.where
+            # a trace compares values on one call: it may move a pattern's line only for a value
+            # check of a first call (in place, across calls, aliases: the pattern knows better)
+            by_code = line is not None and not evidence.get("at") and not evidence.get("at_line") and \
+                not mistake.where and check.kind != "purity" and check.call == "first"
             place, line = where(ev.learner_file, at, probe.label, line, bool(evidence.get("at") or mistake.where))
             said = mistake.text(**words)
-            return Diagnosis(mistake.name, said + place, line, place, first_clause(said), movable)
+            return Diagnosis(mistake.name, said + place, line, place, first_clause(said), movable, by_code)
     return None

@@ -164,13 +164,20 @@ _SIMPLE = (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Return, ast.Expr)
 _HEADERS = (ast.If, ast.For, ast.While)
 
 
+# An at_code that names no text but a shape of code: where a cached array is changed in place
+# (bpdrill.core.places.modified_alias).
+MODIFIED_ALIAS = "(?#a cached array modified in place)"
+
+
 def code_line(path: str, qualname: str | None, pattern: str, label: str | None = None) -> int | None:
     """The line of the first statement in `qualname` whose text matches `pattern` (a regular
     expression). Compound statements are matched on their header (if, for, while) alone. None
-    when no statement matches."""
+    when no statement matches. MODIFIED_ALIAS: the line modified_alias finds."""
     method = _method(path, qualname) if qualname else None
     if method is None or not pattern:
         return None
+    if pattern == MODIFIED_ALIAS:
+        return modified_alias(method)
     source = source_text(path)
     regex = re.compile(pattern)
     found = []
@@ -184,6 +191,44 @@ def code_line(path: str, qualname: str | None, pattern: str, label: str | None =
         if regex.search(text):
             found.append(node.lineno)
     return min(found) if found else None
+
+
+def _modifies(statement, name: str) -> bool:
+    """d -= ..., d[i] -= ..., d[i] = ...: does the statement change the array `name` in place?"""
+    if isinstance(statement, ast.AugAssign):
+        target = statement.target
+    elif isinstance(statement, ast.Assign) and len(statement.targets) == 1 and \
+            isinstance(statement.targets[0], ast.Subscript):
+        target = statement.targets[0]
+    else:
+        return False
+    while isinstance(target, ast.Subscript):
+        target = target.value
+    return isinstance(target, ast.Name) and target.id == name
+
+
+def modified_alias(method) -> int | None:
+    """Where a method changes an array it did not make: a name bound to another (d = self.probs,
+    d = probs) and later changed in place (d[rows, y] -= 1). The line to edit is the binding (it
+    wants a copy) when the name serves only to have items changed; where the method reads it
+    first as it is (s = self.out; row = (dout * s).sum(...); s *= ...), or changes it whole
+    (s *= 1 - s, t **= 2: arithmetic meant to make a new array), the change in place. None when
+    no such name is found."""
+    body = sorted((n for n in ast.walk(method) if isinstance(n, _SIMPLE)), key=lambda n: n.lineno)
+    for i, statement in enumerate(body):
+        if not (isinstance(statement, ast.Assign) and len(statement.targets) == 1 and
+                isinstance(statement.targets[0], ast.Name) and isinstance(statement.value, (ast.Name, ast.Attribute))):
+            continue
+        name = statement.targets[0].id
+        for j, later in enumerate(body[i + 1:], i + 1):
+            if _modifies(later, name):
+                read = any(isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load)
+                           for between in body[i + 1:j] for n in ast.walk(between))
+                whole = isinstance(later, ast.AugAssign) and isinstance(later.target, ast.Name)
+                return later.lineno if read or whole else statement.lineno
+            if any(isinstance(t, ast.Name) and t.id == name for t in getattr(later, "targets", [])):
+                break  # bound anew: no longer the alias
+    return None
 
 
 def statement_line(path: str, qualname: str | None, label: str | None) -> int | None:

@@ -7,9 +7,12 @@ the same scenario with every sub-expression recorded (and the sub-products and s
 chain, so `dout * s` is known whether a right answer writes `dout * s * (1 - s)` or
 `s * (1 - s) * dout`): the values a right computation takes. Walking the learner's statements
 that lead to the gradient at fault, in the order they ran, the first whose value is none of
-those is where the wrong value starts. When every one of them takes a right value, the
-statement that writes the gradient is (a term is missing there). Only trusted code runs here:
-the solution is ours; the learner's values are data.
+those is where the wrong value starts. Where the solution writes the same name (dx, self.dW,
+self.v[name], a loop's t), the learner's value must be one the solution's takes there: a right
+value in the wrong role (dc = dc_next where dc = dc_next + ...) is wrong too, and integers,
+masks and slices (n = x.shape[1], rows = slice(i, i + H)) are judged that way alone. When every
+one of them takes a right value, the statement that writes the gradient is (a term is missing
+there). Only trusted code runs here: the solution is ours; the learner's values are data.
 """
 from __future__ import annotations
 
@@ -33,14 +36,23 @@ def _weights(size: int) -> np.ndarray:
 
 
 class Values:
-    """A set of float arrays, found again up to rounding: by shape, then by a projection."""
+    """A set of float arrays, found again up to rounding: by shape, then by a projection.
+    exact: integers too (counts, indices, masks, slices), which only a value of the same name
+    judges (a right computation need not take a learner's N = x.shape[0] anywhere).
 
-    def __init__(self):
+    named: where the solution keeps each value, "dx", "self.dW" -> the values its statements
+    that write that name took (filled by right_values)."""
+
+    def __init__(self, exact: bool = False):
+        self.exact = exact
+        self.named: dict[str, Values] = {}
         self._by_shape: dict[tuple, list[np.ndarray]] = {}
         self._keys: dict[tuple, list[float]] = {}
 
     def add(self, value) -> None:
         for array in tracer.numbers(value):
+            if array.dtype.kind != "f" and not self.exact:
+                continue
             kept = self._by_shape.setdefault(array.shape, [])
             if len(kept) < _KEEP_ANY:
                 kept.append(array)
@@ -197,20 +209,47 @@ def right_values(unit, scenario) -> Values | None:
             trace.run(lambda: unit.drive(module, scenario))
     except Exception:  # noqa: BLE001 - no right values to compare with: no place found
         return None
-    for _, arrays in trace.events:
+    for line, arrays in trace.events:
         for array in arrays:
             values.add(array)
+        if trace.elements < tracer.MAX_ELEMENTS:  # all of them kept: a name's values are complete
+            for place, array in _named(trace.by_line[line], arrays):
+                values.named.setdefault(place, Values(exact=True)).add(array)
     for array in scenario.arrays.values():
         values.add(np.asarray(array, dtype=np.float64) if np.asarray(array).dtype.kind in "fc" else None)
     return values
 
 
+def _named(statement: ast.stmt, arrays: list) -> list[tuple[str, np.ndarray]]:
+    """(where it was written, value) for each value a traced statement wrote, when each place
+    it writes holds one number: dx = ..., self.dW = ..., for t in ..., a, b = ..."""
+    places = tracer.written(statement)
+    if isinstance(statement, ast.Return) or len(places) != len(arrays):
+        return []
+    return [(ast.unparse(place), array) for place, array in zip(places, arrays)]
+
+
+def _wrong(statement: ast.stmt, arrays: list, right: Values) -> bool:
+    """Does a value the statement wrote differ from every value a right computation takes?
+    Where the solution writes the same name, from every value it takes there: a right value
+    in the wrong role (dc = dc_next where dc = dc_next + ...) is wrong too."""
+    pairs = _named(statement, arrays) or [(None, array) for array in arrays]
+    for place, array in pairs:
+        if place in right.named:
+            if array not in right.named[place]:
+                return True
+        elif array.dtype.kind == "f" and array not in right:
+            return True
+    return False
+
+
 # ---- the learner's statements that lead to a gradient -------------------------------------
 
 def _names(node) -> set[str]:
-    """The names a statement reads: variables, and attributes by their name (self.x -> x)."""
+    """The names a statement reads: variables, and attributes by their name (self.x -> x); a
+    `for`, in its header alone."""
     found = set()
-    for sub in ast.walk(node):
+    for sub in ast.walk(node.iter if isinstance(node, ast.For) else node):
         if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Load):
             found.add(sub.id)
         elif isinstance(sub, ast.Attribute) and isinstance(sub.ctx, ast.Load):
@@ -258,13 +297,16 @@ def _layout(source: str) -> tuple[dict, set[int]]:
     return tracer.statements(tree), built
 
 
-def at_fault(source: str, events: list, right: Values, label: str | None) -> tuple[int | None, bool]:
+def at_fault(source: str, events: list, right: Values, label: str | None,
+             first_pass: bool = False) -> tuple[int | None, bool]:
     """(line, found): the first line of the learner's statement where the wrong value starts
     (found), or, where every value is one a right computation takes, the statement that
     computes the gradient (not found: a term is missing there); (None, False) when the trace
     does not reach the gradient.
 
-    events: the traced run, [(line, [arrays])]; label: the gradient at fault (dx, dW, W1 ...)."""
+    events: the traced run, [(line, [arrays])]; label: the gradient at fault (dx, dW, W1 ...).
+    first_pass: a statement's value counts only the first time it runs (a value that goes wrong
+    only on a later step or call is what an aliased or rebound array does: not a formula's slip)."""
     try:
         by_line, built = _layout(source)
     except (SyntaxError, ValueError):
@@ -283,8 +325,9 @@ def at_fault(source: str, events: list, right: Values, label: str | None) -> tup
         last = returns[-1]
     elif plain:
         last = plain[-1]
-    else:
-        return None, False
+    else:  # no statement writes it by name (an optimiser's p -= ... updates params): what ran last
+        last = max(i for i, (_, _, s) in enumerate(steps) if not isinstance(s, ast.For)) if any(
+            not isinstance(s, ast.For) for _, _, s in steps) else len(steps) - 1
     writes = set(kept or plain)
     needed, chosen = set(), set()
     for i in range(last, -1, -1):  # the statements whose values flow into the gradient
@@ -295,15 +338,37 @@ def at_fault(source: str, events: list, right: Values, label: str | None) -> tup
         elif i == last or i in writes or _defines(statement) & needed:
             chosen.add(i)
             needed |= _names(statement) | (_defines(statement) if isinstance(statement, ast.AugAssign) else set())
+    judged = set()
     for i in sorted(chosen):
         line, arrays, statement = steps[i]
-        if _allocates(statement) or not _settled(steps, i):
+        if _allocates(statement) or not _settled(steps, i) or first_pass and line in judged:
             continue
-        if any(array not in right for array in arrays):
+        judged.add(line)
+        if _wrong(statement, arrays, right):
             return line, True
+    if not (kept or plain or returns):
+        return None, False  # nothing names the gradient: no statement to call the place
     # every value is one a right computation takes: a term or a factor is missing where the
     # gradient is computed (the last statement that computes, not one that passes a name on)
     return next((steps[i][0] for i in sorted(chosen, reverse=True) if not _passes_on(steps[i][2])), steps[last][0]), False
+
+
+def ran_right(source: str, events: list, right: Values, line: int) -> bool:
+    """Did the statement at line run, and was every value it wrote one a right computation
+    takes? (A code pattern named it; a trace that saw it right may name another.) False for a
+    line that is no traced statement (an `if`, a `def`), that never ran, or whose values a trace
+    cannot judge (a mask the solution has no name for)."""
+    try:
+        by_line, _ = _layout(source)
+    except (SyntaxError, ValueError):
+        return False
+    statement = by_line.get(line)
+    if statement is None or isinstance(statement, ast.For):
+        return False
+    ran = [arrays for at, arrays in events if by_line.get(at) is statement]
+    seen = any(place in right.named or array.dtype.kind == "f"  # a value a trace can judge
+               for arrays in ran for place, array in _named(statement, arrays) or [(None, a) for a in arrays])
+    return seen and not any(_wrong(statement, arrays, right) for arrays in ran)
 
 
 def _partial(statement: ast.stmt) -> str | None:

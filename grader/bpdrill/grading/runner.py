@@ -126,7 +126,8 @@ def place_at_fault(judged: list, run) -> None:
         unit, by_name = registry.get(report.name), {s.name: s for s in scenarios}
         checks = {c.id: c for c in unit.checks}
         movable = [(c, checks[c.id]) for c in report.checks
-                   if (c.traceable or (c.diagnosis is not None and c.diagnosis.movable)) and c.id in checks
+                   if (c.traceable or (c.diagnosis is not None and (c.diagnosis.movable or c.diagnosis.by_code)))
+                   and c.id in checks
                    and getattr(by_name.get(checks[c.id].scenario), "mode", "perturb") != "perturb"]
         if movable:
             traced = sorted({check.scenario for _, check in movable})
@@ -162,8 +163,15 @@ def _move(unit, report, scenarios: dict, outcome, movable: list) -> None:
         if result.diagnosis is None:
             if found:  # no known mistake, but the statement where the values go wrong is known
                 result.diagnosis = diagnosis.first_wrong_value(report.file, result.target, line)
-        elif line is not None and line != result.diagnosis.line:
-            result.diagnosis = diagnosis.moved(result.diagnosis, report.file, line)
+        elif result.diagnosis.movable:
+            if line is not None and line != result.diagnosis.line:
+                result.diagnosis = diagnosis.moved(result.diagnosis, report.file, line)
+        elif locate.ran_right(source, events, right[check.scenario], result.diagnosis.line):
+            # at_code's statement, which the trace saw right, yields to a value wrong from the
+            # first time its statement runs
+            line, found = locate.at_fault(source, events, right[check.scenario], result.target, first_pass=True)
+            if found and line != result.diagnosis.line:
+                result.diagnosis = diagnosis.moved(result.diagnosis, report.file, line)
 
 
 Execute = Callable[[dict, list, float], WorkerOutcome]

@@ -19,11 +19,14 @@ MAX_ELEMENTS = 4_000_000  # numbers kept in all: about 32 MB of float64
 
 def statements(source: str | ast.Module) -> dict[int, ast.stmt]:
     """Every simple statement of the file (its text, or its parsed tree) by each line it covers
-    (a statement over several lines is found from any of them); compound statements (def, for,
-    if ...) are not."""
+    (a statement over several lines is found from any of them), and each `for` by the lines of
+    its header (it assigns the loop variable); other compound statements (def, if ...) are not."""
     found: dict[int, ast.stmt] = {}
     for node in ast.walk(ast.parse(source) if isinstance(source, str) else source):
-        if isinstance(node, ast.stmt) and not isinstance(node, (
+        if isinstance(node, ast.For):  # its header alone: it writes the loop variable
+            for line in range(node.lineno, (node.iter.end_lineno or node.lineno) + 1):
+                found.setdefault(line, node)
+        elif isinstance(node, ast.stmt) and not isinstance(node, (
                 ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.For, ast.AsyncFor, ast.While,
                 ast.If, ast.With, ast.AsyncWith, ast.Try, ast.Match)):
             for line in range(node.lineno, (node.end_lineno or node.lineno) + 1):
@@ -33,8 +36,11 @@ def statements(source: str | ast.Module) -> dict[int, ast.stmt]:
 
 def written(statement: ast.stmt) -> list[ast.expr]:
     """The places a statement writes: its targets (the base of a subscript written with a
-    computed index), or for a call such as np.add.at(dW, idx, g) its first argument."""
-    if isinstance(statement, ast.Assign):
+    computed index; a subscript by a variable stays, for a dict's item), a `for`'s loop variable, or for a call such as np.add.at(dW, idx, g) its
+    first argument."""
+    if isinstance(statement, ast.For):
+        targets = [statement.target]
+    elif isinstance(statement, ast.Assign):
         targets = list(statement.targets)
     elif isinstance(statement, (ast.AugAssign, ast.AnnAssign)):
         targets = [statement.target]
@@ -49,7 +55,7 @@ def written(statement: ast.stmt) -> list[ast.expr]:
             targets[:0] = list(target.elts)
         elif isinstance(target, ast.Starred):
             targets.insert(0, target.value)
-        elif isinstance(target, ast.Subscript) and not isinstance(target.slice, ast.Constant):
+        elif isinstance(target, ast.Subscript) and not isinstance(target.slice, (ast.Constant, ast.Name)):
             places.append(target.value)
         elif isinstance(target, (ast.Name, ast.Attribute, ast.Subscript)):
             places.append(target)
@@ -60,7 +66,8 @@ _MISSING = object()
 
 
 def _read(place: ast.expr, frame_locals: dict, frame_globals: dict):
-    """The value a written place holds now: a name, an attribute chain or a constant item."""
+    """The value a written place holds now: a name, an attribute chain, a constant item, or an
+    item of a plain dict by a key held in a variable (self.m[name])."""
     if isinstance(place, ast.Name):
         value = frame_locals.get(place.id, _MISSING)
         return frame_globals.get(place.id, _MISSING) if value is _MISSING else value
@@ -72,21 +79,45 @@ def _read(place: ast.expr, frame_locals: dict, frame_globals: dict):
             return object.__getattribute__(owner, "__dict__").get(place.attr, _MISSING)  # no property runs
         except (AttributeError, TypeError):
             return _MISSING
-    if isinstance(place, ast.Subscript) and isinstance(place.slice, ast.Constant):
+    if isinstance(place, ast.Subscript) and isinstance(place.slice, (ast.Constant, ast.Name)):
         owner = _read(place.value, frame_locals, frame_globals)
+        if isinstance(place.slice, ast.Name):  # grads[name] = ...; dW[idx] += ...: the whole array
+            if type(owner) is not dict:
+                return owner
+            key = frame_locals.get(place.slice.id, _MISSING)
+            if type(key) not in (str, int):  # only a str or int key: no __hash__ of the learner's runs
+                return _MISSING
+            return owner.get(key, _MISSING)
         if type(owner) is dict:  # only a plain dict: no __getitem__ of the learner's runs here
             return owner.get(place.slice.value, _MISSING)
     return _MISSING
 
 
+_INT = 2**53  # integers a float64 holds exactly
+_LEFT_OUT = -2**52  # a slice's bound left out (x[:n]): no index a learner writes
+
+
 def numbers(value) -> list[np.ndarray]:
-    """The float arrays and numbers in a value (a tuple's or list's items too), as float64 copies."""
+    """The numbers in a value (a tuple's or list's items too): float arrays and numbers as float64
+    copies; integers, integer and boolean arrays and slices (a count, an index, a mask, a range
+    of rows) as int64 copies, a slice as [start, stop, step]."""
     if isinstance(value, (tuple, list)):
         return [a for item in value[:8] for a in numbers(item)]
-    if type(value) is np.ndarray and value.dtype.kind in "fc":
-        return [np.array(value.real if value.dtype.kind == "c" else value, dtype=np.float64)]
-    if isinstance(value, (float, np.floating)) and not isinstance(value, bool):
+    if type(value) is np.ndarray:
+        if value.dtype.kind in "fc":
+            return [np.array(value.real if value.dtype.kind == "c" else value, dtype=np.float64)]
+        if value.dtype.kind in "iub" and (value.dtype.kind == "b" or value.size == 0 or
+                                          -_INT < int(value.min()) and int(value.max()) < _INT):
+            return [np.array(value, dtype=np.int64)]
+        return []
+    if isinstance(value, (float, np.floating)):
         return [np.array(float(value))]
+    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+        return [np.array(int(value), dtype=np.int64)] if -_INT < value < _INT else []
+    if type(value) is slice:
+        bounds = [value.start, value.stop, value.step]
+        if all(b is None or (type(b) is int and -_INT < b < _INT) for b in bounds):
+            return [np.array([_LEFT_OUT if b is None else b for b in bounds], dtype=np.int64)]
     return []
 
 

@@ -37,6 +37,7 @@ import numpy as np
 from bpdrill.core import compare
 from bpdrill.core.diagnose import Mistake, close, formula
 from bpdrill.core.driving import perturbed_outputs, snapshot
+from bpdrill.core.places import MODIFIED_ALIAS
 from bpdrill.core.judge import Check, Failed, matches_reference, numgrad_check, shape_check, unchanged_check
 from bpdrill.core.protocol import Scenario, describe
 from bpdrill.i18n import t
@@ -541,7 +542,7 @@ MISTAKES = [
             "derivative alone (what an upstream gradient of ones would give). Chain it: multiply "
             "by the upstream gradient", _dropped),
     Mistake("cache_modified_in_place", "backward changed what forward cached: {evidence}. Compute "
-            "into a new array instead of modifying a cached one in place", _cache_modified),
+            "into a new array instead of modifying a cached one in place", _cache_modified, at_code=MODIFIED_ALIAS),
     Mistake("frozen_given_gradient", "backward computed a gradient for a frozen parameter and stored it "
             "in self.{label}. Frozen weights are not trained: leave them without a gradient (and save "
             "the work and the memory)", _frozen_written),
