@@ -84,18 +84,6 @@ MOVED = [("mha", "scale_sqrt_d_model"), ("lstm", "dc_missing_tanh_derivative"),
          ("groupnorm", "dx_missing_group_mean_term"), ("conv2d", "dx_kernel_flipped_in_scatter")]
 
 
-@pytest.mark.parametrize("name,mistake_id", MOVED, ids=[f"{n}/{m}" for n, m in MOVED])
-def test_a_diagnosis_names_the_statement_where_the_value_goes_wrong(name, mistake_id):
-    path = wrong_fixture(name, mistake_id)
-    lines = edited_statements(name, mistake_id)
-    for seed in (0, 1):
-        report = grade_inline(name, path, seed)
-        first = next(c.diagnosis for c in report.checks if not c.passed and c.diagnosis)
-        assert first.line in lines, f"seed {seed}: {first.name} at {first.line}, edited {lines}\n" \
-                                    f"{failure_summary(report)}"
-        assert f":{first.line})" in first.message
-
-
 def test_with_no_known_mistake_the_statement_is_still_named(tmp_path):
     """A slip no mistake of tanh's describes: dx = dout * (1 - t * t) with the cached output
     read from the wrong attribute's square root. No name, but the line is the edited one."""
@@ -173,13 +161,14 @@ RULES = [
 ]
 
 
-@pytest.mark.parametrize("name,mistake_id", RULES, ids=[f"{n}/{m}" for n, m in RULES])
-def test_each_placement_rule_names_the_edited_statement(name, mistake_id):
+@pytest.mark.parametrize("name,mistake_id", MOVED + RULES, ids=[f"{n}/{m}" for n, m in MOVED + RULES])
+def test_a_diagnosis_names_the_statement_where_the_value_goes_wrong(name, mistake_id):
     path = wrong_fixture(name, mistake_id)
     lines = edited_statements(name, mistake_id)
     for seed in (0, 1):
         first = first_diagnosis(name, path, seed)
         assert first.line in lines, f"seed {seed}: {first.name} at {first.line}, edited {lines}"
+        assert f":{first.line})" in first.message
 
 
 def test_a_dict_item_by_a_variable_key_is_traced(tmp_path):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from typing import Callable
 
 import numpy as np
@@ -187,21 +188,25 @@ def run_checks(files: dict, seed: int, timeout: float = DEFAULT_TIMEOUT,
     if execute is None:
         start_zygote(list(files))  # its imports overlap drawing the inputs and loading references
     prepared = {name: build_job(name, path, seed) for name, path in files.items()}
-    references = reference.References(seed, prepared, inline=execute is not None, keep=keep_references,
-                                      helper=helper)
-    try:
-        if execute is None:
-            outcomes = run_workers([prepared[name] for name in files], timeout, jobs or os.cpu_count() or 1)
-        else:
-            outcomes = [execute(*prepared[name], timeout) for name in files]
+    run = (lambda tasks: run_workers(tasks, timeout, jobs or os.cpu_count() or 1)) if execute is None else \
+        (lambda tasks: [execute(job, scenarios, timeout) for job, scenarios in tasks])
+    with _graded(reference.References(seed, prepared, inline=execute is not None, keep=keep_references,
+                                      helper=helper)) as references:
+        outcomes = run([prepared[name] for name in files])
         reports = [judge(name, str(files[name]), prepared[name][1], outcome, references.for_exercise(name))
                    for name, outcome in zip(files, outcomes)]
-        run = (lambda tasks: run_workers(tasks, timeout, jobs or os.cpu_count() or 1)) if execute is None else \
-            (lambda tasks: [execute(job, scenarios, timeout) for job, scenarios in tasks])
         place_at_fault([(prepared[name][0], prepared[name][1], report) for name, report in zip(files, reports)], run)
         return reports
+
+
+@contextmanager
+def _graded(references: reference.References):
+    """A run's references, closed at the end; on Ctrl-C, every worker killed first (workers run
+    in their own process groups: Ctrl-C does not reach them)."""
+    try:
+        yield references
     except KeyboardInterrupt:
-        kill_all()  # workers run in their own process groups: Ctrl-C does not reach them
+        kill_all()
         raise
     finally:
         references.close()
@@ -218,8 +223,7 @@ def run_batches(batches: list[dict], seed: int, timeout: float = DEFAULT_TIMEOUT
         for name, path in files.items():
             prepared.setdefault(name, build_job(name, path, seed))
     work = [(number, name, path) for number, files in enumerate(batches) for name, path in files.items()]
-    references = reference.References(seed, prepared, keep=keep_references)
-    try:
+    with _graded(reference.References(seed, prepared, keep=keep_references)) as references:
         outcomes = run_workers([({**prepared[name][0], "file": str(path)}, prepared[name][1]) for _, name, path in work],
                                timeout, jobs or os.cpu_count() or 1)
         reports: list[list[ExerciseReport]] = [[] for _ in batches]
@@ -230,8 +234,3 @@ def run_batches(batches: list[dict], seed: int, timeout: float = DEFAULT_TIMEOUT
             judged.append(({**prepared[name][0], "file": str(path)}, prepared[name][1], reports[number][-1]))
         place_at_fault(judged, lambda tasks: run_workers(tasks, timeout, jobs or os.cpu_count() or 1))
         return reports
-    except KeyboardInterrupt:
-        kill_all()  # workers run in their own process groups: Ctrl-C does not reach them
-        raise
-    finally:
-        references.close()
