@@ -41,16 +41,36 @@ def test_the_tracer_keeps_what_each_statement_wrote_in_order(tmp_path):
         def run():
             return Layer().backward(np.arange(3.0))
         """, "run()")
-    lines = [line for line, _ in events]
+    lines = [line for line, *_ in events]
     # a statement over two lines: by its first; a for, on each pass (and once more as it ends)
     assert lines == [6, 8, 9, 10, 11, 12, 11, 12, 11, 12, 11, 13, 16]
-    values = dict((line, arrays) for line, arrays in events)
+    values = dict((line, arrays) for line, arrays, *_ in events)
     np.testing.assert_array_equal(values[6][0], [0.0, 2.0, 4.0])
     assert [a.tolist() for a in values[8]] == [[1.0, 2.0, 3.0], [-1.0, 0.0, 1.0]]
     assert [(a.tolist(), a.dtype.kind) for a in values[9]] == [(3, "i")]  # an int: kept exactly
-    assert [a.tolist() for line, arrays in events if line == 11 for a in arrays] == [0, 1, 2, 2]  # i
+    assert [a.tolist() for line, arrays, *_ in events if line == 11 for a in arrays] == [0, 1, 2, 2]  # i
     np.testing.assert_array_equal(events[-4][1][0], [0.0, 1.0, 2.0])  # acc once the loop is done
     np.testing.assert_array_equal(values[13][0], [-1.0, 0.0, 3.0])
+
+
+def test_each_statement_knows_the_call_it_ran_in_and_who_made_it(tmp_path):
+    """A call's value is what its callee computed: the callee's statements, which finish just
+    before the calling statement, are told from the caller's by the call they ran in and the
+    call that made it (the grader's own frames in between do not count)."""
+    events = run_traced(tmp_path, """
+        def square(v):
+            w = v * v
+            return w
+
+        def run():
+            a = 2.0
+            b = square(a) + 1.0
+            return b
+        """, "run()")
+    assert [line for line, *_ in events] == [7, 3, 4, 8, 9]
+    call = {line: (c, parent) for line, _, c, parent in events}
+    assert call[7] == call[8] == call[9] == (0, -1)  # run() was called from outside the file
+    assert call[3] == call[4] == (1, 0)  # square() was called by run()
 
 
 def test_values_are_found_again_up_to_rounding_and_with_infinities():
@@ -158,6 +178,8 @@ RULES = [
     ("softmax_ce", "cache_modified_in_place"),  # d = self.probs, then d[...] -= 1: the alias wants a copy
     ("softmax", "cache_modified_in_place"),  # s = self.out read first, then s *= ...: the change in place
     ("tanh", "cache_modified_in_place"),  # t = self.out; t **= 2: the change in place
+    ("autograd", "sum_axis_wrong"),  # a call's value is what its callee (sum's closure) computed
+    ("autograd", "no_unbroadcast"),  # grads[parent] = ...: a dict keyed by tensors, read by identity
 ]
 
 
@@ -171,6 +193,65 @@ def test_a_diagnosis_names_the_statement_where_the_value_goes_wrong(name, mistak
         assert f":{first.line})" in first.message
 
 
+# One statement edited as a learner would (old -> new): each was placed elsewhere before the
+# rule in its comment.
+EDITS = [
+    # the return of a method or closure, judged against what the solution's same function returns
+    ("skipgram", "return dout * dv_c, dout * dU", "return dv_c, dU"),
+    ("autograd", "return (grad * out,)", "return (out,)"),
+    # the statement of the method a mistake names (wrong_backward_rule in __mul__) that goes wrong
+    ("value", "other.grad += self.data * out.grad", "other.grad += other.data * out.grad"),
+    # the loop that calls each _backward decides the order
+    ("value", "for node in reversed(order):", "for node in order:"),
+    ("autograd", "for node in reversed(self._topological_order()):", "for node in self._topological_order():"),
+    # a loop that leaves out a value of its variable the solution's loop visits
+    ("rnn", "for t in reversed(range(T)):", "for t in reversed(range(1, T)):"),
+    # list items by position; the caller's arrays changed in place through the loop's alias
+    ("clip_grad_norm", "norms = [np.sqrt(np.sum(g * g)) for g in grads.values()]",
+     "norms = [np.sum(g * g) for g in grads.values()]"),
+    ("clip_grad_norm", "coef = min(1.0, max_norm / (total_norm + 1e-6))", "coef = max_norm / (total_norm + 1e-6)"),
+    # an array filled part by part is judged once full, each part by the elements it wrote
+    ("rope", "dx[..., 1::2] = -de * sin + do * cos", "dx[..., 1::2] = de * sin + do * cos"),
+    ("rope", "dx[..., 0::2] = de * cos + do * sin", "dx[..., 0::2] = de * cos - do * sin"),
+    # a dict keyed by tensors, read without their __hash__
+    ("autograd", "grads = {self: grad}", "grads = {self: np.ones_like(self.data)}"),
+    ("autograd", "grads[parent] = grads[parent] + parent_grad if parent in grads else parent_grad",
+     "grads[parent] = parent_grad"),
+]
+
+
+@pytest.mark.parametrize("name,old,new", EDITS, ids=[f"{n}/{o[:30]}" for n, o, _ in EDITS])
+def test_a_diagnosis_names_the_edited_statement(tmp_path, name, old, new):
+    path, line = edited_file(tmp_path, name, old, new)
+    for seed in (0, 1):
+        first = first_diagnosis(name, path, seed)
+        assert first.line == line, f"seed {seed}: {first.name} at {first.line}, edited {line}"
+
+
+def test_an_order_from_the_leaves_up_is_named_at_its_loop(tmp_path):
+    """Value's _backward calls walked in topological order, not reversed: every operation
+    followed by * 1.7 leaves a.grad at 0, which no rule's mistake explains. It is the traversal,
+    named at the loop that orders the calls (not wrong_backward_rule in __mul__)."""
+    path, line = edited_file(tmp_path, "value", "for node in reversed(order):", "for node in order:")
+    first = first_diagnosis("value", path, 0)
+    assert (first.name, first.line) == ("traversal_order", line)
+
+
+def test_a_statement_written_as_the_solutions_points_at_its_wrong_input(tmp_path):
+    """SGD with Nesterov replaced by plain momentum: `p -= self.lr * g` is the solution's own
+    statement, so its wrong value comes from g: the statement that wrote g is named. Momentum
+    mistakes show only from the second step: every step is judged (the optimiser kind is
+    stateful)."""
+    path, line = edited_file(tmp_path, "sgd", """                if self.nesterov:
+                    g = g + self.momentum * self.buf[name]
+                else:
+                    g = self.buf[name]""", "                g = self.buf[name]")
+    assert first_diagnosis("sgd", path, 0).line == line
+    path, line = edited_file(tmp_path, "sgd", "g = g + self.momentum * self.buf[name]",
+                             "g = self.buf[name] + self.momentum * g")
+    assert first_diagnosis("sgd", path, 0).line == line
+
+
 def test_a_dict_item_by_a_variable_key_is_traced(tmp_path):
     events = run_traced(tmp_path, """
         import numpy as np
@@ -181,7 +262,7 @@ def test_a_dict_item_by_a_variable_key_is_traced(tmp_path):
                 m[name] = m[name] + 1.0
             return None
         """, "run()")
-    assert [a.tolist() for line, arrays in events if line == 7 for a in arrays] == [[1.0, 1.0]]
+    assert [a.tolist() for line, arrays, *_ in events if line == 7 for a in arrays] == [[1.0, 1.0]]
 
 
 def test_with_no_statement_named_after_the_gradient_the_first_wrong_value_is_found(tmp_path):

@@ -149,6 +149,19 @@ def _order(p):
     return None
 
 
+def _leaves_first(p):
+    """_backward run from the leaves up: x * x alone is right (its one node runs last either way),
+    but an operation followed by * 1.7 leaves a.grad at 0 (its node ran before it had a gradient)."""
+    if p.error(SQUARE) or not engine.grads_match(p, SQUARE, output=True):
+        return None
+    got = [p.learner(probe_of(m), "grad.a") for m in ("__add__", "__mul__")]
+    if all(g is not None and float(g) == 0.0 for g in got):
+        return engine.at_traversal_loop(p, SPEC, {"evidence": t(
+            "x * x alone is right, but in a + b and a * b followed by * 1.7, a.grad stays 0: each node's "
+            "_backward ran before any gradient reached it")})
+    return None
+
+
 def _relu_at_zero(p):
     if p.check.scenario == RELU and _probe_right(p, "relu"):
         z, w = p.learner(RELU, "grad.z"), p.inputs["leaf.w"]
@@ -185,6 +198,7 @@ MISTAKES = [
     Mistake("mask_includes_zero", "relu passed the gradient at exactly 0: {evidence}. PyTorch takes the "
             "derivative at 0 as 0: use data > 0, not >= 0", _relu_at_zero, where="Value.relu"),
     engine.mistake(engine.TRAVERSAL_ORDER, _order, where="Value.backward"),
+    engine.mistake(engine.TRAVERSAL_ORDER, _leaves_first, where="Value.backward"),
     Mistake("wrong_backward_rule", "the backward rule of Value.{method} looks wrong: {evidence}", _suspect,
             where=engine.method_named(SPEC, _suspect, "backward")),
 ]

@@ -49,6 +49,9 @@ class Diagnosis:
     # its line is the statement its mistake's at_code names: a trace moves it only to a statement
     # whose value is wrong (a code pattern may name the wrong one of a learner's statements)
     by_code: bool = False
+    # its line is in the method its mistake names (where): a trace moves it only to the statement
+    # of that method whose value goes wrong first
+    within: bool = False
 
 
 def first_clause(text: str) -> str:

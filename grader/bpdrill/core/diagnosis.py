@@ -95,7 +95,10 @@ def diagnose(unit, ev: Evidence, check: Check, failure: Failed, outcomes: dict,
             # check of a first call (in place, across calls, aliases: the pattern knows better)
             by_code = line is not None and not evidence.get("at") and not evidence.get("at_line") and \
                 not mistake.where and check.kind != "purity" and check.call == "first"
+            within = bool(mistake.where) and not evidence.get("at") and \
+                not evidence.get("at_line") and not mistake.at_code and check.kind != "purity"
             place, line = where(ev.learner_file, at, probe.label, line, bool(evidence.get("at") or mistake.where))
             said = mistake.text(**words)
-            return Diagnosis(mistake.name, said + place, line, place, first_clause(said), movable, by_code)
+            return Diagnosis(mistake.name, said + place, line, place, first_clause(said), movable, by_code,
+                             within and line is not None)
     return None

@@ -193,6 +193,19 @@ def code_line(path: str, qualname: str | None, pattern: str, label: str | None =
     return min(found) if found else None
 
 
+def loop_calling(path: str, qualname: str, attribute: str) -> int | None:
+    """The header line of the innermost loop in `qualname` whose body calls `.attribute(...)`
+    (for node in reversed(order): node._backward()): where an order of calls is decided.
+    None when there is none."""
+    method = _method(path, qualname)
+    if method is None:
+        return None
+    found = [loop.lineno for loop in ast.walk(method) if isinstance(loop, (ast.For, ast.While)) and any(
+        isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr == attribute
+        for statement in loop.body for call in ast.walk(statement))]
+    return max(found) if found else None
+
+
 def _modifies(statement, name: str) -> bool:
     """d -= ..., d[i] -= ..., d[i] = ...: does the statement change the array `name` in place?"""
     if isinstance(statement, ast.AugAssign):

@@ -282,17 +282,19 @@ def _decode_scenario(scenario, arrays: dict) -> dict:
 
 
 def _decode_trace(trace, arrays: dict) -> list | None:
-    """A traced run's statements, [(line, [arrays])] in the order they finished; None untraced."""
+    """A traced run's statements, [(line, [arrays], call, parent)] in the order they finished
+    (bpdrill.grading.tracer); None untraced."""
     if trace is None:
         return None
     if not isinstance(trace, list):
         raise ProtocolError(t("its result has the wrong layout"))
     events = []
     for event in trace:
-        if not (isinstance(event, dict) and isinstance(event.get("line"), int) and isinstance(event.get("refs"), list)):
+        if not (isinstance(event, dict) and isinstance(event.get("line"), int) and isinstance(event.get("refs"), list)
+                and isinstance(event.get("call"), int) and isinstance(event.get("parent"), int)):
             raise ProtocolError(t("its result has the wrong layout"))
         values = [arrays.get(ref) if isinstance(ref, str) else None for ref in event["refs"]]
         if any(v is None for v in values):
             raise ProtocolError(t("its result names arrays that are not there"))
-        events.append((event["line"], values))
+        events.append((event["line"], values, event["call"], event["parent"]))
     return events

@@ -127,7 +127,8 @@ def place_at_fault(judged: list, run) -> None:
         unit, by_name = registry.get(report.name), {s.name: s for s in scenarios}
         checks = {c.id: c for c in unit.checks}
         movable = [(c, checks[c.id]) for c in report.checks
-                   if (c.traceable or (c.diagnosis is not None and (c.diagnosis.movable or c.diagnosis.by_code)))
+                   if (c.traceable or (c.diagnosis is not None and (
+                       c.diagnosis.movable or c.diagnosis.by_code or c.diagnosis.within)))
                    and c.id in checks
                    and getattr(by_name.get(checks[c.id].scenario), "mode", "perturb") != "perturb"]
         if movable:
@@ -167,10 +168,15 @@ def _move(unit, report, scenarios: dict, outcome, movable: list) -> None:
         elif result.diagnosis.movable:
             if line is not None and line != result.diagnosis.line:
                 result.diagnosis = diagnosis.moved(result.diagnosis, report.file, line)
+        elif result.diagnosis.within:  # the method its mistake names: the statement of it that goes wrong
+            line = locate.first_wrong_within(source, events, right[check.scenario], result.diagnosis.line)
+            if line is not None and line != result.diagnosis.line:
+                result.diagnosis = diagnosis.moved(result.diagnosis, report.file, line)
         elif locate.ran_right(source, events, right[check.scenario], result.diagnosis.line):
             # at_code's statement, which the trace saw right, yields to a value wrong from the
             # first time its statement runs
-            line, found = locate.at_fault(source, events, right[check.scenario], result.target, first_pass=True)
+            line, found = locate.at_fault(source, events, right[check.scenario], result.target,
+                                          first_pass=not getattr(unit.kind, "STATEFUL", False))
             if found and line != result.diagnosis.line:
                 result.diagnosis = diagnosis.moved(result.diagnosis, report.file, line)
 

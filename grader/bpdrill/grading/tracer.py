@@ -9,6 +9,7 @@ values with those a right computation takes (bpdrill.grading.locate).
 from __future__ import annotations
 
 import ast
+import itertools
 import sys
 
 import numpy as np
@@ -85,8 +86,9 @@ def _read(place: ast.expr, frame_locals: dict, frame_globals: dict):
             if type(owner) is not dict:
                 return owner
             key = frame_locals.get(place.slice.id, _MISSING)
-            if type(key) not in (str, int):  # only a str or int key: no __hash__ of the learner's runs
-                return _MISSING
+            if type(key) not in (str, int):  # an object's key (grads[node]): found by identity,
+                # so no __hash__ or __eq__ of the learner's runs here
+                return next((v for k, v in owner.items() if k is key), _MISSING)
             return owner.get(key, _MISSING)
         if type(owner) is dict:  # only a plain dict: no __getitem__ of the learner's runs here
             return owner.get(place.slice.value, _MISSING)
@@ -122,16 +124,20 @@ def numbers(value) -> list[np.ndarray]:
 
 
 class Tracer:
-    """Follows one file's frames while fn runs; events: [(line, [arrays])], one per finished
-    statement, with the float values it wrote, in the order they finished."""
+    """Follows one file's frames while fn runs; events: [(line, [arrays], frame, parent)], one
+    per finished statement, with the float values it wrote, in the order they finished; frame
+    numbers the call of the file's function it ran in, parent the call of the file's function
+    that made that call (-1: called from outside the file, by the grader)."""
 
-    def __init__(self, filename: str, source: str):
+    def __init__(self, filename: str, source: str | ast.Module):
         self.filename = filename
         self.by_line = statements(source)
         self.places = {id(s): written(s) for s in set(self.by_line.values())}
-        self.events: list[tuple[int, list[np.ndarray]]] = []
+        self.events: list[tuple[int, list[np.ndarray], int, int]] = []
         self.counts: dict[int, int] = {}
         self.elements = 0
+        self._live: dict[int, tuple] = {}  # id(frame) -> (frame, its number) while it runs
+        self._calls = 0
 
     def run(self, fn):
         previous = sys.gettrace()
@@ -144,7 +150,13 @@ class Tracer:
     def _call(self, frame, event, arg):
         if frame.f_code.co_filename != self.filename or frame.f_code.co_name.startswith("<"):
             return None  # not this file (or a comprehension's frame, part of its statement)
-        pending = [None]
+        pending, call = [None], self._calls
+        self._calls += 1
+        outer = frame.f_back
+        while outer is not None and id(outer) not in self._live:
+            outer = outer.f_back
+        parent = self._live[id(outer)][1] if outer is not None else -1
+        self._live[id(frame)] = (frame, call)  # the frame kept alive: its id is not reused
 
         def local(frame, event, arg):
             statement = pending[0]
@@ -153,16 +165,17 @@ class Tracer:
                 if now is statement:
                     return local  # still inside a statement over several lines
                 if statement is not None:
-                    self._keep(statement, frame, None)
+                    self._keep(statement, frame, None, call, parent)
                 pending[0] = now
             elif event == "return":
                 if statement is not None:
-                    self._keep(statement, frame, arg if isinstance(statement, ast.Return) else None)
+                    self._keep(statement, frame, arg if isinstance(statement, ast.Return) else None, call, parent)
                 pending[0] = None
+                self._live.pop(id(frame), None)
             return local
         return local(frame, event, arg) if event != "call" else local
 
-    def _keep(self, statement: ast.stmt, frame, returned) -> None:
+    def _keep(self, statement: ast.stmt, frame, returned, call: int, parent: int) -> None:
         line = statement.lineno
         count = self.counts.get(line, 0)
         if count >= PER_LINE or self.elements >= MAX_ELEMENTS:
@@ -174,8 +187,10 @@ class Tracer:
             f_locals, f_globals = frame.f_locals, frame.f_globals
             for place in self.places[id(statement)]:
                 value = _read(place, f_locals, f_globals)
+                if type(value) is dict and isinstance(place, ast.Name):  # grads = {self: grad}
+                    value = list(itertools.islice(value.values(), 8))
                 if value is not _MISSING:
                     values += numbers(value)
         self.counts[line] = count + 1  # kept even with no float value: the flow passes through it
         self.elements += sum(v.size for v in values) + 1
-        self.events.append((line, values))
+        self.events.append((line, values, call, parent))

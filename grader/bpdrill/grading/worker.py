@@ -195,7 +195,8 @@ def run_job(job: dict, scenarios: list, numpy_before: dict | None = None) -> tup
         result["scenarios"][scenario.name] = {"error": None, "values": encoded}
         if tracer is not None:
             result["scenarios"][scenario.name]["trace"] = [
-                {"line": line, "refs": [encoder.encode(v)["ref"] for v in values]} for line, values in tracer.events]
+                {"line": line, "refs": [encoder.encode(v)["ref"] for v in values], "call": call, "parent": parent}
+                for line, values, call, parent in tracer.events]
     if numpy_before is not None:
         changed = numpy_changes(numpy_before)
         if changed:  # results computed with a patched numpy cannot be trusted: none count

@@ -15,7 +15,8 @@ for both engines:
   with `judge` (the leaves', the steps' .grad and the output) and `compare`;
 - what the mistakes are written with: `core_ops`, `grads_match` (a probe's gradients),
   `square_ratio_is` (x * x), `reuses`, `overwrote`, `recursed`, `where` and `method_named`
-  (the method at fault), and the sentences of the lifecycle mistakes (`SAYS`, `mistake`).
+  (the method at fault), `at_traversal_loop` (the loop that orders the _backward calls), and
+  the sentences of the lifecycle mistakes (`SAYS`, `mistake`).
 
 Keys of the raw results: output; grad.<leaf>, grad_type.<leaf>, data_dtype.<leaf>; for each
 step is_tensor.<step>, requires_grad.<step> and grad.step.<step> (programs up to
@@ -35,6 +36,7 @@ from bpdrill.core import compare as numeric
 from bpdrill.core.diagnose import Mistake, close
 from bpdrill.core.driving import perturbed_outputs, snapshot
 from bpdrill.core.judge import Check, Failed, compare_arrays
+from bpdrill.core.places import loop_calling
 from bpdrill.core.protocol import Scenario
 from bpdrill.i18n import t
 
@@ -436,6 +438,13 @@ SAYS = {
 }
 ORDER_EVIDENCE = ("x * x and every operation on its own are right, a diamond with paths of different "
                   "lengths is not")
+
+
+def at_traversal_loop(p, spec: Engine, evidence: dict) -> dict:
+    """evidence placed at the loop of spec's backward that calls each node's _backward (where the
+    order of the calls is decided), when the learner's file has one."""
+    line = loop_calling(p.ev.learner_file, f"{spec.cls}.backward", "_backward")
+    return {**evidence, "at_line": line} if line else evidence
 
 
 def mistake(name: str, test: Callable, **options) -> Mistake:

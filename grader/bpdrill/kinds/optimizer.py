@@ -26,6 +26,10 @@ from bpdrill.core.judge import Check, Failed
 from bpdrill.core.protocol import Scenario
 from bpdrill.i18n import t
 
+# A step's values depend on the steps before it (momentum, moments, the step count): a slip in a
+# formula may show only from the second step on, so a trace judges every step, not the first alone.
+STATEFUL = True
+
 # where step scales by the weight decay: the statement a weight-decay mistake is written in
 WEIGHT_DECAY_CODE = r"(weight_decay|\bwd\b)\s*\*|\*\s*(self\.)?(weight_decay|wd)\b"
 

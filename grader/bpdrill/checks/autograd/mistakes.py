@@ -13,8 +13,8 @@ from bpdrill.core.diagnose import (
 )
 from bpdrill.i18n import t
 from bpdrill.kinds.engine import (
-    ORDER_EVIDENCE, TRAVERSAL_ORDER, check_id, core_ops, grads_match, method_named, mistake, overwrote,
-    probe_of, recursed, show, square_ratio_is,
+    ORDER_EVIDENCE, TRAVERSAL_ORDER, at_traversal_loop, check_id, core_ops, grads_match, method_named, mistake,
+    overwrote, probe_of, recursed, show, square_ratio_is,
 )
 
 ALIASED = "gradient_aliased"  # also said by the check itself, of the caller's grad array
@@ -75,7 +75,7 @@ def _order(p):
 
 def _never_reached(p):
     if p.check.scenario == ADD and getattr(p.failure, "never_reached", False):
-        return {"evidence": t("even for a + b, a.grad stays None")}
+        return at_traversal_loop(p, SPEC, {"evidence": t("even for a + b, a.grad stays None")})
     return None
 
 
