@@ -213,6 +213,8 @@ EDITS = [
     # an array filled part by part is judged once full, each part by the elements it wrote
     ("rope", "dx[..., 1::2] = -de * sin + do * cos", "dx[..., 1::2] = de * sin + do * cos"),
     ("rope", "dx[..., 0::2] = de * cos + do * sin", "dx[..., 0::2] = de * cos - do * sin"),
+    # an optimiser's parameters compared after several steps: traced though no array pair is kept
+    ("sgd", "g = g + self.weight_decay * p", "g = g - self.weight_decay * p"),
     # a dict keyed by tensors, read without their __hash__
     ("autograd", "grads = {self: grad}", "grads = {self: np.ones_like(self.data)}"),
     ("autograd", "grads[parent] = grads[parent] + parent_grad if parent in grads else parent_grad",
@@ -250,6 +252,16 @@ def test_a_statement_written_as_the_solutions_points_at_its_wrong_input(tmp_path
     path, line = edited_file(tmp_path, "sgd", "g = g + self.momentum * self.buf[name]",
                              "g = self.buf[name] + self.momentum * g")
     assert first_diagnosis("sgd", path, 0).line == line
+
+
+def test_a_gradient_a_known_mistake_explains_gets_no_second_entry(tmp_path):
+    """AdamW's decay rebinds p (p = p * ...): not_in_place names it. The checks of the same
+    gradient that no mistake explains are not given a first_wrong_value entry of their own."""
+    path, _ = edited_file(tmp_path, "adamw", "p *= 1 - self.lr * self.weight_decay",
+                          "p = p * (1 - self.lr * self.weight_decay)")
+    report = grade_inline("adamw", path, 0)
+    names = {c.diagnosis.name for c in report.checks if not c.passed and c.diagnosis}
+    assert "not_in_place" in names and FIRST_WRONG_VALUE not in names, failure_summary(report)
 
 
 def test_a_dict_item_by_a_variable_key_is_traced(tmp_path):

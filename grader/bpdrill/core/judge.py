@@ -63,16 +63,19 @@ class Failed(Exception):
 
     got/expected: the arrays compared, when there were any (diagnosis starts from them);
     label: what was compared ('dW', 'b.grad'); mistake: (name, text) when the check itself
-    already names the mistake (an input modified in place, requires_grad not propagated).
+    already names the mistake (an input modified in place, requires_grad not propagated);
+    compared: values were compared and differ, though no got/expected pair is given (an
+    optimiser's parameters after several steps): a trace may still find where they go wrong.
     """
 
     def __init__(self, message: str, target: str | None = None, details: list[str] | None = None,
                  got=None, expected=None, label: str | None = None, mistake: tuple | None = None,
-                 nonfinite: str | None = None):
+                 nonfinite: str | None = None, compared: bool = False):
         super().__init__(message)
         self.message, self.target, self.details = message, target, details or []
         self.got, self.expected, self.label, self.mistake = got, expected, label or target, mistake
         self.nonfinite = nonfinite  # "nan" or "inf" when the learner's array held one
+        self.compared = compared or (got is not None and expected is not None)
 
 
 class ScenarioError(Failed):

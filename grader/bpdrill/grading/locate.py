@@ -456,9 +456,13 @@ def at_fault(source: str, events: list, right: Values, label: str | None,
     return next((steps[i][0] for i in sorted(chosen, reverse=True) if not _passes_on(steps[i][2])), steps[last][0]), False
 
 
-def first_wrong_within(source: str, events: list, right: Values, line: int) -> int | None:
+def first_wrong_within(source: str, events: list, right: Values, line: int, label: str | None) -> int | None:
     """The first statement, in the order they ran, of the function that holds line (a statement
-    of it, or its def) whose value no right computation takes; None when each is right."""
+    of it, or its def) whose value no right computation takes; None when each is right. When
+    that statement is written exactly as the solution's, the function only passed a wrong value
+    on (unbroadcast given an unreduced gradient), and when the function never ran, it was not
+    called where it should have been: the first wrong value on the way to the gradient (label)
+    is named instead, if one is found."""
     try:
         by_line, _, defs = _layout(source)
     except (SyntaxError, ValueError):
@@ -467,11 +471,21 @@ def first_wrong_within(source: str, events: list, right: Values, line: int) -> i
     function = getattr(statement, _OWNER, None) if statement is not None else defs.get(line)
     if function is None:
         return None
+    ran = False
     for at, arrays, *_ in events:
         statement = by_line.get(at)
-        if statement is not None and getattr(statement, _OWNER, None) == function and \
-                not _allocates(statement) and _wrong(statement, arrays, right):
+        if statement is None or getattr(statement, _OWNER, None) != function:
+            continue
+        ran = True
+        if not _allocates(statement) and _wrong(statement, arrays, right):
+            if _text(statement) in right.texts:
+                elsewhere, found = at_fault(source, events, right, label)
+                if found:
+                    return elsewhere
             return statement.lineno
+    if not ran:  # the function was never called (unbroadcast left out): where the values go wrong
+        elsewhere, found = at_fault(source, events, right, label)
+        return elsewhere if found else None
     return None
 
 

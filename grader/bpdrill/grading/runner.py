@@ -78,8 +78,8 @@ def _judge(unit, path: str, scenarios: dict, outcome: WorkerOutcome, references)
             if _unwritten(failure):
                 continue  # a TODO that still raises: nothing written, nothing to diagnose
             found = outcomes[check.id].diagnosis = _diagnose(unit, evidence, check, failure, outcomes, failures)
-            outcomes[check.id].traceable = found is None and failure.got is not None and \
-                failure.expected is not None and not isinstance(failure, ScenarioError)
+            outcomes[check.id].traceable = found is None and failure.compared and \
+                not isinstance(failure, ScenarioError)
         cap_root_causes(check_results, unit.checks)  # one root cause costs at most its gradient's points
     score = sum(c.score for c in check_results)
     possible = sum(c.max_score for c in check_results)
@@ -151,6 +151,7 @@ def _move(unit, report, scenarios: dict, outcome, movable: list) -> None:
     if outcome.results is None:
         return
     source = source_text(report.file)
+    named = {c.target for c in report.checks if not c.passed and c.diagnosis is not None}
     right: dict = {}
     for result, check in movable:
         events = (outcome.results.get(check.scenario) or {}).get("trace")
@@ -163,13 +164,16 @@ def _move(unit, report, scenarios: dict, outcome, movable: list) -> None:
             continue
         line, found = locate.at_fault(source, events, right[check.scenario], result.target)
         if result.diagnosis is None:
-            if found:  # no known mistake, but the statement where the values go wrong is known
+            # no known mistake, but the statement where the values go wrong is known; unless a
+            # known mistake already explains this gradient elsewhere (one cause, one entry)
+            if found and result.target not in named:
                 result.diagnosis = diagnosis.first_wrong_value(report.file, result.target, line)
         elif result.diagnosis.movable:
             if line is not None and line != result.diagnosis.line:
                 result.diagnosis = diagnosis.moved(result.diagnosis, report.file, line)
         elif result.diagnosis.within:  # the method its mistake names: the statement of it that goes wrong
-            line = locate.first_wrong_within(source, events, right[check.scenario], result.diagnosis.line)
+            line = locate.first_wrong_within(source, events, right[check.scenario], result.diagnosis.line,
+                                             result.target)
             if line is not None and line != result.diagnosis.line:
                 result.diagnosis = diagnosis.moved(result.diagnosis, report.file, line)
         elif locate.ran_right(source, events, right[check.scenario], result.diagnosis.line):

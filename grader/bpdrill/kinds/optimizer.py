@@ -188,7 +188,7 @@ def moves_like_reference(ev, check: Check) -> None:
                         "tolerance; worst {label}{index} moved by {got}, expected {expected}", label=label,
                         steps=steps, count=int(mask.sum()), size=mask.size, index=compare.format_index(index),
                         got=shown_g, expected=shown_e)
-            raise Failed(message, target="params", details=details)
+            raise Failed(message, target="params", details=details, compared=True)
 
 
 def updated_in_place(ev, check: Check) -> None:
