@@ -46,7 +46,7 @@ def cap_root_causes(results: list[CheckResult], checks: list) -> None:
     """One diagnosed root cause costs no more than the points of the gradient at fault.
 
     The rule: failed checks that carry the same diagnosis (name) about the same target form one
-    root cause. The points it may cost are capped at the points of the exercise's checks whose
+    root cause (a wrong value no known mistake names, first_wrong_value, also at the same line). The points it may cost are capped at the points of the exercise's checks whose
     primary target (first target) is that gradient; a check whose primary target is another
     gradient (a batch of one, a second backward ... that failed only because of it) gets its
     points back, as many as needed to respect the cap, and stays failed (passed: false). When
@@ -58,8 +58,9 @@ def cap_root_causes(results: list[CheckResult], checks: list) -> None:
     groups: dict = {}
     for r in results:
         if not r.passed and r.diagnosis is not None and r.target is not None:
-            groups.setdefault((r.diagnosis.name, r.target), []).append(r)
-    for (_, target), members in groups.items():
+            line = r.diagnosis.line if r.diagnosis.name == "first_wrong_value" else None
+            groups.setdefault((r.diagnosis.name, r.target, line), []).append(r)
+    for (_, target, _), members in groups.items():
         cap = sum(c.points for c in checks if primary[c.id] == target)
         lost = sum(r.max_score - r.score for r in members)
         if cap == 0 or lost <= cap:

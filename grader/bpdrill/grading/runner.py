@@ -151,8 +151,8 @@ def _move(unit, report, scenarios: dict, outcome, movable: list) -> None:
     if outcome.results is None:
         return
     source = source_text(report.file)
-    named = {c.target for c in report.checks if not c.passed and c.diagnosis is not None}
     right: dict = {}
+    unnamed = []  # (result, line): checks no known mistake explains, with where their values go wrong
     for result, check in movable:
         events = (outcome.results.get(check.scenario) or {}).get("trace")
         if not events:
@@ -164,10 +164,8 @@ def _move(unit, report, scenarios: dict, outcome, movable: list) -> None:
             continue
         line, found = locate.at_fault(source, events, right[check.scenario], result.target)
         if result.diagnosis is None:
-            # no known mistake, but the statement where the values go wrong is known; unless a
-            # known mistake already explains this gradient elsewhere (one cause, one entry)
-            if found and result.target not in named:
-                result.diagnosis = diagnosis.first_wrong_value(report.file, result.target, line)
+            if found:
+                unnamed.append((result, line))
         elif result.diagnosis.movable:
             if line is not None and line != result.diagnosis.line:
                 result.diagnosis = diagnosis.moved(result.diagnosis, report.file, line)
@@ -183,6 +181,23 @@ def _move(unit, report, scenarios: dict, outcome, movable: list) -> None:
                                           first_pass=not getattr(unit.kind, "STATEFUL", False))
             if found and line != result.diagnosis.line:
                 result.diagnosis = diagnosis.moved(result.diagnosis, report.file, line)
+    named: dict = {}  # target -> the known mistakes of its failed checks, where they now stand
+    for c in report.checks:
+        if not c.passed and c.diagnosis is not None:
+            named.setdefault(c.target, []).append(c.diagnosis)
+    for result, line in unnamed:
+        # a known mistake of this gradient placed at the same statement explains this check too
+        # (one cause, one entry); one placed elsewhere may be the same cause: nothing is claimed
+        same = [d for d in named.get(result.target, []) if d.line == line]
+        if same:
+            result.diagnosis = same[0]
+        elif result.target not in named:
+            result.diagnosis = diagnosis.first_wrong_value(report.file, result.target, line)
+    if unnamed:  # the checks now grouped under one cause cost at most its gradient's points
+        cap_root_causes(report.checks, unit.checks)
+        report.score = sum(c.score for c in report.checks)
+        if report.status == "failed" and report.score > 0:
+            report.status = "partial"
 
 
 Execute = Callable[[dict, list, float], WorkerOutcome]
