@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from bpdrill.columns import pad
+from bpdrill.core.diagnosis import FIRST_WRONG_VALUE
 from bpdrill.i18n import t
 from bpdrill.core.plain import describe
 from bpdrill.core.protocol import visible
@@ -46,19 +47,20 @@ def cap_root_causes(results: list[CheckResult], checks: list) -> None:
     """One diagnosed root cause costs no more than the points of the gradient at fault.
 
     The rule: failed checks that carry the same diagnosis (name) about the same target form one
-    root cause (a wrong value no known mistake names, first_wrong_value, also at the same line). The points it may cost are capped at the points of the exercise's checks whose
-    primary target (first target) is that gradient; a check whose primary target is another
-    gradient (a batch of one, a second backward ... that failed only because of it) gets its
-    points back, as many as needed to respect the cap, and stays failed (passed: false). When
-    no check has that gradient as primary target (autograd's `grad`, adam's `params`: every
-    check is about it), nothing changes. results are adjusted in place, so that the JSON's
-    per-check scores add up to the exercise's score.
+    root cause (a wrong value no known mistake names, first_wrong_value: also at the same line).
+    The points it may cost are capped at the points of the exercise's checks whose primary target
+    (first target) is that gradient; a check whose primary target is another gradient (a batch
+    of one, a second backward ... that failed only because of it) gets its points back, as many
+    as needed to respect the cap, and stays failed (passed: false). When no check has that
+    gradient as primary target (autograd's `grad`, adam's `params`: every check is about it),
+    nothing changes. results are adjusted in place, so that the JSON's per-check scores add up
+    to the exercise's score.
     """
     primary = {c.id: (c.targets or (None,))[0] for c in checks}
     groups: dict = {}
     for r in results:
         if not r.passed and r.diagnosis is not None and r.target is not None:
-            line = r.diagnosis.line if r.diagnosis.name == "first_wrong_value" else None
+            line = r.diagnosis.line if r.diagnosis.name == FIRST_WRONG_VALUE else None
             groups.setdefault((r.diagnosis.name, r.target, line), []).append(r)
     for (_, target, _), members in groups.items():
         cap = sum(c.points for c in checks if primary[c.id] == target)
