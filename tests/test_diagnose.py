@@ -133,3 +133,16 @@ def test_one_root_cause_is_one_entry_at_its_line():
     assert {c.diagnosis.name for c in failed if c.diagnosis} == {"gates_wrong_order"}
     assert lines == {stacking}
     assert render(RunReport(1, str(path.parent), [report])).count("looks like:") == 1
+
+
+def test_two_names_at_one_statement_are_one_entry(tmp_path):
+    """exp's rule without grad: one check sees a dropped upstream gradient, another a wrong rule
+    of Tensor.exp, both at the one statement `return (out,)`: one entry in the report, not two."""
+    from bpdrill.grading.report import RunReport, render
+    source = solution_path("autograd").read_text(encoding="utf-8")
+    path = tmp_path / "autograd.py"
+    path.write_text(source.replace("return (grad * out,)", "return (out,)"), encoding="utf-8")
+    report = grade_inline("autograd", path, 82669443)
+    found = [c.diagnosis for c in report.checks if not c.passed and c.diagnosis]
+    assert len({d.name for d in found}) > 1 and len({d.line for d in found}) == 1, failure_summary(report)
+    assert render(RunReport(1, str(tmp_path), [report])).count("looks like:") == 1

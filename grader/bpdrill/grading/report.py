@@ -37,10 +37,12 @@ class CheckResult:
 
 
 def root_cause(c) -> tuple:
-    """What makes failed checks one root cause: the same mistake at the same line of the
-    learner's file, or, where no line is known, about the same gradient."""
+    """What makes failed checks one root cause: the same line of the learner's file (one
+    statement to edit, whatever names its outputs got: a dropped upstream gradient in one check
+    and a wrong rule in another), or, where no line is known, the same mistake about the same
+    gradient."""
     line = getattr(c.diagnosis, "line", None)
-    return (c.diagnosis.name, "line", line) if line else (c.diagnosis.name, "target", c.target)
+    return ("line", line) if line else (c.diagnosis.name, "target", c.target)
 
 
 def cap_root_causes(results: list[CheckResult], checks: list) -> None:
