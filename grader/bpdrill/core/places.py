@@ -160,7 +160,7 @@ def _assigns(target, label: str) -> bool:
     return False
 
 
-_SIMPLE = (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Return, ast.Expr)
+SIMPLE = (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Return, ast.Expr)  # statements that are no block
 _HEADERS = (ast.If, ast.For, ast.While)
 
 
@@ -182,7 +182,7 @@ def code_line(path: str, qualname: str | None, pattern: str, label: str | None =
     regex = re.compile(pattern)
     found = []
     for node in ast.walk(method):
-        if isinstance(node, _SIMPLE):
+        if isinstance(node, SIMPLE):
             text = ast.get_source_segment(source, node) or ""
         elif isinstance(node, _HEADERS):
             text = ast.get_source_segment(source, node.test if not isinstance(node, ast.For) else node.iter) or ""
@@ -227,7 +227,7 @@ def modified_alias(method) -> int | None:
     first as it is (s = self.out; row = (dout * s).sum(...); s *= ...), or changes it whole
     (s *= 1 - s, t **= 2: arithmetic meant to make a new array), the change in place. None when
     no such name is found."""
-    body = sorted((n for n in ast.walk(method) if isinstance(n, _SIMPLE)), key=lambda n: n.lineno)
+    body = sorted((n for n in ast.walk(method) if isinstance(n, SIMPLE)), key=lambda n: n.lineno)
     for i, statement in enumerate(body):
         if not (isinstance(statement, ast.Assign) and len(statement.targets) == 1 and
                 isinstance(statement.targets[0], ast.Name) and isinstance(statement.value, (ast.Name, ast.Attribute))):

@@ -31,10 +31,10 @@ from types import ModuleType
 
 import numpy as np
 
+from bpdrill.core.places import SIMPLE
 from bpdrill.grading import tracer
 
 _RECORD, _CHAIN = "__bpdrill_record__", "__bpdrill_chain__"
-_SIMPLE = (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Return, ast.Expr)
 _KEEP_ANY = 20_000  # values kept per shape at most
 
 
@@ -65,7 +65,11 @@ class Values:
         self._keys: dict[tuple, list[float]] = {}
 
     def add(self, value) -> None:
-        for array in tracer.numbers(value):
+        self.add_numbers(tracer.numbers(value))
+
+    def add_numbers(self, arrays: list[np.ndarray]) -> None:
+        """add() for the numbers of a value already taken (tracer.numbers)."""
+        for array in arrays:
             if array.dtype.kind != "f" and not self.exact:
                 continue
             kept = self._by_shape.setdefault(array.shape, [])
@@ -114,7 +118,7 @@ class _Instrument(ast.NodeTransformer):
         if not isinstance(node, ast.stmt):
             return super().visit(node)
         outer = self.statement
-        self.statement = ast.unparse(node) if isinstance(node, _SIMPLE) else None
+        self.statement = ast.unparse(node) if isinstance(node, SIMPLE) else None
         try:
             return super().visit(node)
         finally:
@@ -196,13 +200,16 @@ class _Recorder:
         self.values = values
 
     def record(self, value, statement: str | None = None, text: str | None = None):
-        if type(value) is np.ndarray or isinstance(value, (float, np.floating)):
-            self.values.add(value)
+        computed = type(value) is np.ndarray or isinstance(value, (float, np.floating))
+        if not computed and statement is None:
+            return value
+        found = tracer.numbers(value)  # copied once, kept by each record below
+        if computed:
+            self.values.add_numbers(found)
         if statement is not None:  # what this statement of the solution reads as `text`
-            self.values.reads.setdefault((statement, text), Values(exact=True)).add(value)
+            self.values.reads.setdefault((statement, text), Values(exact=True)).add_numbers(found)
             runs = self.values.in_order.setdefault((statement, text), [])
             if len(runs) < tracer.PER_LINE:
-                found = tracer.numbers(value)
                 runs.append(found[0] if len(found) == 1 else None)
         return value
 
@@ -260,7 +267,7 @@ def right_values(unit, scenario) -> Values | None:
             trace.run(lambda: unit.drive(module, scenario))
     except Exception:  # noqa: BLE001 - no right values to compare with: no place found
         return None
-    values.texts = {_text(s) for s in trace.by_line.values() if isinstance(s, _SIMPLE)}
+    values.texts = {_text(s) for s in trace.by_line.values() if isinstance(s, SIMPLE)}
     for line, arrays, *_ in trace.events:
         if _allocates(trace.by_line[line]):  # np.empty: whatever memory held, no value of ours
             continue
@@ -310,13 +317,19 @@ def _named(statement: ast.stmt, arrays: list) -> list[tuple[str, np.ndarray]]:
             return []
         return [(f"return of {function}" + (f"[{i}]" if len(arrays) > 1 else ""), array)
                 for i, array in enumerate(arrays)]
-    places = tracer.written(statement)
+    places = _places(statement)
     if len(places) == 1 and len(arrays) > 1 and isinstance(
             getattr(statement, "value", None), (ast.List, ast.ListComp, ast.Tuple)):  # norms = [...]
-        return [(f"{ast.unparse(places[0])}[{i}]", array) for i, array in enumerate(arrays)]
+        return [(f"{places[0]}[{i}]", array) for i, array in enumerate(arrays)]
     if len(places) != len(arrays):
         return []
-    return [(ast.unparse(place), array) for place, array in zip(places, arrays)]
+    return list(zip(places, arrays))
+
+
+@lru_cache(maxsize=4096)
+def _places(statement: ast.stmt) -> tuple[str, ...]:
+    """The places a statement writes, as code (dx, self.v[name]): asked for each run of it."""
+    return tuple(ast.unparse(place) for place in tracer.written(statement))
 
 
 def _wrong(statement: ast.stmt, arrays: list, right: Values) -> bool:
@@ -446,7 +459,7 @@ def at_fault(source: str, events: list, right: Values, label: str | None,
         line, arrays, statement, _ = steps[i]
         if _allocates(statement) or not _settled(steps, i) or first_pass and line in judged:
             continue
-        if _wrong(statement, arrays, right) or line not in judged and _skips(steps, line, right):
+        if _wrong(statement, arrays, right) or line not in judged and _skips(steps, statement, right):
             return steps[_input_at_fault(steps, _part_at_fault(steps, i, right), right, callers)][0], True
         judged.add(line)
     if not (kept or plain or returns):
@@ -548,9 +561,10 @@ def _input_at_fault(steps: list, i: int, right: Values, callers: dict) -> int:
     return i
 
 
+@lru_cache(maxsize=4096)
 def _text(statement: ast.stmt) -> str | None:
     """A simple statement as code, without comments or layout (None for an if, a for ...)."""
-    return ast.unparse(statement) if isinstance(statement, _SIMPLE) else None
+    return ast.unparse(statement) if isinstance(statement, SIMPLE) else None
 
 
 def _wrong_input(steps: list, i: int, right: Values) -> int | None:
@@ -572,8 +586,7 @@ def _wrong_input(steps: list, i: int, right: Values) -> int | None:
         expected = in_order[run] if run < len(in_order) else None
         for j in range(i - 1, -1, -1):  # the statement of the same function that wrote it last
             writer = steps[j][2]
-            if getattr(writer, _OWNER, None) != function or \
-                    read not in {ast.unparse(place) for place in tracer.written(writer)}:
+            if getattr(writer, _OWNER, None) != function or read not in _places(writer):
                 continue
             value = next((a for place, a in _named(writer, steps[j][1]) if place == read), None)
             if value is not None and (value not in solution if expected is None else not _same(value, expected)):
@@ -587,17 +600,16 @@ def _same(value: np.ndarray, expected: np.ndarray) -> bool:
     return value.shape == expected.shape and bool(np.allclose(value, expected, rtol=1e-6, atol=1e-9, equal_nan=True))
 
 
-def _skips(steps: list, line: int, right: Values) -> bool:
-    """Does the `for` at line leave out values of its loop variable that the solution's takes
+def _skips(steps: list, statement: ast.stmt, right: Values) -> bool:
+    """Does the `for` statement leave out values of its loop variable that the solution's takes
     (reversed(range(1, T)) where every t down to 0 is visited)? Each value it took is right,
     but a step is missing."""
-    statement = next(s for at, _, s, _ in steps if at == line)
     if not isinstance(statement, ast.For) or not isinstance(statement.target, ast.Name):
         return False
     solution = right.named.get(statement.target.id)
     if solution is None:
         return False
-    took = {int(a) for at, arrays, _, _ in steps if at == line for a in arrays if a.shape == () and a.dtype.kind == "i"}
+    took = {int(a) for _, arrays, s, _ in steps if s is statement for a in arrays if a.shape == () and a.dtype.kind == "i"}
     wanted = {int(a) for a in solution.kept(()) if a.dtype.kind == "i"}
     return bool(took) and took < wanted
 
@@ -643,7 +655,7 @@ def _part_at_fault(steps: list, i: int, right: Values) -> int:
     when that cannot be told."""
     statement = steps[i][2]
     base = _partial(statement)
-    places = [ast.unparse(p) for p in tracer.written(statement)]
+    places = _places(statement)
     solution = right.named.get(places[0]) if len(places) == 1 and len(steps[i][1]) == 1 else None
     if base is None or solution is None:
         return i
